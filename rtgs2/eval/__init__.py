@@ -1,0 +1,1 @@
+"""Stage: eval (see DESIGN.md §3)."""

@@ -1,0 +1,1 @@
+"""Stage: features (see DESIGN.md §3)."""

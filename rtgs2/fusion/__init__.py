@@ -1,0 +1,1 @@
+"""Stage: fusion (see DESIGN.md §3)."""

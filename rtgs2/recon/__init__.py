@@ -1,0 +1,1 @@
+"""Stage: recon (see DESIGN.md §3)."""

@@ -1,0 +1,70 @@
+"""The INRIA trainer's ``cameras.json`` (graphdeco-inria ``utils/camera_utils.py::camera_to_JSON``).
+
+Each entry: ``id, img_name, width, height, position`` (camera centre, world),
+``rotation`` (camera-to-world 3×3, OpenCV axes), ``fx, fy``. The principal point is the
+image centre (the INRIA trainer assumes it), i.e. ``cx = width/2`` with +0.5 pixel centres.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from rtgs2.scene.camera import Camera
+
+
+def read_cameras_json(path: str | Path) -> list[Camera]:
+    """Cameras of an INRIA ``cameras.json``, in file order; ``ValueError`` names a bad entry."""
+    return [cam for _, cam in read_cameras_json_named(path)]
+
+
+def read_cameras_json_named(path: str | Path) -> list[tuple[str, Camera]]:
+    """Like :func:`read_cameras_json`, with each camera's ``img_name``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such cameras.json: {path}")
+    try:
+        entries = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from e
+    if not isinstance(entries, list):
+        raise ValueError(f"{path}: expected a list of cameras, got {type(entries).__name__}")
+    out = []
+    for i, e in enumerate(entries):
+        try:
+            w, h = int(e["width"]), int(e["height"])
+            K = torch.tensor([[e["fx"], 0, w / 2], [0, e["fy"], h / 2], [0, 0, 1]], dtype=torch.float64)
+            c2w = torch.eye(4, dtype=torch.float64)
+            c2w[:3, :3] = torch.tensor(e["rotation"], dtype=torch.float64)
+            c2w[:3, 3] = torch.tensor(e["position"], dtype=torch.float64)
+            out.append((str(e.get("img_name", i)), Camera.from_cam_to_world(K, c2w, w, h)))
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            raise ValueError(f"{path}: camera entry {i} is invalid: {err}") from err
+    return out
+
+
+def write_cameras_json(cameras: list[Camera], path: str | Path, names: list[str] | None = None) -> None:
+    """Write cameras in the INRIA layout (principal points must be at the image centre)."""
+    entries = []
+    for i, cam in enumerate(cameras):
+        if abs(cam.cx - cam.width / 2) > 1e-6 or abs(cam.cy - cam.height / 2) > 1e-6:
+            raise ValueError(f"camera {i}: cameras.json cannot store an off-centre principal point")
+        c2w = cam.cam_to_world
+        entries.append(
+            {
+                "id": i,
+                "img_name": names[i] if names else f"{i:05d}",
+                "width": cam.width,
+                "height": cam.height,
+                "position": c2w[:3, 3].tolist(),
+                "rotation": c2w[:3, :3].tolist(),
+                "fx": cam.fx,
+                "fy": cam.fy,
+            }
+        )
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(path).with_name(Path(path).name + ".tmp")
+    tmp.write_text(json.dumps(entries, indent=1))
+    tmp.replace(path)

@@ -1,0 +1,1 @@
+"""Stage: train (see DESIGN.md §3)."""
