@@ -25,6 +25,9 @@ class RasterSettings:
     """Gaussians with camera z at or below this are culled, metres."""
     far_plane: float = FAR_PLANE
     """Gaussians with camera z at or beyond this are culled, metres."""
+    track_means2d_grad: bool = False
+    """Return ``RenderOutput.means2d_probe`` whose ``.grad`` after backward is dL/d(2D means), px
+    (what 3DGS densification accumulates)."""
 
 
 @dataclass
@@ -35,12 +38,17 @@ class RenderOutput:
     - ``depth``    [H, W] expected camera z of the blended Gaussians, metres (0 where alpha = 0)
     - ``alpha``    [H, W] accumulated opacity, 1 - final transmittance
     - ``features`` [H, W, D] alpha-blended features, no background; None if none were rendered
+    - ``visible``  [N] bool, Gaussians that can reach alpha >= 1/255 somewhere in the image
+    - ``means2d_probe`` [N, 2] zeros in the graph (with ``track_means2d_grad``): after
+      ``backward()`` its ``.grad`` is the gradient w.r.t. the projected 2D means, pixels
     """
 
     rgb: Tensor
     depth: Tensor
     alpha: Tensor
     features: Tensor | None = None
+    visible: Tensor | None = None
+    means2d_probe: Tensor | None = None
 
 
 def cuda_available_for(scene: GaussianScene) -> bool:
@@ -107,7 +115,10 @@ def render(
     else:
         from rtgs2.render.reference import render_reference as fn
     k = (degree + 1) ** 2
-    rgb, depth_acc, alpha, feat_img = fn(
+    probe = None
+    if settings.track_means2d_grad:
+        probe = torch.zeros(n, 2, dtype=dtype, device=device, requires_grad=True)
+    rgb, depth_acc, alpha, feat_img, visible = fn(
         scene.means,
         scene.quats,
         scene.log_scales,
@@ -121,9 +132,10 @@ def render(
         degree,
         settings.near_plane,
         settings.far_plane,
+        probe,
     )
     if bg is not None:
         rgb = rgb + (1 - alpha).unsqueeze(-1) * bg
     # Safe division: the unselected branch of where() would still pass NaN gradients.
     depth = depth_acc / torch.where(alpha > 0, alpha, torch.ones_like(alpha))
-    return RenderOutput(rgb=rgb, depth=depth, alpha=alpha, features=feat_img)
+    return RenderOutput(rgb=rgb, depth=depth, alpha=alpha, features=feat_img, visible=visible, means2d_probe=probe)

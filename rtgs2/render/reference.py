@@ -38,6 +38,7 @@ class Projected(NamedTuple):
     conics: Tensor  # [N, 3] inverse 2D covariance (a, b, c) of [[a, b], [b, c]], 1/px^2
     depths: Tensor  # [N] camera z, metres
     valid: Tensor  # [N] bool: in front of the near plane, non-degenerate
+    cov2d: Tensor  # [N, 3] blurred 2D covariance (a, b, c) of [[a, b], [b, c]], px^2
 
 
 def quat_to_rotmat(quats: Tensor) -> Tensor:
@@ -96,7 +97,27 @@ def project(
     det_s = torch.where(valid, det, torch.ones_like(det))
     conics = torch.stack([c / det_s, -b / det_s, a / det_s], dim=-1)
     means2d = torch.stack([fx * x / zs + cx, fy * y / zs + cy], dim=-1)
-    return Projected(means2d, conics, z, valid)
+    return Projected(means2d, conics, z, valid, torch.stack([a, b, c], dim=-1))
+
+
+def visible_on_screen(
+    proj: Projected,
+    opacities: Tensor,  # [N] in (0, 1)
+    width: int,
+    height: int,
+) -> Tensor:
+    """[N] bool: Gaussians that can reach alpha >= ALPHA_MIN somewhere on the image.
+
+    A pixel gets alpha >= ALPHA_MIN only where sigma <= ln(o / ALPHA_MIN), an ellipse whose
+    bounding box has half-widths sqrt(2 ln(o / ALPHA_MIN) * cov_xx) and the same in y.
+    Tile-based backends bin by this box, so their output does not depend on tiling.
+    """
+    level = torch.log((opacities / ALPHA_MIN).clamp_min(1.0))
+    hx = torch.sqrt(2 * level * proj.cov2d[:, 0])
+    hy = torch.sqrt(2 * level * proj.cov2d[:, 2])
+    x, y = proj.means2d.unbind(-1)
+    on = (x + hx > 0) & (x - hx < width) & (y + hy > 0) & (y - hy < height)
+    return proj.valid & (opacities >= ALPHA_MIN) & on
 
 
 def view_colors(
@@ -118,12 +139,12 @@ def rasterize(
     height: int,
     max_elements: int = 1 << 24,
 ) -> tuple[Tensor, Tensor]:
-    """Front-to-back alpha blending of every Gaussian at every pixel centre.
+    """Front-to-back alpha blending of every visible Gaussian at every pixel centre.
 
     Returns:
         accumulated values [H, W, C] (no background) and alpha [H, W] (= 1 - final T).
     """
-    keep = proj.valid & (opacities >= ALPHA_MIN)
+    keep = visible_on_screen(proj, opacities, width, height)
     order = torch.argsort(torch.where(keep, proj.depths, torch.full_like(proj.depths, float("inf"))), stable=True)
     order = order[: int(keep.sum())]
     mu, con, op, val = proj.means2d[order], proj.conics[order], opacities[order], values[order]
@@ -160,12 +181,17 @@ def render_reference(
     sh_degree: int,
     near_plane: float = NEAR_PLANE,
     far_plane: float = FAR_PLANE,
-) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
-    """One pass: accumulated colour [H,W,3], depth [H,W] (sum of w·z), alpha [H,W], features [H,W,D]."""
+    means2d_probe: Tensor | None = None,  # [N, 2] zeros; its .grad becomes dL/d(means2d)
+) -> tuple[Tensor, Tensor, Tensor, Tensor | None, Tensor]:
+    """One pass: accumulated colour [H,W,3], depth [H,W] (sum of w·z), alpha [H,W],
+    features [H,W,D] or None, and the visibility mask [N] bool (see ``visible_on_screen``)."""
     proj = project(means, quats, log_scales, world_to_cam, K, width, height, near_plane, far_plane)
+    if means2d_probe is not None:
+        proj = proj._replace(means2d=proj.means2d + means2d_probe)
+    opacities = torch.sigmoid(opacity_logits)
     cam_center = -world_to_cam[:3, :3].T @ world_to_cam[:3, 3]
     rgb = view_colors(means, sh, sh_degree, cam_center)
     vals = [rgb, proj.depths.unsqueeze(-1)] + ([features] if features is not None else [])
-    acc, alpha = rasterize(proj, torch.sigmoid(opacity_logits), torch.cat(vals, dim=-1), width, height)
+    acc, alpha = rasterize(proj, opacities, torch.cat(vals, dim=-1), width, height)
     feats = acc[..., 4:] if features is not None else None
-    return acc[..., :3], acc[..., 3], alpha, feats
+    return acc[..., :3], acc[..., 3], alpha, feats, visible_on_screen(proj, opacities.detach(), width, height)
