@@ -12,12 +12,12 @@ from rtgs2.scene.camera import Camera
 def orbit(
     center,  # [3] point looked at, world metres
     radius: float,  # metres, horizontal distance from center
-    height: float,  # metres above center (along +z, the world's up)
+    elevation: float,  # metres above center (along +z, the world's up)
     num_views: int,
     *,
     fov_x_deg: float = 60.0,
     width: int = 320,
-    height_px: int = 240,
+    height: int = 240,
     start_deg: float = 0.0,
     up=(0.0, 0.0, 1.0),
 ) -> list[Camera]:
@@ -28,13 +28,13 @@ def orbit(
     cams = []
     for k in range(num_views):
         a = math.radians(start_deg) + 2 * math.pi * k / num_views
-        eye = c + np.array([radius * math.cos(a), radius * math.sin(a), height])
-        cams.append(Camera.look_at(eye, c, up, fov_x_deg=fov_x_deg, width=width, height=height_px))
+        eye = c + np.array([radius * math.cos(a), radius * math.sin(a), elevation])
+        cams.append(Camera.look_at(eye, c, up, fov_x_deg=fov_x_deg, width=width, height=height))
     return cams
 
 
 def catmull_rom(points: np.ndarray, num: int, closed: bool = False) -> np.ndarray:
-    """Centripetal-free (uniform) Catmull-Rom spline through ``points`` [M, 3] -> [num, 3]."""
+    """Uniform Catmull-Rom spline through ``points`` [M, 3] -> [num, 3]."""
     p = np.asarray(points, dtype=np.float64)
     if p.ndim != 2 or len(p) < 2:
         raise ValueError(f"need at least 2 key points of shape [M, 3], got {p.shape}")
@@ -44,7 +44,7 @@ def catmull_rom(points: np.ndarray, num: int, closed: bool = False) -> np.ndarra
     else:
         ext = np.concatenate([2 * p[:1] - p[1:2], p, 2 * p[-1:] - p[-2:-1]])
         segs = len(p) - 1
-    ts = np.linspace(0, segs, num, endpoint=closed)
+    ts = np.linspace(0, segs, num, endpoint=not closed)
     out = np.empty((num, p.shape[1]))
     for n, t in enumerate(ts):
         i = min(int(t), segs - 1)
