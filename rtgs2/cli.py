@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Union
+from typing import Annotated, Optional, Union
 
 import tyro
 
@@ -31,7 +31,56 @@ class Demo:
         run_demo(self.out, num_views=self.num_views, width=self.width, height=self.height, seed=self.seed)
 
 
-Command = Union[Annotated[Demo, tyro.conf.subcommand("demo")],]
+@dataclass
+class DataCheck:
+    """Open a data set folder and report per scene: frame counts, label histogram, unknown label
+    ids and a multi-view pose check (depth reprojected between neighbouring views); writes a PNG
+    of a few reprojections per scene."""
+
+    path: tyro.conf.Positional[Path]
+    """Data set folder (Replica, ScanNet, ScanNet++, 3DGS output, COLMAP, nerfstudio, SynthRooms)."""
+    out: Path = Path("outputs/data_check")
+    """Folder for the reprojection PNGs."""
+    label_set: Optional[str] = None
+    """Label set name or LabelMap JSON path (default: the format's own; see `rtgs2 data list`)."""
+    split_scenes: Optional[str] = None
+    """Scene split name or JSON path (e.g. replica_rtgs2)."""
+    frame_stride: int = 1
+    """Keep every n-th frame of each scene."""
+    num_pairs: int = 4
+    """View pairs per scene in the pose check."""
+    max_label_frames: int = 50
+    """Frames per scene read for the label histogram (evenly spaced)."""
+
+    def main(self) -> None:
+        from rtgs2.data.check import run_data_check
+
+        run_data_check(self.path, self.out, self.label_set, self.split_scenes, self.frame_stride, self.num_pairs, self.max_label_frames)
+
+
+@dataclass
+class DataList:
+    """List the shipped label sets and scene splits, with where each was taken from."""
+
+    def main(self) -> None:
+        from rtgs2.data.open import print_catalog
+
+        print_catalog()
+
+
+@dataclass
+class Data:
+    """Data set tools: `check` a folder, `list` label sets and splits."""
+
+    command: tyro.conf.OmitSubcommandPrefixes[
+        Union[Annotated[DataCheck, tyro.conf.subcommand("check")], Annotated[DataList, tyro.conf.subcommand("list")]]
+    ]
+
+    def main(self) -> None:
+        self.command.main()
+
+
+Command = Union[Annotated[Demo, tyro.conf.subcommand("demo")], Annotated[Data, tyro.conf.subcommand("data")]]
 
 
 def entrypoint() -> None:

@@ -166,3 +166,22 @@ def open_dataset(
             if gone:
                 ds.missing_scenes[split] = gone
     return ds
+
+
+def print_catalog() -> None:
+    """Print the shipped label sets and scene splits (name, data set, size, source)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from rtgs2.data.labelsets import available_label_sets, label_set_info
+    from rtgs2.data.splits import available_splits, split_info
+
+    t = Table("label set", "data set", "classes", "source", title="label sets")
+    for n in available_label_sets():
+        i = label_set_info(n)
+        t.add_row(n, i["dataset"], str(len(i["names"])), i["source"])
+    s = Table("scene split", "data set", "scenes", "source", title="scene splits")
+    for n in available_splits():
+        i = split_info(n)
+        s.add_row(n, i["dataset"], ", ".join(f"{k} {len(v)}" for k, v in i["splits"].items()), i["source"])
+    Console().print(t, s)
