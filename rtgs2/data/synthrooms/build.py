@@ -1,0 +1,185 @@
+"""Building SynthRooms data sets: every scene's ground truth, 3DGS and contact sheet, with a
+progress bar; a finished scene (``DONE`` marker) is never rebuilt, a partial one is redone.
+The on-disk layout is described in :mod:`rtgs2.data.synthrooms.dataset`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from rtgs2.data.synthrooms.cameras import camera_path
+from rtgs2.data.synthrooms.classes import synthrooms_label_map
+from rtgs2.data.synthrooms.config import SynthConfig, default_root, preset_config
+from rtgs2.data.synthrooms.dataset import DEPTH_SCALE, DONE, FORMAT, LABEL_MAP, MANIFEST, VERSION, read_manifest
+from rtgs2.data.synthrooms.gaussians import fitted_gaussians, surface_gaussians
+from rtgs2.data.synthrooms.layout import generate_room
+from rtgs2.data.synthrooms.raycast import GroundTruth, render_ground_truth
+from rtgs2.data.synthrooms.room import Room
+from rtgs2.data.views import every_nth_split
+from rtgs2.scene.camera import Camera
+from rtgs2.scene.cameras_json import write_cameras_json
+from rtgs2.scene.ply import write_ply
+
+SHEET_VIEWS = 4  # views on a contact sheet
+
+
+def scene_seeds(cfg: SynthConfig) -> list[int]:
+    """One seed per scene, derived from the data set seed and the scene index (all distinct)."""
+    seeds = [int(np.random.SeedSequence([cfg.seed, i]).generate_state(1)[0]) for i in range(cfg.num_scenes)]
+    assert len(set(seeds)) == len(seeds), "scene seed collision"
+    return seeds
+
+
+def scene_list(cfg: SynthConfig) -> list[dict]:
+    """[{name, seed, split}] for every scene: the last ``num_test_scenes`` are test scenes."""
+    n_train = cfg.num_scenes - cfg.num_test_scenes
+    out = []
+    for i, s in enumerate(scene_seeds(cfg)):
+        split, k = ("train", i) if i < n_train else ("test", i - n_train)
+        out.append({"name": f"{split}_{k:03d}", "seed": s, "split": split})
+    return out
+
+
+def _write_png(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path, optimize=False)
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def contact_sheet(gts: list[GroundTruth], colorize) -> np.ndarray:
+    """[rows*H, 2*W, 3] uint8: each chosen view's RGB beside its coloured labels."""
+    rows = [np.concatenate([(g.rgb * 255).round().astype(np.uint8), colorize(g.label)], 1) for g in gts]
+    return np.concatenate(rows, 0)
+
+
+MAX_ROOM_TRIES = 10  # rooms too cramped for a camera path are redrawn (from derived seeds)
+
+
+def make_scene(seed: int, cfg: SynthConfig) -> tuple[Room, list[Camera]]:
+    """The room and cameras of scene ``seed``. Deterministic: if the room of ``seed`` leaves no
+    collision-free camera path (rare: about 1 room in 100), the rooms of the derived seeds
+    [seed, 1], [seed, 2], ... are tried in turn."""
+    for k in range(MAX_ROOM_TRIES):
+        s = seed if k == 0 else int(np.random.SeedSequence([seed, k]).generate_state(1)[0])
+        room = generate_room(s, cfg.layout)
+        try:
+            cams = camera_path(room, cfg.num_views, np.random.default_rng(s), width=cfg.width, height=cfg.height, fov_x_deg=cfg.fov_x_deg)
+        except RuntimeError:
+            continue
+        return room, cams
+    raise RuntimeError(f"scene seed {seed}: no room with a camera path in {MAX_ROOM_TRIES} tries")
+
+
+def build_scene(scene_dir: Path, seed: int, cfg: SynthConfig, progress: Progress | None = None) -> dict:
+    """Generate one scene into ``scene_dir`` (overwriting its files); returns timings, seconds."""
+    t0 = time.perf_counter()
+    room, cams = make_scene(seed, cfg)
+    names = [f"{i:05d}" for i in range(len(cams))]
+    lm = synthrooms_label_map()
+    task = progress.add_task(f"  {scene_dir.name}: views", total=len(cams)) if progress else None
+    gts = []
+    for name, cam in zip(names, cams):
+        g = render_ground_truth(room, cam)
+        _write_png(scene_dir / "images" / f"{name}.png", (g.rgb * 255).round().astype(np.uint8))
+        _write_png(scene_dir / "labels" / f"{name}.png", g.label)
+        _write_png(scene_dir / "depth" / f"{name}.png", np.round(g.depth * DEPTH_SCALE).astype(np.uint16))
+        _write_png(scene_dir / "instances" / f"{name}.png", g.instance)
+        gts.append(g)
+        if progress:
+            progress.advance(task)
+    write_cameras_json(cams, scene_dir / "cameras.json", names)
+    _atomic_text(scene_dir / "room.json", json.dumps({"seed": seed, **room.to_json()}))
+    pick = np.linspace(0, len(gts) - 1, min(SHEET_VIEWS, len(gts))).round().astype(int)
+    _write_png(scene_dir / "contact_sheet.png", contact_sheet([gts[i] for i in pick], lm.colorize))
+    t1 = time.perf_counter()
+    if progress:
+        progress.update(task, description=f"  {scene_dir.name}: {cfg.gaussians} Gaussians")
+    if cfg.gaussians == "surface":
+        scene, _ = surface_gaussians(room, cfg.surface_spacing)
+    else:
+        train = [i for i, s in enumerate(every_nth_split(len(cams))) if s == "train"]
+        scene = fitted_gaussians(
+            [cams[i] for i in train],
+            [torch.from_numpy(gts[i].rgb) for i in train],
+            [torch.from_numpy(gts[i].depth) for i in train],
+            cfg.fit_iterations,
+            cfg.fit_init_points,
+            seed % 2**31,
+            out_dir=scene_dir / "fit",
+        )
+    write_ply(scene, scene_dir / "point_cloud.ply")
+    shutil.rmtree(scene_dir / "fit", ignore_errors=True)  # checkpoints are only needed to resume
+    if progress:
+        progress.remove_task(task)
+    return {"ground_truth_s": t1 - t0, "gaussians_s": time.perf_counter() - t1, "num_gaussians": scene.num_gaussians}
+
+
+def _check_root(root: Path, cfg: SynthConfig, preset: str) -> None:
+    """Refuse a folder that holds something other than this SynthRooms data set."""
+    if not root.exists():
+        return
+    if not root.is_dir():
+        raise ValueError(f"output {root} exists and is not a folder")
+    if not any(root.iterdir()):
+        return
+    if not (root / MANIFEST).is_file():
+        found = sorted(p.name for p in root.iterdir())[:5]
+        raise ValueError(f"output folder {root} is not empty and is not a SynthRooms data set (holds {found}); nothing written")
+    m = read_manifest(root)
+    old = m.get("config", {})
+    new = cfg.to_json()
+    diff = sorted(k for k in set(old) | set(new) if json.dumps(old.get(k)) != json.dumps(new.get(k)))
+    if diff:
+        raise ValueError(
+            f"{root} holds a SynthRooms data set built with other parameters ({', '.join(f'{k}: {old.get(k)!r} -> {new.get(k)!r}' for k in diff)}); "
+            "choose another --out or delete it"
+        )
+
+
+def build_synthrooms(out: str | Path | None = None, preset: str = "mini", *, progress: bool = True, **overrides) -> Path:
+    """Build (or finish) a SynthRooms data set and return its root.
+
+    Args:
+        out: data set root; default ``<cache>/synthrooms/<preset>`` (cache: $RTGS2_CACHE or ~/.cache/rtgs2).
+        preset: 'mini' (tests: 3 scenes x 16 views, 160x120, surface Gaussians) or 'v1'
+            (benchmark: 40 train + 10 test scenes x 100 views, 320x240, fitted Gaussians).
+        progress: show a rich progress bar.
+        overrides: :class:`SynthConfig` fields replacing the preset's (e.g. ``num_scenes=8``).
+
+    Raises:
+        ValueError: unknown preset or parameter, non-positive sizes or counts, or an output
+            folder holding something else (another data set, other files); nothing is written then.
+    """
+    cfg = preset_config(preset, **overrides)
+    root = Path(out) if out is not None else default_root(preset)
+    _check_root(root, cfg, preset)
+    scenes = scene_list(cfg)
+    root.mkdir(parents=True, exist_ok=True)
+    manifest = {"format": FORMAT, "version": VERSION, "preset": preset, "config": cfg.to_json(), "scenes": scenes}
+    _atomic_text(root / MANIFEST, json.dumps(manifest, indent=1))
+    synthrooms_label_map().to_json(root / LABEL_MAP)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, disable=not progress) as bar:
+        task = bar.add_task("SynthRooms scenes", total=len(scenes))
+        for s in scenes:
+            d = root / s["name"]
+            if not (d / DONE).is_file():
+                for sub in ("images", "labels", "depth", "instances"):  # a partial scene is redone
+                    shutil.rmtree(d / sub, ignore_errors=True)
+                d.mkdir(exist_ok=True)
+                stats = build_scene(d, s["seed"], cfg, bar)
+                _atomic_text(d / DONE, json.dumps({"seed": s["seed"], **stats}, indent=1))
+            bar.advance(task)
+    return root

@@ -1,0 +1,102 @@
+"""``SynthConfig`` (what a SynthRooms build makes), its presets, and the cache location."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Literal
+
+from rtgs2.data.synthrooms.layout import LayoutConfig
+
+GaussianMode = Literal["surface", "fitted"]
+CACHE_ENV = "RTGS2_CACHE"  # overrides the cache root ~/.cache/rtgs2
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Parameters of a SynthRooms data set (a scene is fully determined by them and its seed)."""
+
+    num_scenes: int = 3
+    """Scenes in all (train + test)."""
+    test_fraction: float = 0.2
+    """Share of the scenes held out as test scenes (at least one when there are 2+ scenes)."""
+    seed: int = 0
+    """Seed of the data set; scene seeds are derived from it and the scene index."""
+    num_views: int = 16
+    """Views per scene (every 8th is a held-out test view)."""
+    width: int = 160
+    """Image width, pixels."""
+    height: int = 120
+    """Image height, pixels."""
+    fov_x_deg: float = 90.0
+    """Horizontal field of view, degrees."""
+    gaussians: GaussianMode = "surface"
+    """3DGS per scene: 'surface' (discs sampled on the surfaces) or 'fitted' (rtgs2.recon)."""
+    surface_spacing: float = 0.05
+    """Distance between surface Gaussians, metres ('surface' mode)."""
+    fit_iterations: int = 3000
+    """Optimisation steps per scene ('fitted' mode)."""
+    fit_init_points: int = 100_000
+    """Back-projected depth points that initialise the fit ('fitted' mode)."""
+    layout: LayoutConfig = field(default_factory=LayoutConfig)
+    """Ranges of the room generator."""
+
+    def __post_init__(self) -> None:
+        for name in ("num_scenes", "num_views", "width", "height", "fit_iterations", "fit_init_points"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+                raise ValueError(f"SynthConfig.{name} must be a positive integer, got {v!r}")
+        if not 0 <= self.test_fraction < 1:
+            raise ValueError(f"SynthConfig.test_fraction must be in [0, 1), got {self.test_fraction}")
+        if not 0 < self.fov_x_deg < 180:
+            raise ValueError(f"SynthConfig.fov_x_deg must be in (0, 180), got {self.fov_x_deg}")
+        if self.gaussians not in ("surface", "fitted"):
+            raise ValueError(f"SynthConfig.gaussians must be 'surface' or 'fitted', got {self.gaussians!r}")
+        if not self.surface_spacing > 0:
+            raise ValueError(f"SynthConfig.surface_spacing must be positive, got {self.surface_spacing}")
+
+    @property
+    def num_test_scenes(self) -> int:
+        if self.num_scenes < 2:
+            return 0
+        return min(self.num_scenes - 1, max(1, round(self.num_scenes * self.test_fraction)))
+
+    def to_json(self) -> dict:
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "layout"}
+        d["layout"] = {f.name: getattr(self.layout, f.name) for f in fields(self.layout)}
+        return d
+
+    @staticmethod
+    def from_json(d: dict) -> SynthConfig:
+        lay = d.get("layout", {})
+        lay = {k: tuple(v) if isinstance(v, list) else v for k, v in lay.items()}
+        return SynthConfig(**{**{k: v for k, v in d.items() if k != "layout"}, "layout": LayoutConfig(**lay)})
+
+
+MINI = SynthConfig()
+PRESETS: dict[str, SynthConfig] = {
+    "mini": MINI,  # tests / CI: 2 train + 1 test scenes, 16 views, 160x120, surface Gaussians
+    "v1": replace(MINI, num_scenes=50, num_views=100, width=320, height=240, gaussians="fitted", surface_spacing=0.025),
+}
+
+
+def preset_config(preset: str, **overrides) -> SynthConfig:
+    """The config of ``preset`` with ``overrides`` (field names of :class:`SynthConfig`) applied."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown SynthRooms preset {preset!r}; choose one of {sorted(PRESETS)}")
+    names = {f.name for f in fields(SynthConfig)}
+    bad = sorted(set(overrides) - names)
+    if bad:
+        raise ValueError(f"unknown SynthRooms parameter(s) {bad}; valid: {sorted(names)}")
+    return replace(PRESETS[preset], **overrides)
+
+
+def cache_root() -> Path:
+    """The rtgs2 cache folder: $RTGS2_CACHE, else ~/.cache/rtgs2."""
+    return Path(os.environ.get(CACHE_ENV) or "~/.cache/rtgs2").expanduser()
+
+
+def default_root(preset: str) -> Path:
+    """Where ``preset`` is built by default: <cache>/synthrooms/<preset>."""
+    return cache_root() / "synthrooms" / preset

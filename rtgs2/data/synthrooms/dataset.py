@@ -1,0 +1,152 @@
+"""Reading SynthRooms data sets: ``open_synthrooms``, ``is_synthrooms`` and the on-disk names.
+
+The layout of a data set root (written by :func:`rtgs2.data.synthrooms.build.build_synthrooms`)::
+
+    synthrooms.json          manifest: format, version, preset, parameters, scenes (name, seed, split)
+    label_map.json           rtgs2.data.LabelMap (17 classes; label 255 = ignore)
+    <split>_<iii>/           one folder per scene, split = train | test (disjoint seeds)
+        images/<v>.png       RGB, 8-bit
+        labels/<v>.png       uint8 class ids (255 = no surface)
+        depth/<v>.png        uint16 camera z in millimetres (0 = no surface)
+        instances/<v>.png    uint16 instance ids (0 = no surface; ids in room.json "objects")
+        cameras.json         INRIA layout (rtgs2.scene.write_cameras_json), view order
+        point_cloud.ply      the scene's 3DGS (INRIA .ply)
+        room.json            the scene itself: primitives, materials, lights, objects
+        contact_sheet.png    a few RGB views beside their coloured labels
+        DONE                 completion marker, written last (atomically): the scene is finished
+
+Frame names ``<v>`` are 5-digit view indices; within a scene every 8th view (index % 8 == 0)
+is held out for testing (``rtgs2.data.every_nth_split``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from rtgs2.data.views import LabelMap, LazyFrames, SceneViews, every_nth_split
+from rtgs2.scene.cameras_json import read_cameras_json_named
+
+FORMAT = "synthrooms"
+VERSION = 1
+MANIFEST = "synthrooms.json"
+LABEL_MAP = "label_map.json"
+DONE = "DONE"
+DEPTH_SCALE = 1000.0  # depth PNG units per metre (uint16 millimetres: up to 65.5 m, 1 mm steps)
+
+
+def read_manifest(root: str | Path) -> dict:
+    """The manifest of a data set root; ``ValueError`` if it is missing or not SynthRooms."""
+    path = Path(root) / MANIFEST
+    if not path.is_file():
+        raise ValueError(f"{root}: not a SynthRooms data set (no {MANIFEST})")
+    try:
+        m = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from e
+    if not isinstance(m, dict) or m.get("format") != FORMAT:
+        raise ValueError(f"{path}: not a SynthRooms manifest (format {m.get('format') if isinstance(m, dict) else None!r})")
+    if m.get("version") != VERSION:
+        raise ValueError(f"{path}: SynthRooms format version {m.get('version')}, this code reads version {VERSION}")
+    return m
+
+
+def is_synthrooms(path: str | Path) -> bool:
+    """True if ``path`` is a SynthRooms data set root (a folder with a valid manifest)."""
+    try:
+        read_manifest(path)
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+def _png(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise FileNotFoundError(f"missing frame file: {path}")
+    return np.asarray(Image.open(path))
+
+
+def read_image(scene_dir: Path, name: str) -> Tensor:
+    """[H, W, 3] float32 RGB in [0, 1]."""
+    return torch.from_numpy(_png(scene_dir / "images" / f"{name}.png").astype(np.float32) / 255.0)
+
+
+def read_label(scene_dir: Path, name: str) -> Tensor:
+    """[H, W] uint8 class ids (255 = ignore)."""
+    return torch.from_numpy(_png(scene_dir / "labels" / f"{name}.png").astype(np.uint8))
+
+
+def read_depth(scene_dir: Path, name: str) -> Tensor:
+    """[H, W] float32 camera z, metres (0 = no surface)."""
+    return torch.from_numpy(_png(scene_dir / "depth" / f"{name}.png").astype(np.float32) / DEPTH_SCALE)
+
+
+def read_instances(scene_dir: Path, name: str) -> Tensor:
+    """[H, W] int32 instance ids (0 = no surface)."""
+    return torch.from_numpy(_png(scene_dir / "instances" / f"{name}.png").astype(np.int32))
+
+
+def open_scene(scene_dir: str | Path, label_map: LabelMap | None = None) -> SceneViews:
+    """One finished SynthRooms scene folder as lazily loaded :class:`SceneViews`."""
+    d = Path(scene_dir)
+    if not (d / DONE).is_file():
+        raise ValueError(f"{d}: scene is not finished (no {DONE} marker); run the build again to complete it")
+    named = read_cameras_json_named(d / "cameras.json")
+    names = [n for n, _ in named]
+    n = len(names)
+    return SceneViews(
+        name=d.name,
+        cameras=[c for _, c in named],
+        images=LazyFrames(lambda i: read_image(d, names[i]), n),
+        labels=LazyFrames(lambda i: read_label(d, names[i]), n),
+        depths=LazyFrames(lambda i: read_depth(d, names[i]), n),
+        split=every_nth_split(n),
+        label_map=label_map,
+        frame_names=names,
+        gaussians=d / "point_cloud.ply",
+    )
+
+
+@dataclass
+class SynthRooms:
+    """An opened data set: train and test scenes (disjoint seeds), its label map and manifest.
+
+    Iterating (or indexing) gives all scenes, train first, as :class:`SceneViews`.
+    """
+
+    root: Path
+    label_map: LabelMap
+    train: list[SceneViews]
+    test: list[SceneViews]
+    manifest: dict = field(repr=False)
+
+    @property
+    def scenes(self) -> list[SceneViews]:
+        return self.train + self.test
+
+    def __len__(self) -> int:
+        return len(self.train) + len(self.test)
+
+    def __iter__(self) -> Iterator[SceneViews]:
+        return iter(self.scenes)
+
+    def __getitem__(self, i: int) -> SceneViews:
+        return self.scenes[i]
+
+
+def open_synthrooms(root: str | Path) -> SynthRooms:
+    """Open a built SynthRooms data set; ``ValueError`` if ``root`` is not one or a scene is unfinished."""
+    root = Path(root)
+    m = read_manifest(root)
+    lm = LabelMap.from_json(root / LABEL_MAP)
+    scenes = {"train": [], "test": []}
+    for s in m["scenes"]:
+        scenes[s["split"]].append(open_scene(root / s["name"], lm))
+    return SynthRooms(root, lm, scenes["train"], scenes["test"], m)

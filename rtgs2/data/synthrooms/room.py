@@ -1,0 +1,157 @@
+"""``Room``: a SynthRooms scene as flat primitive arrays (what the ray caster and the surface
+sampler read), and ``RoomBuilder``, which turns placed templates into those arrays."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rtgs2.data.synthrooms.classes import CLASS_ID
+from rtgs2.data.synthrooms.furniture import BOX, Template
+from rtgs2.data.synthrooms.materials import MaterialArrays, Material
+
+SHELL_THICKNESS = 0.2  # metres; walls, floor and ceiling are boxes this thick outside the room
+
+
+@dataclass
+class Lights:
+    """Point lights: ``pos`` [L, 3] metres, ``color`` [L, 3] linear RGB intensity at 1 m,
+    ``ambient`` [3] linear RGB added everywhere (light bounced off the room)."""
+
+    pos: np.ndarray
+    color: np.ndarray
+    ambient: np.ndarray
+
+
+@dataclass
+class ObjectInfo:
+    """One instance: id, class name, origin [3] (floor centre of its frame), yaw (radians about +z)."""
+
+    instance: int
+    cls: str
+    origin: tuple[float, float, float]
+    yaw: float
+
+
+@dataclass
+class Room:
+    """A scene of M primitives inside the box [0, Lx] x [0, Ly] x [0, Lz] (z up, metres).
+
+    - ``kind``     [M] int8 BOX / CYLINDER / ELLIPSOID
+    - ``center``   [M, 3] world metres; ``half`` [M, 3] half extents in the primitive frame
+    - ``yaw``      [M] rotation of the primitive frame about +z, radians
+    - ``label``    [M] uint8 class id; ``instance`` [M] int32 instance id (> 0)
+    - ``material`` per-primitive material parameters; ``lights`` the scene's lights
+    """
+
+    size: np.ndarray
+    kind: np.ndarray
+    center: np.ndarray
+    half: np.ndarray
+    yaw: np.ndarray
+    label: np.ndarray
+    instance: np.ndarray
+    material: MaterialArrays
+    lights: Lights
+    objects: list[ObjectInfo] = field(default_factory=list)
+
+    @property
+    def num_primitives(self) -> int:
+        return len(self.kind)
+
+    def to_local(self, points: np.ndarray, prim: np.ndarray) -> np.ndarray:
+        """[P, 3] world points -> [P, 3] coordinates in the frames of primitives ``prim`` [P]."""
+        d = points - self.center[prim]
+        c, s = np.cos(self.yaw[prim]), np.sin(self.yaw[prim])
+        return np.stack([c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1], d[:, 2]], axis=1)
+
+    def to_json(self) -> dict:
+        """Everything that defines the scene, as plain JSON values (arrays as nested lists)."""
+        m = self.material
+        return {
+            "size": self.size.tolist(),
+            "primitives": {
+                "kind": self.kind.tolist(),
+                "center": self.center.tolist(),
+                "half": self.half.tolist(),
+                "yaw": self.yaw.tolist(),
+                "label": self.label.tolist(),
+                "instance": self.instance.tolist(),
+            },
+            "material": {k: getattr(m, k).tolist() for k in m.__dataclass_fields__},
+            "lights": {"pos": self.lights.pos.tolist(), "color": self.lights.color.tolist(), "ambient": self.lights.ambient.tolist()},
+            "objects": [o.__dict__ for o in self.objects],
+        }
+
+
+class RoomBuilder:
+    """Collects objects (templates placed at an origin and yaw) into a :class:`Room`.
+
+    The room's shell (floor, ceiling, 4 walls) is added first as boxes outside the interior.
+    """
+
+    def __init__(self, size: tuple[float, float, float], wall_material: Material, floor_material: Material, ceiling_material: Material):
+        lx, ly, lz = (float(v) for v in size)
+        if min(lx, ly, lz) <= 0:
+            raise ValueError(f"room size must be positive, got {size}")
+        self.size = np.array([lx, ly, lz])
+        self._rows: list[tuple] = []
+        self._mats: list[Material] = []
+        self.objects: list[ObjectInfo] = []
+        self.wall_material = wall_material
+        t = SHELL_THICKNESS
+        self._shell("floor", (-t, -t, -t), (lx + t, ly + t, 0.0), floor_material)
+        self._shell("ceiling", (-t, -t, lz), (lx + t, ly + t, lz + t), ceiling_material)
+        for lo, hi in (
+            ((-t, -t, -t), (lx + t, 0.0, lz + t)),
+            ((lx, -t, -t), (lx + t, ly + t, lz + t)),
+            ((-t, ly, -t), (lx + t, ly + t, lz + t)),
+            ((-t, -t, -t), (0.0, ly + t, lz + t)),
+        ):
+            self._shell("wall", lo, hi, wall_material)
+
+    @property
+    def next_instance(self) -> int:
+        return len(self.objects) + 1
+
+    def _shell(self, cls: str, lo, hi, mat: Material) -> None:
+        lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+        inst = self.next_instance
+        self.objects.append(ObjectInfo(inst, cls, tuple(float(v) for v in (lo + hi) / 2), 0.0))
+        self._rows.append((BOX, (lo + hi) / 2, (hi - lo) / 2, 0.0, CLASS_ID[cls], inst))
+        self._mats.append(mat)
+
+    def add_box(self, cls: str, lo, hi, mat: Material) -> int:
+        """An axis-aligned box as its own instance (e.g. a structural column); returns its id."""
+        self._shell(cls, lo, hi, mat)
+        return self.objects[-1].instance
+
+    def add(self, t: Template, origin, yaw: float, mats: tuple[Material, Material]) -> int:
+        """Place ``t`` with its frame at ``origin`` [3] (world metres) rotated by ``yaw``; returns the instance id."""
+        inst = self.next_instance
+        o = np.asarray(origin, dtype=np.float64)
+        c, s = math.cos(yaw), math.sin(yaw)
+        self.objects.append(ObjectInfo(inst, t.cls, tuple(float(v) for v in o), float(yaw)))
+        for p in t.parts:
+            x, y, z = p.center
+            world = o + np.array([c * x - s * y, s * x + c * y, z])
+            self._rows.append((p.kind, world, np.asarray(p.half, float), float(yaw), CLASS_ID[t.cls], inst))
+            self._mats.append(mats[p.slot])
+        return inst
+
+    def build(self, lights: Lights) -> Room:
+        kind, center, half, yaw, label, inst = zip(*self._rows)
+        return Room(
+            size=self.size.copy(),
+            kind=np.array(kind, dtype=np.int8),
+            center=np.array(center, dtype=np.float64),
+            half=np.array(half, dtype=np.float64),
+            yaw=np.array(yaw, dtype=np.float64),
+            label=np.array(label, dtype=np.uint8),
+            instance=np.array(inst, dtype=np.int32),
+            material=MaterialArrays.stack(self._mats),
+            lights=lights,
+            objects=list(self.objects),
+        )
