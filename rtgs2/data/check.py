@@ -153,7 +153,9 @@ def _label_histogram(views: SceneViews, max_frames: int) -> dict[str, int]:
     return hist
 
 
-def check_scene(views: SceneViews, info: SceneInfo | None = None, num_pairs: int = 4, max_label_frames: int = 50) -> tuple[SceneCheck, list[tuple[PairCheck, dict]]]:
+def check_scene(
+    views: SceneViews, info: SceneInfo | None = None, num_pairs: int = 4, max_label_frames: int = 50
+) -> tuple[SceneCheck, list[tuple[PairCheck, dict]]]:
     """Frame counts, label histogram (over up to ``max_label_frames`` evenly spaced frames),
     unknown label ids and the pose check over ``num_pairs`` evenly spaced views."""
     info = info or SceneInfo("unknown", Path("."))
@@ -246,12 +248,16 @@ def run_data_check(path: Path, out_dir: Path, label_set: str | None = None, spli
     ds = open_dataset(path, label_set=label_set, split_scenes=split_scenes, frame_stride=frame_stride)
     console.print(f"[bold]{path}[/]: format {ds.format}, {len(ds.scenes)} scenes, label set {ds.label_set}")
     for split, names in ds.scene_split.items():
-        console.print(f"  split {split}: {len(names)} scenes" + (f", missing {ds.missing_scenes[split]}" if split in ds.missing_scenes else ""))
+        console.print(
+            f"  split {split}: {len(names)} scenes" + (f", missing {ds.missing_scenes[split]}" if split in ds.missing_scenes else "")
+        )
     checks = check_dataset(ds, out_dir, num_pairs, max_label_frames)
     table = Table("scene", "frames", "train", "test", "dropped", "pose err (median rel)", "pose check")
     for c in checks:
         err = "-" if c.pose_error is None else f"{c.pose_error:.4f}"
-        table.add_row(c.name, str(c.num_frames), str(c.num_train), str(c.num_test), str(sum(c.dropped_frames.values())), err, c.pose_verdict)
+        table.add_row(
+            c.name, str(c.num_frames), str(c.num_train), str(c.num_test), str(sum(c.dropped_frames.values())), err, c.pose_verdict
+        )
     console.print(table)
     for c in checks:
         if c.label_histogram:

@@ -110,7 +110,7 @@ def _c2w(cam: Camera, convention: str) -> np.ndarray:
 def write_replica(src: SourceScene, root: Path, scene: str = "room_0", convention: str = "opencv", split_at: int = 6) -> Path:
     """``<root>/<scene>/Sequence_{1,2}/{rgb,depth,semantic_class}/`` + ``traj_w_c.txt``; views
     [0, split_at) go to Sequence_1. ``convention="opengl"`` writes poses in the wrong axes."""
-    seqs = {"Sequence_1": range(0, split_at), "Sequence_2": range(split_at, len(src.cameras))}
+    seqs = {"Sequence_1": range(split_at), "Sequence_2": range(split_at, len(src.cameras))}
     lut = np.array(REPLICA_IDS, dtype=np.uint8)
     for seq, views in seqs.items():
         d = root / scene / seq
@@ -152,7 +152,10 @@ def write_scannet(src: SourceScene, root: Path, scene: str = "scene0000_00", inf
     (d / "intrinsic").mkdir(exist_ok=True)
     np.savetxt(d / "intrinsic" / "intrinsic_color.txt", K)
     header = "id\traw_category\tcategory\tcount\tnyu40id\teigen13id\tnyuClass\tnyu40class\teigen13class\tModelNet40\tModelNet10\tShapeNetCore55\tsynsetoffset\twnsynsetid\twnsynsetkey\tmpcat40\tmpcat40index"
-    rows = [f"{r}\t{CLASSES[k]}\t{CLASSES[k]}\t1\t{n}\t0\t{CLASSES[k]}\t{CLASSES[k]}\t\t\t\t\t\t\t\t\t" for k, (r, n) in enumerate(zip(SCANNET_RAW, SCANNET_NYU))]
+    rows = [
+        f"{r}\t{CLASSES[k]}\t{CLASSES[k]}\t1\t{n}\t0\t{CLASSES[k]}\t{CLASSES[k]}\t\t\t\t\t\t\t\t\t"
+        for k, (r, n) in enumerate(zip(SCANNET_RAW, SCANNET_NYU))
+    ]
     (root / "scannetv2-labels.combined.tsv").write_text("\n".join([header] + rows) + "\n")
     return d
 
@@ -169,7 +172,11 @@ def _intrinsics_json(cam: Camera, model: str = "OPENCV") -> dict:
 def write_nerfstudio(src: SourceScene, root: Path, convention: str = "opengl", with_depth: bool = True, angle_only: bool = False) -> Path:
     """``transforms.json`` + ``images/`` (+ ``depth/`` mm PNGs). ``convention="opencv"`` writes the
     wrong axes; ``angle_only`` stores ``camera_angle_x`` and no w/h (Blender style)."""
-    meta = {"camera_angle_x": 2 * np.arctan(src.cameras[0].width / (2 * src.cameras[0].fx))} if angle_only else _intrinsics_json(src.cameras[0])
+    meta = (
+        {"camera_angle_x": 2 * np.arctan(src.cameras[0].width / (2 * src.cameras[0].fx))}
+        if angle_only
+        else _intrinsics_json(src.cameras[0])
+    )
     frames = []
     for i in range(len(src.cameras)):
         name = f"images/frame_{i + 1:05d}.png"
@@ -257,7 +264,9 @@ def write_colmap(src: SourceScene, root: Path, binary: bool = False, model: str 
     md = root / "sparse" / "0"
     md.mkdir(parents=True, exist_ok=True)
     c = src.cameras[0]
-    params = {"PINHOLE": [c.fx, c.fy, c.cx, c.cy], "SIMPLE_PINHOLE": [c.fx, c.cx, c.cy], "OPENCV": [c.fx, c.fy, c.cx, c.cy, 0, 0, 0, 0]}[model]
+    params = {"PINHOLE": [c.fx, c.fy, c.cx, c.cy], "SIMPLE_PINHOLE": [c.fx, c.cx, c.cy], "OPENCV": [c.fx, c.fy, c.cx, c.cy, 0, 0, 0, 0]}[
+        model
+    ]
     model_id = {"SIMPLE_PINHOLE": 0, "PINHOLE": 1, "OPENCV": 4}[model]
     names = [f"img_{i:03d}.png" for i in range(len(src.cameras))]
     for i, n in enumerate(names):
@@ -279,16 +288,26 @@ def write_colmap(src: SourceScene, root: Path, binary: bool = False, model: str 
                 f.write(struct.pack("<Q", 1) + struct.pack("<ddq", 1.5, 2.5, -1))  # one 2D point, untriangulated
         with open(md / "points3D.bin", "wb") as f:
             f.write(struct.pack("<Q", num_points))
-            for k in range(num_points):
-                f.write(struct.pack("<QdddBBBd", k + 1, *xyz[k], *rgb[k], 0.5) + struct.pack("<Q", 1) + struct.pack("<ii", int(v[k]) + 1, 0))
+            f.writelines(
+                struct.pack("<QdddBBBd", k + 1, *xyz[k], *rgb[k], 0.5) + struct.pack("<Q", 1) + struct.pack("<ii", int(v[k]) + 1, 0)
+                for k in range(num_points)
+            )
         return root
-    (md / "cameras.txt").write_text("# Camera list with one line of data per camera:\n" + f"1 {model} {c.width} {c.height} " + " ".join(f"{float(x):.17g}" for x in params) + "\n")
+    (md / "cameras.txt").write_text(
+        "# Camera list with one line of data per camera:\n"
+        + f"1 {model} {c.width} {c.height} "
+        + " ".join(f"{float(x):.17g}" for x in params)
+        + "\n"
+    )
     lines = ["# Image list with two lines of data per image:", "#   IMAGE_ID, QW, QX, QY, QZ, TX, TY, TZ, CAMERA_ID, NAME"]
     for i, n in enumerate(names):
         q, t = _qt(src.cameras[i])
         lines += [f"{i + 1} " + " ".join(f"{float(x):.17g}" for x in [*q, *t]) + f" 1 {n}", "" if i % 2 else "1.5 2.5 -1"]
     (md / "images.txt").write_text("\n".join(lines) + "\n")
-    pts = [f"{k + 1} {xyz[k][0]:.17g} {xyz[k][1]:.17g} {xyz[k][2]:.17g} {rgb[k][0]} {rgb[k][1]} {rgb[k][2]} 0.5 {v[k] + 1} 0" for k in range(num_points)]
+    pts = [
+        f"{k + 1} {xyz[k][0]:.17g} {xyz[k][1]:.17g} {xyz[k][2]:.17g} {rgb[k][0]} {rgb[k][1]} {rgb[k][2]} 0.5 {v[k] + 1} 0"
+        for k in range(num_points)
+    ]
     (md / "points3D.txt").write_text("# 3D point list\n" + "\n".join(pts) + "\n")
     return root
 

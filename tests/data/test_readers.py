@@ -68,13 +68,23 @@ def test_replica_intrinsics_at_full_size():
 
 
 def test_replica_natural_sort_and_stride(src, tmp_path):
-    many = fw.SourceScene(src.cameras * 2, np.concatenate([src.images] * 2), np.concatenate([src.depths] * 2), np.concatenate([src.labels] * 2))
+    many = fw.SourceScene(
+        src.cameras * 2, np.concatenate([src.images] * 2), np.concatenate([src.depths] * 2), np.concatenate([src.labels] * 2)
+    )
     fw.write_replica(many, tmp_path, split_at=12)  # Sequence_1 has rgb_0..rgb_11: "rgb_10" sorts after "rgb_9"
     sv = open_dataset(tmp_path).scenes[0]
     assert sv.frame_names[9:12] == ["Sequence_1/rgb_9", "Sequence_1/rgb_10", "Sequence_1/rgb_11"]
     assert_cameras(sv.cameras[10:12], many.cameras[10:12])
     strided = open_dataset(tmp_path, frame_stride=3).scenes[0]
-    assert strided.frame_names == ["Sequence_1/rgb_0", "Sequence_1/rgb_3", "Sequence_1/rgb_6", "Sequence_1/rgb_9", "Sequence_2/rgb_0", "Sequence_2/rgb_3", "Sequence_2/rgb_6"]
+    assert strided.frame_names == [
+        "Sequence_1/rgb_0",
+        "Sequence_1/rgb_3",
+        "Sequence_1/rgb_6",
+        "Sequence_1/rgb_9",
+        "Sequence_2/rgb_0",
+        "Sequence_2/rgb_3",
+        "Sequence_2/rgb_6",
+    ]
 
 
 def test_scannet(src, tmp_path):

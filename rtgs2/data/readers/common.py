@@ -68,8 +68,7 @@ def require_same_frames(kind: str, found: dict[int, Path], expected: Sequence[in
     missing = [i for i in expected if i not in found]
     if missing:
         raise FileNotFoundError(
-            f"{folder}: {len(missing)} {kind} frames missing (e.g. index {missing[:5]}) "
-            f"for {len(expected)} colour frames"
+            f"{folder}: {len(missing)} {kind} frames missing (e.g. index {missing[:5]}) for {len(expected)} colour frames"
         )
 
 

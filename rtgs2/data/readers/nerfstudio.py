@@ -61,7 +61,7 @@ def _resolve_image(base: Path, file_path: str) -> Path:
 
 
 def _intrinsics(meta: dict, frame: dict, image: Path, where: str) -> tuple[np.ndarray, int, int]:
-    get = lambda k: frame.get(k, meta.get(k))  # noqa: E731 - per-frame values override the top level
+    get = lambda k: frame.get(k, meta.get(k))
     model = get("camera_model") or "OPENCV"
     if "FISHEYE" in str(model).upper():
         raise ValueError(
@@ -164,7 +164,9 @@ def views_from_frames(name: str, frames: list[Frame], info: SceneInfo, split: li
         raise FileNotFoundError(f"{info.root}: {len(missing)} of {len(frames)} images missing, e.g. {missing[:3]}")
     depths = None
     if all(f.depth is not None for f in frames):
-        depths = LazyFrames(lambda i: load_depth_png(frames[i].depth, frames[i].width, frames[i].height, frames[i].depth_scale), len(frames))
+        depths = LazyFrames(
+            lambda i: load_depth_png(frames[i].depth, frames[i].width, frames[i].height, frames[i].depth_scale), len(frames)
+        )
     return SceneViews(name=name, cameras=cams, images=images, depths=depths, split=split, frame_names=[f.name for f in frames])
 
 

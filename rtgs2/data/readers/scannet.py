@@ -15,8 +15,6 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import numpy as np
-
 from rtgs2.data.readers.common import (
     SceneInfo,
     camera_from_c2w,
