@@ -106,12 +106,12 @@ def _synthrooms():
 
 
 def _open_synthrooms(mod, path: Path) -> Dataset:
-    out = mod.open_synthrooms(path)
-    if isinstance(out, Dataset):
-        return out
-    scenes = list(getattr(out, "scenes", out))
-    lm = next((s.label_map for s in scenes if s.label_map is not None), None)
-    return Dataset(path, "synthrooms", scenes, {s.name: SceneInfo("synthrooms", path) for s in scenes}, lm, "synthrooms")
+    """Dataset of a SynthRooms root: its train / test scene lists become ``scene_split``."""
+    sr = mod.open_synthrooms(path)
+    scenes = list(sr.scenes)
+    infos = {s.name: SceneInfo("synthrooms", path / s.name) for s in scenes}
+    split = {k: [s.name for s in getattr(sr, k)] for k in ("train", "test") if hasattr(sr, k)}
+    return Dataset(path, "synthrooms", scenes, infos, sr.label_map, "synthrooms", split)
 
 
 def detect_format(path: str | Path) -> tuple[Format, list[Path]]:
@@ -125,6 +125,8 @@ def detect_format(path: str | Path) -> tuple[Format, list[Path]]:
         if found:
             return fmt, found
     tried = "; ".join(f"{f.name}: {f.missing}" for f in FORMATS)
+    if _synthrooms() is not None:
+        tried = f"synthrooms: no synthrooms.json manifest; {tried}"
     raise UnknownFormatError(f"{path} matches no known data set format. Tried {tried}")
 
 
@@ -147,7 +149,9 @@ def open_dataset(
     """
     path = Path(path)
     sr = _synthrooms()
-    if sr is not None and hasattr(sr, "is_synthrooms") and sr.is_synthrooms(path):
+    if sr is not None and sr.is_synthrooms(path):
+        if label_set is not None:
+            raise ValueError(f"{path}: SynthRooms has its own label set; label_set={label_set!r} cannot apply")
         ds = _open_synthrooms(sr, path)
     else:
         fmt, dirs = detect_format(path)

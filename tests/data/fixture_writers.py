@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +26,49 @@ BOXES = [  # (lo, hi, class)
     (np.array([1.6, 1.0, 0.0]), np.array([2.6, 1.8, 0.8]), 3),
     (np.array([3.3, 0.2, 0.0]), np.array([3.9, 1.0, 1.4]), 4),
 ]
-# raw ids each format stores for CLASSES
-REPLICA_IDS = [93, 40, 31, 80, 18]  # Replica: wall, floor, ceiling, table, cabinet
-SCANNET_RAW = [1, 2, 41, 7, 3]  # raw ScanNet ids written to label-filt (this fixture's tsv)
-SCANNET_NYU = [1, 2, 22, 7, 3]  # their NYU40 ids: wall, floor, ceiling (not in the 20), table, cabinet
+# Raw id each format stores for a source class (by name; covers CLASSES and the SynthRooms classes).
+# Replica class ids (Semantic-NeRF info_semantic.json / RT-GS2 id2name.yaml)
+REPLICA_RAW = {"wall": 93, "floor": 40, "ceiling": 31, "door": 37, "window": 97, "table": 80, "chair": 20, "sofa": 76,
+               "bed": 7, "cabinet": 18, "shelf": 71, "lamp": 47, "picture": 59, "rug": 98, "plant": 44, "monitor": 52,
+               "clutter": 15}  # fmt: skip
+# NYU40 ids of the classes (ScanNet's nyu40id column); ceiling (22), lamp (35), rug (20), monitor (25) and
+# clutter / plant (40) are outside the 20 benchmark classes
+SCANNET_NYU = {"wall": 1, "floor": 2, "ceiling": 22, "door": 8, "window": 9, "table": 7, "chair": 5, "sofa": 6, "bed": 4,
+               "cabinet": 3, "shelf": 10, "lamp": 35, "picture": 11, "rug": 20, "plant": 40, "monitor": 25, "clutter": 40}  # fmt: skip
+SCANNET_RAW_BASE = 100  # this fixture's tsv gives class k the raw ScanNet id 100 + k
 SCANNET_UNKNOWN_RAW = 999  # painted in a patch of frame 1, absent from the tsv
-TOP100 = [0, 2, 1, 3, 6]  # ScanNet++ top-100 indices: wall, floor, ceiling, table, cabinet
+# ScanNet++ top-100 indices ("rug" is not among the top 100: 255 = ignore)
+TOP100 = {"wall": 0, "floor": 2, "ceiling": 1, "door": 4, "window": 14, "table": 3, "chair": 9, "sofa": 23, "bed": 25,
+          "cabinet": 6, "shelf": 18, "lamp": 72, "picture": 39, "rug": 255, "plant": 29, "monitor": 17, "clutter": 15}  # fmt: skip
+
+
+def raw_lut(src: SourceScene, table: dict[str, int], dtype=np.uint8) -> np.ndarray:
+    """[C] raw id of each source class under ``table``."""
+    return np.array([table[n] for n in src.class_names], dtype=dtype)
+
+
+def scannet_raw_lut(src: SourceScene) -> np.ndarray:
+    return np.arange(len(src.class_names), dtype=np.uint16) + SCANNET_RAW_BASE
+
+
+# Raw id written for each source label value (last entry: unlabelled source pixels, value 255)
+def replica_lut(src: SourceScene) -> np.ndarray:
+    return np.append(raw_lut(src, REPLICA_RAW), 0).astype(np.uint8)  # Replica void = 0
+
+
+def scannet_nyu_lut(src: SourceScene) -> np.ndarray:
+    return np.append(raw_lut(src, SCANNET_NYU), 0).astype(np.uint8)  # unannotated -> raw 0 -> NYU40 0
+
+
+def top100_lut(src: SourceScene) -> np.ndarray:
+    return np.append(raw_lut(src, TOP100), 255).astype(np.uint8)  # toolkit ignore = 255
+
+
+def apply_lut(lut: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Raw ids of source labels (255 -> the lut's last entry)."""
+    return lut[np.minimum(labels, len(lut) - 1)]
+
+
 GL = np.diag([1.0, -1.0, -1.0, 1.0])
 
 
@@ -42,10 +79,22 @@ class SourceScene:
     cameras: list[Camera]
     images: np.ndarray  # [V, H, W, 3] float32 in [0, 1]
     depths: np.ndarray  # [V, H, W] float32 metres
-    labels: np.ndarray  # [V, H, W] uint8 index into CLASSES
+    labels: np.ndarray  # [V, H, W] uint8 index into class_names (255 = no label)
+    class_names: list[str] = field(default_factory=lambda: list(CLASSES))
+    analytic: bool = True  # can be re-rendered at another resolution by raycast()
 
-    def render(self, cam: Camera) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return raycast(cam)
+
+def source_from_views(views, num_views: int = 8) -> SourceScene:
+    """A source scene from the first ``num_views`` views of a SynthRooms ``SceneViews``."""
+    n = min(num_views, len(views))
+    return SourceScene(
+        list(views.cameras[:n]),
+        np.stack([views.images[i].numpy() for i in range(n)]),
+        np.stack([views.depths[i].numpy() for i in range(n)]),
+        np.stack([views.labels[i].numpy() for i in range(n)]),
+        list(views.label_map.names),
+        analytic=False,
+    )
 
 
 def _texture(points: np.ndarray, cls: np.ndarray) -> np.ndarray:
@@ -111,14 +160,14 @@ def write_replica(src: SourceScene, root: Path, scene: str = "room_0", conventio
     """``<root>/<scene>/Sequence_{1,2}/{rgb,depth,semantic_class}/`` + ``traj_w_c.txt``; views
     [0, split_at) go to Sequence_1. ``convention="opengl"`` writes poses in the wrong axes."""
     seqs = {"Sequence_1": range(split_at), "Sequence_2": range(split_at, len(src.cameras))}
-    lut = np.array(REPLICA_IDS, dtype=np.uint8)
+    lut = replica_lut(src)
     for seq, views in seqs.items():
         d = root / scene / seq
         rows = []
         for i, v in enumerate(views):
             _png(d / "rgb" / f"rgb_{i}.png", _rgb8(src.images[v]))
             _png(d / "depth" / f"depth_{i}.png", _mm(src.depths[v]))
-            _png(d / "semantic_class" / f"semantic_class_{i}.png", lut[src.labels[v]])
+            _png(d / "semantic_class" / f"semantic_class_{i}.png", apply_lut(lut, src.labels[v]))
             _png(d / "semantic_class" / f"vis_sem_class_{i}.png", _rgb8(src.images[v]))  # colourised: must be skipped
             rows.append(" ".join(f"{x:.10f}" for x in _c2w(src.cameras[v], convention).ravel()))
         (d / "traj_w_c.txt").write_text("\n".join(rows) + "\n")
@@ -133,11 +182,11 @@ def write_scannet(src: SourceScene, root: Path, scene: str = "scene0000_00", inf
     w, h = src.cameras[0].width, src.cameras[0].height
     cw, ch = w * colour_scale, h * colour_scale
     for i, cam in enumerate(src.cameras):
-        img, _, _ = raycast(cam.resized(cw, ch))
+        img = raycast(cam.resized(cw, ch))[0] if colour_scale != 1 else src.images[i]
         (d / "color").mkdir(parents=True, exist_ok=True)
         Image.fromarray(_rgb8(img)).save(d / "color" / f"{i}.jpg", quality=95)
         _png(d / "depth" / f"{i}.png", _mm(src.depths[i]))
-        raw = np.array(SCANNET_RAW, dtype=np.uint16)[src.labels[i]]
+        raw = apply_lut(np.append(scannet_raw_lut(src), 0).astype(np.uint16), src.labels[i])  # 0 = unannotated
         if i == 1:
             raw[:4, :4] = SCANNET_UNKNOWN_RAW
         _png(d / "label-filt" / f"{i}.png", raw)
@@ -152,10 +201,7 @@ def write_scannet(src: SourceScene, root: Path, scene: str = "scene0000_00", inf
     (d / "intrinsic").mkdir(exist_ok=True)
     np.savetxt(d / "intrinsic" / "intrinsic_color.txt", K)
     header = "id\traw_category\tcategory\tcount\tnyu40id\teigen13id\tnyuClass\tnyu40class\teigen13class\tModelNet40\tModelNet10\tShapeNetCore55\tsynsetoffset\twnsynsetid\twnsynsetkey\tmpcat40\tmpcat40index"
-    rows = [
-        f"{r}\t{CLASSES[k]}\t{CLASSES[k]}\t1\t{n}\t0\t{CLASSES[k]}\t{CLASSES[k]}\t\t\t\t\t\t\t\t\t"
-        for k, (r, n) in enumerate(zip(SCANNET_RAW, SCANNET_NYU))
-    ]
+    rows = [f"{r}\t{n}\t{n}\t1\t{SCANNET_NYU[n]}\t0\t{n}\t{n}\t\t\t\t\t\t\t\t\t" for r, n in zip(scannet_raw_lut(src), src.class_names)]
     (root / "scannetv2-labels.combined.tsv").write_text("\n".join([header] + rows) + "\n")
     return d
 
@@ -209,13 +255,13 @@ def write_scannetpp(src: SourceScene, root: Path, scene: str = "0a5c013435", und
     meta = _intrinsics_json(cam0, "PINHOLE") | {"k1": 0.0, "k2": 0.0, "k3": 0.0, "k4": 0.0}
     meta["frames"] = [_ns_frame(src, i, n, "opengl") for i, n in enumerate(names) if i not in test]
     meta["test_frames"] = [_ns_frame(src, i, n, "opengl") for i, n in enumerate(names) if i in test]
-    lut = np.array(TOP100, dtype=np.uint8)
+    lut = top100_lut(src)
     lw, lh = cam0.width // label_scale, cam0.height // label_scale
     for i, n in enumerate(names):
         (d / "undistorted_images").mkdir(parents=True, exist_ok=True)
         Image.fromarray(_rgb8(src.images[i])).save(d / "undistorted_images" / n, format="JPEG", quality=95)
         lab = src.labels[i] if label_scale == 1 else raycast(src.cameras[i].resized(lw, lh))[2]
-        _png(d / "semantics" / f"{n}.png", lut[lab])  # toolkit: semantics/<scene>/<image name>.png
+        _png(d / "semantics" / f"{n}.png", apply_lut(lut, lab))  # toolkit: semantics/<scene>/<image name>.png
     (d / "nerfstudio").mkdir(parents=True, exist_ok=True)
     (d / "nerfstudio" / "transforms_undistorted.json").write_text(json.dumps(meta, indent=1))
     return root / scene
@@ -242,12 +288,12 @@ def write_gaussian_output(src: SourceScene, root: Path, with_images: bool = True
     names = [f"{i}_{1 + i % 2}" for i in range(len(src.cameras))]
     order = np.random.default_rng(0).permutation(len(names))
     write_cameras_json([src.cameras[i] for i in order], root / "cameras.json", names=[names[i] for i in order])
-    lut = np.array(REPLICA_IDS, dtype=np.uint8)
+    lut = replica_lut(src)
     for i, n in enumerate(names):
         if with_images:
             _png(root / "images" / f"{n}.png", _rgb8(src.images[i]))
         if with_semantic:
-            _png(root / "semantic" / f"{n}.png", lut[src.labels[i]])
+            _png(root / "semantic" / f"{n}.png", apply_lut(lut, src.labels[i]))
     return root
 
 

@@ -37,10 +37,9 @@ def assert_cameras(read, truth, atol=CAM_ATOL):
         torch.testing.assert_close(a.world_to_cam, b.world_to_cam, atol=atol, rtol=0)
 
 
-def expected_labels(labels: np.ndarray, raw_ids: list[int], label_set: str) -> np.ndarray:
-    lm = load_label_set(label_set)
-    lut = np.array([lm.raw_to_label.get(r, IGNORE_LABEL) for r in raw_ids], dtype=np.uint8)
-    return lut[labels]
+def expected_labels(labels: np.ndarray, lut: np.ndarray, label_set: str) -> np.ndarray:
+    """Source labels written as raw ids by ``lut``, then mapped by the label set."""
+    return load_label_set(label_set).map_raw(fw.apply_lut(lut, labels))[0]
 
 
 @pytest.mark.parametrize("label_set", ["replica_rtgs2_46", "replica_semantic_ray_51", "replica_gsnerf_19"])
@@ -57,7 +56,7 @@ def test_replica(src, tmp_path, label_set):
         assert img.dtype == torch.float32 and img.shape == (48, 64, 3)
         np.testing.assert_allclose(img.numpy(), src.images[i], atol=PNG_ATOL)
         np.testing.assert_allclose(sv.depths[i].numpy(), src.depths[i], atol=DEPTH_ATOL)
-        np.testing.assert_array_equal(sv.labels[i].numpy(), expected_labels(src.labels[i], fw.REPLICA_IDS, label_set))
+        np.testing.assert_array_equal(sv.labels[i].numpy(), expected_labels(src.labels[i], fw.replica_lut(src), label_set))
     assert sv.label_map.names == load_label_set(label_set).names
     assert not ds.infos["room_0"].unknown_label_ids
 
@@ -102,7 +101,7 @@ def test_scannet(src, tmp_path):
         assert img.shape == (48, 64, 3)  # colour resized to the label/depth size
         assert float((img - torch.from_numpy(src.images[i])).abs().mean()) < JPEG_MEAN_ATOL
         np.testing.assert_allclose(sv.depths[k].numpy(), src.depths[i], atol=DEPTH_ATOL)
-        want = expected_labels(src.labels[i], fw.SCANNET_NYU, "scannet_20")
+        want = expected_labels(src.labels[i], fw.scannet_nyu_lut(src), "scannet_20")
         if i == 1:
             want[:4, :4] = IGNORE_LABEL
         np.testing.assert_array_equal(sv.labels[k].numpy(), want)
@@ -122,7 +121,7 @@ def test_scannetpp(src, tmp_path):
         assert_cameras(sv.cameras, src.cameras)  # OpenGL transform_matrix -> OpenCV
         for i in (0, 2):
             assert float((sv.images[i] - torch.from_numpy(src.images[i])).abs().mean()) < JPEG_MEAN_ATOL
-            np.testing.assert_array_equal(sv.labels[i].numpy(), expected_labels(src.labels[i], fw.TOP100, label_set))
+            np.testing.assert_array_equal(sv.labels[i].numpy(), expected_labels(src.labels[i], fw.top100_lut(src), label_set))
         assert sv.depths is None
 
 
@@ -143,7 +142,7 @@ def test_gaussian_output_rtgs2_repacked(src, tmp_path):
     assert sv.frame_names == [f"{i}_{1 + i % 2}" for i in range(10)]  # natural order, not file order
     assert_cameras(sv.cameras, src.cameras)
     np.testing.assert_allclose(sv.images[4].numpy(), src.images[4], atol=PNG_ATOL)
-    np.testing.assert_array_equal(sv.labels[4].numpy(), expected_labels(src.labels[4], fw.REPLICA_IDS, "replica_rtgs2_46"))
+    np.testing.assert_array_equal(sv.labels[4].numpy(), expected_labels(src.labels[4], fw.replica_lut(src), "replica_rtgs2_46"))
 
 
 def test_gaussian_output_cameras_only(src, tmp_path):
