@@ -56,12 +56,13 @@ class SceneCheck:
     pairs: list[PairCheck] = field(default_factory=list)
     pose_error: float | None = None  # median over pairs of median_rel_error
     pose_ok: bool | None = None  # None when the scene has no depth
+    pose_note: str = ""  # why the pose check failed
 
     @property
     def pose_verdict(self) -> str:
         if self.pose_ok is None:
             return "skipped (no depth)"
-        return "ok" if self.pose_ok else "FAILED: check the camera convention (OpenCV vs OpenGL axes) and depth units"
+        return "ok" if self.pose_ok else f"FAILED: {self.pose_note}"
 
 
 def reproject(
@@ -178,6 +179,15 @@ def check_scene(
         # too few co-visible pixels everywhere is itself the symptom of cameras looking the wrong way
         out.pose_error = float(np.median(usable)) if usable else float("inf")
         out.pose_ok = bool(len(usable) * 2 >= len(out.pairs) and out.pose_error < POSE_REL_TOL)
+        if not usable:
+            out.pose_note = "neighbouring views do not see each other's depth (wrong camera convention, or views too far apart)"
+        elif out.pose_error >= POSE_REL_TOL:
+            out.pose_note = (
+                f"median depth disagreement {out.pose_error:.1%} > {POSE_REL_TOL:.0%}: check the camera convention "
+                "(OpenCV vs OpenGL axes), the pose direction (camera-to-world vs world-to-camera) and the depth units"
+            )
+        elif not out.pose_ok:
+            out.pose_note = f"only {len(usable)} of {len(out.pairs)} view pairs share enough pixels (>= {MIN_COVISIBLE:.0%})"
     return out, drawn
 
 

@@ -151,6 +151,10 @@ def _mm(depth: np.ndarray) -> np.ndarray:
 
 
 def _c2w(cam: Camera, convention: str) -> np.ndarray:
+    """The pose a file stores: OpenCV camera-to-world, OpenGL camera-to-world, or (a common
+    mistake) the world-to-camera matrix ("w2c")."""
+    if convention == "w2c":
+        return cam.world_to_cam.numpy()
     c2w = cam.cam_to_world.numpy()
     return c2w @ GL if convention == "opengl" else c2w
 

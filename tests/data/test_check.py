@@ -41,7 +41,7 @@ def test_pose_check_flags_wrong_convention(src, tmp_path, writer, right, wrong):
     assert good.pose_ok and good.pose_error < POSE_REL_TOL / 5
     assert all(p.covisible > 0.5 for p in good.pairs) and len(good.pairs) == 4
     assert bad.pose_ok is False and bad.pose_error > 2 * POSE_REL_TOL
-    assert "FAILED" in bad.pose_verdict
+    assert bad.pose_verdict.startswith("FAILED: median depth disagreement") and "OpenGL" in bad.pose_verdict
 
 
 def test_check_scannet_counts_labels_and_drops(src, tmp_path):
