@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Optional, Union
+from typing import Annotated, Literal, Optional, Union
 
 import tyro
 
@@ -80,7 +80,67 @@ class Data:
         self.command.main()
 
 
-Command = Union[Annotated[Demo, tyro.conf.subcommand("demo")], Annotated[Data, tyro.conf.subcommand("data")]]
+@dataclass
+class Synth:
+    """Build (or finish) a SynthRooms data set: procedural labelled rooms, ground truth and a 3DGS per scene."""
+
+    out: Optional[Path] = None
+    """Data set root (default: $RTGS2_CACHE or ~/.cache/rtgs2, then synthrooms/<preset>)."""
+    preset: str = "mini"
+    """Preset: mini (tests, seconds) or v1 (benchmark, fitted Gaussians, hours)."""
+    scenes: Optional[int] = None
+    """Scenes in all, train + test (default: the preset's)."""
+    seed: Optional[int] = None
+    """Data set seed (default: the preset's)."""
+    views: Optional[int] = None
+    """Views per scene (default: the preset's)."""
+    size: Optional[tuple[int, int]] = None
+    """Image size W H, pixels (default: the preset's)."""
+    gaussians: Optional[Literal["surface", "fitted"]] = None
+    """3DGS per scene: surface (sampled discs) or fitted (rtgs2.recon) (default: the preset's)."""
+
+    def main(self) -> None:
+        from rtgs2.data.synthrooms.build import build_synthrooms
+
+        overrides = {"num_scenes": self.scenes, "seed": self.seed, "num_views": self.views, "gaussians": self.gaussians}
+        if self.size is not None:
+            overrides.update(width=self.size[0], height=self.size[1])
+        try:
+            root = build_synthrooms(self.out, self.preset, **{k: v for k, v in overrides.items() if v is not None})
+        except ValueError as e:  # bad input: a message, not a traceback
+            raise SystemExit(f"rtgs2 synth: {e}") from e
+        print(f"SynthRooms data set ready: {root}")
+
+
+@dataclass
+class SynthReport:
+    """Print a SynthRooms data set's per-class pixel share and the accuracy of a colour-only
+    k-NN pixel classifier (train scenes -> test scenes) beside the majority-class rate."""
+
+    data: Path
+    """Data set root."""
+    k: int = 15
+    """Neighbours of the k-NN classifier."""
+    pixels_per_view: int = 500
+    """Random labelled pixels sampled per view."""
+    seed: int = 0
+    """Seed of the pixel sampling."""
+
+    def main(self) -> None:
+        from rtgs2.data.synthrooms.report import print_report
+
+        try:
+            print_report(self.data, self.k, self.pixels_per_view, self.seed)
+        except ValueError as e:
+            raise SystemExit(f"rtgs2 synth-report: {e}") from e
+
+
+Command = Union[
+    Annotated[Demo, tyro.conf.subcommand("demo")],
+    Annotated[Data, tyro.conf.subcommand("data")],
+    Annotated[Synth, tyro.conf.subcommand("synth")],
+    Annotated[SynthReport, tyro.conf.subcommand("synth-report")],
+]
 
 
 def entrypoint() -> None:

@@ -5,7 +5,6 @@
 ``is_synthrooms(path)`` tells whether a folder is one.
 """
 
-from rtgs2.data.synthrooms.build import build_synthrooms
 from rtgs2.data.synthrooms.classes import CLASS_NAMES, synthrooms_label_map
 from rtgs2.data.synthrooms.config import PRESETS, SynthConfig, default_root
 from rtgs2.data.synthrooms.dataset import SynthRooms, is_synthrooms, open_synthrooms
@@ -21,3 +20,11 @@ __all__ = [
     "open_synthrooms",
     "synthrooms_label_map",
 ]
+
+
+def __getattr__(name: str):
+    if name == "build_synthrooms":  # lazily: building needs numba, reading does not
+        from rtgs2.data.synthrooms.build import build_synthrooms
+
+        return build_synthrooms
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -113,6 +113,7 @@ def camera_path(
         if not ok or not free[ij[:, 0], ij[:, 1]].all():
             continue
         e = catmull_rom(eyes, num_views, closed=True)
+        e[:, 2] = np.clip(e[:, 2], *EYE_HEIGHT)  # the spline overshoots its keys slightly
         t = catmull_rom(looks, num_views, closed=True)
         if (np.hypot(*(t[:, :2] - e[:, :2]).T) < MIN_LOOK_DISTANCE / 2).any():
             continue

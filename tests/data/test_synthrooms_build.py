@@ -1,0 +1,119 @@
+"""SynthRooms data sets: layout on disk, opening, determinism, resume and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rtgs2.data.synthrooms import open_synthrooms
+from rtgs2.data.synthrooms.build import build_synthrooms, scene_list
+from rtgs2.data.synthrooms.classes import CLASS_NAMES
+from rtgs2.data.synthrooms.config import PRESETS, default_root, preset_config
+from rtgs2.data.synthrooms.dataset import DONE, MANIFEST, is_synthrooms, read_depth
+from rtgs2.data.views import IGNORE_LABEL, SceneViews
+from rtgs2.scene import read_ply
+
+TINY = dict(num_scenes=2, num_views=3, width=40, height=30, surface_spacing=0.2)  # seconds to build
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_mini_layout_and_views(synthrooms_mini):
+    ds = open_synthrooms(synthrooms_mini)
+    cfg = PRESETS["mini"]
+    assert [s.name for s in ds.train] == ["train_000", "train_001"] and [s.name for s in ds.test] == ["test_000"]
+    assert len(ds) == 3 and list(ds) == ds.train + ds.test
+    assert ds.label_map.names == list(CLASS_NAMES)
+    seeds = {s["split"]: set() for s in ds.manifest["scenes"]}
+    for s in ds.manifest["scenes"]:
+        seeds[s["split"]].add(s["seed"])
+    assert not seeds["train"] & seeds["test"]
+    for sv in ds:
+        assert isinstance(sv, SceneViews) and len(sv) == cfg.num_views
+        assert sv.indices("test") == [0, 8]  # every 8th view held out
+        for name in ("images", "labels", "depth", "instances", "cameras.json", "point_cloud.ply", "room.json", "contact_sheet.png", DONE):
+            assert (synthrooms_mini / sv.name / name).exists(), name
+        img, lab, dep = sv.images[5], sv.labels[5], sv.depths[5]
+        assert img.shape == (cfg.height, cfg.width, 3) and img.dtype.is_floating_point and 0 <= img.min() and img.max() <= 1
+        assert lab.shape == (cfg.height, cfg.width) and str(lab.dtype) == "torch.uint8"
+        # closed rooms: every pixel sees a surface, so it has a class and a depth
+        assert (lab != IGNORE_LABEL).all() and (dep > 0.05).all() and dep.max() < 15
+        assert sv.cameras[5].width == cfg.width and abs(sv.cameras[5].fov_x_deg - 90) < 1e-4
+        assert sv.gaussians is not None and read_ply(sv.gaussians).num_gaussians > 10_000
+
+
+def test_depth_png_round_trip_is_millimetres(synthrooms_mini, tmp_path):
+    d = read_depth(synthrooms_mini / "train_000", "00003")
+    from PIL import Image
+
+    raw = np.asarray(Image.open(synthrooms_mini / "train_000" / "depth" / "00003.png"))
+    assert raw.dtype == np.uint16
+    np.testing.assert_allclose(d.numpy(), raw / 1000.0, rtol=1e-6)
+
+
+def test_same_seed_same_bytes_and_different_seed_differs(tmp_path):
+    a = build_synthrooms(tmp_path / "a", progress=False, **TINY)
+    b = build_synthrooms(tmp_path / "b", progress=False, **TINY)
+    fa, fb = _files(a), _files(b)
+    # DONE holds timings; everything else must be byte-identical
+    assert {k: v for k, v in fa.items() if not k.endswith(DONE)} == {k: v for k, v in fb.items() if not k.endswith(DONE)}
+    c = build_synthrooms(tmp_path / "c", progress=False, **{**TINY, "seed": 1})
+    ra = json.loads((a / "train_000" / "room.json").read_text())
+    rc = json.loads((c / "train_000" / "room.json").read_text())
+    assert ra["size"] != rc["size"] and ra["primitives"] != rc["primitives"]
+
+
+def test_resume_skips_finished_and_redoes_partial_scenes(tmp_path):
+    root = build_synthrooms(tmp_path / "d", progress=False, **TINY)
+    done = root / "train_000" / DONE
+    stamp = done.read_text()
+    first = (root / "train_000" / "images" / "00000.png").stat().st_mtime_ns
+    # simulate an interrupted second scene: marker gone, a frame missing
+    (root / "test_000" / DONE).unlink()
+    (root / "test_000" / "labels" / "00001.png").unlink()
+    with pytest.raises(ValueError, match="not finished"):
+        open_synthrooms(root)
+    build_synthrooms(root, progress=False, **TINY)
+    assert done.read_text() == stamp and (root / "train_000" / "images" / "00000.png").stat().st_mtime_ns == first
+    assert (root / "test_000" / DONE).is_file() and (root / "test_000" / "labels" / "00001.png").is_file()
+    assert len(open_synthrooms(root)) == 2
+
+
+def test_bad_input_is_refused_and_nothing_written(tmp_path):
+    with pytest.raises(ValueError, match="unknown SynthRooms preset 'huge'"):
+        build_synthrooms(tmp_path / "x", "huge")
+    for bad in (dict(num_views=0), dict(width=-4), dict(num_scenes=0), dict(fit_iterations=0)):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            build_synthrooms(tmp_path / "x", progress=False, **bad)
+    with pytest.raises(ValueError, match="unknown SynthRooms parameter"):
+        build_synthrooms(tmp_path / "x", progress=False, num_sceens=3)
+    assert not (tmp_path / "x").exists()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    with pytest.raises(ValueError, match="not a SynthRooms data set"):
+        build_synthrooms(other, progress=False, **TINY)
+    assert _files(other) == {"notes.txt": b"keep me"}
+    root = build_synthrooms(tmp_path / "e", progress=False, **TINY)
+    before = _files(root)
+    with pytest.raises(ValueError, match="other parameters.*num_views"):
+        build_synthrooms(root, progress=False, **{**TINY, "num_views": 4})
+    assert _files(root) == before
+    assert is_synthrooms(root) and not is_synthrooms(other) and not is_synthrooms(tmp_path / "missing")
+    (root / MANIFEST).write_text('{"format": "something"}')
+    with pytest.raises(ValueError, match="not a SynthRooms manifest"):
+        open_synthrooms(root)
+
+
+def test_presets_and_cache_root(monkeypatch, tmp_path):
+    v1 = preset_config("v1")
+    assert (v1.num_scenes - v1.num_test_scenes, v1.num_test_scenes) == (40, 10)
+    assert (v1.num_views, v1.width, v1.height, v1.gaussians) == (100, 320, 240, "fitted")
+    assert [s["split"] for s in scene_list(PRESETS["mini"])] == ["train", "train", "test"]
+    monkeypatch.setenv("RTGS2_CACHE", str(tmp_path))
+    assert default_root("v1") == tmp_path / "synthrooms" / "v1"
