@@ -120,6 +120,9 @@ def detect_format(path: str | Path) -> tuple[Format, list[Path]]:
     path = Path(path)
     if not path.is_dir():
         raise FileNotFoundError(f"no such data set folder: {path}")
+    for fmt in FORMATS:  # the folder itself first: an ns-process-data folder holds a COLMAP model below it
+        if fmt.is_scene(path):
+            return fmt, [path]
     for fmt in FORMATS:
         found = scene_dirs(path, fmt.is_scene)
         if found:

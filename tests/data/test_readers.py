@@ -169,6 +169,32 @@ def test_colmap(src, tmp_path, binary, model):
     assert pts.rgb.dtype == np.uint8 and pts.xyz.shape == (50, 3)
 
 
+def test_init_points_colmap_and_input_ply(src, tmp_path):
+    from plyfile import PlyData, PlyElement
+
+    from rtgs2.data.readers.points import read_init_points
+
+    fw.write_colmap(src, tmp_path / "c", binary=True)
+    xyz, rgb = read_init_points(open_dataset(tmp_path / "c").infos["c"].init_points)
+    np.testing.assert_allclose(xyz, fw.colmap_points_truth(src), atol=1e-9)
+    assert rgb.shape == (50, 3) and rgb.dtype == np.uint8
+    fw.write_gaussian_output(src, tmp_path / "g")
+    pts = np.zeros(3, dtype=[(n, "f4") for n in ("x", "y", "z", "nx", "ny", "nz")] + [(n, "u1") for n in ("red", "green", "blue")])
+    pts["x"], pts["red"] = [1.0, 2.0, 3.0], [10, 20, 30]
+    PlyData([PlyElement.describe(pts, "vertex")]).write(str(tmp_path / "g" / "input.ply"))
+    xyz, rgb = read_init_points(open_dataset(tmp_path / "g").infos["g"].init_points)
+    np.testing.assert_array_equal(xyz[:, 0], [1, 2, 3])
+    np.testing.assert_array_equal(rgb[:, 0], [10, 20, 30])
+    with pytest.raises(ValueError, match="lacks properties"):
+        read_init_points(tmp_path / "g" / "point_cloud" / "iteration_7000" / "point_cloud.ply")
+
+
+def test_nerfstudio_folder_with_colmap_below_is_nerfstudio(src, tmp_path):
+    fw.write_nerfstudio(src, tmp_path)
+    fw.write_colmap(src, tmp_path / "colmap")  # ns-process-data keeps its COLMAP model in colmap/
+    assert open_dataset(tmp_path).format == "nerfstudio"
+
+
 @pytest.mark.parametrize("angle_only", [False, True])
 def test_nerfstudio(src, tmp_path, angle_only):
     fw.write_nerfstudio(src, tmp_path, angle_only=angle_only)
