@@ -140,3 +140,14 @@ def test_duplicate_scene_names(src, tmp_path):
     fw.write_replica(src, tmp_path / "b", split_at=2)
     with pytest.raises(ValueError, match=r"several scene folders share the names \['room_0'\]"):
         open_dataset(tmp_path)
+
+
+def test_image_of_other_aspect_or_corrupt(src, tmp_path):
+    fw.write_gaussian_output(src, tmp_path)
+    Image.new("RGB", (64, 64)).save(tmp_path / "images" / "1_2.png")
+    (tmp_path / "images" / "2_1.png").write_bytes(b"not a png")
+    sv = open_dataset(tmp_path).scenes[0]
+    with pytest.raises(ValueError, match=r"1_2.png: image is 64x64, camera is 64x48: aspect ratios differ"):
+        sv.images[1]
+    with pytest.raises(ValueError, match=r"2_1.png: cannot read image"):
+        sv.images[2]

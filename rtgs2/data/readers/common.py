@@ -112,13 +112,11 @@ def load_rgb(path: Path, width: int, height: int, resize: bool = False) -> Tenso
     try:
         with Image.open(path) as im:
             im = im.convert("RGB")
-            if resize and _resize_allowed(path, im.width, im.height, width, height):
-                im = im.resize((width, height), Image.BILINEAR)
-            arr = np.asarray(im, dtype=np.float32) / 255.0
     except (OSError, ValueError) as e:
-        if isinstance(e, ValueError) and str(path) in str(e):
-            raise
         raise ValueError(f"{path}: cannot read image ({e})") from e
+    if resize and _resize_allowed(path, im.width, im.height, width, height):
+        im = im.resize((width, height), Image.BILINEAR)
+    arr = np.asarray(im, dtype=np.float32) / 255.0
     _check_size(path, arr, width, height, "image")
     return torch.from_numpy(arr)
 
