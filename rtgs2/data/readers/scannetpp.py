@@ -9,6 +9,10 @@ requires: fisheye images are refused. 2D labels are not released; the toolkit's
 ``top100.txt``, 255 = ignore); put them in ``<scene>/dslr/semantics/`` or ``<scene>/semantics/``
 (or ``<root>/semantics/<scene>/``). Labels of another size than the images (the RT-GS2 code
 resizes masks to 640x480) make the images and intrinsics resize to the label size.
+
+The transforms' world frame is COLMAP's with rows 0/1 swapped and row 2 negated (toolkit
+``common/utils/nerfstudio.py``): a proper rotation shared by all frames, so views stay
+consistent; a mesh in COLMAP's frame needs the same permutation to line up with them.
 """
 
 from __future__ import annotations
