@@ -321,11 +321,7 @@ def write_colmap(src: SourceScene, root: Path, binary: bool = False, model: str 
     names = [f"img_{i:03d}.png" for i in range(len(src.cameras))]
     for i, n in enumerate(names):
         _png(root / "images" / n, _rgb8(src.images[i]))
-    rng = np.random.default_rng(0)
-    v = rng.integers(0, len(src.cameras), num_points)
-    r, col = rng.integers(0, c.height, num_points), rng.integers(0, c.width, num_points)
-    o, dirs = zip(*(src.cameras[k].pixel_rays() for k in v))
-    xyz = np.stack([o[m].numpy() + dirs[m][r[m], col[m]].numpy() * src.depths[v[m], r[m], col[m]] for m in range(num_points)])
+    xyz, (v, r, col) = _colmap_points(src, num_points)
     rgb = _rgb8(src.images[v, r, col])
     if binary:
         with open(md / "cameras.bin", "wb") as f:
@@ -362,14 +358,19 @@ def write_colmap(src: SourceScene, root: Path, binary: bool = False, model: str 
     return root
 
 
-def colmap_points_truth(src: SourceScene, num_points: int = 50) -> np.ndarray:
-    """[P, 3] the points :func:`write_colmap` writes (same seed)."""
+def _colmap_points(src: SourceScene, num_points: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """[P, 3] surface points seen at random pixels (seeded) and their (view, row, col)."""
     rng = np.random.default_rng(0)
     c = src.cameras[0]
     v = rng.integers(0, len(src.cameras), num_points)
     r, col = rng.integers(0, c.height, num_points), rng.integers(0, c.width, num_points)
-    out = []
-    for m in range(num_points):
-        o, d = src.cameras[v[m]].pixel_rays()
-        out.append(o.numpy() + d[r[m], col[m]].numpy() * src.depths[v[m], r[m], col[m]])
-    return np.stack(out)
+    rays = {k: src.cameras[k].pixel_rays() for k in set(v.tolist())}
+    xyz = np.stack(
+        [rays[v[m]][0].numpy() + rays[v[m]][1][r[m], col[m]].numpy() * src.depths[v[m], r[m], col[m]] for m in range(num_points)]
+    )
+    return xyz, (v, r, col)
+
+
+def colmap_points_truth(src: SourceScene, num_points: int = 50) -> np.ndarray:
+    """[P, 3] the points :func:`write_colmap` writes (same seed)."""
+    return _colmap_points(src, num_points)[0]
