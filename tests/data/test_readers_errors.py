@@ -104,6 +104,9 @@ def test_nerfstudio_distortion_nan_and_missing_images(src, tmp_path):
     (root / "transforms.json").write_text(json.dumps(meta | {"k1": 0.1}))
     with pytest.raises(ValueError, match=r"distortion coefficients \{'k1': 0.1\}.*undistort"):
         open_dataset(tmp_path)
+    (root / "transforms.json").write_text(json.dumps(meta | {"camera_model": "EQUIRECTANGULAR"}))
+    with pytest.raises(ValueError, match="camera_model EQUIRECTANGULAR is not a pinhole model"):
+        open_dataset(tmp_path)
     bad = json.loads(json.dumps(meta))
     bad["frames"][2]["transform_matrix"][0][3] = float("nan")
     (root / "transforms.json").write_text(json.dumps(bad))

@@ -32,6 +32,7 @@ from rtgs2.data.views import LazyFrames, SceneViews
 
 FORMAT = "nerfstudio"
 DISTORTION_KEYS = ("k1", "k2", "k3", "k4", "p1", "p2")
+PINHOLE_MODELS = {"OPENCV", "PINHOLE", "SIMPLE_PINHOLE", "PERSPECTIVE"}  # OPENCV: only with zero distortion
 DEFAULT_DEPTH_UNIT = 1e-3  # nerfstudio's depth_unit_scale_factor default: depth PNGs in millimetres
 BLENDER_SPLITS = {"train": "train", "val": "test", "test": "test"}
 
@@ -68,6 +69,8 @@ def _intrinsics(meta: dict, frame: dict, image: Path, where: str) -> tuple[np.nd
             f"{where}: camera_model {model} is a fisheye model; undistort the images first "
             "(ScanNet++: `python -m dslr.undistort` writes undistorted_images/ and transforms_undistorted.json)"
         )
+    if str(model).upper() not in PINHOLE_MODELS:
+        raise ValueError(f"{where}: camera_model {model} is not a pinhole model ({sorted(PINHOLE_MODELS)} with zero distortion)")
     dist = {k: float(get(k)) for k in DISTORTION_KEYS if get(k) is not None and float(get(k)) != 0.0}
     if dist:
         raise ValueError(f"{where}: distortion coefficients {dist} are not zero; undistort the images first (a pinhole camera is needed)")
