@@ -120,7 +120,7 @@ def read_replica_scene(scene: Path, label_map: LabelMap | None, frame_stride: in
     has_depth = all(p is not None for p in depth)
     has_labels = label_map is not None and all(p is not None for p in sem)
     if label_map is not None and not has_labels:
-        info.warnings.append("no semantic_class/ frames: scene has no labels")
+        info.warnings.append(f"{sum(p is None for p in sem)} of {len(sem)} frames have no semantic_class/ file: scene read without labels")
     views = SceneViews(
         name=scene.name,
         cameras=cams,
