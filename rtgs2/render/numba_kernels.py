@@ -1,0 +1,458 @@
+"""Numba CPU kernels of the tile rasterizer, forward pass (checked by ``reference.py``).
+
+Pipeline, each step one kernel (``numba_backend.py`` calls them in order):
+
+1. ``project_gaussians``  per Gaussian (parallel): EWA projection as ``reference.project``,
+   visibility as ``reference.visible_on_screen``, tile rectangle, SH colour.
+2. ``sort_by_depth``      visible Gaussians by camera z: a stable LSD radix sort on the float
+   bits, so ties keep index order as the reference's stable argsort does.
+3. ``bin_tiles``          a stable counting sort of (Gaussian, tile) pairs into per-tile ranges:
+   each tile's list comes out already in depth order.
+4. ``gather_sorted``      per-Gaussian blend parameters and values [M, 3+1+D] in depth order, so the
+   blend reads them from contiguous memory.
+5. ``blend_tiles``        per tile (parallel): front-to-back blending. Each Gaussian visits only the
+   pixels of its opacity-aware box, so the result does not depend on the tiling.
+
+Arrays are float32 except where noted. Scalars are promoted to float64 in the per-Gaussian
+maths (cheap there); the per-pixel loop stays float32 like the reference.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from rtgs2.render.constants import ALPHA_MAX, ALPHA_MIN, COLOR_OFFSET, COV2D_BLUR, FRUSTUM_SLACK, T_MIN
+from rtgs2.scene.sh import SH_C0, SH_C1, SH_C2, SH_C3
+
+F32_HALF = np.float32(0.5)
+F32_ONE = np.float32(1.0)
+F32_ALPHA_MAX = np.float32(ALPHA_MAX)
+F32_ALPHA_MIN = np.float32(ALPHA_MIN)
+F32_T_MIN = np.float32(T_MIN)
+BOX_SLACK_PX = 1.0  # pixel box grown by 1 px so float rounding never drops a pixel with alpha >= 1/255
+LEVEL_PAD = 1e-3  # relative and absolute growth of the ellipse level when finding pixel spans
+CHUNK = 1024  # Gaussians per parallel work item (amortises per-item scratch allocation)
+WORK_ITEMS = 64  # parallel work items of the per-tile kernels (each takes every 64th tile)
+
+# gpar columns: blend parameters of one Gaussian, in depth order.
+P_X, P_Y, P_A, P_B, P_C, P_OPAC, P_HX, P_HY, P_SPAN_SLOPE, P_SPAN_Q0, P_SPAN_Q1 = range(11)
+NUM_PARAMS = 11
+# values columns: colour 0..2, camera z 3, features 4..
+V_DEPTH = 3
+V_FEAT = 4
+
+
+@njit(cache=True, inline="always")
+def sh_basis(degree, x, y, z, out):
+    """SH basis Y_k at unit direction (x, y, z) into out[:(degree+1)^2] (order of ``rtgs2.scene.sh``)."""
+    out[0] = SH_C0
+    if degree < 1:
+        return
+    out[1] = -SH_C1 * y
+    out[2] = SH_C1 * z
+    out[3] = -SH_C1 * x
+    if degree < 2:
+        return
+    xx, yy, zz, xy, yz, xz = x * x, y * y, z * z, x * y, y * z, x * z
+    out[4] = SH_C2[0] * xy
+    out[5] = SH_C2[1] * yz
+    out[6] = SH_C2[2] * (2.0 * zz - xx - yy)
+    out[7] = SH_C2[3] * xz
+    out[8] = SH_C2[4] * (xx - yy)
+    if degree < 3:
+        return
+    out[9] = SH_C3[0] * y * (3.0 * xx - yy)
+    out[10] = SH_C3[1] * xy * z
+    out[11] = SH_C3[2] * y * (4.0 * zz - xx - yy)
+    out[12] = SH_C3[3] * z * (2.0 * zz - 3.0 * xx - 3.0 * yy)
+    out[13] = SH_C3[4] * x * (4.0 * zz - xx - yy)
+    out[14] = SH_C3[5] * z * (xx - yy)
+    out[15] = SH_C3[6] * x * (xx - 3.0 * yy)
+
+
+@njit(cache=True, inline="always")
+def view_dir(means, i, cam_center):
+    """Unit direction camera centre -> Gaussian i and its length (F.normalize's eps of 1e-12)."""
+    dx = float(means[i, 0]) - cam_center[0]
+    dy = float(means[i, 1]) - cam_center[1]
+    dz = float(means[i, 2]) - cam_center[2]
+    norm = max(math.sqrt(dx * dx + dy * dy + dz * dz), 1e-12)
+    return dx / norm, dy / norm, dz / norm, norm
+
+
+@njit(cache=True, inline="always")
+def quat_rotmat(quats, i, R):
+    """Rotation matrix of the normalised quaternion i (wxyz) into R [3, 3]; returns the unit quat and |q|."""
+    w, x, y, z = float(quats[i, 0]), float(quats[i, 1]), float(quats[i, 2]), float(quats[i, 3])
+    qn = max(math.sqrt(w * w + x * x + y * y + z * z), 1e-12)
+    w, x, y, z = w / qn, x / qn, y / qn, z / qn
+    R[0, 0] = 1 - 2 * (y * y + z * z)
+    R[0, 1] = 2 * (x * y - w * z)
+    R[0, 2] = 2 * (x * z + w * y)
+    R[1, 0] = 2 * (x * y + w * z)
+    R[1, 1] = 1 - 2 * (x * x + z * z)
+    R[1, 2] = 2 * (y * z - w * x)
+    R[2, 0] = 2 * (x * z - w * y)
+    R[2, 1] = 2 * (y * z + w * x)
+    R[2, 2] = 1 - 2 * (x * x + y * y)
+    return w, x, y, z, qn
+
+
+@njit(cache=True, inline="always")
+def frustum_limits(width, height, fx, fy, cx, cy):
+    """Bounds of x/z and y/z used in the projection Jacobian (gsplat persp_proj): xp, xn, yp, yn."""
+    tan_x, tan_y = 0.5 * width / fx, 0.5 * height / fy
+    return (
+        (width - cx) / fx + FRUSTUM_SLACK * tan_x,
+        cx / fx + FRUSTUM_SLACK * tan_x,
+        (height - cy) / fy + FRUSTUM_SLACK * tan_y,
+        cy / fy + FRUSTUM_SLACK * tan_y,
+    )
+
+
+@njit(cache=True, inline="always")
+def projection_matrix(view, x, y, z, fx, fy, lims, T):
+    """T = J @ R_view [2, 3], J the clamped perspective Jacobian at camera point (x, y, z).
+
+    Returns tx, ty (the clamped x, y used in J) and whether each was clamped.
+    """
+    rx = min(lims[0], max(-lims[1], x / z))
+    ry = min(lims[2], max(-lims[3], y / z))
+    tx, ty = z * rx, z * ry
+    j00, j02 = fx / z, -fx * tx / (z * z)
+    j11, j12 = fy / z, -fy * ty / (z * z)
+    for k in range(3):
+        T[0, k] = j00 * view[0, k] + j02 * view[2, k]
+        T[1, k] = j11 * view[1, k] + j12 * view[2, k]
+    return tx, ty, rx != x / z, ry != y / z
+
+
+@njit(cache=True, inline="always")
+def world_cov(R, log_scales, i, S):
+    """S = R diag(s^2) R^T [3, 3] with s = exp(log_scales[i]); returns the scales."""
+    s0, s1, s2 = math.exp(float(log_scales[i, 0])), math.exp(float(log_scales[i, 1])), math.exp(float(log_scales[i, 2]))
+    v0, v1, v2 = s0 * s0, s1 * s1, s2 * s2
+    for r in range(3):
+        for c in range(3):
+            S[r, c] = R[r, 0] * R[c, 0] * v0 + R[r, 1] * R[c, 1] * v1 + R[r, 2] * R[c, 2] * v2
+    return s0, s1, s2
+
+
+@njit(cache=True, inline="always")
+def cov2d_of(T, S):
+    """Blurred 2D covariance (a, b, c) of T S T^T + COV2D_BLUR I."""
+    a = b = c = 0.0
+    for r in range(3):
+        t0 = T[0, 0] * S[0, r] + T[0, 1] * S[1, r] + T[0, 2] * S[2, r]
+        t1 = T[1, 0] * S[0, r] + T[1, 1] * S[1, r] + T[1, 2] * S[2, r]
+        a += t0 * T[0, r]
+        b += t0 * T[1, r]
+        c += t1 * T[1, r]
+    return a + COV2D_BLUR, b, c + COV2D_BLUR
+
+
+@njit(parallel=True, cache=True)
+def project_gaussians(
+    means,  # [N, 3] world, metres
+    quats,  # [N, 4] wxyz
+    log_scales,  # [N, 3]
+    opacity_logits,  # [N]
+    sh,  # [N, K, 3]
+    sh_degree,  # int, (sh_degree+1)^2 <= K
+    view,  # [4, 4] world_to_cam (float64 copy of the float32 camera)
+    intr,  # [4] fx, fy, cx, cy, pixels
+    cam_center,  # [3] world, metres
+    width,  # int, pixels
+    height,  # int, pixels
+    near,  # metres
+    far,  # metres
+    tile_size,  # int, pixels
+    xy,  # out [N, 2] projected means, pixels
+    conic,  # out [N, 3] inverse blurred 2D covariance (a, b, c)
+    depth,  # out [N] camera z, metres
+    opac,  # out [N] sigmoid(opacity_logits)
+    half_ext,  # out [N, 2] half-widths of the alpha >= 1/255 box plus slack, pixels
+    rgb,  # out [N, 3] max(SH + 0.5, 0)
+    rect,  # out [N, 4] int32 tile range [x0, x1) x [y0, y1)
+    visible,  # out [N] bool, as reference.visible_on_screen
+):
+    """Project every Gaussian; invisible ones (culled, off-screen, too faint, non-finite) get
+    ``visible = False`` and an empty tile rectangle."""
+    n = means.shape[0]
+    fx, fy, cx, cy = intr[0], intr[1], intr[2], intr[3]
+    lims = frustum_limits(width, height, fx, fy, cx, cy)
+    tiles_x = (width + tile_size - 1) // tile_size
+    tiles_y = (height + tile_size - 1) // tile_size
+    num_chunks = (n + CHUNK - 1) // CHUNK
+    for ch in prange(num_chunks):
+        R = np.empty((3, 3))
+        S = np.empty((3, 3))
+        T = np.empty((2, 3))
+        Y = np.empty(16)
+        for i in range(ch * CHUNK, min(n, (ch + 1) * CHUNK)):
+            visible[i] = False
+            rect[i, 0] = rect[i, 1] = rect[i, 2] = rect[i, 3] = 0
+            mx, my, mz = float(means[i, 0]), float(means[i, 1]), float(means[i, 2])
+            x = view[0, 0] * mx + view[0, 1] * my + view[0, 2] * mz + view[0, 3]
+            y = view[1, 0] * mx + view[1, 1] * my + view[1, 2] * mz + view[1, 3]
+            z = view[2, 0] * mx + view[2, 1] * my + view[2, 2] * mz + view[2, 3]
+            depth[i] = z
+            if not (z > near and z < far):  # NaN fails too
+                continue
+            quat_rotmat(quats, i, R)
+            world_cov(R, log_scales, i, S)
+            projection_matrix(view, x, y, z, fx, fy, lims, T)
+            a, b, c = cov2d_of(T, S)
+            det = a * c - b * b
+            if not det > 0.0:
+                continue
+            u = fx * x / z + cx
+            v = fy * y / z + cy
+            o = 1.0 / (1.0 + math.exp(-float(opacity_logits[i])))
+            if not o >= ALPHA_MIN:
+                continue
+            level = math.log(max(o / ALPHA_MIN, 1.0))
+            hx, hy = math.sqrt(2.0 * level * a), math.sqrt(2.0 * level * c)
+            if not (u + hx > 0 and u - hx < width and v + hy > 0 and v - hy < height):
+                continue
+            hx += BOX_SLACK_PX
+            hy += BOX_SLACK_PX
+            # Clip in float before converting: huge or infinite boxes must not overflow int.
+            x0 = min(max(math.floor((u - hx) / tile_size), 0.0), tiles_x)
+            x1 = min(max(math.floor((u + hx) / tile_size) + 1.0, 0.0), tiles_x)
+            y0 = min(max(math.floor((v - hy) / tile_size), 0.0), tiles_y)
+            y1 = min(max(math.floor((v + hy) / tile_size) + 1.0, 0.0), tiles_y)
+            if not (x1 > x0 and y1 > y0):
+                continue
+            visible[i] = True
+            rect[i, 0], rect[i, 1], rect[i, 2], rect[i, 3] = int(x0), int(x1), int(y0), int(y1)
+            xy[i, 0], xy[i, 1] = u, v
+            conic[i, 0], conic[i, 1], conic[i, 2] = c / det, -b / det, a / det
+            opac[i] = o
+            half_ext[i, 0], half_ext[i, 1] = hx, hy
+            dx, dy, dz, _ = view_dir(means, i, cam_center)
+            sh_basis(sh_degree, dx, dy, dz, Y)
+            for k in range(3):
+                col = 0.0
+                for j in range((sh_degree + 1) * (sh_degree + 1)):
+                    col += Y[j] * sh[i, j, k]
+                rgb[i, k] = max(col + COLOR_OFFSET, 0.0)
+
+
+@njit(cache=True)
+def sort_by_depth(visible, depth):
+    """Indices [M] int32 of the visible Gaussians sorted by depth; ties keep index order.
+
+    LSD radix sort, 8 bits per pass, on the float bits mapped to order-preserving uint32
+    (sign-flip trick, so negative depths with a negative near plane sort right too).
+    """
+    n = visible.shape[0]
+    m = 0
+    for i in range(n):
+        m += visible[i]
+    ids = np.empty(m, np.int32)
+    keys = np.empty(m, np.uint32)
+    bits = depth.view(np.uint32)
+    j = 0
+    for i in range(n):
+        if visible[i]:
+            b = bits[i]
+            keys[j] = ~b if b & np.uint32(0x80000000) else b | np.uint32(0x80000000)
+            ids[j] = i
+            j += 1
+    ids2 = np.empty(m, np.int32)
+    keys2 = np.empty(m, np.uint32)
+    count = np.empty(257, np.int64)
+    for shift in range(0, 32, 8):
+        count[:] = 0
+        for j in range(m):
+            count[((keys[j] >> shift) & 255) + 1] += 1
+        if count.max() == m:  # every key shares this byte: the pass would be the identity
+            continue
+        for b in range(256):
+            count[b + 1] += count[b]
+        for j in range(m):
+            d = (keys[j] >> shift) & 255
+            pos = count[d]
+            count[d] = pos + 1
+            keys2[pos] = keys[j]
+            ids2[pos] = ids[j]
+        keys, keys2 = keys2, keys
+        ids, ids2 = ids2, ids
+    return ids
+
+
+@njit(cache=True)
+def bin_tiles(order, rect, tiles_x, num_tiles):
+    """Stable counting sort of the (Gaussian, tile) pairs into per-tile lists.
+
+    Args:
+        order: [M] int32 Gaussian ids in depth order.
+        rect: [N, 4] int32 tile rectangles.
+    Returns:
+        tile_off [T+1] int64 (tile t owns entries tile_off[t]:tile_off[t+1]),
+        tile_list [E] int32 depth ranks (so every tile's list is in depth order),
+        rank_off [M+1] int64 and rank_entry [E] int64: the entries of rank r are
+        rank_entry[rank_off[r]:rank_off[r+1]] (the backward reduces per-entry gradients with them).
+    """
+    m = order.shape[0]
+    tile_off = np.zeros(num_tiles + 1, np.int64)
+    rank_off = np.zeros(m + 1, np.int64)
+    for r in range(m):
+        g = order[r]
+        for ty in range(rect[g, 2], rect[g, 3]):
+            for tx in range(rect[g, 0], rect[g, 1]):
+                tile_off[ty * tiles_x + tx + 1] += 1
+        rank_off[r + 1] = rank_off[r] + (rect[g, 1] - rect[g, 0]) * (rect[g, 3] - rect[g, 2])
+    for t in range(num_tiles):
+        tile_off[t + 1] += tile_off[t]
+    e = tile_off[num_tiles]
+    tile_list = np.empty(e, np.int32)
+    rank_entry = np.empty(e, np.int64)
+    fill = tile_off[:-1].copy()
+    for r in range(m):
+        g = order[r]
+        k = rank_off[r]
+        for ty in range(rect[g, 2], rect[g, 3]):
+            for tx in range(rect[g, 0], rect[g, 1]):
+                t = ty * tiles_x + tx
+                tile_list[fill[t]] = r
+                rank_entry[k] = fill[t]
+                fill[t] += 1
+                k += 1
+    return tile_off, tile_list, rank_off, rank_entry
+
+
+@njit(parallel=True, cache=True)
+def gather_sorted(order, xy, conic, opac, half_ext, rgb, depth, features, gpar, values):
+    """Blend parameters gpar [M, NUM_PARAMS] and values [M, 4 + D] (colour, z, features) in depth order."""
+    m = order.shape[0]
+    d = features.shape[1]
+    for r in prange(m):
+        g = order[r]
+        gpar[r, P_X], gpar[r, P_Y] = xy[g, 0], xy[g, 1]
+        gpar[r, P_A], gpar[r, P_B], gpar[r, P_C] = conic[g, 0], conic[g, 1], conic[g, 2]
+        gpar[r, P_OPAC] = opac[g]
+        gpar[r, P_HX], gpar[r, P_HY] = half_ext[g, 0], half_ext[g, 1]
+        a, b, c = float(conic[g, 0]), float(conic[g, 1]), float(conic[g, 2])
+        level = math.log(max(opac[g] / ALPHA_MIN, 1.0)) * (1.0 + LEVEL_PAD) + LEVEL_PAD
+        gpar[r, P_SPAN_SLOPE] = -b / a
+        gpar[r, P_SPAN_Q0] = 2.0 * level / a
+        gpar[r, P_SPAN_Q1] = (a * c - b * b) / (a * a)
+        values[r, 0], values[r, 1], values[r, 2] = rgb[g, 0], rgb[g, 1], rgb[g, 2]
+        values[r, V_DEPTH] = depth[g]
+        for k in range(d):
+            values[r, V_FEAT + k] = features[g, k]
+
+
+@njit(cache=True, inline="always")
+def row_span(gpar, r, py, x_lo, x_hi):
+    """Pixels [x0, x1) of row py, clipped to [x_lo, x_hi), inside Gaussian r's alpha >= 1/255 ellipse.
+
+    On row offset dy the ellipse sigma <= level spans dx in centre ± half-width with
+    centre = -b/a·dy and half-width^2 = 2·level/a - det·dy^2/a^2 (conic (a, b, c), det = ac - b^2);
+    ``gather_sorted`` stores those coefficients, the level grown by LEVEL_PAD so float rounding
+    never drops a pixel (every pixel in the span is still tested exactly).
+    """
+    dy = py + 0.5 - gpar[r, P_Y]
+    hw2 = gpar[r, P_SPAN_Q0] - gpar[r, P_SPAN_Q1] * dy * dy
+    if not hw2 >= 0.0:
+        return x_lo, x_lo
+    hw = math.sqrt(hw2)
+    mid = gpar[r, P_X] + gpar[r, P_SPAN_SLOPE] * dy - 0.5  # pixel j's centre is j + 0.5
+    x0 = max(x_lo, int(math.ceil(max(mid - hw, x_lo - 1.0))))
+    x1 = min(x_hi, int(math.floor(min(mid + hw, x_hi + 1.0))) + 1)
+    return x0, max(x0, x1)
+
+
+@njit(cache=True, inline="always")
+def splat_sigma(a, b, c, dx, dy):
+    """sigma = 0.5 [dx dy] conic [dx dy]^T, float32 in the order of ``reference.rasterize``."""
+    return F32_HALF * (a * (dx * dx) + c * (dy * dy)) + b * dx * dy
+
+
+@njit(cache=True, inline="always")
+def splat_alpha(u, v, a, b, c, o, dx, dy):
+    """alpha of a splat (mean u, v; conic a, b, c; opacity o) at pixel offset (dx, dy) = centre - mean;
+    0 where skipped (sigma < 0 or alpha < ALPHA_MIN).
+
+    Float32 in the order of ``reference.rasterize`` so both backends skip the same splats.
+    """
+    sigma = splat_sigma(a, b, c, dx, dy)
+    if sigma < 0:
+        return np.float32(0.0)
+    alpha = min(F32_ALPHA_MAX, o * np.exp(-sigma))
+    if alpha < F32_ALPHA_MIN:
+        return np.float32(0.0)
+    return alpha
+
+
+@njit(parallel=True, cache=True)
+def blend_tiles(
+    tile_off,  # [T+1] int64
+    tile_list,  # [E] int32 depth ranks
+    gpar,  # [M, NUM_PARAMS]
+    values,  # [M, C]
+    width,
+    height,
+    tile_size,
+    out,  # out [H, W, C] accumulated values, no background
+    t_final,  # out [H, W] final transmittance
+    last,  # out [H, W] int32 tile-list position (relative to the tile start) of the last splat blended, -1 if none
+):
+    """Front-to-back blending, one tile at a time, stopping each pixel before T <= T_MIN."""
+    tiles_x = (width + tile_size - 1) // tile_size
+    num_tiles = tile_off.shape[0] - 1
+    nc = values.shape[1]
+    # Tiles are dealt out round-robin: prange splits its range into equal contiguous blocks, and
+    # neighbouring tiles cost about the same, so this balances the threads.
+    num_items = min(num_tiles, WORK_ITEMS)
+    for item in prange(num_items):
+        for t in range(item, num_tiles, num_items):
+            x_lo = (t % tiles_x) * tile_size
+            y_lo = (t // tiles_x) * tile_size
+            x_hi, y_hi = min(x_lo + tile_size, width), min(y_lo + tile_size, height)
+            tw = x_hi - x_lo
+            npix = tw * (y_hi - y_lo)
+            trans = np.ones(npix, np.float32)
+            done = np.zeros(npix, np.bool_)
+            acc = np.zeros((npix, nc), np.float32)
+            lastk = np.full(npix, -1, np.int32)
+            ndone = 0
+            start = tile_off[t]
+            for k in range(start, tile_off[t + 1]):
+                if ndone == npix:
+                    break
+                r = tile_list[k]
+                u, v, a, b, c, o = gpar[r, P_X], gpar[r, P_Y], gpar[r, P_A], gpar[r, P_B], gpar[r, P_C], gpar[r, P_OPAC]
+                y0 = max(y_lo, int(math.ceil(max(v - gpar[r, P_HY] - 0.5, y_lo - 1.0))))
+                y1 = min(y_hi, int(math.floor(min(v + gpar[r, P_HY] - 0.5, y_hi + 1.0))) + 1)
+                for py in range(y0, y1):
+                    x0, x1 = row_span(gpar, r, py, x_lo, x_hi)
+                    dy = np.float32(py + F32_HALF) - v
+                    for px in range(x0, x1):
+                        p = (py - y_lo) * tw + (px - x_lo)
+                        if done[p]:
+                            continue
+                        alpha = splat_alpha(u, v, a, b, c, o, np.float32(px + F32_HALF) - u, dy)
+                        if alpha == 0:
+                            continue
+                        t_next = trans[p] * (F32_ONE - alpha)
+                        if t_next <= F32_T_MIN:
+                            done[p] = True
+                            ndone += 1
+                            continue
+                        w = alpha * trans[p]
+                        for ch in range(nc):
+                            acc[p, ch] += w * values[r, ch]
+                        trans[p] = t_next
+                        lastk[p] = k - start
+            for py in range(y_lo, y_hi):
+                for px in range(x_lo, x_hi):
+                    p = (py - y_lo) * tw + (px - x_lo)
+                    out[py, px, :] = acc[p]
+                    last[py, px] = lastk[p]
+                    t_final[py, px] = trans[(py - y_lo) * tw + (px - x_lo)]
