@@ -28,16 +28,18 @@ def random_scene(
     feature_dim: int = 0,
     dtype: torch.dtype = torch.float32,
     behind_fraction: float = 0.1,
+    spread: float = 1.0,
 ) -> GaussianScene:
     """``n`` Gaussians in a frustum 1.5-5 m in front of ``camera()``, spilling past the image
-    edges; ``behind_fraction`` of them behind the camera. Sizes 2-20 cm, opacity 0.05-0.99."""
+    edges (``spread`` > 1.5 puts some past the 1.3x-FOV clamp of the projection Jacobian);
+    ``behind_fraction`` of them behind the camera. Sizes 2-20 cm, opacity 0.05-0.99."""
     g = torch.Generator().manual_seed(seed)
 
     def rand(*shape):
         return torch.rand(*shape, generator=g, dtype=torch.float64)
 
     z = 1.5 + 3.5 * rand(n)
-    xy = (rand(n, 2) * 2 - 1) * z.unsqueeze(-1) * torch.tensor([0.85, 0.65], dtype=torch.float64)
+    xy = (rand(n, 2) * 2 - 1) * z.unsqueeze(-1) * torch.tensor([0.85, 0.65], dtype=torch.float64) * spread
     means = torch.cat([xy, z.unsqueeze(-1)], dim=-1)
     behind = rand(n) < behind_fraction
     means[behind, 2] *= -1
