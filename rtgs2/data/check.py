@@ -9,7 +9,6 @@ co-visible pixels at all, when the camera axes are wrong (e.g. OpenGL read as Op
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,12 +22,22 @@ from rtgs2.data.views import IGNORE_LABEL, SceneViews
 from rtgs2.scene.camera import Camera
 
 POSE_REL_TOL = 0.05  # median |z_pred - z_obs| / z_obs above this flags a pose problem. Measured on the
-# 64x48 test fixtures: 0.005 with correct poses (nearest-pixel sampling on slanted walls), 0.10-0.24
-# with OpenGL poses read as OpenCV; real RGB-D adds ~0.01-0.03 (sensor noise, occlusion edges)
+# test fixtures (64x48 box room, SynthRooms mini): 0.003-0.005 with correct poses (nearest-pixel
+# sampling on slanted surfaces), 0.08-0.50 with OpenGL or world-to-camera poses read as OpenCV
+# camera-to-world; real RGB-D adds ~0.01-0.03 (sensor noise, occlusion edges; not measured here)
 MIN_COVISIBLE = 0.05  # fraction of a view's valid depth pixels seen by its neighbour; below it the pair says nothing
-MIN_BASELINE_DEG = 5.0  # neighbours are chosen at least this far apart in viewing angle (or MIN_BASELINE_M)
-MIN_BASELINE_M = 0.10  # ... or this far apart in position, so that a mirrored motion shows
+NEIGHBOUR_SPAN = 15  # a view's neighbour is searched among the views up to this many places away
+MIN_OVERLAP = 0.3  # ... and must see at least this fraction of the view's depth points in its frustum
+ALT_FACTOR = 3.0  # poses that fit this many times better in another convention are flagged
 NEAR = 1e-3  # metres: points closer to a camera than this are treated as behind it
+FLIP_YZ = np.diag([1.0, -1.0, -1.0, 1.0])  # OpenCV <-> OpenGL camera axes
+# Conventions a pose file is commonly misread in, as maps of the world_to_cam read -> the one meant.
+# Pairs only see relative poses; OpenGL axes conjugate them by FLIP_YZ, which leaves motion along
+# and rotation about camera x unchanged, so neighbours are chosen where the two differ most.
+ALTERNATIVES = {
+    "OpenGL camera axes (flip y and z)": lambda w2c: FLIP_YZ @ w2c,
+    "world-to-camera matrices (invert them)": lambda w2c: np.linalg.inv(w2c),
+}
 
 
 @dataclass
@@ -57,6 +66,7 @@ class SceneCheck:
     pose_error: float | None = None  # median over pairs of median_rel_error
     pose_ok: bool | None = None  # None when the scene has no depth
     pose_note: str = ""  # why the pose check failed
+    alt_errors: dict[str, float] = field(default_factory=dict)  # pose_error if the poses were read in another convention
 
     @property
     def pose_verdict(self) -> str:
@@ -112,19 +122,37 @@ def compare_depth(uv: np.ndarray, z: np.ndarray, cam_dst: Camera, depth_dst: tor
     return ok, np.stack([row, col], axis=1), err
 
 
-def _angle_deg(a: Camera, b: Camera) -> float:
-    cos = float(torch.dot(a.forward, b.forward).clamp(-1, 1))
-    return math.degrees(math.acos(cos))
+def _mirror_gap(a: Camera, b: Camera, depth_scale: float) -> float:
+    """How differently the a -> b motion looks in OpenCV and OpenGL axes: rotation angle between
+    R and F R F (radians) plus the y, z translation over ``depth_scale`` (F = diag(1, -1, -1))."""
+    rel = b.world_to_cam.numpy() @ a.cam_to_world.numpy()
+    R, t = rel[:3, :3], rel[:3, 3]
+    F = FLIP_YZ[:3, :3]
+    cos = np.clip((np.trace(R.T @ F @ R @ F) - 1) / 2, -1, 1)
+    return float(np.arccos(cos) + 2 * np.hypot(t[1], t[2]) / depth_scale)
 
 
-def choose_neighbour(cams: list[Camera], i: int, max_offset: int = 10) -> int | None:
-    """A view near ``i`` in the sequence, far enough apart (MIN_BASELINE_*) to show a mirrored motion."""
-    cands = [j for k in range(1, max_offset + 1) for j in (i + k, i - k) if 0 <= j < len(cams)]
-    for j in cands:
-        moved = float((cams[j].center - cams[i].center).norm())
-        if _angle_deg(cams[i], cams[j]) >= MIN_BASELINE_DEG or moved >= MIN_BASELINE_M:
-            return j
-    return cands[-1] if cands else None
+def choose_neighbour(views: SceneViews, i: int, span: int = NEIGHBOUR_SPAN) -> int | None:
+    """The view within ``span`` places of ``i`` that sees at least MIN_OVERLAP of view i's depth
+    points and whose relative pose differs most between OpenCV and OpenGL axes (None if none)."""
+    cams = views.cameras
+    depth = views.depths[i]
+    valid = depth[depth > 0]
+    if valid.numel() == 0:
+        return None
+    scale = float(valid.median())
+    step = max(1, cams[i].width // 64)  # ~64 columns of points are enough to measure overlap
+    best, best_gap = None, -1.0
+    for j in range(max(0, i - span), min(len(cams), i + span + 1)):
+        if j == i:
+            continue
+        _, uv, z = reproject(cams[i], depth, cams[j], step)
+        inside = (z > NEAR) & (uv[:, 0] >= 0) & (uv[:, 0] < cams[j].width) & (uv[:, 1] >= 0) & (uv[:, 1] < cams[j].height)
+        if inside.mean() >= MIN_OVERLAP:
+            gap = _mirror_gap(cams[i], cams[j], scale)
+            if gap > best_gap:
+                best, best_gap = j, gap
+    return best
 
 
 def check_pose_pair(views: SceneViews, src: int, dst: int, step: int | None = None) -> tuple[PairCheck, dict]:
@@ -137,7 +165,16 @@ def check_pose_pair(views: SceneViews, src: int, dst: int, step: int | None = No
     ok, dst_pix, err = compare_depth(uv, z, cd, dd)
     n = len(z)
     med = float(np.median(err[ok])) if ok.any() else float("nan")
-    arrays = {"src_pix": src_pix, "dst_pix": dst_pix, "ok": ok, "err": err, "step": step}
+    alt = {}
+    for name, fix in ALTERNATIVES.items():
+        try:
+            a_s, a_d = (Camera(c.K, fix(c.world_to_cam.numpy()), c.width, c.height) for c in (cs, cd))
+        except ValueError:  # not a rigid transform in that reading
+            continue
+        _, auv, az = reproject(a_s, ds, a_d, step)
+        aok, _, aerr = compare_depth(auv, az, a_d, dd)
+        alt[name] = float(np.median(aerr[aok])) if aok.sum() >= MIN_COVISIBLE * n else float("inf")
+    arrays = {"src_pix": src_pix, "dst_pix": dst_pix, "ok": ok, "err": err, "step": step, "alt": alt}
     return PairCheck(src, dst, float(ok.sum() / n) if n else 0.0, med), arrays
 
 
@@ -171,23 +208,33 @@ def check_scene(
     if views.depths is not None and len(views) > 1:
         srcs = np.unique(np.linspace(0, len(views) - 1, min(num_pairs, len(views))).round().astype(int))
         for s in srcs:
-            d = choose_neighbour(views.cameras, int(s))
+            d = choose_neighbour(views, int(s))
             if d is not None:
                 drawn.append(check_pose_pair(views, int(s), d))
         out.pairs = [p for p, _ in drawn]
-        usable = [p.median_rel_error for p in out.pairs if p.covisible >= MIN_COVISIBLE]
+        use = [k for k, p in enumerate(out.pairs) if p.covisible >= MIN_COVISIBLE]
         # too few co-visible pixels everywhere is itself the symptom of cameras looking the wrong way
-        out.pose_error = float(np.median(usable)) if usable else float("inf")
-        out.pose_ok = bool(len(usable) * 2 >= len(out.pairs) and out.pose_error < POSE_REL_TOL)
-        if not usable:
-            out.pose_note = "neighbouring views do not see each other's depth (wrong camera convention, or views too far apart)"
+        out.pose_error = float(np.median([out.pairs[k].median_rel_error for k in use])) if use else float("inf")
+        for name in ALTERNATIVES:
+            errs = [drawn[k][1]["alt"].get(name, float("inf")) for k in use]
+            out.alt_errors[name] = float(np.median(errs)) if errs else float("inf")
+        best = min(out.alt_errors, key=out.alt_errors.get) if out.alt_errors else None
+        better = best is not None and out.alt_errors[best] < POSE_REL_TOL and out.alt_errors[best] * ALT_FACTOR < out.pose_error
+        out.pose_ok = bool(drawn) and len(use) * 2 >= len(out.pairs) and out.pose_error < POSE_REL_TOL and not better
+        if better:
+            out.pose_note = (
+                f"the poses fit {out.pose_error / max(out.alt_errors[best], 1e-9):.0f}x better read as {best} "
+                f"(median depth disagreement {out.alt_errors[best]:.1%} instead of {out.pose_error:.1%})"
+            )
+        elif not drawn or not use:
+            out.pose_note = "no view pair shares enough depth pixels (wrong camera convention, or views too far apart)"
         elif out.pose_error >= POSE_REL_TOL:
             out.pose_note = (
                 f"median depth disagreement {out.pose_error:.1%} > {POSE_REL_TOL:.0%}: check the camera convention "
                 "(OpenCV vs OpenGL axes), the pose direction (camera-to-world vs world-to-camera) and the depth units"
             )
         elif not out.pose_ok:
-            out.pose_note = f"only {len(usable)} of {len(out.pairs)} view pairs share enough pixels (>= {MIN_COVISIBLE:.0%})"
+            out.pose_note = f"only {len(use)} of {len(out.pairs)} view pairs share enough pixels (>= {MIN_COVISIBLE:.0%})"
     return out, drawn
 
 
