@@ -133,8 +133,9 @@ def _mirror_gap(a: Camera, b: Camera, depth_scale: float) -> float:
 
 
 def choose_neighbour(views: SceneViews, i: int, span: int = NEIGHBOUR_SPAN) -> int | None:
-    """The view within ``span`` places of ``i`` that sees at least MIN_OVERLAP of view i's depth
-    points and whose relative pose differs most between OpenCV and OpenGL axes (None if none)."""
+    """The view within ``span`` places of ``i`` (or among its ``span`` nearest camera centres) that
+    sees at least MIN_OVERLAP of view i's depth points and whose relative pose differs most between
+    OpenCV and OpenGL axes (None if none does)."""
     cams = views.cameras
     depth = views.depths[i]
     valid = depth[depth > 0]
@@ -142,8 +143,10 @@ def choose_neighbour(views: SceneViews, i: int, span: int = NEIGHBOUR_SPAN) -> i
         return None
     scale = float(valid.median())
     step = max(1, cams[i].width // 64)  # ~64 columns of points are enough to measure overlap
+    centres = torch.stack([c.center for c in cams])
+    nearest = torch.argsort((centres - centres[i]).norm(dim=1))[1 : span + 1].tolist()  # unordered captures
     best, best_gap = None, -1.0
-    for j in range(max(0, i - span), min(len(cams), i + span + 1)):
+    for j in sorted(set(range(max(0, i - span), min(len(cams), i + span + 1))) | set(nearest)):
         if j == i:
             continue
         _, uv, z = reproject(cams[i], depth, cams[j], step)

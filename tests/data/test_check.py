@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from rtgs2.data import open_dataset
-from rtgs2.data.check import POSE_REL_TOL, check_dataset, check_scene, reproject, run_data_check
+from rtgs2.data.check import POSE_REL_TOL, check_dataset, check_scene, choose_neighbour, reproject, run_data_check
 from tests.data import fixture_writers as fw
 
 
@@ -46,6 +46,17 @@ def test_pose_check_flags_wrong_convention(src, tmp_path, writer, right, wrong, 
     # the check names the reading that fits: measured 51-88x better on this fixture
     assert bad.pose_verdict.startswith("FAILED: the poses fit") and fix in bad.pose_verdict
     assert bad.alt_errors[next(k for k in bad.alt_errors if k.startswith(fix))] < POSE_REL_TOL / 5
+
+
+def test_pose_check_on_shuffled_views(src, tmp_path):
+    # views in no temporal order (e.g. sorted file names of a casual capture): neighbours by position
+    order = [0, 5, 9, 2, 7, 4, 1, 8, 3, 6]
+    shuffled = fw.SourceScene([src.cameras[i] for i in order], src.images[order], src.depths[order], src.labels[order])
+    fw.write_nerfstudio(shuffled, tmp_path)
+    sv = open_dataset(tmp_path).scenes[0]
+    assert all(choose_neighbour(sv, i, span=1) is not None for i in range(len(sv)))
+    chk, _ = check_scene(sv)
+    assert chk.pose_ok and len(chk.pairs) == 4
 
 
 def test_check_scannet_counts_labels_and_drops(src, tmp_path):
