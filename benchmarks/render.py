@@ -8,10 +8,11 @@ For each scene size, resolution and feature dimension D (0 = RGB + depth only) i
 and reports the median wall time.
 
 The reference evaluates every visible Gaussian at every pixel (a few million pixel-Gaussian
-pairs per second here), so a full frame takes minutes. It is timed on a ``crop`` window in the
-middle of the first view (same pose and focal length, principal point shifted) and scaled to the
-full frame by (full pixels x full-frame visible Gaussians) / (crop pixels x crop visible
-Gaussians): its work is exactly that product. The speed-up compares this estimate with numba's
+pairs per second here), so a full frame takes minutes. Its time is a per-Gaussian part
+(projection and SH of all N) plus a part linear in pixels x visible Gaussians. It is timed on
+two windows in the middle of the first view (``reference_crop`` and half that; same pose and
+focal length, principal point shifted), and the line through the two points is extrapolated to
+the full frame's pixels x visible Gaussians. The speed-up compares this estimate with numba's
 median on the same view. Set ``reference_crop`` to 0 to skip the reference.
 """
 
@@ -50,7 +51,7 @@ class Config:
     repeats: int = 5
     """Timed renders per view."""
     reference_crop: int = 48
-    """Side of the square window the reference is timed on, pixels (0: skip the reference)."""
+    """Side of the larger square window the reference is timed on (and half of it), pixels; 0 skips it."""
     seed: int = 0
     """Room scene seed."""
     append: bool = True
@@ -92,12 +93,14 @@ def crop(cam: Camera, side: int) -> Camera:
 
 
 def reference_estimate(scene: GaussianScene, cam: Camera, side: int, visible_full: int) -> float:
-    """Full-frame reference time, ms, scaled from a timed render of the middle crop (see module doc)."""
-    small = crop(cam, side)
-    out = render(scene, small, backend="reference")
-    ms = _time(lambda: render(scene, small, backend="reference"))
-    work = max(1, side * side * int(out.visible.sum()))
-    return ms * cam.width * cam.height * visible_full / work
+    """Full-frame reference time, ms, extrapolated from renders of two middle crops (see module doc)."""
+    pts = []
+    for s in (side // 2, side):
+        small = crop(cam, s)
+        out = render(scene, small, backend="reference")
+        pts.append((s * s * int(out.visible.sum()), _time(lambda: render(scene, small, backend="reference"))))
+    (w1, t1), (w2, t2) = pts
+    return t2 + (t2 - t1) / max(w2 - w1, 1) * (cam.width * cam.height * visible_full - w2)
 
 
 def bench(cfg: Config, console: Console) -> list[Row]:
@@ -150,8 +153,8 @@ def markdown(rows: list[Row], cfg: Config, load: str) -> str:
         f"`benchmarks/render.py`, {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"numba {numba.__version__} ({numba.get_num_threads()} threads), torch {torch.__version__} "
         f"({torch.get_num_threads()} threads); load average before the run: {load}. "
-        f"{cfg.views} views x {cfg.repeats} repeats per row (median). Reference: timed on the middle "
-        f"{cfg.reference_crop}x{cfg.reference_crop} crop of the first view, scaled to the full frame by "
+        f"{cfg.views} views x {cfg.repeats} repeats per row (median). Reference: timed on middle crops of "
+        f"{cfg.reference_crop // 2} and {cfg.reference_crop} px of the first view, extrapolated linearly in "
         "pixels x visible Gaussians (its work); speed-up against numba's median on that view.\n",
         "| Gaussians | resolution | D | visible | numba ms | FPS | reference ms | speed-up |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
