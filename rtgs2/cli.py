@@ -9,6 +9,8 @@ from typing import Annotated, Literal, Optional, Union
 
 import tyro
 
+from rtgs2.recon.config import ReconConfig  # a plain dataclass: no torch, no renderer
+
 
 @dataclass
 class Demo:
@@ -135,11 +137,41 @@ class SynthReport:
             raise SystemExit(f"rtgs2 synth-report: {e}") from e
 
 
+@dataclass
+class Recon:
+    """Fit a 3DGS reconstruction to the posed training views of a data set (INRIA-layout
+    output, checkpoints, resume): OUT/point_cloud/iteration_N/point_cloud.ply, OUT/cameras.json."""
+
+    data: Path
+    """Data set folder (any format open_dataset reads; one scene or several)."""
+    out: Path
+    """Output folder (one sub-folder per scene when the data set has several)."""
+    config: Annotated[ReconConfig, tyro.conf.arg(name="")] = ReconConfig()
+    scene: Optional[str] = None
+    """Only this scene (default: all)."""
+    init: Literal["auto", "sfm", "depth"] = "auto"
+    """Initial points: the reader's SfM points, back-projected depth, or auto (SfM if present)."""
+    max_init_points: int = 100_000
+    """Most initial points drawn from the depth maps."""
+
+    def main(self) -> None:
+        from rtgs2.recon.cli_glue import run_recon
+
+        try:
+            outs = run_recon(
+                self.data, self.out, self.config, scene=self.scene, init=self.init, max_init_points=self.max_init_points
+            )
+        except ValueError as e:  # bad input: a message, not a traceback
+            raise SystemExit(f"rtgs2 recon: {e}") from e
+        print("reconstructions written: " + ", ".join(map(str, outs)))
+
+
 Command = Union[
     Annotated[Demo, tyro.conf.subcommand("demo")],
     Annotated[Data, tyro.conf.subcommand("data")],
     Annotated[Synth, tyro.conf.subcommand("synth")],
     Annotated[SynthReport, tyro.conf.subcommand("synth-report")],
+    Annotated[Recon, tyro.conf.subcommand("recon")],
 ]
 
 

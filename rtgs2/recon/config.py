@@ -130,11 +130,14 @@ class Schedule:
         def scaled(steps: int) -> int:
             return max(1, round(steps * s))
 
+        every = max(config.min_densify_every, scaled(config.densify_every))
+        # Keep the paper's ratio of reset to densification intervals when the floor applies.
+        ratio = max(1, config.opacity_reset_every // config.densify_every)
         return cls(
             densify_from=scaled(config.densify_from),
             densify_until=scaled(config.densify_until),
-            densify_every=max(config.min_densify_every, scaled(config.densify_every)),
-            opacity_reset_every=scaled(config.opacity_reset_every),
+            densify_every=every,
+            opacity_reset_every=max(scaled(config.opacity_reset_every), ratio * every),
             sh_up_every=scaled(config.sh_up_every),
         )
 

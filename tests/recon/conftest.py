@@ -63,7 +63,12 @@ def make_known_scene(seed: int = 0) -> KnownScene:
 
 @pytest.fixture(scope="session")
 def known() -> KnownScene:
-    return make_known_scene()
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: extra threads only contend with parallel test workers
+    try:
+        return make_known_scene()
+    finally:
+        torch.set_num_threads(before)
 
 
 def mean_psnr(scene: GaussianScene, cams: list[Camera], imgs: list[torch.Tensor]) -> float:

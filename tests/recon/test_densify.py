@@ -135,7 +135,7 @@ def test_schedule_scales_with_iterations():
     assert (full.opacity_reset_every, full.sh_up_every) == (3_000, 1_000)
     short = Schedule.of(ReconConfig(iterations=3_000))
     assert (short.densify_from, short.densify_until, short.densify_every) == (50, 1_500, 20)  # 10 -> floor 20
-    assert (short.opacity_reset_every, short.sh_up_every) == (300, 100)
+    assert (short.opacity_reset_every, short.sh_up_every) == (600, 100)  # 300 -> 30 x densify_every
     assert [full.sh_degree_at(s, 3) for s in (1, 1000, 1001, 2001, 9999)] == [0, 0, 1, 2, 3]
     assert full.densify_now(600) and not full.densify_now(500) and not full.densify_now(15_000)
     assert full.reset_opacity_now(3_000) and not full.reset_opacity_now(15_000)

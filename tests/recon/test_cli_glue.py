@@ -1,0 +1,47 @@
+"""``rtgs2 recon`` glue: a SceneViews (built here) to a fitted, written reconstruction."""
+
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+import torch
+
+from rtgs2.data import SceneViews
+from rtgs2.recon.cli_glue import recon_scene
+from rtgs2.render import render
+from rtgs2.scene import read_cameras_json, read_ply
+
+from .conftest import FAST
+
+
+def _views(known, with_depth: bool = True) -> SceneViews:
+    depths = None
+    if with_depth:
+        with torch.no_grad():
+            depths = [render(known.scene, c, backend="reference").depth for c in known.train_cams]
+    return SceneViews("known", known.train_cams, known.train_imgs, depths=depths)
+
+
+def test_recon_scene_fits_train_views_from_depth(known, tmp_path):
+    views = _views(known)
+    cfg = replace(FAST, iterations=10)
+    scene = recon_scene(views, tmp_path, cfg, max_init_points=200, progress=False)
+    assert scene.num_gaussians == 200  # no densification in 10 steps: the initial points
+    assert read_ply(tmp_path / "point_cloud" / "iteration_10" / "point_cloud.ply").num_gaussians == 200
+    assert len(read_cameras_json(tmp_path / "cameras.json")) == len(views.indices("train"))  # test views held out
+
+
+def test_recon_scene_without_depth_or_sfm_points(known, tmp_path):
+    with pytest.raises(ValueError, match="no depth maps and no SfM point file"):
+        recon_scene(_views(known, with_depth=False), tmp_path, FAST, progress=False)
+    with pytest.raises(ValueError, match="init='sfm' but the reader found no SfM point file"):
+        recon_scene(_views(known, with_depth=False), tmp_path, FAST, init="sfm", progress=False)
+
+
+def test_cli_help_lists_recon_options():
+    out = subprocess.run(
+        [sys.executable, "-m", "rtgs2.cli", "recon", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for flag in ("--data", "--out", "--iterations", "--densify-grad-threshold", "--init"):
+        assert flag in out
