@@ -419,6 +419,7 @@ def blend_tiles(
             npix = tw * (y_hi - y_lo)
             trans = np.ones(npix, np.float32)
             done = np.zeros(npix, np.bool_)
+            row_done = np.zeros(y_hi - y_lo, np.int64)  # done pixels per row: skip finished rows whole
             acc = np.zeros((npix, nc), np.float32)
             lastk = np.full(npix, -1, np.int32)
             ndone = 0
@@ -431,6 +432,8 @@ def blend_tiles(
                 y0 = max(y_lo, int(math.ceil(max(v - gpar[r, P_HY] - 0.5, y_lo - 1.0))))
                 y1 = min(y_hi, int(math.floor(min(v + gpar[r, P_HY] - 0.5, y_hi + 1.0))) + 1)
                 for py in range(y0, y1):
+                    if row_done[py - y_lo] == tw:
+                        continue
                     x0, x1 = row_span(gpar, r, py, x_lo, x_hi)
                     dy = np.float32(py + F32_HALF) - v
                     for px in range(x0, x1):
@@ -444,6 +447,7 @@ def blend_tiles(
                         if t_next <= F32_T_MIN:
                             done[p] = True
                             ndone += 1
+                            row_done[py - y_lo] += 1
                             continue
                         w = alpha * trans[p]
                         for ch in range(nc):
