@@ -50,7 +50,7 @@ class Config:
     """Cameras per configuration (a loop inside the room)."""
     repeats: int = 5
     """Timed renders per view."""
-    reference_crop: int = 48
+    reference_crop: int = 32
     """Side of the larger square window the reference is timed on (and half of it), pixels; 0 skips it."""
     seed: int = 0
     """Room scene seed."""
