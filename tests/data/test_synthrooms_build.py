@@ -117,3 +117,17 @@ def test_presets_and_cache_root(monkeypatch, tmp_path):
     assert [s["split"] for s in scene_list(PRESETS["mini"])] == ["train", "train", "test"]
     monkeypatch.setenv("RTGS2_CACHE", str(tmp_path))
     assert default_root("v1") == tmp_path / "synthrooms" / "v1"
+
+
+def test_fitted_mode_runs_recon_from_depth_points(tmp_path):
+    """'fitted' mode: rtgs2.recon fits the training views, initialised from back-projected depth."""
+    recon = pytest.importorskip("rtgs2.recon")
+    if not hasattr(recon, "fit_gaussians") or not hasattr(recon, "points_from_depth"):
+        pytest.skip("rtgs2.recon has no fit_gaussians / points_from_depth yet")
+    cfg = dict(num_scenes=1, num_views=9, width=32, height=24, gaussians="fitted", fit_iterations=20, fit_init_points=2000)
+    root = build_synthrooms(tmp_path / "fit", progress=False, **cfg)
+    scene = read_ply(root / "train_000" / "point_cloud.ply")
+    assert 500 <= scene.num_gaussians <= 20_000 and scene.sh_degree == 3  # a 3DGS fit, not surface discs
+    assert not (root / "train_000" / "fit").exists()  # checkpoints removed once the scene is done
+    stats = json.loads((root / "train_000" / DONE).read_text())
+    assert stats["gaussians_s"] > 0

@@ -39,7 +39,7 @@ def test_rotmat_to_quat_round_trip():
 
 
 def test_surface_render_matches_ray_cast(synthrooms_mini):
-    """Labels rendered as one-hot features agree with the ray-cast labels on >= 97% of covered
+    """Labels rendered as one-hot features agree with the ray-cast labels on >= 98% of covered
     pixels away from label edges (>= 90% of all; at 160x120 a busy room has ~15% edge pixels),
     and RGB within a PSNR floor (the discs bake only the diffuse light, not the specular)."""
     ds = open_synthrooms(synthrooms_mini)
@@ -64,13 +64,13 @@ def test_surface_render_matches_ray_cast(synthrooms_mini):
         assert covered.mean() > 0.97  # no holes between discs
         same = out.features.argmax(-1).numpy() == lab
         interior = maximum_filter(lab, 3) == minimum_filter(lab, 3)  # not on a label edge
-        # measured (2-core CPU, numba): all pixels 0.92-0.96, away from edges 0.972-0.998 per view;
-        # the rest sits on outlines and on thin parts seen edge-on (flat discs leave gaps there)
+        # measured (2-core CPU, numba, mini train_000): all pixels 0.933-0.977, away from label
+        # edges 0.998-1.000 per view; the rest sits on outlines (one-pixel-wide at 160x120)
         assert same[covered].mean() >= 0.90, f"view {i}: label agreement {same[covered].mean():.3f}"
-        assert same[covered & interior].mean() >= 0.97, f"view {i}: interior agreement {same[covered & interior].mean():.3f}"
+        assert same[covered & interior].mean() >= 0.98, f"view {i}: interior agreement {same[covered & interior].mean():.3f}"
         mse = float(((out.rgb.clamp(0, 1).numpy() - rgb) ** 2).mean())
         psnr = -10 * math.log10(mse)
-        # measured: 19-28 dB (missing specular highlights, texture blur at 5 cm spacing)
+        # measured: 21-25 dB (missing specular highlights, texture blur at 5 cm spacing)
         assert psnr > 18.0, f"view {i}: PSNR {psnr:.1f} dB"
         depth_err = np.abs(out.depth.numpy() - sv.depths[i].numpy())[covered]
         assert np.median(depth_err) < 0.03  # disc thickness + blending across neighbouring surfaces
@@ -88,5 +88,12 @@ def test_surface_gaussians_lie_on_the_surfaces():
     ell = room.kind[prim] == 2
     np.testing.assert_allclose(((loc[ell] / h[ell]) ** 2).sum(1), 1.0, atol=1e-4)
     assert (scene.opacities > 0.9).all() and (scene.scales[:, 2] < 2e-3).all()
+    # each disc's thin axis (local z) is the surface normal: for a box face, the axis it sits on
+    R = quat_to_rotmat(scene.rotations.double()).numpy()
+    c, s = np.cos(room.yaw[prim]), np.sin(room.yaw[prim])
+    nz = R[:, :, 2]
+    n_local = np.stack([c * nz[:, 0] + s * nz[:, 1], -s * nz[:, 0] + c * nz[:, 1], nz[:, 2]], 1)
+    face = np.argmax(np.abs(loc[box]) / h[box], 1)
+    np.testing.assert_allclose(np.abs(n_local[box][np.arange(box.sum()), face]), 1.0, atol=1e-5)
     with pytest.raises(ValueError, match="spacing"):
         surface_gaussians(room, 0.0)

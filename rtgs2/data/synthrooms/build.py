@@ -101,7 +101,7 @@ def build_scene(scene_dir: Path, seed: int, cfg: SynthConfig, progress: Progress
             progress.advance(task)
     write_cameras_json(cams, scene_dir / "cameras.json", names)
     _atomic_text(scene_dir / "room.json", json.dumps({"seed": seed, **room.to_json()}))
-    pick = np.linspace(0, len(gts) - 1, min(SHEET_VIEWS, len(gts))).round().astype(int)
+    pick = np.linspace(0, len(gts), min(SHEET_VIEWS, len(gts)), endpoint=False).astype(int)  # the path is a loop
     _write_png(scene_dir / "contact_sheet.png", contact_sheet([gts[i] for i in pick], lm.colorize))
     t1 = time.perf_counter()
     if progress:
@@ -126,7 +126,7 @@ def build_scene(scene_dir: Path, seed: int, cfg: SynthConfig, progress: Progress
     return {"ground_truth_s": t1 - t0, "gaussians_s": time.perf_counter() - t1, "num_gaussians": scene.num_gaussians}
 
 
-def _check_root(root: Path, cfg: SynthConfig, preset: str) -> None:
+def _check_root(root: Path, cfg: SynthConfig) -> None:
     """Refuse a folder that holds something other than this SynthRooms data set."""
     if not root.exists():
         return
@@ -164,7 +164,7 @@ def build_synthrooms(out: str | Path | None = None, preset: str = "mini", *, pro
     """
     cfg = preset_config(preset, **overrides)
     root = Path(out) if out is not None else default_root(preset)
-    _check_root(root, cfg, preset)
+    _check_root(root, cfg)
     scenes = scene_list(cfg)
     root.mkdir(parents=True, exist_ok=True)
     manifest = {"format": FORMAT, "version": VERSION, "preset": preset, "config": cfg.to_json(), "scenes": scenes}

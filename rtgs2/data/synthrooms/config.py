@@ -77,7 +77,11 @@ class SynthConfig:
 MINI = SynthConfig()
 PRESETS: dict[str, SynthConfig] = {
     "mini": MINI,  # tests / CI: 2 train + 1 test scenes, 16 views, 160x120, surface Gaussians
-    "v1": replace(MINI, num_scenes=50, num_views=100, width=320, height=240, gaussians="fitted", surface_spacing=0.025),
+    # benchmark: 40 train + 10 test scenes. 300 fit steps gave 26.7 dB on held-out views of one
+    # scene; on 2 busy cores a scene then takes ~11 min (see the SynthRooms issue's closing note)
+    "v1": replace(
+        MINI, num_scenes=50, num_views=100, width=320, height=240, gaussians="fitted", surface_spacing=0.025, fit_iterations=300
+    ),
 }
 
 

@@ -25,6 +25,7 @@ DISC_THICKNESS = 1e-3  # metres, std-dev along the normal (flat, but not degener
 DISC_OPACITY = 0.95
 INSIDE_TOL = 2e-3  # metres; samples deeper than this inside another primitive (hidden) are dropped
 ROOM_TOL = 1e-3  # metres; samples beyond the room's interior (outer faces of the shell) are dropped
+FIT_THREADS = 2  # torch threads of a fit, fixed: float sums (hence the fitted scene) depend on it
 
 
 def _rotmat_to_quat(R: np.ndarray) -> np.ndarray:
@@ -66,7 +67,8 @@ def _sample_primitive(kind: int, half: np.ndarray, spacing: float):
                 p = np.zeros((gu.size, 3))
                 p[:, u], p[:, v], p[:, ax] = gu.ravel(), gv.ravel(), sgn * half[ax]
                 fr = np.zeros((3, 3))
-                fr[u, 0], fr[v, 1], fr[ax, 2] = 1.0, sgn, sgn  # right-handed: t1 x t2 = n
+                fr[u, 0], fr[ax, 2] = 1.0, sgn
+                fr[:, 1] = np.cross(fr[:, 2], fr[:, 0])  # t2 = n x t1: a rotation, not a reflection
                 pts.append(p)
                 frames.append(np.broadcast_to(fr, (len(p), 3, 3)))
                 sig.append(np.broadcast_to([2 * half[u] / nu, 2 * half[v] / nv], (len(p), 2)))
@@ -112,7 +114,9 @@ def _sample_primitive(kind: int, half: np.ndarray, spacing: float):
         pts.append(u * half)
         frames.append(np.stack([t1, np.cross(nrm, t1), nrm], 2))
         sig.append(np.full((n, 2), math.sqrt(area / n)))
-    return np.concatenate(pts), np.concatenate(frames), np.concatenate(sig)
+    frames = np.concatenate(frames)
+    assert np.allclose(np.linalg.det(frames), 1.0), "surface frames must be rotations"
+    return np.concatenate(pts), frames, np.concatenate(sig)
 
 
 def inside_any(room: Room, points: np.ndarray, exclude: np.ndarray, tol: float) -> np.ndarray:
@@ -186,5 +190,5 @@ def fitted_gaussians(
     from rtgs2.recon import ReconConfig, fit_gaussians, points_from_depth
 
     pts, cols = points_from_depth(cameras, images, depths, max_init_points, seed)
-    cfg = ReconConfig(iterations=iterations, seed=seed, num_threads=1)
+    cfg = ReconConfig(iterations=iterations, seed=seed, num_threads=FIT_THREADS)
     return fit_gaussians(cameras, images, cfg, pts, cols, out_dir=out_dir, resume=True, progress=progress)

@@ -236,6 +236,8 @@ def generate_room(seed: int, cfg: LayoutConfig = LayoutConfig()) -> Room:
             p.chairs_around(placed[0], placed[1], t, 1, front_only=True)
             if rng.random() < 0.8:
                 p.on_support(fu.monitor(rng), len(p.supports) - 1, prefer_back=True)
+    if rng.random() < 0.6:  # before the middle tables, or it rarely finds room
+        p.in_middle(fu.rug(rng), 0.2)
     n_tables = {"dining": 1, "living": _count(rng, 0, 1)}.get(kind, _count(rng, 0, 1))
     for _ in range(n_tables):
         t = fu.table(rng)
@@ -253,8 +255,6 @@ def generate_room(seed: int, cfg: LayoutConfig = LayoutConfig()) -> Room:
     for _ in range(_count(rng, 1, 3)):
         t = fu.plant(rng)
         p.on_wall(t) if rng.random() < 0.6 else p.in_middle(t, math.pi)
-    if rng.random() < 0.6:
-        p.in_middle(fu.rug(rng), 0.2)
     for _ in range(_count(rng, 0, 3)):
         t = fu.floor_box(rng)
         p.on_wall(t) if rng.random() < 0.5 else p.in_middle(t, math.pi)

@@ -22,12 +22,15 @@ from rtgs2.data.views import IGNORE_LABEL, SceneViews
 class SynthReport:
     """``pixel_share`` [K] fraction of labelled pixels per class (all scenes, all views);
     ``knn_accuracy`` colour-only k-NN accuracy on test-scene pixels; ``majority_rate`` the
-    accuracy of always answering the train scenes' most common class; ``names`` [K]."""
+    accuracy of always answering the train scenes' most common class; ``chance_rate`` the
+    expected accuracy of guessing at random with the train scenes' class frequencies (what a
+    classifier whose answers carry no information about the pixel scores); ``names`` [K]."""
 
     names: list[str]
     pixel_share: np.ndarray
     knn_accuracy: float
     majority_rate: float
+    chance_rate: float
     k: int
     train_pixels: int
     test_pixels: int
@@ -64,12 +67,14 @@ def synth_report(root: str | Path, k: int = 15, pixels_per_view: int = 500, seed
     onehot = np.zeros((len(x_te), ds.label_map.num_classes), np.int64)
     np.add.at(onehot, (np.repeat(np.arange(len(x_te)), votes.shape[1]), votes.ravel()), 1)
     pred = onehot.argmax(1)
-    majority = np.bincount(y_tr, minlength=ds.label_map.num_classes).argmax()
+    p_train = np.bincount(y_tr, minlength=ds.label_map.num_classes) / len(y_tr)
+    p_test = np.bincount(y_te, minlength=ds.label_map.num_classes) / len(y_te)
     return SynthReport(
         names=list(ds.label_map.names),
         pixel_share=counts / max(1, counts.sum()),
         knn_accuracy=float((pred == y_te).mean()),
-        majority_rate=float((y_te == majority).mean()),
+        majority_rate=float(p_test[p_train.argmax()]),
+        chance_rate=float(p_train @ p_test),
         k=k,
         train_pixels=len(x_tr),
         test_pixels=len(x_te),
@@ -91,6 +96,7 @@ def print_report(root: str | Path, k: int = 15, pixels_per_view: int = 500, seed
     con.print(table)
     con.print(
         f"colour-only {r.k}-NN on RGB (train scenes -> test scenes, {r.train_pixels} / {r.test_pixels} pixels): "
-        f"accuracy {100 * r.knn_accuracy:.1f}%, majority-class rate {100 * r.majority_rate:.1f}%"
+        f"accuracy {100 * r.knn_accuracy:.1f}%, majority-class rate {100 * r.majority_rate:.1f}%, "
+        f"chance at the train class frequencies {100 * r.chance_rate:.1f}%"
     )
     return r
