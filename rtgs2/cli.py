@@ -92,6 +92,8 @@ class Synth:
     """Preset: mini (tests, seconds) or v1 (benchmark, fitted Gaussians, hours)."""
     scenes: Optional[int] = None
     """Scenes in all, train + test (default: the preset's)."""
+    test_fraction: Optional[float] = None
+    """Share of the scenes held out as test scenes, 0-1 (default: the preset's, 0.2)."""
     seed: Optional[int] = None
     """Data set seed (default: the preset's)."""
     views: Optional[int] = None
@@ -104,7 +106,8 @@ class Synth:
     def main(self) -> None:
         from rtgs2.data.synthrooms.build import build_synthrooms
 
-        overrides = {"num_scenes": self.scenes, "seed": self.seed, "num_views": self.views, "gaussians": self.gaussians}
+        overrides = {"num_scenes": self.scenes, "test_fraction": self.test_fraction, "seed": self.seed}
+        overrides.update(num_views=self.views, gaussians=self.gaussians)
         if self.size is not None:
             overrides.update(width=self.size[0], height=self.size[1])
         try:
