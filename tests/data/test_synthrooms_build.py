@@ -36,7 +36,8 @@ def test_mini_layout_and_views(synthrooms_mini):
     for sv in ds:
         assert isinstance(sv, SceneViews) and len(sv) == cfg.num_views
         assert sv.indices("test") == [0, 8]  # every 8th view held out
-        for name in ("images", "labels", "depth", "instances", "cameras.json", "point_cloud.ply", "room.json", "contact_sheet.png", DONE):
+        expected = ["images", "labels", "depth", "instances", "cameras.json", "point_cloud.ply", "room.json", "contact_sheet.png", DONE]
+        for name in expected:
             assert (synthrooms_mini / sv.name / name).exists(), name
         img, lab, dep = sv.images[5], sv.labels[5], sv.depths[5]
         assert img.shape == (cfg.height, cfg.width, 3) and img.dtype.is_floating_point and 0 <= img.min() and img.max() <= 1
@@ -119,6 +120,7 @@ def test_presets_and_cache_root(monkeypatch, tmp_path):
     assert default_root("v1") == tmp_path / "synthrooms" / "v1"
 
 
+@pytest.mark.slow  # 20 s with warm numba caches, minutes when recon's kernels compile
 def test_fitted_mode_runs_recon_from_depth_points(tmp_path):
     """'fitted' mode: rtgs2.recon fits the training views, initialised from back-projected depth."""
     recon = pytest.importorskip("rtgs2.recon")

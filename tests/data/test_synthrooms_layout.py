@@ -58,7 +58,8 @@ def test_objects_do_not_interpenetrate(seed):
             setattr(sub, f, getattr(room, f)[keep])
         hit = inside_any(sub, pts[mine], np.full(int(mine.sum()), -1), tol=0.01)
         if hit.any():
-            failures.append(f"{room.objects[i - 1].cls} #{i} enters {sorted({room.objects[k - 1].cls for k in _owners(sub, pts[mine][hit])})}")
+            entered = sorted({room.objects[k - 1].cls for k in _owners(sub, pts[mine][hit])})
+            failures.append(f"{room.objects[i - 1].cls} #{i} enters {entered}")
     assert not failures, f"seed {seed}: {failures}"
 
 

@@ -75,7 +75,9 @@ def make_scene(seed: int, cfg: SynthConfig) -> tuple[Room, list[Camera]]:
         s = seed if k == 0 else int(np.random.SeedSequence([seed, k]).generate_state(1)[0])
         room = generate_room(s, cfg.layout)
         try:
-            cams = camera_path(room, cfg.num_views, np.random.default_rng(s), width=cfg.width, height=cfg.height, fov_x_deg=cfg.fov_x_deg)
+            cams = camera_path(
+                room, cfg.num_views, np.random.default_rng(s), width=cfg.width, height=cfg.height, fov_x_deg=cfg.fov_x_deg
+            )
         except RuntimeError:
             continue
         return room, cams
@@ -143,7 +145,8 @@ def _check_root(root: Path, cfg: SynthConfig) -> None:
     diff = sorted(k for k in set(old) | set(new) if json.dumps(old.get(k)) != json.dumps(new.get(k)))
     if diff:
         raise ValueError(
-            f"{root} holds a SynthRooms data set built with other parameters ({', '.join(f'{k}: {old.get(k)!r} -> {new.get(k)!r}' for k in diff)}); "
+            f"{root} holds a SynthRooms data set built with other parameters "
+            f"({', '.join(f'{k}: {old.get(k)!r} -> {new.get(k)!r}' for k in diff)}); "
             "choose another --out or delete it"
         )
 

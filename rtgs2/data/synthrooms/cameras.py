@@ -3,8 +3,6 @@ an object or too close to a wall (as a person walking around with a camera would
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from rtgs2.data.synthrooms.room import Room
@@ -100,7 +98,8 @@ def camera_path(
         looks = []
         for e in eyes:
             dist = np.hypot(*(targets[:, :2] - e[:2]).T)
-            far = targets[dist > PREFERRED_LOOK_DISTANCE] if (dist > PREFERRED_LOOK_DISTANCE).any() else targets[dist > MIN_LOOK_DISTANCE + 0.3]
+            limit = PREFERRED_LOOK_DISTANCE if (dist > PREFERRED_LOOK_DISTANCE).any() else MIN_LOOK_DISTANCE + 0.3
+            far = targets[dist > limit]
             if len(far) == 0:
                 break
             looks.append(far[rng.integers(0, len(far))])

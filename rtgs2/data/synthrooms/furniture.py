@@ -67,7 +67,10 @@ def _legs(w: float, d: float, h: float, t: float, inset: float, round_legs: bool
     for sx in (-1, 1):
         for sy in (-1, 1):
             x, y = sx * (w / 2 - inset - t / 2), sy * (d / 2 - inset - t / 2)
-            out.append(_cyl(x, y, 0, h, t / 2, slot) if round_legs else _box(x - t / 2, y - t / 2, 0, x + t / 2, y + t / 2, h, slot))
+            if round_legs:
+                out.append(_cyl(x, y, 0, h, t / 2, slot))
+            else:
+                out.append(_box(x - t / 2, y - t / 2, 0, x + t / 2, y + t / 2, h, slot))
     return out
 
 
@@ -131,7 +134,10 @@ def bed(rng: np.random.Generator) -> Template:
 
 def cabinet(rng: np.random.Generator) -> Template:
     w, d, h = rng.uniform(0.5, 1.4), rng.uniform(0.4, 0.6), rng.choice([rng.uniform(0.6, 1.0), rng.uniform(1.6, 2.1)])
-    parts = [_box(-w / 2, -d / 2, 0.08, w / 2, d / 2 - 0.02, h), _box(-w / 2 + 0.04, -d / 2, 0.0, w / 2 - 0.04, d / 2 - 0.06, 0.08, 1)]
+    parts = [
+        _box(-w / 2, -d / 2, 0.08, w / 2, d / 2 - 0.02, h),  # body
+        _box(-w / 2 + 0.04, -d / 2, 0.0, w / 2 - 0.04, d / 2 - 0.06, 0.08, 1),  # plinth
+    ]
     doors = 1 if w < 0.7 else 2
     for k in range(doors):  # door panels and handles on the front
         x0, x1 = -w / 2 + k * w / doors + 0.01, -w / 2 + (k + 1) * w / doors - 0.01
@@ -172,7 +178,11 @@ def floor_lamp(rng: np.random.Generator) -> Template:
 
 def table_lamp(rng: np.random.Generator) -> Template:
     r, h = rng.uniform(0.08, 0.15), rng.uniform(0.3, 0.5)
-    parts = [_cyl(0, 0, 0, 0.1, r * 0.6, 1), _cyl(0, 0, 0.1, h - 0.1, 0.012, 1), Part(ELLIPSOID, (0, 0, h - 0.08), (r, r, 0.08), 0)]
+    parts = [
+        _cyl(0, 0, 0, 0.1, r * 0.6, 1),
+        _cyl(0, 0, 0.1, h - 0.1, 0.012, 1),
+        Part(ELLIPSOID, (0, 0, h - 0.08), (r, r, 0.08), 0),
+    ]
     return Template("lamp", parts, (2 * r, 2 * r, h))
 
 

@@ -152,7 +152,8 @@ class _Placer:
             d = chi[1] - clo[1]
             gap = self.rng.uniform(0.05, 0.2)
             if sy:
-                x = self.rng.uniform(lo[0] + (chi[0] - clo[0]) / 2, hi[0] - (chi[0] - clo[0]) / 2) if hi[0] - lo[0] > chi[0] - clo[0] else 0.0
+                cw = chi[0] - clo[0]
+                x = self.rng.uniform(lo[0] + cw / 2, hi[0] - cw / 2) if hi[0] - lo[0] > cw else 0.0
                 y = hi[1] + gap + d / 2 if sy > 0 else lo[1] - gap - d / 2
                 rel = math.pi if sy > 0 else 0.0
             else:
@@ -274,16 +275,15 @@ def generate_room(seed: int, cfg: LayoutConfig = LayoutConfig()) -> Room:
 
 def _corner_spans(x0, x1, y0, y1, lx, ly):
     """Intervals that a corner block covers along walls 0-3 (see ``_Walls``)."""
-    on = lambda a, b: (a, b)  # noqa: E731
-    spans = [(0.0, 0.0)] * 4
+    spans = [(0.0, 0.0)] * 4  # (start, end) along each wall; empty where the block is not
     if y0 <= 0.0:
-        spans[0] = on(x0, x1)
+        spans[0] = (x0, x1)
     if x1 >= lx:
-        spans[1] = on(y0, y1)
+        spans[1] = (y0, y1)
     if y1 >= ly:
-        spans[2] = on(lx - x1, lx - x0)
+        spans[2] = (lx - x1, lx - x0)
     if x0 <= 0.0:
-        spans[3] = on(ly - y1, ly - y0)
+        spans[3] = (ly - y1, ly - y0)
     return spans
 
 

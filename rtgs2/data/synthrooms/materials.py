@@ -49,9 +49,10 @@ class MaterialArrays:
     @staticmethod
     def stack(mats: list[Material]) -> MaterialArrays:
         ints = {"pattern", "axis", "seed"}
-        return MaterialArrays(
-            **{f.name: np.array([getattr(m, f.name) for m in mats], dtype=np.int64 if f.name in ints else np.float64) for f in fields(Material)}
-        )
+        cols = {}
+        for f in fields(Material):
+            cols[f.name] = np.array([getattr(m, f.name) for m in mats], dtype=np.int64 if f.name in ints else np.float64)
+        return MaterialArrays(**cols)
 
 
 def _hsv(h: float, s: float, v: float) -> tuple[float, float, float]:
@@ -84,7 +85,8 @@ def material_pool(seed: int, size: int = 64) -> list[Material]:
         pattern = k % len(PATTERNS)  # equal shares of each pattern
         scale = float(rng.uniform(0.05, 0.4))
         spec = float(rng.choice([0.0, 0.05, 0.15, 0.3, 0.5]))
-        pool.append(Material(a, b, pattern, scale, int(rng.integers(0, 3)), spec, float(rng.uniform(8, 64)), int(rng.integers(0, 2**31))))
+        axis, shininess, seed = int(rng.integers(0, 3)), float(rng.uniform(8, 64)), int(rng.integers(0, 2**31))
+        pool.append(Material(a, b, pattern, scale, axis, spec, shininess, seed))
     return pool
 
 
@@ -140,7 +142,7 @@ def albedo(local: np.ndarray, mats: MaterialArrays, prim: np.ndarray) -> np.ndar
     m = pat == STRIPES
     t[m] = (np.mod(along[m], 1.0) < 0.5).astype(float)
     m = pat == NOISE
-    t[m] = np.clip(0.65 * value_noise(q[m] * 2, seed[m]) + 0.35 * value_noise(q[m] * 5, seed[m] + 1) * 1.0, 0, 1)
+    t[m] = np.clip(0.65 * value_noise(q[m] * 2, seed[m]) + 0.35 * value_noise(q[m] * 5, seed[m] + 1), 0, 1)
     m = pat == WOOD
     if m.any():  # rings around the material axis, wobbled by noise
         r = np.sqrt(np.maximum((q[m] ** 2).sum(1) - along[m] ** 2, 0.0))

@@ -36,7 +36,9 @@ class SynthReport:
     test_pixels: int
 
 
-def _sample(scenes: list[SceneViews], per_view: int, rng: np.random.Generator, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _sample(
+    scenes: list[SceneViews], per_view: int, rng: np.random.Generator, counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """RGB [P, 3] and labels [P] of ``per_view`` random labelled pixels per view; adds every
     view's label histogram to ``counts``."""
     xs, ys = [], []
@@ -55,7 +57,8 @@ def synth_report(root: str | Path, k: int = 15, pixels_per_view: int = 500, seed
     """Class balance over every view, and the colour-only k-NN accuracy (train -> test scenes)."""
     ds = open_synthrooms(root)
     if not ds.train or not ds.test:
-        raise ValueError(f"{root}: the colour-leakage test needs train and test scenes ({len(ds.train)} train, {len(ds.test)} test)")
+        n = f"{len(ds.train)} train, {len(ds.test)} test"
+        raise ValueError(f"{root}: the colour-leakage test needs train and test scenes ({n})")
     if k <= 0 or pixels_per_view <= 0:
         raise ValueError(f"k and pixels_per_view must be positive, got {k}, {pixels_per_view}")
     rng = np.random.default_rng(seed)

@@ -81,7 +81,7 @@ class Room:
                 "instance": self.instance.tolist(),
             },
             "material": {k: getattr(m, k).tolist() for k in m.__dataclass_fields__},
-            "lights": {"pos": self.lights.pos.tolist(), "color": self.lights.color.tolist(), "ambient": self.lights.ambient.tolist()},
+            "lights": {k: getattr(self.lights, k).tolist() for k in ("pos", "color", "ambient")},
             "objects": [o.__dict__ for o in self.objects],
         }
 
@@ -92,7 +92,9 @@ class RoomBuilder:
     The room's shell (floor, ceiling, 4 walls) is added first as boxes outside the interior.
     """
 
-    def __init__(self, size: tuple[float, float, float], wall_material: Material, floor_material: Material, ceiling_material: Material):
+    def __init__(
+        self, size: tuple[float, float, float], wall_material: Material, floor_material: Material, ceiling_material: Material
+    ):
         lx, ly, lz = (float(v) for v in size)
         if min(lx, ly, lz) <= 0:
             raise ValueError(f"room size must be positive, got {size}")
