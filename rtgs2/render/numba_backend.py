@@ -20,6 +20,7 @@ gradients are cast back to the dtype of ``means``.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +61,22 @@ class RasterState:
     values: np.ndarray  # [M, 4 + D] colour, z, features
     t_final: np.ndarray  # [H, W] final transmittance
     last: np.ndarray  # [H, W] int32 last blended tile-list position per pixel, -1 if none
+
+
+class StageClock:
+    """Adds the CPU time (all threads, ms) of each stage to ``profile[stage]``; a no-op without a dict.
+
+    CPU time rather than wall time: benchmarks on a shared machine stay comparable.
+    """
+
+    def __init__(self, profile: dict[str, float] | None):
+        self.profile, self.t = profile, time.process_time()
+
+    def mark(self, stage: str) -> None:
+        if self.profile is not None:
+            now = time.process_time()
+            self.profile[stage] = self.profile.get(stage, 0.0) + (now - self.t) * 1e3
+            self.t = now
 
 
 def _f32(t: Tensor) -> np.ndarray:
@@ -123,9 +140,12 @@ def rasterize_forward(
     sh: np.ndarray,  # [N, K, 3]
     features: np.ndarray,  # [N, D] (D may be 0)
     cam: RasterCamera,
+    profile: dict[str, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, RasterState]:
     """Run the forward kernels. Returns accumulated values [H, W, 4 + D] (colour, z, features),
-    alpha [H, W], visible [N] bool and the state the backward needs."""
+    alpha [H, W], visible [N] bool and the state the backward needs. ``profile`` collects the CPU
+    ms of each stage (see ``StageClock``)."""
+    clock = StageClock(profile)
     n = means.shape[0]
     ts = TILE_SIZE
     tiles_x, tiles_y = -(-cam.width // ts), -(-cam.height // ts)
@@ -141,16 +161,21 @@ def rasterize_forward(
         means, quats, log_scales, opacity_logits, sh, cam.sh_degree, cam.view, cam.intr, cam.cam_center,
         cam.width, cam.height, cam.near, cam.far, ts, xy, conic, depth, opac, half_ext, rgb, rect, visible,
     )  # fmt: skip
+    clock.mark("project")
     order = nk.sort_by_depth(visible, depth)
+    clock.mark("sort")
     tile_off, tile_list, rank_off, rank_entry = nk.bin_tiles(order, rect, tiles_x, tiles_x * tiles_y)
+    clock.mark("bin")
     m, c = order.shape[0], 4 + features.shape[1]
     gpar = np.empty((m, nk.NUM_PARAMS), F32)
     values = np.empty((m, c), F32)
     nk.gather_sorted(order, xy, conic, opac, half_ext, rgb, depth, features, gpar, values)
+    clock.mark("gather")
     out = np.empty((cam.height, cam.width, c), F32)
     t_final = np.empty((cam.height, cam.width), F32)
     last = np.empty((cam.height, cam.width), np.int32)
     nk.blend_tiles(tile_off, tile_list, gpar, values, cam.width, cam.height, ts, out, t_final, last)
+    clock.mark("blend")
     state = RasterState(order, tile_off, tile_list, rank_off, rank_entry, gpar, values, t_final, last)
     return out, 1.0 - t_final, visible, state
 
@@ -161,9 +186,12 @@ def rasterize_backward(
     cam: RasterCamera,
     v_acc: np.ndarray,  # [H, W, 4 + D] dL/d(accumulated colour, z, features)
     v_alpha: np.ndarray,  # [H, W] dL/d(alpha)
+    profile: dict[str, float] | None = None,
 ) -> tuple[np.ndarray, ...]:
     """Run the backward kernels. Returns float32 gradients w.r.t. means [N, 3], quats [N, 4],
-    log_scales [N, 3], opacity_logits [N], sh [N, K, 3], features [N, D] and the 2D means [N, 2]."""
+    log_scales [N, 3], opacity_logits [N], sh [N, K, 3], features [N, D] and the 2D means [N, 2].
+    ``profile`` collects the CPU ms of each stage (see ``StageClock``)."""
+    clock = StageClock(profile)
     means, quats, log_scales, opacity_logits, sh = arrays
     n, d = means.shape[0], v_acc.shape[-1] - nk.V_FEAT
     ent_grad = np.empty((state.tile_list.shape[0], bk.G_VAL + v_acc.shape[-1]), F32)
@@ -171,6 +199,7 @@ def rasterize_backward(
         state.tile_off, state.tile_list, state.gpar, state.values, cam.width, cam.height, TILE_SIZE,
         state.t_final, state.last, v_acc, v_alpha, ent_grad,
     )  # fmt: skip
+    clock.mark("blend backward")
     grads = (
         np.zeros((n, 3), F32), np.zeros((n, 4), F32), np.zeros((n, 3), F32), np.zeros(n, F32),
         np.zeros(sh.shape, F32), np.zeros((n, d), F32), np.zeros((n, 2), F32),
@@ -179,6 +208,7 @@ def rasterize_backward(
         state.order, state.rank_off, state.rank_entry, ent_grad, means, quats, log_scales, opacity_logits, sh,
         cam.sh_degree, cam.view, cam.intr, cam.cam_center, cam.width, cam.height, *grads,
     )  # fmt: skip
+    clock.mark("gaussians backward")
     return grads
 
 

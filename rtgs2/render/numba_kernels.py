@@ -11,7 +11,8 @@ Pipeline, each step one kernel (``numba_backend.py`` calls them in order):
 4. ``gather_sorted``      per-Gaussian blend parameters and values [M, 3+1+D] in depth order, so the
    blend reads them from contiguous memory.
 5. ``blend_tiles``        per tile (parallel): front-to-back blending. Each Gaussian visits only the
-   pixels of its opacity-aware box, so the result does not depend on the tiling.
+   pixels, row by row, inside its alpha >= 1/255 ellipse (slightly grown), and each of those is
+   tested exactly as the reference does, so the result does not depend on the tiling.
 
 Arrays are float32 except where noted. Scalars are promoted to float64 in the per-Gaussian
 maths (cheap there); the per-pixel loop stays float32 like the reference.
@@ -154,6 +155,23 @@ def cov2d_of(T, S):
     return a + COV2D_BLUR, b, c + COV2D_BLUR
 
 
+@njit(cache=True, inline="always")
+def off_screen_bound(u, v, x, y, z, fx, fy, lims, log_scales, i, width, height):
+    """True if Gaussian i is certainly off-screen, decided before its covariance is built.
+
+    Its 2D covariance is J R S R^T J^T + blur, whose diagonal is at most |J|_F^2 s_max^2 + blur;
+    with opacity <= 1 the alpha >= 1/255 box half-width is then at most
+    sqrt(2 ln(1 / ALPHA_MIN) (|J|_F^2 s_max^2 + blur)). Outside the image by more than that,
+    ``visible_on_screen`` would reject it too.
+    """
+    rx = min(lims[0], max(-lims[1], x / z))
+    ry = min(lims[2], max(-lims[3], y / z))
+    s_max = math.exp(max(float(log_scales[i, 0]), float(log_scales[i, 1]), float(log_scales[i, 2])))
+    j2 = (fx * fx * (1.0 + rx * rx) + fy * fy * (1.0 + ry * ry)) / (z * z)
+    h = math.sqrt(2.0 * math.log(1.0 / ALPHA_MIN) * (j2 * s_max * s_max + COV2D_BLUR))
+    return u + h <= 0.0 or u - h >= width or v + h <= 0.0 or v - h >= height
+
+
 @njit(parallel=True, cache=True)
 def project_gaussians(
     means,  # [N, 3] world, metres
@@ -202,6 +220,10 @@ def project_gaussians(
             depth[i] = z
             if not (z > near and z < far):  # NaN fails too
                 continue
+            u = fx * x / z + cx
+            v = fy * y / z + cy
+            if off_screen_bound(u, v, x, y, z, fx, fy, lims, log_scales, i, width, height):
+                continue
             quat_rotmat(quats, i, R)
             world_cov(R, log_scales, i, S)
             projection_matrix(view, x, y, z, fx, fy, lims, T)
@@ -209,8 +231,6 @@ def project_gaussians(
             det = a * c - b * b
             if not det > 0.0:
                 continue
-            u = fx * x / z + cx
-            v = fy * y / z + cy
             o = 1.0 / (1.0 + math.exp(-float(opacity_logits[i])))
             if not o >= ALPHA_MIN:
                 continue

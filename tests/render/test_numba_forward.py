@@ -136,3 +136,18 @@ def test_donut_renders_a_sane_image():
     assert all(bool(torch.isfinite(t).all()) for t in (out.rgb, out.depth, out.alpha))
     assert 0.05 < float((out.alpha > 0.5).float().mean()) < 0.95  # the donut covers part of the view
     assert float(out.rgb.std()) > 0.02  # not a flat colour
+
+
+def test_output_does_not_depend_on_thread_count():
+    import numba
+
+    scene = random_scene(300, 15, sh_degree=1, feature_dim=3)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = render(scene, camera(), backend="numba")
+    finally:
+        numba.set_num_threads(before)
+    many = render(scene, camera(), backend="numba")
+    for name in ("rgb", "depth", "alpha", "features"):
+        assert torch.equal(getattr(one, name), getattr(many, name)), name
