@@ -29,8 +29,8 @@ class DensifyStats:
     max_radius: Tensor
 
     @classmethod
-    def zeros(cls, n: int) -> DensifyStats:
-        return cls(torch.zeros(n), torch.zeros(n), torch.zeros(n))
+    def zeros(cls, n: int, device: torch.device | str = "cpu") -> DensifyStats:
+        return cls(*(torch.zeros(n, device=device) for _ in range(3)))
 
     def add_view(
         self,
@@ -42,7 +42,7 @@ class DensifyStats:
     ) -> None:
         """Accumulate one view. The pixel gradient is scaled to NDC (x W/2, y H/2) so that the
         3DGS threshold 2e-4 keeps its meaning at any resolution (as INRIA and gsplat do)."""
-        g = means2d_grad.detach() * torch.tensor([width / 2, height / 2], dtype=means2d_grad.dtype)
+        g = means2d_grad.detach() * means2d_grad.new_tensor([width / 2, height / 2])
         self.grad_sum[visible] += g[visible].norm(dim=-1).to(self.grad_sum.dtype)
         self.count[visible] += 1
         if proj is not None:
@@ -59,8 +59,8 @@ class DensifyStats:
         return {"grad_sum": self.grad_sum.clone(), "count": self.count.clone(), "max_radius": self.max_radius.clone()}
 
     @classmethod
-    def from_state_dict(cls, s: dict) -> DensifyStats:
-        return cls(s["grad_sum"].clone(), s["count"].clone(), s["max_radius"].clone())
+    def from_state_dict(cls, s: dict, device: torch.device | str = "cpu") -> DensifyStats:
+        return cls(*(s[k].to(device).clone() for k in ("grad_sum", "count", "max_radius")))
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,8 @@ def split_children(
     with torch.no_grad():
         p = {n: params[n].detach()[select] for n in PARAM_NAMES}
         std = p["log_scales"].exp().repeat(count, 1)
-        offsets = torch.randn(std.shape, generator=generator, dtype=std.dtype) * std
+        # Drawn on the CPU from the run's generator (checkpointed), then moved: same draws on any device.
+        offsets = torch.randn(std.shape, generator=generator, dtype=std.dtype).to(std.device) * std
         rot = quat_to_rotmat(p["quats"]).repeat(count, 1, 1)
         out = {n: t.repeat(count, *([1] * (t.ndim - 1))) for n, t in p.items()}
         out["means"] = out["means"] + (rot @ offsets.unsqueeze(-1)).squeeze(-1)
@@ -123,12 +124,12 @@ def densify_and_prune(
     children = split_children(params, split, config.split_count, config.split_scale_divisor, generator)
     params.append({name: torch.cat([new[name], children[name]]) for name in PARAM_NAMES})
     m = params.num_gaussians - n
-    drop = torch.cat([split, torch.zeros(m, dtype=torch.bool)])
+    drop = torch.cat([split, split.new_zeros(m)])
     with torch.no_grad():
         opacity = torch.sigmoid(params["opacity_logits"])
         prune = opacity < config.min_opacity
         if prune_large:
-            radius = torch.cat([stats.max_radius, torch.zeros(m)])
+            radius = torch.cat([stats.max_radius, stats.max_radius.new_zeros(m)])
             world = params["log_scales"].exp().max(dim=1).values
             prune |= (radius > config.max_screen_radius) | (world > config.max_world_scale * extent)
     keep = ~(drop | prune)

@@ -11,6 +11,7 @@ checkpointed, so a resumed run retraces the uninterrupted one.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import math
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -50,6 +51,13 @@ class NonFiniteError(FloatingPointError):
         self.step, self.name = step, name
 
 
+def fit_device(backend: str) -> torch.device:
+    """CUDA when the backend may be gsplat and CUDA and gsplat are present, else the CPU."""
+    if backend in ("auto", "gsplat") and torch.cuda.is_available() and importlib.util.find_spec("gsplat") is not None:
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
 def position_lr(config: ReconConfig, extent: float, step: int) -> float:
     """Position lr at 1-based ``step``: log-linear from init to final over the run, x extent."""
     t = min(max((step - 1) / max(config.iterations - 1, 1), 0.0), 1.0)
@@ -83,6 +91,8 @@ def fit_gaussians(
 ) -> GaussianScene:
     """Fit Gaussians to posed images; returns the scene (CPU, SH degree ``config.sh_degree``).
 
+    Runs on CUDA with gsplat when both are present and the backend allows it, else on the CPU.
+
     With ``out_dir``: checkpoints go to ``out_dir/checkpoints`` every ``config.checkpoint_every``
     steps (atomically), a run resumes from the newest one when ``resume`` is true, and the
     result is written as ``out_dir/point_cloud/iteration_<N>/point_cloud.ply`` plus
@@ -97,12 +107,15 @@ def fit_gaussians(
     points, colors = check_points(init_points, init_colors)
     extent = scene_extent(cameras, points)
     schedule = Schedule.of(config)
-    backend = choose_backend(config.backend, torch.device("cpu"))
+    device = fit_device(config.backend)
+    backend = choose_backend(config.backend, device)
     out = Path(out_dir) if out_dir is not None else None
 
     with _torch_threads(config.num_threads):
-        params = GaussianParams(initial_scene(points, colors, config.sh_degree, config.init_opacity), config, extent)
-        stats = DensifyStats.zeros(params.num_gaussians)
+        init = initial_scene(points, colors, config.sh_degree, config.init_opacity).to(device)
+        params = GaussianParams(init, config, extent)
+        stats = DensifyStats.zeros(params.num_gaussians, device)
+        imgs = [img.to(device) for img in imgs]
         gen = torch.Generator().manual_seed(config.seed)
         queue: list[int] = []
         start = 0
@@ -110,11 +123,11 @@ def fit_gaussians(
         if state is not None:
             _check_resumable(state["config"], config, out)
             params.load_state_dict(state["params"])
-            stats = DensifyStats.from_state_dict(state["stats"])
+            stats = DensifyStats.from_state_dict(state["stats"], device)
             gen.set_state(state["generator"])
             queue, start = list(state["queue"]), int(state["step"])
 
-        bg = torch.tensor(config.background, dtype=torch.float32)
+        bg = torch.tensor(config.background, dtype=torch.float32, device=device)
         with FitProgress(config.iterations, start, enabled=progress) as bar:
             for step in range(start + 1, config.iterations + 1):
                 if not queue:
@@ -127,7 +140,7 @@ def fit_gaussians(
                     on_step(step, loss)
                 if out is not None and (step % config.checkpoint_every == 0 or step == config.iterations):
                     save_checkpoint(out, step, _state(params, stats, gen, queue, step, config))
-        scene = params.scene().detach()
+        scene = params.scene().detach().to("cpu")
     if out is not None:
         _write_outputs(scene, cameras, out, config.iterations)
     return scene
@@ -170,7 +183,7 @@ def _train_step(
         with torch.no_grad():
             proj = project(
                 scene.means, scene.quats, scene.log_scales,
-                camera.world_to_cam.to(torch.float32), camera.K.to(torch.float32), camera.width, camera.height,
+                camera.world_to_cam.to(scene.means), camera.K.to(scene.means), camera.width, camera.height,
             )  # fmt: skip
         stats.add_view(out.visible, out.means2d_probe.grad, proj, camera.width, camera.height)
     params.optimizer.step()
@@ -193,13 +206,16 @@ def _densify_step(
     """Densify / prune and reset opacities when the schedule says so (stats reset after densifying)."""
     if schedule.densify_now(step):
         densify_and_prune(params, stats, config, extent, schedule.prune_large_now(step), gen)
-        fresh = DensifyStats.zeros(params.num_gaussians)
+        fresh = DensifyStats.zeros(params.num_gaussians, params["means"].device)
         stats.grad_sum, stats.count, stats.max_radius = fresh.grad_sum, fresh.count, fresh.max_radius
     if schedule.reset_opacity_now(step):
         reset_opacity(params, config.reset_opacity)
 
 
-def _state(params: GaussianParams, stats: DensifyStats, gen: torch.Generator, queue: list[int], step: int, config):
+def _state(
+    params: GaussianParams, stats: DensifyStats, gen: torch.Generator, queue: list[int], step: int, config: ReconConfig
+) -> dict:
+    """Everything a resumed run needs to retrace the uninterrupted one."""
     return {
         "step": step,
         "params": params.state_dict(),

@@ -112,6 +112,7 @@ class GaussianParams:
         }
 
     def load_state_dict(self, state: dict) -> None:
+        device = self.params["means"].device
         for name in PARAM_NAMES:
-            self._swap(name, state["params"][name], None)
+            self._swap(name, state["params"][name].to(device), None)
         self.optimizer.load_state_dict(state["optimizer"])
