@@ -180,6 +180,12 @@ def rasterize_forward(
     return out, 1.0 - t_final, visible, state
 
 
+def active_channels(v_acc: np.ndarray) -> np.ndarray:
+    """[A] int64 channels of v_acc [H, W, C] that are nonzero somewhere. A loss on RGB only leaves
+    depth and features out, and the per-pixel backward then skips them."""
+    return np.flatnonzero((v_acc != 0).reshape(-1, v_acc.shape[-1]).any(axis=0)).astype(np.int64)
+
+
 def rasterize_backward(
     state: RasterState,
     arrays: list[np.ndarray],  # float32 means, quats, log_scales, opacity_logits, sh of the forward
@@ -197,7 +203,7 @@ def rasterize_backward(
     ent_grad = np.empty((state.tile_list.shape[0], bk.G_VAL + v_acc.shape[-1]), F32)
     bk.blend_tiles_backward(
         state.tile_off, state.tile_list, state.gpar, state.values, cam.width, cam.height, TILE_SIZE,
-        state.t_final, state.last, v_acc, v_alpha, ent_grad,
+        state.t_final, state.last, v_acc, v_alpha, active_channels(v_acc), ent_grad,
     )  # fmt: skip
     clock.mark("blend backward")
     grads = (

@@ -67,6 +67,7 @@ def blend_tiles_backward(
     last,  # [H, W] int32 last blended tile-list position, -1 if none
     v_out,  # [H, W, C] dL/d(accumulated values)
     v_alpha,  # [H, W] dL/d(alpha)
+    channels,  # [A] int64 value channels with a nonzero dL/d(out) somewhere; the others get zero
     ent_grad,  # out [E, G_VAL + C]
 ):
     """Per-entry gradients w.r.t. 2D mean (px), conic, opacity and the splat's values."""
@@ -122,7 +123,7 @@ def blend_tiles_backward(
                         trans[p] = t_before
                         w = alpha * t_before
                         d_alpha = float(v_alpha[py, px]) * float(t_final[py, px]) * float(ra)
-                        for ch in range(nc):
+                        for ch in channels:
                             g = v_out[py, px, ch]
                             ent_grad[k, G_VAL + ch] += w * g
                             d_alpha += float((values[r, ch] * t_before - after[p, ch] * ra) * g)
