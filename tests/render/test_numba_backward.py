@@ -84,7 +84,7 @@ def test_no_grad_render_keeps_no_graph():
 def test_reference_gradients_match_finite_differences():
     # Float64, a few large, fairly opaque Gaussians on a tiny image: no pixel sits within the finite
     # difference step of the 1/255 or T = 1e-4 thresholds, where the rendering is not differentiable.
-    scene = random_scene(4, 21, sh_degree=2, feature_dim=2, dtype=torch.float64, behind_fraction=0.0)
+    scene = random_scene(3, 21, sh_degree=1, feature_dim=2, dtype=torch.float64, behind_fraction=0.0)
     cam = camera(7, 6)
     tensors = [getattr(scene, k).detach().clone().requires_grad_(True) for k in PARAMS]
     fixed = backend_args(scene, cam)[6:]
@@ -94,7 +94,8 @@ def test_reference_gradients_match_finite_differences():
         return rgb, depth, alpha, feats
 
     tensors[2] = (tensors[2].detach() + 1.5).requires_grad_(True)  # scales 9-80 cm: cover the image
-    assert torch.autograd.gradcheck(f, tensors, eps=1e-6, atol=1e-5, rtol=1e-4)
+    # fast_mode checks random projections of the Jacobian (one backward instead of one per output).
+    assert torch.autograd.gradcheck(f, tensors, eps=1e-6, atol=1e-5, rtol=1e-4, fast_mode=True)
 
 
 def test_rgb_only_loss_skips_other_channels_correctly():
