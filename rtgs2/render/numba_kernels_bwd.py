@@ -87,13 +87,14 @@ def blend_tiles_backward(
             trans = np.empty(npix, np.float32)
             lastk = np.empty(npix, np.int64)
             after = np.zeros((npix, nc), np.float32)  # sum of w·value of the splats behind
-            max_last = -1
+            row_last = np.full(y_hi - y_lo, -1, np.int64)  # rows whose pixels all stopped earlier are skipped
             for py in range(y_lo, y_hi):
                 for px in range(x_lo, x_hi):
                     p = (py - y_lo) * tw + (px - x_lo)
                     trans[p] = t_final[py, px]
                     lastk[p] = last[py, px]
-                    max_last = max(max_last, lastk[p])
+                    row_last[py - y_lo] = max(row_last[py - y_lo], lastk[p])
+            max_last = row_last.max() if y_hi > y_lo else -1
             for kk in range(max_last, -1, -1):
                 k = start + kk
                 r = tile_list[k]
@@ -102,6 +103,8 @@ def blend_tiles_backward(
                 y1 = min(y_hi, int(math.floor(min(v + gpar[r, P_HY] - 0.5, y_hi + 1.0))) + 1)
                 g_u = g_v = g_a = g_b = g_c = g_o = 0.0
                 for py in range(y0, y1):
+                    if kk > row_last[py - y_lo]:
+                        continue
                     x0, x1 = row_span(gpar, r, py, x_lo, x_hi)
                     dy = np.float32(py + F32_HALF) - v
                     for px in range(x0, x1):
