@@ -166,7 +166,7 @@ def breakdown(cfg: Config, console: Console) -> list[tuple[str, dict[str, float]
             w, h = (int(v) for v in res.split("x"))
             for d in cfg.feature_dims:
                 arrays = [_f32(t) for t in (scene.means, scene.quats, scene.log_scales, scene.opacity_logits, scene.sh)]
-                feats = np.ascontiguousarray(_f32(scene.features)[:, :d])
+                feats = np.ascontiguousarray(_f32(scene.features)[:, :d]) if d else np.zeros((n, 0), np.float32)
                 prof: dict[str, float] = {}
                 runs = 0
                 for k, cam in enumerate(room_cameras(cfg.views, cfg.seed, width=w, height=h)):
