@@ -6,9 +6,9 @@ kernels (``numba_kernels.py``) and, on ``backward()``, the gradient kernels
 (``numba_kernels_bwd.py``) w.r.t. means, quats, log_scales, opacity_logits, sh and features.
 
 Densification statistic. 3DGS densifies Gaussians by the norm of dL/d(projected 2D mean),
-pixels. Pass ``means2d_probe``, a zeros [N, 2] tensor with ``requires_grad=True``: it is added to
-the projected means (a no-op in the forward) and its ``.grad`` after ``backward()`` is exactly
-dL/d(means2d) (zero for Gaussians that are not visible). Through ``render()``::
+pixels. Pass ``means2d_probe``, a zeros [N, 2] tensor with ``requires_grad=True``: it stands for
+an offset added to the projected means (zero: its value is not read, the forward is unchanged)
+and its ``.grad`` after ``backward()`` is exactly dL/d(means2d) (zero for Gaussians not drawn). Through ``render()``::
 
     out = render(scene, cam, settings=RasterSettings(track_means2d_grad=True))
     loss(out).backward()
