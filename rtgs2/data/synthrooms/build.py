@@ -119,6 +119,7 @@ def build_scene(scene_dir: Path, seed: int, cfg: SynthConfig, progress: Progress
             cfg.fit_iterations,
             cfg.fit_init_points,
             seed % 2**31,
+            max_gaussians=cfg.fit_max_gaussians,
             out_dir=scene_dir / "fit",
         )
     write_ply(scene, scene_dir / "point_cloud.ply")

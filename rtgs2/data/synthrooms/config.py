@@ -39,6 +39,8 @@ class SynthConfig:
     """Optimisation steps per scene ('fitted' mode)."""
     fit_init_points: int = 100_000
     """Back-projected depth points that initialise the fit ('fitted' mode)."""
+    fit_max_gaussians: int = 0
+    """Cap on the fitted scene's Gaussians, 0 = none ('fitted' mode; bounds the fit's time)."""
     layout: LayoutConfig = field(default_factory=LayoutConfig)
     """Ranges of the room generator."""
 
@@ -53,6 +55,8 @@ class SynthConfig:
             raise ValueError(f"SynthConfig.fov_x_deg must be in (0, 180), got {self.fov_x_deg}")
         if self.gaussians not in ("surface", "fitted"):
             raise ValueError(f"SynthConfig.gaussians must be 'surface' or 'fitted', got {self.gaussians!r}")
+        if not isinstance(self.fit_max_gaussians, int) or self.fit_max_gaussians < 0:
+            raise ValueError(f"SynthConfig.fit_max_gaussians must be a non-negative integer, got {self.fit_max_gaussians!r}")
         if not self.surface_spacing > 0:
             raise ValueError(f"SynthConfig.surface_spacing must be positive, got {self.surface_spacing}")
 

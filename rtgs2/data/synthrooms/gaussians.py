@@ -182,13 +182,15 @@ def fitted_gaussians(
     iterations: int,
     max_init_points: int,
     seed: int,
+    max_gaussians: int = 0,
     out_dir: Path | None = None,
     progress: bool = False,
 ) -> GaussianScene:
     """A 3DGS reconstruction from the training views (``rtgs2.recon``), initialised from
-    ``max_init_points`` back-projected depth pixels; checkpoints in ``out_dir`` let it resume."""
+    ``max_init_points`` back-projected depth pixels, at most ``max_gaussians`` Gaussians (0 = no
+    cap); checkpoints in ``out_dir`` let it resume."""
     from rtgs2.recon import ReconConfig, fit_gaussians, points_from_depth
 
     pts, cols = points_from_depth(cameras, images, depths, max_init_points, seed)
-    cfg = ReconConfig(iterations=iterations, seed=seed, num_threads=FIT_THREADS)
+    cfg = ReconConfig(iterations=iterations, seed=seed, num_threads=FIT_THREADS, max_gaussians=max_gaussians)
     return fit_gaussians(cameras, images, cfg, pts, cols, out_dir=out_dir, resume=True, progress=progress)
