@@ -71,7 +71,7 @@ def project(
     near_plane: float = NEAR_PLANE,
     far_plane: float = FAR_PLANE,
 ) -> Projected:
-    """EWA projection of 3D Gaussians to image-space 2D Gaussians (checks ``project_kernel``)."""
+    """EWA projection of 3D Gaussians to image-space 2D Gaussians (checks ``numba_kernels.project_gaussians``)."""
     R, t = world_to_cam[:3, :3], world_to_cam[:3, 3]
     pc = means @ R.T + t
     x, y, z = pc.unbind(-1)
@@ -126,7 +126,7 @@ def view_colors(
     sh_degree: int,
     cam_center: Tensor,  # [3] world, metres
 ) -> Tensor:
-    """[N, 3] colour seen from ``cam_center``: max(SH(dir) + 0.5, 0) (checks ``sh_kernel``)."""
+    """[N, 3] colour seen from ``cam_center``: max(SH(dir) + 0.5, 0) (checks the SH part of ``numba_kernels.project_gaussians``)."""
     dirs = F.normalize(means - cam_center, dim=-1)
     return (eval_sh(sh_degree, sh, dirs) + COLOR_OFFSET).clamp_min(0.0)
 
