@@ -164,7 +164,7 @@ class Recon:
             outs = run_recon(
                 self.data, self.out, self.config, scene=self.scene, init=self.init, max_init_points=self.max_init_points
             )
-        except ValueError as e:  # bad input: a message, not a traceback
+        except (ValueError, FileNotFoundError) as e:  # bad input: a message, not a traceback
             raise SystemExit(f"rtgs2 recon: {e}") from e
         print("reconstructions written: " + ", ".join(map(str, outs)))
 

@@ -74,6 +74,9 @@ def run_recon(
     from rtgs2.data import open_dataset
 
     ds = open_dataset(data)
+    names = [s.name for s in ds.scenes]
+    if scene is not None and scene not in names:
+        raise ValueError(f"no scene {scene!r} in {data}; scenes: {names}")
     scenes = [ds.scene(scene)] if scene is not None else list(ds.scenes)
     done = []
     for views in scenes:

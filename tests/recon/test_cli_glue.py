@@ -45,3 +45,19 @@ def test_cli_help_lists_recon_options():
     ).stdout
     for flag in ("--data", "--out", "--iterations", "--densify-grad-threshold", "--init"):
         assert flag in out
+
+
+def test_run_recon_on_a_synthrooms_folder(tmp_path):
+    """The CLI's path: open_dataset -> train views -> depth init -> fit -> INRIA layout."""
+    from rtgs2.data.synthrooms.build import build_synthrooms
+    from rtgs2.recon.cli_glue import run_recon
+
+    root = build_synthrooms(tmp_path / "sr", "mini", progress=False, num_scenes=2, num_views=9, width=40, height=30)
+    cfg = replace(FAST, iterations=5, checkpoint_every=5)
+    outs = run_recon(root, tmp_path / "out", cfg, max_init_points=300, progress=False)
+    assert len(outs) == 2 and all(o.parent == tmp_path / "out" for o in outs)
+    for o in outs:
+        assert read_ply(o / "point_cloud" / "iteration_5" / "point_cloud.ply").num_gaussians == 300
+        assert len(read_cameras_json(o / "cameras.json")) == 7  # views 0 and 8 of 9 are held out
+    with pytest.raises(ValueError, match="no scene 'nope'"):
+        run_recon(root, tmp_path / "out", cfg, scene="nope", progress=False)
