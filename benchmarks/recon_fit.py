@@ -88,7 +88,8 @@ def main(cfg: Config) -> None:
     )
     rc = replace(cfg.recon, iterations=cfg.iterations, seed=cfg.seed, num_threads=cfg.threads, backend=backend)
     test_cams, test_imgs = [cams[i] for i in test], [imgs[i] for i in test]
-    init_psnr, init_ssim = held_out_quality(initial_scene(pts, cols, rc.sh_degree, rc.init_opacity), test_cams, test_imgs, backend)
+    init = initial_scene(pts, cols, rc.sh_degree, rc.init_opacity)
+    init_psnr, init_ssim = held_out_quality(init, test_cams, test_imgs, backend)
     t0 = time.perf_counter()
     scene = fit_gaussians([cams[i] for i in train], [imgs[i] for i in train], rc, pts, cols, progress=True)
     seconds = time.perf_counter() - t0
@@ -109,7 +110,8 @@ def main(cfg: Config) -> None:
             f"\n## recon fit ({stamp}, {os.cpu_count()} CPUs, {cfg.threads} torch threads, backend {backend})\n",
             f"Known room, {len(train)} training / {len(test)} held-out views at {cfg.width}x{cfg.height}, "
             f"init {cfg.init_points:,} depth points (held-out PSNR {init_psnr:.2f} dB, SSIM {init_ssim:.3f}).\n",
-            "`.venv/bin/python benchmarks/recon_fit.py " + f"--iterations {cfg.iterations} --gaussians {cfg.gaussians} --recon.max-gaussians {cfg.recon.max_gaussians}`\n\n",
+            f"`.venv/bin/python benchmarks/recon_fit.py --iterations {cfg.iterations} --gaussians {cfg.gaussians} "
+            f"--recon.max-gaussians {cfg.recon.max_gaussians}`\n\n",
             "| GT Gaussians | iterations | fit s | ms/step | held-out PSNR dB | SSIM | Gaussians |\n",
             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
             f"| {row[0]} | {row[1]} | {row[2]} | {row[3]} | {row[5]} | {row[6]} | {row[7]} |\n",

@@ -23,7 +23,8 @@ def _params(n: int = 6, seed: int = 0) -> GaussianParams:
 
 def _take_adam_step(p: GaussianParams) -> None:
     """One Adam step with a distinct gradient per Gaussian, so moments identify Gaussians."""
-    loss = sum((p[name] * torch.arange(1.0, p.num_gaussians + 1).view(-1, *[1] * (p[name].ndim - 1))).sum() for name in PARAM_NAMES)
+    weight = torch.arange(1.0, p.num_gaussians + 1)
+    loss = sum((p[n] * weight.view(-1, *[1] * (p[n].ndim - 1))).sum() for n in PARAM_NAMES)
     loss.backward()
     p.optimizer.step()
     p.optimizer.zero_grad()

@@ -114,7 +114,8 @@ def test_nan_stops_the_run_naming_step_and_parameter(known, tmp_path, monkeypatc
     monkeypatch.setattr(fit_mod, "render", poisoned_render)
     with pytest.raises(NonFiniteError, match="step 25.*log_scales") as info:
         fit_gaussians(
-            known.train_cams, known.train_imgs, replace(SHORT, checkpoint_every=10), known.init_points, known.init_colors, out_dir=tmp_path, progress=False
+            known.train_cams, known.train_imgs, replace(SHORT, checkpoint_every=10), known.init_points,
+            known.init_colors, out_dir=tmp_path, progress=False,
         )
     assert (info.value.step, info.value.name) == (25, "log_scales")
     state = load_latest_checkpoint(tmp_path)  # the last good checkpoint is intact
