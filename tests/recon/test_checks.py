@@ -8,7 +8,7 @@ import torch
 from rtgs2.recon import fit_gaussians
 from rtgs2.scene import Camera
 
-from .conftest import FAST
+from tests.recon.known_scene import FAST
 
 CFG = replace(FAST, iterations=5)
 

@@ -10,7 +10,7 @@ from rtgs2.recon.checkpoint import list_checkpoints, load_latest_checkpoint
 from rtgs2.recon.init import initial_scene
 from rtgs2.scene import read_cameras_json, read_ply
 
-from .conftest import FAST, mean_psnr
+from tests.recon.known_scene import FAST, mean_psnr
 
 # Held-out PSNR, 300 steps: 14.2 dB at the initialisation, 28.5 dB after the fit (2-core x86
 # CPU, 1 torch thread). Floor and margin leave ~4 dB for platform differences in float sums.

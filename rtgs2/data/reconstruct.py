@@ -1,8 +1,7 @@
-"""Glue between data set readers and :func:`fit_gaussians` for ``rtgs2 recon``.
+"""Reconstruct the scenes of a data set: readers' ``SceneViews`` -> :func:`fit_gaussians` (``rtgs2 recon``).
 
 The recon library takes plain lists (DESIGN §3: recon imports scene and render only); this
-module, imported lazily by the CLI, is where a data set's scenes become those lists. Only
-``run_recon`` imports ``rtgs2.data``; ``recon_scene`` works on any SceneViews-like object.
+module lives in ``data``, the stage after recon, where a data set's scenes become those lists.
 """
 
 from __future__ import annotations
@@ -45,7 +44,7 @@ def recon_scene(
     if use_sfm:
         if init_points_file is None:
             raise ValueError(f"scene {views.name!r}: init='sfm' but the reader found no SfM point file")
-        from rtgs2.data.readers.points import read_init_points  # only the glue may touch rtgs2.data
+        from rtgs2.data.readers.points import read_init_points
 
         xyz, rgb = read_init_points(init_points_file)
         points, colors = torch.from_numpy(xyz).float(), torch.from_numpy(rgb).float() / 255.0
@@ -71,7 +70,7 @@ def run_recon(
 ) -> list[Path]:
     """Fit every scene of the data set at ``data`` (or only ``scene``); returns the output
     folders (``out`` for a single scene, ``out/<scene name>`` for several)."""
-    from rtgs2.data import open_dataset
+    from rtgs2.data.open import open_dataset
 
     ds = open_dataset(data)
     names = [s.name for s in ds.scenes]

@@ -8,11 +8,16 @@ import pytest
 import torch
 
 from rtgs2.data import SceneViews
-from rtgs2.recon.cli_glue import recon_scene
+from rtgs2.data.reconstruct import recon_scene
 from rtgs2.render import render
 from rtgs2.scene import read_cameras_json, read_ply
 
-from .conftest import FAST
+from tests.recon.known_scene import FAST, KnownScene, make_known_scene
+
+
+@pytest.fixture(scope="module")
+def known() -> KnownScene:
+    return make_known_scene()
 
 
 NUM_VIEWS = 10  # views 0 and 8 are held out (every 8th)
@@ -54,7 +59,7 @@ def test_cli_help_lists_recon_options():
 def test_run_recon_on_a_synthrooms_folder(tmp_path):
     """The CLI's path: open_dataset -> train views -> depth init -> fit -> INRIA layout."""
     from rtgs2.data.synthrooms.build import build_synthrooms
-    from rtgs2.recon.cli_glue import run_recon
+    from rtgs2.data.reconstruct import run_recon
 
     root = build_synthrooms(tmp_path / "sr", "mini", progress=False, num_scenes=2, num_views=9, width=40, height=30)
     cfg = replace(FAST, iterations=5, checkpoint_every=5)
