@@ -158,7 +158,7 @@ class Recon:
     """Most initial points drawn from the depth maps."""
 
     def main(self) -> None:
-        from rtgs2.recon.cli_glue import run_recon
+        from rtgs2.data.reconstruct import run_recon
 
         try:
             outs = run_recon(
