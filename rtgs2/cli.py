@@ -14,7 +14,7 @@ from rtgs2.recon.config import ReconConfig  # a plain dataclass: no torch, no re
 
 @dataclass
 class Demo:
-    """Build a built-in scene, render an orbit of views into OUT as PNGs and a GIF, print the FPS."""
+    """Build a SynthRooms room, render a walk through it (RGB, depth, labels) into OUT as PNGs and a GIF, print the FPS."""
 
     out: Path = Path("outputs/demo")
     """Output folder."""
