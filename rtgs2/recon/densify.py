@@ -36,7 +36,8 @@ class DensifyStats:
         self,
         visible: Tensor,  # [N] bool
         means2d_grad: Tensor,  # [N, 2] dL/d mean2d, pixels
-        proj: Projected | None,  # the view's projection (for screen radii), or None to skip radii
+        proj: Projected | None,  # projection of the visible Gaussians only, in index order (for
+        # screen radii), or None to skip radii
         width: int,
         height: int,
     ) -> None:
@@ -49,7 +50,9 @@ class DensifyStats:
             a, b, c = proj.cov2d.detach().unbind(-1)
             lam_max = 0.5 * (a + c) + torch.sqrt((0.25 * (a - c) ** 2 + b * b).clamp_min(0))
             r = RADIUS_SIGMAS * lam_max.clamp_min(0).sqrt().to(self.max_radius.dtype)
-            self.max_radius[visible] = torch.maximum(self.max_radius[visible], r[visible])
+            if len(r) != int(visible.sum()):
+                raise ValueError(f"proj has {len(r)} rows for {int(visible.sum())} visible Gaussians")
+            self.max_radius[visible] = torch.maximum(self.max_radius[visible], r)
 
     def mean_grad(self) -> Tensor:  # [N]
         """Gradient norm averaged over the views where each Gaussian was visible (0 if never)."""

@@ -180,12 +180,13 @@ def _train_step(
     if track:
         if out.means2d_probe is None or out.means2d_probe.grad is None or out.visible is None:
             raise RuntimeError(f"backend {backend!r} gave no screen-space gradient; densification needs it")
-        with torch.no_grad():
+        vis = out.visible
+        with torch.no_grad():  # screen radii of the drawn Gaussians only (a fraction of N per view)
             proj = project(
-                scene.means, scene.quats, scene.log_scales,
+                scene.means[vis], scene.quats[vis], scene.log_scales[vis],
                 camera.world_to_cam.to(scene.means), camera.K.to(scene.means), camera.width, camera.height,
             )  # fmt: skip
-        stats.add_view(out.visible, out.means2d_probe.grad, proj, camera.width, camera.height)
+        stats.add_view(vis, out.means2d_probe.grad, proj, camera.width, camera.height)
     params.optimizer.step()
     params.optimizer.zero_grad(set_to_none=True)
     for name, p in params.params.items():

@@ -4,6 +4,7 @@ import torch
 from rtgs2.recon.config import ReconConfig, Schedule
 from rtgs2.recon.densify import DensifyStats, densify_and_prune, reset_opacity
 from rtgs2.recon.params import PARAM_NAMES, GaussianParams
+from rtgs2.render.reference import Projected
 from rtgs2.scene import GaussianScene
 
 EXTENT = 1.0  # metres
@@ -128,6 +129,20 @@ def test_stats_average_over_visible_views_in_ndc():
     s.add_view(vis, g, None, 40, 30)
     s.add_view(torch.tensor([True, False, False]), g, None, 40, 30)
     torch.testing.assert_close(s.mean_grad(), torch.tensor([20.0, 30.0, 0.0]))  # x W/2 = 20, y H/2 = 15
+
+
+def test_stats_keep_the_largest_screen_radius_of_visible_gaussians():
+    s = DensifyStats.zeros(3)
+    g = torch.zeros(3, 2)
+    # Isotropic 2D covariances of 4 and 9 px^2: 3-sigma radii of 6 and 9 px.
+    proj = Projected(torch.zeros(2, 2), torch.zeros(2, 3), torch.ones(2), torch.ones(2, dtype=torch.bool),
+                     torch.tensor([[4.0, 0.0, 4.0], [9.0, 0.0, 9.0]]))  # fmt: skip
+    s.add_view(torch.tensor([True, False, True]), g, proj, 40, 30)
+    small = proj._replace(cov2d=torch.tensor([[1.0, 0.0, 1.0]]))
+    s.add_view(torch.tensor([True, False, False]), g, small, 40, 30)
+    torch.testing.assert_close(s.max_radius, torch.tensor([6.0, 0.0, 9.0]))
+    with pytest.raises(ValueError, match="2 rows for 1 visible"):
+        s.add_view(torch.tensor([True, False, False]), g, proj, 40, 30)
 
 
 def test_schedule_scales_with_iterations():
