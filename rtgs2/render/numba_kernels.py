@@ -369,6 +369,23 @@ def gather_sorted(order, xy, conic, opac, half_ext, rgb, depth, features, gpar, 
 
 
 @njit(cache=True, inline="always")
+def tile_rect(t, tiles_x, tile_size, width, height):
+    """Pixel rectangle [x_lo, x_hi) x [y_lo, y_hi) of tile t (row-major tiles, clipped to the image)."""
+    x_lo = (t % tiles_x) * tile_size
+    y_lo = (t // tiles_x) * tile_size
+    return x_lo, min(x_lo + tile_size, width), y_lo, min(y_lo + tile_size, height)
+
+
+@njit(cache=True, inline="always")
+def row_range(gpar, r, y_lo, y_hi):
+    """Rows [y0, y1) of [y_lo, y_hi) that Gaussian r's alpha >= 1/255 box (plus slack) reaches."""
+    v = gpar[r, P_Y]
+    y0 = max(y_lo, int(math.ceil(max(v - gpar[r, P_HY] - 0.5, y_lo - 1.0))))
+    y1 = min(y_hi, int(math.floor(min(v + gpar[r, P_HY] - 0.5, y_hi + 1.0))) + 1)
+    return y0, y1
+
+
+@njit(cache=True, inline="always")
 def row_span(gpar, r, py, x_lo, x_hi):
     """Pixels [x0, x1) of row py, clipped to [x_lo, x_hi), inside Gaussian r's alpha >= 1/255 ellipse.
 
@@ -432,9 +449,7 @@ def blend_tiles(
     num_items = min(num_tiles, WORK_ITEMS)
     for item in prange(num_items):
         for t in range(item, num_tiles, num_items):
-            x_lo = (t % tiles_x) * tile_size
-            y_lo = (t // tiles_x) * tile_size
-            x_hi, y_hi = min(x_lo + tile_size, width), min(y_lo + tile_size, height)
+            x_lo, x_hi, y_lo, y_hi = tile_rect(t, tiles_x, tile_size, width, height)
             tw = x_hi - x_lo
             npix = tw * (y_hi - y_lo)
             trans = np.ones(npix, np.float32)
@@ -449,8 +464,7 @@ def blend_tiles(
                     break
                 r = tile_list[k]
                 u, v, a, b, c, o = gpar[r, P_X], gpar[r, P_Y], gpar[r, P_A], gpar[r, P_B], gpar[r, P_C], gpar[r, P_OPAC]
-                y0 = max(y_lo, int(math.ceil(max(v - gpar[r, P_HY] - 0.5, y_lo - 1.0))))
-                y1 = min(y_hi, int(math.floor(min(v + gpar[r, P_HY] - 0.5, y_hi + 1.0))) + 1)
+                y0, y1 = row_range(gpar, r, y_lo, y_hi)
                 for py in range(y0, y1):
                     if row_done[py - y_lo] == tw:
                         continue

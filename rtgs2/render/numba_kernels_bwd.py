@@ -30,7 +30,6 @@ from rtgs2.render.numba_kernels import (
     P_A,
     P_B,
     P_C,
-    P_HY,
     P_OPAC,
     P_X,
     P_Y,
@@ -41,9 +40,11 @@ from rtgs2.render.numba_kernels import (
     frustum_limits,
     projection_matrix,
     quat_rotmat,
+    row_range,
     row_span,
     sh_basis,
     splat_sigma,
+    tile_rect,
     view_dir,
     world_cov,
 )
@@ -77,9 +78,7 @@ def blend_tiles_backward(
     num_items = min(num_tiles, WORK_ITEMS)
     for item in prange(num_items):
         for t in range(item, num_tiles, num_items):
-            x_lo = (t % tiles_x) * tile_size
-            y_lo = (t // tiles_x) * tile_size
-            x_hi, y_hi = min(x_lo + tile_size, width), min(y_lo + tile_size, height)
+            x_lo, x_hi, y_lo, y_hi = tile_rect(t, tiles_x, tile_size, width, height)
             tw = x_hi - x_lo
             npix = tw * (y_hi - y_lo)
             start, end = tile_off[t], tile_off[t + 1]
@@ -99,8 +98,7 @@ def blend_tiles_backward(
                 k = start + kk
                 r = tile_list[k]
                 u, v, a, b, c, o = gpar[r, P_X], gpar[r, P_Y], gpar[r, P_A], gpar[r, P_B], gpar[r, P_C], gpar[r, P_OPAC]
-                y0 = max(y_lo, int(math.ceil(max(v - gpar[r, P_HY] - 0.5, y_lo - 1.0))))
-                y1 = min(y_hi, int(math.floor(min(v + gpar[r, P_HY] - 0.5, y_hi + 1.0))) + 1)
+                y0, y1 = row_range(gpar, r, y_lo, y_hi)
                 g_u = g_v = g_a = g_b = g_c = g_o = 0.0
                 for py in range(y0, y1):
                     if kk > row_last[py - y_lo]:
