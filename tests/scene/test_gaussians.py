@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from rtgs2.scene import GaussianScene
+from rtgs2.scene.gaussians import all_finite
 
 from .conftest import random_scene
 
@@ -44,3 +45,17 @@ def test_validation_names_the_field():
         GaussianScene(s.means.long(), s.quats, s.log_scales, s.opacity_logits, s.sh)
     with pytest.raises(ValueError, match="features"):
         GaussianScene(s.means, s.quats, s.log_scales, s.opacity_logits, s.sh, torch.zeros(4, 2))
+
+
+def test_all_finite_catches_nan_and_inf_but_not_large_values():
+    t = torch.randn(1000, 16, 3, generator=torch.Generator().manual_seed(0))
+    assert all_finite(t)
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        u = t.clone()
+        u[517, 3, 1] = bad
+        assert not all_finite(u)
+    u = t.clone()
+    u[0, 0, 0], u[1, 0, 0] = float("inf"), -float("inf")  # the sum is NaN, not inf
+    assert not all_finite(u)
+    huge = torch.full((10,), 3e38)  # finite values whose sum overflows
+    assert all_finite(huge)
