@@ -81,8 +81,8 @@ class SynthConfig:
 MINI = SynthConfig()
 PRESETS: dict[str, SynthConfig] = {
     "mini": MINI,  # tests / CI: 2 train + 1 test scenes, 16 views, 160x120, surface Gaussians
-    # benchmark: 40 train + 10 test scenes. Fit length and cap bound the build time; measured on one
-    # scene in the SynthRooms issue's closing note (held-out PSNR and minutes per scene)
+    # benchmark: 40 train + 10 test scenes. Fit length and cap bound the build time (<= 2 h on 2
+    # cores); build time, size and held-out PSNR measured in benchmarks/RESULTS.md
     "v1": replace(
         MINI, num_scenes=50, num_views=100, width=320, height=240, gaussians="fitted", surface_spacing=0.025,
         fit_iterations=300, fit_max_gaussians=150_000,
