@@ -111,6 +111,16 @@ def crop(cam: Camera, side: int) -> Camera:
     return Camera(K, cam.world_to_cam, side, side)
 
 
+def reference_note(crop: int) -> str:
+    """How the reference column was obtained, for the RESULTS.md header."""
+    if crop <= 0:
+        return "Reference: not timed (--reference-crop 0)."
+    return (
+        f"Reference: timed on middle crops of {crop // 3} and {crop} px of the first view, extrapolated "
+        "linearly in pixels x visible Gaussians (its work); speed-up against numba's median on that view."
+    )
+
+
 def reference_estimate(scene: GaussianScene, cam: Camera, side: int, visible_full: int) -> float | None:
     """Full-frame reference time, ms, extrapolated from renders of two middle crops (see module doc);
     None when timing noise (a loaded machine) makes the larger crop not slower than the smaller."""
@@ -223,9 +233,7 @@ def markdown(rows: list[Row], cfg: Config, load: str) -> str:
         f"`benchmarks/render.py`, {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"numba {numba.__version__} ({numba.get_num_threads()} threads), torch {torch.__version__} "
         f"({torch.get_num_threads()} threads); load average before the run: {load}. "
-        f"{cfg.views} views x {cfg.repeats} repeats per row (median). Reference: timed on middle crops of "
-        f"{cfg.reference_crop // 3} and {cfg.reference_crop} px of the first view, extrapolated linearly in "
-        "pixels x visible Gaussians (its work); speed-up against numba's median on that view.\n",
+        f"{cfg.views} views x {cfg.repeats} repeats per row (median). " + reference_note(cfg.reference_crop) + "\n",
         "| Gaussians | resolution | D | visible | numba ms | FPS | CPU ms | reference ms (est.) | speed-up |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
