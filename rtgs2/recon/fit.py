@@ -190,7 +190,7 @@ def _train_step(
     params.optimizer.step()
     params.optimizer.zero_grad(set_to_none=True)
     for name, p in params.params.items():
-        if not all_finite(p.detach()):
+        if not all_finite(p):
             raise NonFiniteError(step, name, "value after the optimizer step")
     return float(loss.detach()), float(psnr(out.rgb.detach().clamp(0, 1), image))
 

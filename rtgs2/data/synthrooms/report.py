@@ -177,10 +177,9 @@ def fit_quality(root: str | Path) -> FitQuality:
         for split, scenes in (("train", ds.train), ("test", ds.test)):
             for s in scenes:
                 gs = read_ply(s.gaussians)
-                views = s.indices("test")
-                rgb = [render(gs, s.cameras[i]).rgb.clamp(0, 1) for i in views]
-                ps.append(np.mean([float(psnr(r, s.images[i])) for r, i in zip(rgb, views)]))
-                ss.append(np.mean([float(ssim(r, s.images[i])) for r, i in zip(rgb, views)]))
+                pairs = [(render(gs, s.cameras[i]).rgb.clamp(0, 1), s.images[i]) for i in s.indices("test")]
+                ps.append(np.mean([float(psnr(r, img)) for r, img in pairs]))
+                ss.append(np.mean([float(ssim(r, img)) for r, img in pairs]))
                 names.append(s.name)
                 splits.append(split)
     return FitQuality(names, splits, np.array(ps), np.array(ss))
