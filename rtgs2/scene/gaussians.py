@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -20,6 +21,19 @@ def all_finite(t: Tensor) -> bool:
     """
     with torch.no_grad():
         return bool(torch.isfinite(t.sum())) or bool(torch.isfinite(t).all())
+
+
+def reproducible_log(t: Tensor) -> Tensor:
+    """Natural log of ``t`` (no autograd), the same bits in every process.
+
+    torch's float32 ``log`` on a multi-threaded CPU tensor is not reproducible: in some fresh
+    processes the first call computes one OpenMP worker's chunk to only ~1e-5 relative accuracy
+    (seen with torch 2.13's MKL build; later calls are exact), so files written from it differ
+    from run to run. numpy's float64 log, rounded to the input's dtype, is correctly rounded and
+    single-threaded.
+    """
+    out = np.log(t.detach().cpu().numpy().astype(np.float64))
+    return torch.from_numpy(out).to(device=t.device, dtype=t.dtype)
 
 
 @dataclass
@@ -170,7 +184,8 @@ class GaussianScene:
         colors: Tensor,  # [N, 3] RGB in [0, 1] (DC only) or [N, K, 3] SH coefficients
         features: Tensor | None = None,  # [N, D]
     ) -> GaussianScene:
-        """Build a scene from activated values (inverse of the activations above)."""
+        """Build a scene from activated values (inverse of the activations above; not
+        differentiable: the logs are computed reproducibly, see :func:`reproducible_log`)."""
         eps = 1e-6
         op = opacities.clamp(eps, 1 - eps)
         if colors.ndim == 2:
@@ -180,8 +195,8 @@ class GaussianScene:
         return GaussianScene(
             means=means,
             quats=quats,
-            log_scales=scales.log(),
-            opacity_logits=torch.log(op / (1 - op)),
+            log_scales=reproducible_log(scales),
+            opacity_logits=reproducible_log(op / (1 - op)),
             sh=sh.contiguous(),
             features=features,
         )
