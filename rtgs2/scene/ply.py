@@ -17,6 +17,7 @@ from plyfile import PlyData
 
 from rtgs2.scene.gaussians import GaussianScene
 from rtgs2.scene.sh import SH_C0, sh_degree_from_bases
+from rtgs2.utils.io import atomic_open, atomic_write_bytes
 
 FEATURE_PREFIX = "f_vi_"
 LEGACY_FEATURE_PREFIXES = ("f_vi_", "f_pc_")
@@ -38,6 +39,13 @@ def _indexed(names: list[str], prefix: str) -> list[str]:
     return [n for _, n in found]
 
 
+def _column(records: np.ndarray, name: str) -> np.ndarray:
+    """[N] float32, contiguous copy of one property. A view into the records would keep their
+    stride, which torch rejects when the record size is not a multiple of 4 bytes (a ``uchar``
+    property among the floats)."""
+    return np.ascontiguousarray(records[name], dtype=np.float32)
+
+
 def read_ply(path: str | Path) -> GaussianScene:
     """Read a 3DGS scene from an INRIA-layout ``.ply`` (binary or ASCII).
 
@@ -49,9 +57,16 @@ def read_ply(path: str | Path) -> GaussianScene:
     if not path.is_file():
         raise FileNotFoundError(f"no such .ply file: {path}")
     try:
-        ply = PlyData.read(str(path))
+        with open(path, "rb") as fh:
+            ply = PlyData.read(fh, mmap=False)  # read, not mapped: the stream ends where the data ends
+            trailing = 0 if ply.text else len(fh.read())
     except Exception as e:  # plyfile raises several types for truncated / malformed files
         raise PlyFormatError(f"{path}: cannot parse as PLY ({type(e).__name__}: {e})") from e
+    if trailing:
+        counts = ", ".join(f"{el.count} {el.name}" for el in ply.elements)
+        raise PlyFormatError(
+            f"{path}: {trailing} bytes follow the last element: the header promises {counts} but the file holds more data"
+        )
     if "vertex" not in [el.name for el in ply.elements]:
         raise PlyFormatError(f"{path}: no 'vertex' element")
     v = ply["vertex"].data
@@ -82,7 +97,7 @@ def read_ply(path: str | Path) -> GaussianScene:
         raise PlyFormatError(f"{path}: {len(rest)} f_rest_* properties: {e}") from e
 
     def cols(ns: list[str]) -> np.ndarray:
-        return np.stack([np.asarray(v[n], dtype=np.float32) for n in ns], axis=1) if ns else np.zeros((len(v), 0), np.float32)
+        return np.stack([_column(v, n) for n in ns], axis=1) if ns else np.zeros((len(v), 0), np.float32)
 
     n = len(v)
     dc = cols(["f_dc_0", "f_dc_1", "f_dc_2"])[:, None, :]
@@ -92,7 +107,7 @@ def read_ply(path: str | Path) -> GaussianScene:
         "means": cols(["x", "y", "z"]),
         "quats": cols(["rot_0", "rot_1", "rot_2", "rot_3"]),
         "log_scales": cols(["scale_0", "scale_1", "scale_2"]),
-        "opacity_logits": np.asarray(v["opacity"], dtype=np.float32),
+        "opacity_logits": _column(v, "opacity"),
         "sh": np.ascontiguousarray(np.concatenate([dc, rest_arr], axis=1)),
         "features": cols(feat_names) if feat_names else None,
     }
@@ -136,13 +151,9 @@ def write_ply(scene: GaussianScene, path: str | Path) -> None:
         data[name] = c
     header = ["ply", "format binary_little_endian 1.0", f"element vertex {n}"]
     header += [f"property float {name}" for name, _ in cols] + ["end_header"]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_open(path, "wb") as fh:
         fh.write(("\n".join(header) + "\n").encode("ascii"))
         fh.write(data.tobytes())
-    tmp.replace(path)
 
 
 _SPLAT_DTYPE = np.dtype([("pos", "<f4", 3), ("scale", "<f4", 3), ("rgba", "u1", 4), ("rot", "u1", 4)])
@@ -190,4 +201,4 @@ def write_splat(scene: GaussianScene, path: str | Path) -> None:
     rgba = np.concatenate([s.base_colors.numpy(), s.opacities.numpy()[:, None]], axis=1)
     d["rgba"] = np.clip(np.round(rgba * 255), 0, 255).astype(np.uint8)
     d["rot"] = np.clip(np.round(s.rotations.numpy() * 128 + 128), 0, 255).astype(np.uint8)
-    Path(path).write_bytes(d.tobytes())
+    atomic_write_bytes(path, d.tobytes())

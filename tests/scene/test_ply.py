@@ -142,3 +142,44 @@ def test_splat_round_trip_within_quantisation(tmp_path):
     assert float((back.base_colors - col).abs().max()) <= 0.5 / 255 + 1e-6
     dots = (back.rotations * scene.rotations).sum(1).abs()
     assert float(dots.min()) > 0.999
+
+
+@pytest.mark.parametrize("extra", ["u1", "i2", "f8", "u1u1u1"])
+def test_extra_properties_of_any_type_and_record_size_load(tmp_path, extra):
+    """A record that is not a multiple of 4 bytes (a uchar label or red/green/blue from other
+    tools) used to give strided views that torch rejects."""
+    props = _minimal_props(6, seed=2)
+    extras = {"u1": ["label"], "i2": ["segment"], "f8": ["confidence"], "u1u1u1": ["red", "green", "blue"]}[extra]
+    dtype = extra[:2]
+    mixed = {}
+    for i, (k, v) in enumerate(props.items()):
+        mixed[k] = v
+        if i == 2:  # extras in the middle of the record, misaligning what follows
+            for name in extras:
+                mixed[name] = np.arange(6).astype(dtype)
+    _write_vertices(tmp_path / "x.ply", mixed)
+    s = read_ply(tmp_path / "x.ply")
+    np.testing.assert_array_equal(s.opacity_logits.numpy(), props["opacity"])
+    np.testing.assert_array_equal(s.quats[:, 3].numpy(), props["rot_3"])
+
+
+def test_big_endian_file_loads(tmp_path):
+    props = _minimal_props(5, seed=3)
+    n = 5
+    data = np.empty(n, dtype=[(k, ">f4") for k in props] + [("flag", "u1")])
+    for k, v in props.items():
+        data[k] = v
+    PlyData([PlyElement.describe(data, "vertex")], byte_order=">").write(str(tmp_path / "be.ply"))
+    s = read_ply(tmp_path / "be.ply")
+    np.testing.assert_array_equal(s.means[:, 2].numpy(), props["z"])
+
+
+def test_data_beyond_the_promised_vertices_is_an_error(tmp_path):
+    _write_vertices(tmp_path / "ok.ply", _minimal_props(4))
+    raw = (tmp_path / "ok.ply").read_bytes()
+    header_end = raw.index(b"end_header\n") + len(b"end_header\n")
+    fewer = raw[:header_end].replace(b"element vertex 4", b"element vertex 3") + raw[header_end:]
+    (tmp_path / "fewer.ply").write_bytes(fewer)
+    with pytest.raises(PlyFormatError, match=r"fewer\.ply: 56 bytes follow the last element.*3 vertex"):
+        read_ply(tmp_path / "fewer.ply")
+    assert read_ply(tmp_path / "ok.ply").num_gaussians == 4
