@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from rtgs2.scene.camera import Camera
+from rtgs2.utils.io import atomic_write_text
 
 
 def read_cameras_json(path: str | Path) -> list[Camera]:
@@ -64,7 +65,4 @@ def write_cameras_json(cameras: list[Camera], path: str | Path, names: list[str]
                 "fy": cam.fy,
             }
         )
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(path).with_name(Path(path).name + ".tmp")
-    tmp.write_text(json.dumps(entries, indent=1))
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(entries, indent=1))
