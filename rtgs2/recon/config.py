@@ -7,7 +7,8 @@ by ``iterations / 30000``, so a 2k-iteration fit densifies over the same fractio
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
 from typing import Literal
 
 REFERENCE_ITERATIONS = 30_000  # the run length the paper's step-valued settings are tuned for
@@ -99,18 +100,43 @@ class ReconConfig:
     """Steps between checkpoints (not scaled; only with an output folder)."""
 
     def __post_init__(self) -> None:
-        if self.iterations <= 0:
-            raise ValueError(f"iterations must be positive, got {self.iterations}")
+        def fail(name: str, rule: str) -> None:
+            raise ValueError(f"ReconConfig.{name} must be {rule}, got {getattr(self, name)!r}")
+
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.type == "int" and (not isinstance(v, int) or isinstance(v, bool)):
+                fail(f.name, "an integer")
+            if f.type == "float" and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+                fail(f.name, "a finite number")
+        for name in ("iterations", "checkpoint_every", "densify_every", "opacity_reset_every", "sh_up_every"):
+            if getattr(self, name) <= 0:
+                fail(name, "positive")
+        for name in ("seed", "num_threads", "max_gaussians", "densify_from", "densify_until", "min_densify_every"):
+            if getattr(self, name) < 0:
+                fail(name, "non-negative (0 = none / default)" if name in ("num_threads", "max_gaussians") else "non-negative")
+        lrs = ("position_lr_init", "position_lr_final", "features_dc_lr", "features_rest_lr", "opacity_lr")
+        for name in lrs + ("scaling_lr", "rotation_lr", "densify_grad_threshold"):
+            if getattr(self, name) < 0:
+                fail(name, "non-negative")
+        for name in ("percent_dense", "split_scale_divisor", "max_screen_radius", "max_world_scale"):
+            if getattr(self, name) <= 0:
+                fail(name, "positive")
+        if self.position_lr_init <= 0 or self.position_lr_final <= 0:
+            fail("position_lr_init" if self.position_lr_init <= 0 else "position_lr_final", "positive (it decays log-linearly)")
+        if not 0 <= self.dssim_weight <= 1:
+            fail("dssim_weight", "in [0, 1]")
         if not 0 <= self.sh_degree <= 3:
-            raise ValueError(f"sh_degree must be in 0..3, got {self.sh_degree}")
-        if len(self.background) != 3 or not all(0.0 <= b <= 1.0 for b in self.background):
-            raise ValueError(f"background must be 3 values in [0, 1], got {self.background}")
-        if not 0 < self.init_opacity < 1:
-            raise ValueError(f"init_opacity must be in (0, 1), got {self.init_opacity}")
-        if self.checkpoint_every <= 0:
-            raise ValueError(f"checkpoint_every must be positive, got {self.checkpoint_every}")
+            fail("sh_degree", "in 0..3")
+        if len(self.background) != 3 or not all(math.isfinite(b) and 0.0 <= b <= 1.0 for b in self.background):
+            fail("background", "3 values in [0, 1]")
+        for name in ("init_opacity", "reset_opacity"):
+            if not 0 < getattr(self, name) < 1:
+                fail(name, "in (0, 1)")
+        if not 0 <= self.min_opacity < 1:
+            fail("min_opacity", "in [0, 1)")
         if self.split_count < 2:
-            raise ValueError(f"split_count must be at least 2, got {self.split_count}")
+            fail("split_count", "at least 2")
 
 
 @dataclass(frozen=True)
