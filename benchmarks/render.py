@@ -34,8 +34,7 @@ import tyro
 from rich.console import Console
 from rich.table import Table
 
-from rtgs2.render import render
-from rtgs2.render.constants import FAR_PLANE, NEAR_PLANE
+from rtgs2.render import raster_inputs, render
 from rtgs2.scene import Camera, GaussianScene
 from rtgs2.scene.synthetic import room_cameras, room_scene
 
@@ -167,7 +166,7 @@ def bench(cfg: Config, console: Console) -> list[Row]:
 
 def breakdown(cfg: Config, console: Console) -> list[tuple[str, dict[str, float]]]:
     """Mean CPU ms per stage of the numba forward and backward kernels, per configuration."""
-    from rtgs2.render.numba_backend import _camera, _f32, rasterize_backward, rasterize_forward
+    from rtgs2.render.numba_backend import _f32, raster_camera, rasterize_backward, rasterize_forward
 
     results = []
     for n in cfg.sizes:
@@ -180,13 +179,13 @@ def breakdown(cfg: Config, console: Console) -> list[tuple[str, dict[str, float]
                 prof: dict[str, float] = {}
                 runs = 0
                 for k, cam in enumerate(room_cameras(cfg.views, cfg.seed, width=w, height=h)):
-                    rc = _camera(cam.world_to_cam, cam.K, w, h, scene.sh_degree, NEAR_PLANE, FAR_PLANE)
+                    rc = raster_camera(raster_inputs(scene, cam))
                     for rep in range(cfg.repeats + 1):
                         p = prof if rep > 0 else None  # the first run of each view warms up
-                        acc, alpha, _, state = rasterize_forward(*arrays, feats, rc, profile=p)
-                        v_acc = np.zeros_like(acc)
-                        v_acc[..., :3] = 1.0 / acc[..., :3].size  # d(mean RGB)
-                        rasterize_backward(state, arrays, rc, v_acc, np.zeros_like(alpha), profile=p)
+                        fwd = rasterize_forward(*arrays, feats, rc, profile=p)
+                        v_acc = np.zeros_like(fwd.acc)
+                        v_acc[..., :3] = 1.0 / fwd.acc[..., :3].size  # d(mean RGB)
+                        rasterize_backward(fwd.state, arrays, rc, v_acc, np.zeros_like(fwd.alpha), profile=p)
                         runs += rep > 0
                 stages = {k: v / runs for k, v in prof.items()}
                 label = f"{n:,} Gaussians, {res}, D={d}"

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from torch import Tensor
 
 from rtgs2.render.constants import FAR_PLANE, NEAR_PLANE
+from rtgs2.render.contract import BACKENDS, Backend, BackendFn, RasterInputs, RasterOutputs
 from rtgs2.scene.camera import Camera
 from rtgs2.scene.gaussians import GaussianScene
-
-Backend = Literal["auto", "numba", "reference", "gsplat"]
-BACKENDS = ("numba", "reference", "gsplat")
 
 
 @dataclass(frozen=True)
@@ -39,6 +36,8 @@ class RenderOutput:
     - ``alpha``    [H, W] accumulated opacity, 1 - final transmittance
     - ``features`` [H, W, D] alpha-blended features, no background; None if none were rendered
     - ``visible``  [N] bool, Gaussians that can reach alpha >= 1/255 somewhere in the image
+    - ``radii``    [N] int32 screen radius, pixels: half-side of the alpha >= 1/255 box the
+      Gaussian's tiles were chosen by (the larger axis, rounded up); 0 where not visible
     - ``means2d_probe`` [N, 2] zeros in the graph (with ``track_means2d_grad``): after
       ``backward()`` its ``.grad`` is the gradient w.r.t. the projected 2D means, pixels
     """
@@ -48,6 +47,7 @@ class RenderOutput:
     alpha: Tensor
     features: Tensor | None = None
     visible: Tensor | None = None
+    radii: Tensor | None = None
     means2d_probe: Tensor | None = None
 
 
@@ -66,6 +66,65 @@ def resolve_backend(backend: Backend, scene: GaussianScene) -> str:
     if backend == "numba" and scene.device.type != "cpu":
         raise ValueError(f"backend 'numba' runs on the CPU; the scene is on {scene.device}")
     return backend
+
+
+def backend_fn(name: str) -> BackendFn:
+    """The function of a concrete backend (imported on first use: numba and gsplat are heavy)."""
+    if name == "numba":
+        from rtgs2.render.numba_backend import render_numba
+
+        return render_numba
+    if name == "gsplat":
+        from rtgs2.render.gsplat_backend import render_gsplat
+
+        return render_gsplat
+    if name == "reference":
+        from rtgs2.render.reference import render_reference
+
+        return render_reference
+    raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
+
+
+def raster_inputs(
+    scene: GaussianScene,
+    camera: Camera,
+    *,
+    features: Tensor | None = None,  # [N, D]; default: scene.features
+    sh_degree: int | None = None,  # default: the scene's degree
+    settings: RasterSettings = RasterSettings(),
+) -> RasterInputs:
+    """The backend inputs of one view, checked (see ``render`` for the arguments and errors)."""
+    if not isinstance(scene, GaussianScene):
+        raise TypeError(f"scene must be a GaussianScene, got {type(scene).__name__}")
+    if not isinstance(camera, Camera):
+        raise TypeError(f"camera must be a Camera, got {type(camera).__name__}")
+    feats = scene.features if features is None else features
+    n = scene.num_gaussians
+    if feats is not None and (feats.ndim != 2 or feats.shape[0] != n):
+        raise ValueError(f"features must have shape [N={n}, D], got {list(feats.shape)}")
+    degree = scene.sh_degree if sh_degree is None else int(sh_degree)
+    if not 0 <= degree <= scene.sh_degree:
+        raise ValueError(f"sh_degree must be in 0..{scene.sh_degree} (the scene's degree), got {sh_degree}")
+    dtype, device = scene.means.dtype, scene.device
+    probe = None
+    if settings.track_means2d_grad:
+        probe = torch.zeros(n, 2, dtype=dtype, device=device, requires_grad=True)
+    return RasterInputs(
+        means=scene.means,
+        quats=scene.quats,
+        log_scales=scene.log_scales,
+        opacity_logits=scene.opacity_logits,
+        sh=scene.sh[:, : (degree + 1) ** 2],
+        features=feats,
+        world_to_cam=camera.world_to_cam.to(device=device, dtype=dtype),
+        K=camera.K.to(device=device, dtype=dtype),
+        width=camera.width,
+        height=camera.height,
+        sh_degree=degree,
+        near_plane=settings.near_plane,
+        far_plane=settings.far_plane,
+        means2d_probe=probe,
+    )
 
 
 def render(
@@ -90,52 +149,25 @@ def render(
         ValueError: shapes that do not match (naming the argument, expected and actual shape),
             an SH degree above the scene's, a bad background.
     """
-    if not isinstance(scene, GaussianScene):
-        raise TypeError(f"scene must be a GaussianScene, got {type(scene).__name__}")
-    if not isinstance(camera, Camera):
-        raise TypeError(f"camera must be a Camera, got {type(camera).__name__}")
-    feats = scene.features if features is None else features
-    n = scene.num_gaussians
-    if feats is not None and (feats.ndim != 2 or feats.shape[0] != n):
-        raise ValueError(f"features must have shape [N={n}, D], got {list(feats.shape)}")
-    degree = scene.sh_degree if sh_degree is None else int(sh_degree)
-    if not 0 <= degree <= scene.sh_degree:
-        raise ValueError(f"sh_degree must be in 0..{scene.sh_degree} (the scene's degree), got {sh_degree}")
+    inputs = raster_inputs(scene, camera, features=features, sh_degree=sh_degree, settings=settings)
     dtype, device = scene.means.dtype, scene.device
     bg = None
     if background is not None:
         bg = torch.as_tensor(background, dtype=dtype, device=device)
         if bg.shape != (3,):
             raise ValueError(f"background must have shape [3], got {list(bg.shape)}")
-    name = resolve_backend(backend, scene)
-    if name == "numba":
-        from rtgs2.render.numba_backend import render_numba as fn
-    elif name == "gsplat":
-        from rtgs2.render.gsplat_backend import render_gsplat as fn
-    else:
-        from rtgs2.render.reference import render_reference as fn
-    k = (degree + 1) ** 2
-    probe = None
-    if settings.track_means2d_grad:
-        probe = torch.zeros(n, 2, dtype=dtype, device=device, requires_grad=True)
-    rgb, depth_acc, alpha, feat_img, visible = fn(
-        scene.means,
-        scene.quats,
-        scene.log_scales,
-        scene.opacity_logits,
-        scene.sh[:, :k],
-        feats,
-        camera.world_to_cam.to(device=device, dtype=dtype),
-        camera.K.to(device=device, dtype=dtype),
-        camera.width,
-        camera.height,
-        degree,
-        settings.near_plane,
-        settings.far_plane,
-        probe,
-    )
+    out: RasterOutputs = backend_fn(resolve_backend(backend, scene))(inputs)
+    rgb, alpha = out.rgb, out.alpha
     if bg is not None:
         rgb = rgb + (1 - alpha).unsqueeze(-1) * bg
     # Safe division: the unselected branch of where() would still pass NaN gradients.
-    depth = depth_acc / torch.where(alpha > 0, alpha, torch.ones_like(alpha))
-    return RenderOutput(rgb=rgb, depth=depth, alpha=alpha, features=feat_img, visible=visible, means2d_probe=probe)
+    depth = out.depth_acc / torch.where(alpha > 0, alpha, torch.ones_like(alpha))
+    return RenderOutput(
+        rgb=rgb,
+        depth=depth,
+        alpha=alpha,
+        features=out.features,
+        visible=out.visible,
+        radii=out.radii,
+        means2d_probe=inputs.means2d_probe,
+    )

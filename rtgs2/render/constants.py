@@ -1,7 +1,5 @@
 """Rasterization constants shared by every backend (gsplat / INRIA conventions, DESIGN §4)."""
 
-from rtgs2.scene.sh import SH_C0  # noqa: F401  (re-exported: colour = SH·Y + 0.5)
-
 ALPHA_MIN = 1.0 / 255.0  # a splat fainter than one 8-bit level is skipped (INRIA, gsplat)
 ALPHA_MAX = 0.999  # cap so that 1 - alpha never reaches 0 (INRIA; gsplat >= 1.x uses 0.99)
 T_MIN = 1e-4  # stop blending once transmittance would fall to this (INRIA, gsplat)

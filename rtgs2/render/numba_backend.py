@@ -1,7 +1,7 @@
 """The ``numba`` backend of ``render()``: tile rasterizer on the CPU, forward and backward.
 
-``render_numba`` has the backend signature of ``reference.render_reference`` and returns the
-same 5-tuple. It is differentiable: a ``torch.autograd.Function`` runs the numba forward
+``render_numba`` is a ``contract.BackendFn``, like ``reference.render_reference``. It is
+differentiable: a ``torch.autograd.Function`` runs the numba forward
 kernels (``numba_kernels.py``) and, on ``backward()``, the gradient kernels
 (``numba_kernels_bwd.py``) w.r.t. means, quats, log_scales, opacity_logits, sh and features.
 
@@ -21,7 +21,7 @@ gradients are cast back to the dtype of ``means``.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -29,7 +29,8 @@ from torch import Tensor
 
 from rtgs2.render import numba_kernels as nk
 from rtgs2.render import numba_kernels_bwd as bk
-from rtgs2.render.constants import FAR_PLANE, NEAR_PLANE, TILE_SIZE
+from rtgs2.render.constants import TILE_SIZE
+from rtgs2.render.contract import RasterInputs, RasterOutputs
 
 F32 = np.float32
 
@@ -83,53 +84,69 @@ def _f32(t: Tensor) -> np.ndarray:
     return np.ascontiguousarray(t.detach().to(device="cpu", dtype=torch.float32).numpy())
 
 
-def _check_inputs(means, quats, log_scales, opacity_logits, sh, features, world_to_cam, K, width, height, sh_degree):
-    n = means.shape[0] if means.ndim == 2 else -1
-    if means.ndim != 2 or means.shape[1] != 3:
-        raise ValueError(f"means must have shape [N, 3], got {list(means.shape)}")
-    k = (sh_degree + 1) ** 2
+def _check_inputs(inputs: RasterInputs) -> None:
+    """Shapes, camera and devices, before any kernel runs (``render()`` checks the rest)."""
+    i = inputs
+    n = i.means.shape[0] if i.means.ndim == 2 else -1
+    if i.means.ndim != 2 or i.means.shape[1] != 3:
+        raise ValueError(f"means must have shape [N, 3], got {list(i.means.shape)}")
+    k = (i.sh_degree + 1) ** 2
     expected = {
-        "quats": (quats, (n, 4)),
-        "log_scales": (log_scales, (n, 3)),
-        "opacity_logits": (opacity_logits, (n,)),
-        "world_to_cam": (world_to_cam, (4, 4)),
-        "K": (K, (3, 3)),
+        "quats": (i.quats, (n, 4)),
+        "log_scales": (i.log_scales, (n, 3)),
+        "opacity_logits": (i.opacity_logits, (n,)),
+        "world_to_cam": (i.world_to_cam, (4, 4)),
+        "K": (i.K, (3, 3)),
     }
+    if i.means2d_probe is not None:
+        expected["means2d_probe"] = (i.means2d_probe, (n, 2))
     for name, (t, shape) in expected.items():
         if tuple(t.shape) != shape:
             raise ValueError(f"{name} must have shape {list(shape)}, got {list(t.shape)}")
-    if not 0 <= sh_degree <= 3:
-        raise ValueError(f"sh_degree must be in 0..3, got {sh_degree}")
-    if sh.ndim != 3 or sh.shape[0] != n or sh.shape[1] < k or sh.shape[2] != 3:
-        raise ValueError(f"sh must have shape [N={n}, >={k}, 3] for degree {sh_degree}, got {list(sh.shape)}")
-    if features is not None and (features.ndim != 2 or features.shape[0] != n):
-        raise ValueError(f"features must have shape [N={n}, D], got {list(features.shape)}")
-    if int(width) <= 0 or int(height) <= 0:
-        raise ValueError(f"image size must be positive, got {width}x{height}")
-    if not (bool(torch.isfinite(world_to_cam).all()) and bool(torch.isfinite(K).all())):
+    if not 0 <= i.sh_degree <= 3:
+        raise ValueError(f"sh_degree must be in 0..3, got {i.sh_degree}")
+    if i.sh.ndim != 3 or i.sh.shape[0] != n or i.sh.shape[1] < k or i.sh.shape[2] != 3:
+        raise ValueError(f"sh must have shape [N={n}, >={k}, 3] for degree {i.sh_degree}, got {list(i.sh.shape)}")
+    if i.features is not None and (i.features.ndim != 2 or i.features.shape[0] != n):
+        raise ValueError(f"features must have shape [N={n}, D], got {list(i.features.shape)}")
+    if int(i.width) <= 0 or int(i.height) <= 0:
+        raise ValueError(f"image size must be positive, got {i.width}x{i.height}")
+    if not (bool(torch.isfinite(i.world_to_cam).all()) and bool(torch.isfinite(i.K).all())):
         raise ValueError("world_to_cam and K must be finite")
-    if not (float(K[0, 0]) > 0 and float(K[1, 1]) > 0):
-        raise ValueError(f"focal lengths must be positive, got fx={float(K[0, 0])}, fy={float(K[1, 1])}")
-    for name, t in (("means", means), ("sh", sh), ("features", features)):
+    if not (float(i.K[0, 0]) > 0 and float(i.K[1, 1]) > 0):
+        raise ValueError(f"focal lengths must be positive, got fx={float(i.K[0, 0])}, fy={float(i.K[1, 1])}")
+    for name, t in (("means", i.means), ("sh", i.sh), ("features", i.features)):
         if t is not None and t.device.type != "cpu":
             raise ValueError(f"the numba backend runs on the CPU; {name} is on {t.device}")
 
 
-def _camera(world_to_cam: Tensor, K: Tensor, width, height, sh_degree, near, far) -> RasterCamera:
-    w2c = world_to_cam.detach().cpu().to(torch.float32)  # the precision the reference sees
+def raster_camera(inputs: RasterInputs) -> RasterCamera:
+    """The camera arguments of the kernels, from the inputs' float32 camera."""
+    w2c = inputs.world_to_cam.detach().cpu().to(torch.float32)  # the precision the reference sees
     R, t = w2c[:3, :3], w2c[:3, 3]
     center = -R.T @ t
-    k = K.detach().cpu().to(torch.float32).double()
+    k = inputs.K.detach().cpu().to(torch.float32).double()
     return RasterCamera(
         view=w2c.double().numpy(),
         intr=np.array([k[0, 0], k[1, 1], k[0, 2], k[1, 2]], dtype=np.float64),
         cam_center=center.double().numpy(),
-        width=int(width),
-        height=int(height),
-        sh_degree=int(sh_degree),
-        near=float(near),
-        far=float(far),
+        width=int(inputs.width),
+        height=int(inputs.height),
+        sh_degree=int(inputs.sh_degree),
+        near=float(inputs.near_plane),
+        far=float(inputs.far_plane),
     )
+
+
+@dataclass
+class Forward:
+    """What the forward kernels give (numpy)."""
+
+    acc: np.ndarray  # [H, W, 4 + D] accumulated colour, z, features
+    alpha: np.ndarray  # [H, W]
+    visible: np.ndarray  # [N] bool
+    radii: np.ndarray  # [N] int32 pixels
+    state: RasterState  # what the backward needs
 
 
 def rasterize_forward(
@@ -141,10 +158,8 @@ def rasterize_forward(
     features: np.ndarray,  # [N, D] (D may be 0)
     cam: RasterCamera,
     profile: dict[str, float] | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, RasterState]:
-    """Run the forward kernels. Returns accumulated values [H, W, 4 + D] (colour, z, features),
-    alpha [H, W], visible [N] bool and the state the backward needs. ``profile`` collects the CPU
-    ms of each stage (see ``StageClock``)."""
+) -> Forward:
+    """Run the forward kernels. ``profile`` collects the CPU ms of each stage (see ``StageClock``)."""
     clock = StageClock(profile)
     n = means.shape[0]
     ts = TILE_SIZE
@@ -157,9 +172,10 @@ def rasterize_forward(
     rgb = np.zeros((n, 3), F32)
     rect = np.zeros((n, 4), np.int32)
     visible = np.zeros(n, np.bool_)
+    radii = np.zeros(n, np.int32)
     nk.project_gaussians(
         means, quats, log_scales, opacity_logits, sh, cam.sh_degree, cam.view, cam.intr, cam.cam_center,
-        cam.width, cam.height, cam.near, cam.far, ts, xy, conic, depth, opac, half_ext, rgb, rect, visible,
+        cam.width, cam.height, cam.near, cam.far, ts, xy, conic, depth, opac, half_ext, rgb, rect, visible, radii,
     )  # fmt: skip
     clock.mark("project")
     order = nk.sort_by_depth(visible, depth)
@@ -177,7 +193,7 @@ def rasterize_forward(
     nk.blend_tiles(tile_off, tile_list, gpar, values, cam.width, cam.height, ts, out, t_final, last)
     clock.mark("blend")
     state = RasterState(order, tile_off, tile_list, rank_off, rank_entry, gpar, values, t_final, last)
-    return out, 1.0 - t_final, visible, state
+    return Forward(out, 1.0 - t_final, visible, radii, state)
 
 
 def active_channels(v_acc: np.ndarray) -> np.ndarray:
@@ -218,70 +234,63 @@ def rasterize_backward(
     return grads
 
 
+def _arrays(inputs: RasterInputs) -> tuple[list[np.ndarray], np.ndarray]:
+    """float32 numpy copies (or views) of the Gaussian parameters, and the features [N, D >= 0]."""
+    i = inputs
+    arrays = [_f32(t) for t in (i.means, i.quats, i.log_scales, i.opacity_logits, i.sh)]
+    feats = _f32(i.features) if i.features is not None else np.zeros((i.means.shape[0], 0), F32)
+    return arrays, feats
+
+
 class _RasterizeNumba(torch.autograd.Function):
     """(means, quats, log_scales, opacity_logits, sh, features|None, means2d_probe|None) ->
-    (accumulated values [H, W, 4 + D], alpha [H, W], visible [N] bool)."""
+    (accumulated values [H, W, 4 + D], alpha [H, W], visible [N] bool, radii [N] int32)."""
 
     @staticmethod
-    def forward(ctx, means, quats, log_scales, opacity_logits, sh, features, means2d_probe, cam):
-        arrays = [_f32(t) for t in (means, quats, log_scales, opacity_logits, sh)]
-        feats = _f32(features) if features is not None else np.zeros((means.shape[0], 0), F32)
-        acc, alpha, visible, state = rasterize_forward(*arrays, feats, cam)
-        ctx.cam, ctx.state, ctx.arrays = cam, state, arrays
+    def forward(ctx, means, quats, log_scales, opacity_logits, sh, features, means2d_probe, inputs, cam):
+        arrays, feats = _arrays(inputs)
+        fwd = rasterize_forward(*arrays, feats, cam)
+        ctx.cam, ctx.state, ctx.arrays = cam, fwd.state, arrays
         ctx.has_features, ctx.has_probe = features is not None, means2d_probe is not None
         ctx.dtypes = [t.dtype if t is not None else None for t in (means, quats, log_scales, opacity_logits, sh, features)]
-        vis = torch.from_numpy(visible)
-        ctx.mark_non_differentiable(vis)
+        vis, radii = torch.from_numpy(fwd.visible), torch.from_numpy(fwd.radii)
+        ctx.mark_non_differentiable(vis, radii)
         dtype = means.dtype
-        return torch.from_numpy(acc).to(dtype), torch.from_numpy(alpha).to(dtype), vis
+        return torch.from_numpy(fwd.acc).to(dtype), torch.from_numpy(fwd.alpha).to(dtype), vis, radii
 
     @staticmethod
-    def backward(ctx, v_acc, v_alpha, _v_visible):
+    def backward(ctx, v_acc, v_alpha, _v_visible, _v_radii):
         grads = rasterize_backward(ctx.state, ctx.arrays, ctx.cam, _f32(v_acc), _f32(v_alpha))
         d_means, d_quats, d_scales, d_logits, d_sh, d_feats, d_xy = (torch.from_numpy(g) for g in grads)
         out = [g.to(dt) for g, dt in zip((d_means, d_quats, d_scales, d_logits, d_sh), ctx.dtypes)]
         out.append(d_feats.to(ctx.dtypes[5]) if ctx.has_features else None)
         out.append(d_xy.to(ctx.dtypes[0]) if ctx.has_probe else None)
-        return (*out, None)
+        return (*out, None, None)
 
 
-def render_numba(
-    means: Tensor,  # [N, 3] world, metres
-    quats: Tensor,  # [N, 4] wxyz
-    log_scales: Tensor,  # [N, 3]
-    opacity_logits: Tensor,  # [N]
-    sh: Tensor,  # [N, K, 3], K >= (sh_degree+1)^2
-    features: Tensor | None,  # [N, D]
-    world_to_cam: Tensor,  # [4, 4]
-    K: Tensor,  # [3, 3] pixels
-    width: int,
-    height: int,
-    sh_degree: int,
-    near_plane: float = NEAR_PLANE,
-    far_plane: float = FAR_PLANE,
-    means2d_probe: Tensor | None = None,  # [N, 2] zeros; its .grad becomes dL/d(means2d), px
-) -> tuple[Tensor, Tensor, Tensor, Tensor | None, Tensor]:
-    """Render with the numba tile rasterizer; same contract as ``reference.render_reference``.
+def render_numba(inputs: RasterInputs) -> RasterOutputs:
+    """Render with the numba tile rasterizer (see ``contract.RasterOutputs``).
 
-    Returns:
-        rgb [H, W, 3] accumulated colour (no background), depth [H, W] accumulated sum of
-        w·z (metres), alpha [H, W], features [H, W, D] or None, visible [N] bool.
     Raises:
         ValueError: wrong shapes, non-finite camera, non-positive image size, tensors not on CPU.
     """
-    _check_inputs(means, quats, log_scales, opacity_logits, sh, features, world_to_cam, K, width, height, sh_degree)
-    if means2d_probe is not None and tuple(means2d_probe.shape) != (means.shape[0], 2):
-        raise ValueError(f"means2d_probe must have shape [{means.shape[0]}, 2], got {list(means2d_probe.shape)}")
-    cam = _camera(world_to_cam, K, width, height, sh_degree, near_plane, far_plane)
-    sh = sh[:, : (sh_degree + 1) ** 2]
-    inputs = (means, quats, log_scales, opacity_logits, sh, features, means2d_probe)
-    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs):
-        acc, alpha, visible = _RasterizeNumba.apply(*inputs, cam)
+    _check_inputs(inputs)
+    cam = raster_camera(inputs)
+    i = replace(inputs, sh=inputs.sh[:, : (inputs.sh_degree + 1) ** 2])
+    tensors = (i.means, i.quats, i.log_scales, i.opacity_logits, i.sh, i.features, i.means2d_probe)
+    dtype = i.means.dtype
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
+        acc, alpha, visible, radii = _RasterizeNumba.apply(*tensors, i, cam)
     else:
-        arrays = [_f32(t) for t in (means, quats, log_scales, opacity_logits, sh)]
-        feats = _f32(features) if features is not None else np.zeros((means.shape[0], 0), F32)
-        acc_np, alpha_np, vis_np, _ = rasterize_forward(*arrays, feats, cam)
-        acc = torch.from_numpy(acc_np).to(means.dtype)
-        alpha, visible = torch.from_numpy(alpha_np).to(means.dtype), torch.from_numpy(vis_np)
-    feat_img = acc[..., nk.V_FEAT :] if features is not None else None
-    return acc[..., :3], acc[..., nk.V_DEPTH], alpha, feat_img, visible
+        arrays, feats = _arrays(i)
+        fwd = rasterize_forward(*arrays, feats, cam)
+        acc, alpha = torch.from_numpy(fwd.acc).to(dtype), torch.from_numpy(fwd.alpha).to(dtype)
+        visible, radii = torch.from_numpy(fwd.visible), torch.from_numpy(fwd.radii)
+    return RasterOutputs(
+        rgb=acc[..., :3],
+        depth_acc=acc[..., nk.V_DEPTH],
+        alpha=alpha,
+        features=acc[..., nk.V_FEAT :] if i.features is not None else None,
+        visible=visible,
+        radii=radii,
+    )

@@ -196,9 +196,10 @@ def project_gaussians(
     rgb,  # out [N, 3] max(SH + 0.5, 0)
     rect,  # out [N, 4] int32 tile range [x0, x1) x [y0, y1)
     visible,  # out [N] bool, as reference.visible_on_screen
+    radii,  # out [N] int32 larger half-width of the alpha >= 1/255 box rounded up, px (reference.screen_radii)
 ):
     """Project every Gaussian; invisible ones (culled, off-screen, too faint, non-finite) get
-    ``visible = False`` and an empty tile rectangle."""
+    ``visible = False``, radius 0 and an empty tile rectangle."""
     n = means.shape[0]
     fx, fy, cx, cy = intr[0], intr[1], intr[2], intr[3]
     lims = frustum_limits(width, height, fx, fy, cx, cy)
@@ -212,6 +213,7 @@ def project_gaussians(
         Y = np.empty(16)
         for i in range(ch * CHUNK, min(n, (ch + 1) * CHUNK)):
             visible[i] = False
+            radii[i] = 0
             rect[i, 0] = rect[i, 1] = rect[i, 2] = rect[i, 3] = 0
             mx, my, mz = float(means[i, 0]), float(means[i, 1]), float(means[i, 2])
             x = view[0, 0] * mx + view[0, 1] * my + view[0, 2] * mz + view[0, 3]
@@ -238,6 +240,7 @@ def project_gaussians(
             hx, hy = math.sqrt(2.0 * level * a), math.sqrt(2.0 * level * c)
             if not (u + hx > 0 and u - hx < width and v + hy > 0 and v - hy < height):
                 continue
+            radius = math.ceil(max(hx, hy))
             hx += BOX_SLACK_PX
             hy += BOX_SLACK_PX
             # Clip in float before converting: huge or infinite boxes must not overflow int.
@@ -248,6 +251,7 @@ def project_gaussians(
             if not (x1 > x0 and y1 > y0):
                 continue
             visible[i] = True
+            radii[i] = radius
             rect[i, 0], rect[i, 1], rect[i, 2], rect[i, 3] = int(x0), int(x1), int(y0), int(y1)
             xy[i, 0], xy[i, 1] = u, v
             conic[i, 0], conic[i, 1], conic[i, 2] = c / det, -b / det, a / det

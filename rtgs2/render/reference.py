@@ -30,6 +30,7 @@ from rtgs2.render.constants import (
     NEAR_PLANE,
     T_MIN,
 )
+from rtgs2.render.contract import RasterInputs, RasterOutputs
 from rtgs2.scene.sh import eval_sh
 
 
@@ -100,24 +101,42 @@ def project(
     return Projected(means2d, conics, z, valid, torch.stack([a, b, c], dim=-1))
 
 
+def box_half_widths(
+    proj: Projected,
+    opacities: Tensor,  # [N] in (0, 1)
+) -> Tensor:  # [N, 2] pixels
+    """Half-widths (x, y) of the box around each 2D mean where alpha can reach ALPHA_MIN.
+
+    A pixel gets alpha >= ALPHA_MIN only where sigma <= ln(o / ALPHA_MIN), an ellipse whose
+    bounding box has half-widths sqrt(2 ln(o / ALPHA_MIN) * cov_xx) and the same in y.
+    """
+    level = torch.log((opacities / ALPHA_MIN).clamp_min(1.0))
+    return torch.sqrt(2 * level.unsqueeze(-1) * proj.cov2d[:, [0, 2]])
+
+
 def visible_on_screen(
     proj: Projected,
     opacities: Tensor,  # [N] in (0, 1)
     width: int,
     height: int,
 ) -> Tensor:
-    """[N] bool: Gaussians that can reach alpha >= ALPHA_MIN somewhere on the image.
-
-    A pixel gets alpha >= ALPHA_MIN only where sigma <= ln(o / ALPHA_MIN), an ellipse whose
-    bounding box has half-widths sqrt(2 ln(o / ALPHA_MIN) * cov_xx) and the same in y.
-    Tile-based backends bin by this box, so their output does not depend on tiling.
-    """
-    level = torch.log((opacities / ALPHA_MIN).clamp_min(1.0))
-    hx = torch.sqrt(2 * level * proj.cov2d[:, 0])
-    hy = torch.sqrt(2 * level * proj.cov2d[:, 2])
+    """[N] bool: Gaussians that can reach alpha >= ALPHA_MIN somewhere on the image (their
+    ``box_half_widths`` box overlaps it). Tile-based backends bin by this box, so their output
+    does not depend on tiling."""
+    hx, hy = box_half_widths(proj, opacities).unbind(-1)
     x, y = proj.means2d.unbind(-1)
     on = (x + hx > 0) & (x - hx < width) & (y + hy > 0) & (y - hy < height)
     return proj.valid & (opacities >= ALPHA_MIN) & on
+
+
+def screen_radii(
+    proj: Projected,
+    opacities: Tensor,  # [N] in (0, 1)
+    visible: Tensor,  # [N] bool
+) -> Tensor:  # [N] int32 pixels
+    """The larger ``box_half_widths``, rounded up; 0 where not visible (checks the numba radii)."""
+    r = box_half_widths(proj, opacities).amax(-1).ceil()
+    return torch.where(visible, r, torch.zeros_like(r)).to(torch.int32)
 
 
 def view_colors(
@@ -167,31 +186,25 @@ def rasterize(
     return acc, torch.cat(out_a).reshape(height, width)
 
 
-def render_reference(
-    means: Tensor,  # [N, 3]
-    quats: Tensor,  # [N, 4]
-    log_scales: Tensor,  # [N, 3]
-    opacity_logits: Tensor,  # [N]
-    sh: Tensor,  # [N, K, 3]
-    features: Tensor | None,  # [N, D]
-    world_to_cam: Tensor,  # [4, 4]
-    K: Tensor,  # [3, 3]
-    width: int,
-    height: int,
-    sh_degree: int,
-    near_plane: float = NEAR_PLANE,
-    far_plane: float = FAR_PLANE,
-    means2d_probe: Tensor | None = None,  # [N, 2] zeros; its .grad becomes dL/d(means2d)
-) -> tuple[Tensor, Tensor, Tensor, Tensor | None, Tensor]:
-    """One pass: accumulated colour [H,W,3], depth [H,W] (sum of w·z), alpha [H,W],
-    features [H,W,D] or None, and the visibility mask [N] bool (see ``visible_on_screen``)."""
-    proj = project(means, quats, log_scales, world_to_cam, K, width, height, near_plane, far_plane)
-    if means2d_probe is not None:
-        proj = proj._replace(means2d=proj.means2d + means2d_probe)
-    opacities = torch.sigmoid(opacity_logits)
-    cam_center = -world_to_cam[:3, :3].T @ world_to_cam[:3, 3]
-    rgb = view_colors(means, sh, sh_degree, cam_center)
-    vals = [rgb, proj.depths.unsqueeze(-1)] + ([features] if features is not None else [])
-    acc, alpha = rasterize(proj, opacities, torch.cat(vals, dim=-1), width, height)
-    feats = acc[..., 4:] if features is not None else None
-    return acc[..., :3], acc[..., 3], alpha, feats, visible_on_screen(proj, opacities.detach(), width, height)
+def render_reference(inputs: RasterInputs) -> RasterOutputs:
+    """One pass of every output (see ``contract.RasterOutputs``), by autograd-differentiable torch."""
+    i = inputs
+    proj = project(i.means, i.quats, i.log_scales, i.world_to_cam, i.K, i.width, i.height, i.near_plane, i.far_plane)
+    if i.means2d_probe is not None:
+        proj = proj._replace(means2d=proj.means2d + i.means2d_probe)
+    opacities = torch.sigmoid(i.opacity_logits)
+    cam_center = -i.world_to_cam[:3, :3].T @ i.world_to_cam[:3, 3]
+    rgb = view_colors(i.means, i.sh, i.sh_degree, cam_center)
+    vals = [rgb, proj.depths.unsqueeze(-1)] + ([i.features] if i.features is not None else [])
+    acc, alpha = rasterize(proj, opacities, torch.cat(vals, dim=-1), i.width, i.height)
+    with torch.no_grad():
+        visible = visible_on_screen(proj, opacities, i.width, i.height)
+        radii = screen_radii(proj, opacities, visible)
+    return RasterOutputs(
+        rgb=acc[..., :3],
+        depth_acc=acc[..., 3],
+        alpha=alpha,
+        features=acc[..., 4:] if i.features is not None else None,
+        visible=visible,
+        radii=radii,
+    )

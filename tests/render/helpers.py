@@ -6,7 +6,6 @@ import math
 
 import torch
 
-from rtgs2.render.constants import FAR_PLANE, NEAR_PLANE
 from rtgs2.scene import Camera, GaussianScene
 
 # Odd sizes: the image is not a whole number of 16-px tiles, so edge tiles are partial.
@@ -56,14 +55,3 @@ def random_scene(
         sh=sh.to(dtype),
         features=feats.to(dtype) if feats is not None else None,
     )
-
-
-def backend_args(scene: GaussianScene, cam: Camera, sh_degree: int | None = None) -> tuple:
-    """Positional arguments of a backend function (``render_numba`` / ``render_reference``)."""
-    d = scene.sh_degree if sh_degree is None else sh_degree
-    dtype = scene.means.dtype
-    return (
-        scene.means, scene.quats, scene.log_scales, scene.opacity_logits, scene.sh[:, : (d + 1) ** 2],
-        scene.features, cam.world_to_cam.to(dtype), cam.K.to(dtype), cam.width, cam.height, d,
-        NEAR_PLANE, FAR_PLANE,
-    )  # fmt: skip

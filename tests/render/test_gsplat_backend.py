@@ -34,6 +34,8 @@ def test_matches_reference(seed, sh_degree, feature_dim):
     for name in ("rgb", "depth", "alpha") + (("features",) if feature_dim else ()):
         assert mismatch(getattr(a, name), getattr(b, name)) <= MAX_MISMATCH, name
     assert float((a.visible.cpu() != b.visible).float().mean()) <= MAX_MISMATCH
+    # gsplat rounds each axis of the same alpha >= 1/255 box up in float32 with fast-math log.
+    assert float(((a.radii.cpu() - b.radii).abs() > 1).float().mean()) <= MAX_MISMATCH
 
 
 def test_gradients_and_means2d_probe_match_reference():

@@ -1,14 +1,16 @@
 """The numba backward pass against autograd through the reference, and the reference against
 finite differences."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
-from rtgs2.render import RasterSettings, render
+from rtgs2.render import RasterSettings, raster_inputs, render
 from rtgs2.render.numba_backend import render_numba
 from rtgs2.render.reference import project, render_reference
 from rtgs2.scene import GaussianScene
-from tests.render.helpers import backend_args, camera, random_scene
+from tests.render.helpers import camera, random_scene
 
 REL_TOL = 1e-3  # issue 3; worst seen here over CASES: 2.0e-6 (quats; float32 on both sides)
 PARAMS = ("means", "quats", "log_scales", "opacity_logits", "sh", "features")
@@ -17,14 +19,12 @@ PARAMS = ("means", "quats", "log_scales", "opacity_logits", "sh", "features")
 def grads(fn, scene: GaussianScene, seed: int, probe: bool = True) -> dict[str, torch.Tensor]:
     """Gradients of <v, outputs> for random cotangents v (seeded) w.r.t. every scene tensor."""
     params = {k: getattr(scene, k).detach().clone().requires_grad_(True) for k in PARAMS if getattr(scene, k) is not None}
-    scene = GaussianScene(**params)
-    args = list(backend_args(scene, camera()))
-    means2d = torch.zeros(scene.num_gaussians, 2, requires_grad=True) if probe else None
-    rgb, depth, alpha, feats, _ = fn(*args, means2d)
+    inputs = raster_inputs(GaussianScene(**params), camera(), settings=RasterSettings(track_means2d_grad=probe))
+    out = fn(inputs)
     g = torch.Generator().manual_seed(seed)
-    outputs = [t for t in (rgb, depth, alpha, feats) if t is not None]
+    outputs = [t for t in (out.rgb, out.depth_acc, out.alpha, out.features) if t is not None]
     loss = sum((t * torch.randn(t.shape, generator=g, dtype=t.dtype)).sum() for t in outputs)
-    inputs = list(params.values()) + ([means2d] if probe else [])
+    inputs = list(params.values()) + ([inputs.means2d_probe] if probe else [])
     names = list(params) + (["means2d"] if probe else [])
     return dict(zip(names, torch.autograd.grad(loss, inputs)))
 
@@ -40,7 +40,9 @@ CASES = [(0, 0, 0), (1, 1, 32), (2, 2, 0), (3, 3, 32), (4, 3, 0), (5, 2, 32)]
 def test_gradients_match_reference_autograd(seed, sh_degree, feature_dim):
     # spread 1.8: some Gaussians sit outside the Jacobian's clamp, which has its own gradient.
     scene = random_scene(200, seed, sh_degree=sh_degree, feature_dim=feature_dim, spread=1.8)
-    proj = project(scene.means, scene.quats, scene.log_scales, *backend_args(scene, camera())[6:10])
+    cam = camera()
+    w2c, K = cam.world_to_cam.to(scene.means), cam.K.to(scene.means)
+    proj = project(scene.means, scene.quats, scene.log_scales, w2c, K, cam.width, cam.height)
     x_over_z = (proj.means2d[:, 0] - camera().cx) / camera().fx
     assert bool((proj.valid & (x_over_z.abs() > 1.2)).any()), "the case should exercise the Jacobian clamp"
     got, want = grads(render_numba, scene, seed), grads(render_reference, scene, seed)
@@ -87,11 +89,11 @@ def test_reference_gradients_match_finite_differences():
     scene = random_scene(3, 21, sh_degree=1, feature_dim=2, dtype=torch.float64, behind_fraction=0.0)
     cam = camera(7, 6)
     tensors = [getattr(scene, k).detach().clone().requires_grad_(True) for k in PARAMS]
-    fixed = backend_args(scene, cam)[6:]
+    inputs = raster_inputs(scene, cam)
 
     def f(*ts):
-        rgb, depth, alpha, feats, _ = render_reference(*ts, *fixed)
-        return rgb, depth, alpha, feats
+        out = render_reference(replace(inputs, **dict(zip(PARAMS, ts))))
+        return out.rgb, out.depth_acc, out.alpha, out.features
 
     tensors[2] = (tensors[2].detach() + 1.5).requires_grad_(True)  # scales 9-80 cm: cover the image
     # fast_mode checks random projections of the Jacobian (one backward instead of one per output).

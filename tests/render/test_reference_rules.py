@@ -39,6 +39,8 @@ def test_single_gaussian_alpha_matches_formula():
     torch.testing.assert_close(out.rgb[4, 4], torch.tensor([0.2, 0.4, 0.6], dtype=torch.float64) * o)
     assert float(out.depth[4, 4]) == pytest.approx(z)  # expected depth of one Gaussian is its z
     assert float(out.alpha[0, 0]) == 0.0  # sigma = 16/var: alpha far below 1/255 is skipped
+    # The radius: the alpha >= 1/255 box, o exp(-r^2 / (2 var)) = 1/255, rounded up.
+    assert int(out.radii[0]) == math.ceil(math.sqrt(2 * math.log(o * 255) * var)) == 2
 
 
 def test_alpha_is_capped_and_blending_stops_before_t_min():

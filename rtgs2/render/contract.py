@@ -1,0 +1,57 @@
+"""The contract between ``render()`` and its backends: one named structure in, one out.
+
+Every backend (``numba_backend.render_numba``, ``gsplat_backend.render_gsplat``,
+``reference.render_reference``) is a ``BackendFn``: ``RasterInputs -> RasterOutputs``. A new
+input or output is one field here, filled by each backend; nothing is passed or read by position.
+
+This module imports no torch at run time, so that configs (``rtgs2.recon.config``, read by the
+CLI's ``--help``) can name the backends cheaply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+Backend = Literal["auto", "numba", "reference", "gsplat"]
+"""A renderer as users name it; ``auto``: gsplat for a CUDA scene with gsplat installed, else numba."""
+BACKENDS = ("numba", "reference", "gsplat")  # the concrete backends ``auto`` chooses among
+
+
+@dataclass(frozen=True)
+class RasterInputs:
+    """One rasterization call. Tensors share the scene's dtype and device."""
+
+    means: Tensor  # [N, 3] world, metres
+    quats: Tensor  # [N, 4] wxyz, not necessarily unit
+    log_scales: Tensor  # [N, 3] log std-devs, log-metres
+    opacity_logits: Tensor  # [N]
+    sh: Tensor  # [N, K, 3], K >= (sh_degree + 1)^2
+    features: Tensor | None  # [N, D] blended like colour, or None
+    world_to_cam: Tensor  # [4, 4] OpenCV camera
+    K: Tensor  # [3, 3] intrinsics, pixels
+    width: int  # pixels
+    height: int  # pixels
+    sh_degree: int  # 0..3, the degree evaluated
+    near_plane: float  # metres; camera z at or below it is culled
+    far_plane: float  # metres; camera z at or beyond it is culled
+    means2d_probe: Tensor | None = None  # [N, 2] zeros; its .grad becomes dL/d(2D means), px
+
+
+@dataclass(frozen=True)
+class RasterOutputs:
+    """What every backend returns: accumulated (unnormalised) images, no background."""
+
+    rgb: Tensor  # [H, W, 3] sum of w·colour
+    depth_acc: Tensor  # [H, W] sum of w·z, metres (divide by alpha for the expected depth)
+    alpha: Tensor  # [H, W] 1 - final transmittance
+    features: Tensor | None  # [H, W, D] sum of w·feature; None without input features
+    visible: Tensor  # [N] bool: can reach alpha >= 1/255 somewhere in the image
+    radii: Tensor  # [N] int32 pixels: half-side of the alpha >= 1/255 box used for tile binning, 0 if culled
+
+
+BackendFn = Callable[[RasterInputs], RasterOutputs]
