@@ -11,8 +11,11 @@ checkpointed, so a resumed run retraces the uninterrupted one.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
+import json
 import math
+import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
@@ -22,23 +25,29 @@ import torch
 from torch import Tensor
 
 from rtgs2.recon.backend import choose_backend
-from rtgs2.recon.checkpoint import load_latest_checkpoint, save_checkpoint
 from rtgs2.recon.checks import check_points, check_views
 from rtgs2.recon.config import ReconConfig, Schedule
 from rtgs2.recon.densify import DensifyStats, densify_and_prune, reset_opacity
 from rtgs2.recon.init import initial_scene, scene_extent
 from rtgs2.recon.losses import photometric_loss, psnr
 from rtgs2.recon.params import GaussianParams
-from rtgs2.recon.progress import FitProgress
 from rtgs2.render import RasterSettings, render
-from rtgs2.render.reference import project
+from rtgs2.render.projection import project
 from rtgs2.scene.camera import Camera
 from rtgs2.scene.cameras_json import write_cameras_json
 from rtgs2.scene.gaussians import GaussianScene, all_finite
-from rtgs2.scene.ply import write_ply
+from rtgs2.scene.ply import read_ply, write_ply
+from rtgs2.utils.checkpoint import CheckpointStore
+from rtgs2.utils.io import atomic_write_text
+from rtgs2.utils.lock import LOCK_NAME
+from rtgs2.utils.progress import ProgressReport
 
 # Config fields that may change between a checkpoint and its resumption without changing the result.
 RESUMABLE_CHANGES = ("checkpoint_every",)
+CHECKPOINT_DIR = "checkpoints"  # under the output folder
+MARKER = "recon.json"  # marks a folder as an rtgs2 recon output (never written into a foreign folder)
+OUTPUT_ENTRIES = {CHECKPOINT_DIR, "point_cloud", "cameras.json", MARKER}
+SMOOTHING = 0.4  # weight of the newest step in the shown running averages (3DGS trainer's EMA)
 
 StepCallback = Callable[[int, float], None]
 
@@ -88,28 +97,52 @@ def fit_gaussians(
     progress: bool = True,
     *,
     on_step: StepCallback | None = None,
+    identity: dict | None = None,
 ) -> GaussianScene:
     """Fit Gaussians to posed images; returns the scene (CPU, SH degree ``config.sh_degree``).
 
     Runs on CUDA with gsplat when both are present and the backend allows it, else on the CPU.
 
-    With ``out_dir``: checkpoints go to ``out_dir/checkpoints`` every ``config.checkpoint_every``
-    steps (atomically), a run resumes from the newest one when ``resume`` is true, and the
-    result is written as ``out_dir/point_cloud/iteration_<N>/point_cloud.ply`` plus
-    ``out_dir/cameras.json`` (INRIA layout). ``on_step(step, loss)`` is called after each step.
+    At most ``config.max_gaussians`` Gaussians (when set): a larger initial cloud is subsampled.
+
+    With ``out_dir`` (empty, new, or an earlier output of ``fit_gaussians``; anything else is
+    refused): checkpoints go to ``out_dir/checkpoints`` every ``config.checkpoint_every`` steps
+    (atomically), a run resumes from the newest one when ``resume`` is true (``False`` deletes
+    them and starts afresh), and the result is written as
+    ``out_dir/point_cloud/iteration_<N>/point_cloud.ply`` plus ``out_dir/cameras.json`` (INRIA
+    layout). A checkpoint records what it belongs to: the result-shaping config, the backend, a
+    hash of the cameras, images and initial points, and the caller's ``identity`` (e.g. data
+    path and scene); resuming another run's checkpoint is refused. A rerun of a finished fit
+    returns its scene. ``on_step(step, loss)`` is called after each step.
 
     Raises:
         ValueError / TypeError: bad inputs, before any optimisation (zero views, images of
             mismatched sizes or with non-finite pixels, an empty or non-finite initial cloud).
         NonFiniteError: a NaN/Inf in the loss, a gradient or a parameter (names step and parameter).
+        CheckpointMismatchError / CheckpointError: a checkpoint of another run, or a damaged one.
     """
     imgs = check_views(cameras, images)
-    points, colors = check_points(init_points, init_colors)
+    points, colors = cap_points(*check_points(init_points, init_colors), config.max_gaussians, config.seed)
     extent = scene_extent(cameras, points)
     schedule = Schedule.of(config)
     device = fit_device(config.backend)
     backend = choose_backend(config.backend, device)
     out = Path(out_dir) if out_dir is not None else None
+    store = None
+    if out is not None:
+        check_output_folder(out)
+        ident = {
+            "kind": "rtgs2.recon",
+            "config": {k: v for k, v in asdict(config).items() if k not in RESUMABLE_CHANGES},
+            "backend": backend,
+            "inputs": inputs_fingerprint(cameras, imgs, points, colors),
+            **(identity or {}),
+        }
+        hint = f"delete {out / CHECKPOINT_DIR} (or choose another output folder) to start afresh"
+        store = CheckpointStore(out / CHECKPOINT_DIR, ident, fresh_hint=hint)
+        if not resume:
+            store.clear()
+        atomic_write_text(out / MARKER, json.dumps({"format": "rtgs2-recon-1", "identity": store.identity}, indent=1))
 
     with _torch_threads(config.num_threads):
         init = initial_scene(points, colors, config.sh_degree, config.init_opacity).to(device)
@@ -119,31 +152,103 @@ def fit_gaussians(
         gen = torch.Generator().manual_seed(config.seed)
         queue: list[int] = []
         start = 0
-        state = load_latest_checkpoint(out) if (out is not None and resume) else None
-        if state is not None:
-            _check_resumable(state["config"], config, out)
+        saved = store.load_latest() if store is not None else None
+        if saved is not None:
+            start, state = saved
+            ply = result_path(out, config.iterations)
+            if start >= config.iterations and ply.is_file():
+                if progress:
+                    print(f"recon: already finished ({config.iterations} steps); result: {ply}", file=sys.stderr)
+                return read_ply(ply)
             params.load_state_dict(state["params"])
             stats = DensifyStats.from_state_dict(state["stats"], device)
             gen.set_state(state["generator"])
-            queue, start = list(state["queue"]), int(state["step"])
+            queue = list(state["queue"])
 
         bg = torch.tensor(config.background, dtype=torch.float32, device=device)
-        with FitProgress(config.iterations, start, enabled=progress) as bar:
+        shown = _RunningMeans()
+        fields = "loss {loss:.4f}  PSNR {psnr:.2f} dB  {n} Gaussians"
+        with ProgressReport("recon", config.iterations, start=start, fields=fields, enabled=progress) as bar:
             for step in range(start + 1, config.iterations + 1):
                 if not queue:
                     queue = torch.randperm(len(cameras), generator=gen).tolist()
                 v = queue.pop()
                 loss, view_psnr = _train_step(params, stats, cameras[v], imgs[v], config, schedule, extent, bg, backend, step)
                 _densify_step(params, stats, config, schedule, extent, gen, step)
-                bar.update(step, loss, view_psnr, params.num_gaussians)
+                bar.update(step, n=params.num_gaussians, **shown.update(loss, view_psnr))
                 if on_step is not None:
                     on_step(step, loss)
-                if out is not None and (step % config.checkpoint_every == 0 or step == config.iterations):
-                    save_checkpoint(out, step, _state(params, stats, gen, queue, step, config))
+                if store is not None and (step % config.checkpoint_every == 0 or step == config.iterations):
+                    store.save(step, _state(params, stats, gen, queue))
         scene = params.scene().detach().to("cpu")
     if out is not None:
         _write_outputs(scene, cameras, out, config.iterations)
     return scene
+
+
+class _RunningMeans:
+    """Exponential running means of the loss and the view PSNR, for display."""
+
+    def __init__(self) -> None:
+        self.loss: float | None = None
+        self.psnr: float | None = None
+
+    def update(self, loss: float, psnr_db: float) -> dict:
+        def ema(old: float | None, new: float) -> float:
+            return new if old is None else SMOOTHING * new + (1 - SMOOTHING) * old
+
+        self.loss = ema(self.loss, loss)
+        if math.isfinite(psnr_db):
+            self.psnr = ema(self.psnr, psnr_db)
+        return {"loss": self.loss, "psnr": self.psnr if self.psnr is not None else float("inf")}
+
+
+def cap_points(
+    points: Tensor,  # [M, 3] world metres
+    colors: Tensor,  # [M, 3] RGB in [0, 1]
+    max_gaussians: int,  # 0 = no cap
+    seed: int,
+) -> tuple[Tensor, Tensor]:  # [min(M, cap), 3] twice
+    """A seeded uniform subset of at most ``max_gaussians`` initial points (the cap bounds the
+    fit from its first step, not only its densification)."""
+    if max_gaussians <= 0 or len(points) <= max_gaussians:
+        return points, colors
+    gen = torch.Generator().manual_seed(seed)
+    keep = torch.randperm(len(points), generator=gen)[:max_gaussians].sort().values
+    return points[keep], colors[keep]
+
+
+def inputs_fingerprint(
+    cameras: Sequence[Camera], images: Sequence[Tensor], points: Tensor, colors: Tensor
+) -> str:
+    """A short hash of everything a fit is fitted to: cameras, images and initial points."""
+    h = hashlib.sha256()
+    for cam, img in zip(cameras, images):
+        h.update(cam.K.detach().cpu().double().numpy().tobytes())
+        h.update(cam.world_to_cam.detach().cpu().double().numpy().tobytes())
+        h.update(img.detach().cpu().float().contiguous().numpy().tobytes())
+    for t in (points, colors):
+        h.update(t.detach().cpu().float().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def check_output_folder(out: Path) -> None:
+    """Refuse an output path that is a file, or a non-empty folder that is not an rtgs2 recon
+    output (no ``recon.json``): nothing of a user's is ever overwritten."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output {out} exists and is not a folder; give a folder for the reconstruction")
+    if out.is_dir():
+        entries = sorted(p.name for p in out.iterdir() if p.name != LOCK_NAME)
+        if entries and MARKER not in entries:
+            raise ValueError(
+                f"output folder {out} is not empty and is not an rtgs2 recon output (holds {entries[:5]}); "
+                "choose an empty or new folder (nothing was written)"
+            )
+
+
+def result_path(out: Path, iterations: int) -> Path:
+    """Where a finished fit's scene is (INRIA layout)."""
+    return out / "point_cloud" / f"iteration_{iterations}" / "point_cloud.ply"
 
 
 def _train_step(
@@ -213,37 +318,14 @@ def _densify_step(
         reset_opacity(params, config.reset_opacity)
 
 
-def _state(
-    params: GaussianParams, stats: DensifyStats, gen: torch.Generator, queue: list[int], step: int, config: ReconConfig
-) -> dict:
+def _state(params: GaussianParams, stats: DensifyStats, gen: torch.Generator, queue: list[int]) -> dict:
     """Everything a resumed run needs to retrace the uninterrupted one."""
-    return {
-        "step": step,
-        "params": params.state_dict(),
-        "stats": stats.state_dict(),
-        "generator": gen.get_state(),
-        "queue": list(queue),
-        "config": asdict(config),
-    }
-
-
-def _check_resumable(saved: dict, config: ReconConfig, out: Path) -> None:
-    now = asdict(config)
-    diff = {k: (saved.get(k), v) for k, v in now.items() if k not in RESUMABLE_CHANGES and saved.get(k) != v}
-    if diff:
-        raise ValueError(
-            f"{out}: the checkpoint was made with different settings {diff} (saved, now); "
-            "resume with the same config, or pass resume=False / another output folder"
-        )
+    return {"params": params.state_dict(), "stats": stats.state_dict(), "generator": gen.get_state(), "queue": list(queue)}
 
 
 def _write_outputs(scene: GaussianScene, cameras: Sequence[Camera], out: Path, iterations: int) -> None:
     """INRIA layout: point_cloud/iteration_N/point_cloud.ply and cameras.json."""
-    ply = out / "point_cloud" / f"iteration_{iterations}" / "point_cloud.ply"
-    ply.parent.mkdir(parents=True, exist_ok=True)
-    tmp = ply.with_name(ply.name + ".tmp.ply")
-    write_ply(scene, tmp)
-    tmp.replace(ply)
+    write_ply(scene, result_path(out, iterations))  # atomic
     try:
         write_cameras_json(list(cameras), out / "cameras.json")
     except ValueError as e:  # off-centre principal points: the INRIA file has no field for them

@@ -73,6 +73,11 @@ class CheckpointStore:
         found = [(int(m.group(1)), p) for p in self.folder.iterdir() if (m := _NAME.match(p.name))]
         return [p for _, p in sorted(found)]
 
+    def clear(self) -> None:
+        """Delete every checkpoint (a run that starts afresh in the same folder)."""
+        for p in self.list():
+            p.unlink(missing_ok=True)
+
     def save(self, step: int, state: dict) -> Path:
         """Write ``state`` (tensors, dicts, lists, numbers, strings) as the checkpoint of ``step``."""
         import torch

@@ -6,9 +6,11 @@ import pytest
 import torch
 
 from rtgs2.recon import NonFiniteError, fit_gaussians
-from rtgs2.recon.checkpoint import list_checkpoints, load_latest_checkpoint
+from rtgs2.recon.fit import CHECKPOINT_DIR
 from rtgs2.recon.init import initial_scene
 from rtgs2.scene import read_cameras_json, read_ply
+from rtgs2.utils.checkpoint import CheckpointStore
+from rtgs2.utils.errors import CheckpointMismatchError
 
 from tests.recon.known_scene import FAST, mean_psnr
 
@@ -62,7 +64,7 @@ def test_killed_run_resumes_to_the_same_parameters(known, tmp_path):
     # resumed run must restore the accumulated gradient statistics too.
     with pytest.raises(Crash):
         fit_gaussians(*args, out_dir=tmp_path / "b", progress=False, on_step=_crash_at(47))
-    assert [p.name for p in list_checkpoints(tmp_path / "b")] == ["step_00000030.pt"]
+    assert [p.name for p in _checkpoints(tmp_path / "b")] == ["step_00000030.pt"]
     assert not list((tmp_path / "b" / "checkpoints").glob("*.tmp*"))
     seen = []
     resumed = fit_gaussians(*args, out_dir=tmp_path / "b", progress=False, on_step=lambda s, l: seen.append(s))
@@ -72,12 +74,32 @@ def test_killed_run_resumes_to_the_same_parameters(known, tmp_path):
         assert torch.equal(getattr(resumed, name), getattr(whole, name)), name
 
 
+def _checkpoints(out):
+    return CheckpointStore(out / CHECKPOINT_DIR, {}).list()
+
+
+def _latest_state(out):
+    """The newest checkpoint's (step, state), whatever run it belongs to."""
+    import torch
+
+    blob = torch.load(_checkpoints(out)[-1], weights_only=True)
+    return blob["step"], blob["state"]
+
+
 def test_resume_refuses_a_different_config(known, tmp_path):
     args = (known.train_cams, known.train_imgs)
     cfg = replace(SHORT, iterations=20, checkpoint_every=10)
-    fit_gaussians(*args, cfg, known.init_points, known.init_colors, out_dir=tmp_path, progress=False)
-    with pytest.raises(ValueError, match="different settings"):
+    with pytest.raises(Crash):
+        fit_gaussians(*args, cfg, known.init_points, known.init_colors, out_dir=tmp_path, progress=False, on_step=_crash_at(15))
+    with pytest.raises(CheckpointMismatchError, match=r"config\.seed: 0 -> 1.*delete .*checkpoints"):
         fit_gaussians(*args, replace(cfg, seed=1), known.init_points, known.init_colors, out_dir=tmp_path, progress=False)
+    # checkpoint_every does not change the result: a resume may change it.
+    seen = []
+    fit_gaussians(
+        *args, replace(cfg, checkpoint_every=5), known.init_points, known.init_colors, out_dir=tmp_path,
+        progress=False, on_step=lambda s, l: seen.append(s),
+    )  # fmt: skip
+    assert seen[0] == 11
     # resume=False starts afresh in the same folder.
     steps = []
     fit_gaussians(
@@ -118,8 +140,8 @@ def test_nan_stops_the_run_naming_step_and_parameter(known, tmp_path, monkeypatc
             known.init_colors, out_dir=tmp_path, progress=False,
         )
     assert (info.value.step, info.value.name) == (25, "log_scales")
-    state = load_latest_checkpoint(tmp_path)  # the last good checkpoint is intact
-    assert state is not None and state["step"] == 20 and not list((tmp_path / "checkpoints").glob("*.tmp*"))
+    step, state = _latest_state(tmp_path)  # the last good checkpoint is intact
+    assert step == 20 and not list((tmp_path / "checkpoints").glob("*.tmp*"))
     assert all(bool(torch.isfinite(t).all()) for t in state["params"]["params"].values())
 
 
@@ -127,12 +149,55 @@ def test_nan_stops_the_run_naming_step_and_parameter(known, tmp_path, monkeypatc
 def test_fit_with_the_numba_backend(known):
     """Same fit on the numba rasterizer (slower than the reference at 40x30 px: per-call overhead
     and JIT; measured 28.47 dB vs 28.48 dB on the reference)."""
-    from rtgs2.recon.backend import numba_backward_available
-
-    if not numba_backward_available():
-        pytest.skip("the numba backend has no backward pass here")
     scene = fit_gaussians(
         known.train_cams, known.train_imgs, replace(FAST, backend="numba"), known.init_points, known.init_colors,
         progress=False,
     )  # fmt: skip
     assert mean_psnr(scene, known.test_cams, known.test_imgs) >= PSNR_FLOOR_DB
+
+
+def test_resume_refuses_another_scenes_checkpoint(known, tmp_path):
+    """Same config, other data (another scene's images): the inputs' hash and the caller's
+    identity differ, so the checkpoint is not continued."""
+    cfg = replace(SHORT, iterations=20, checkpoint_every=10)
+    args = (known.train_cams, known.train_imgs, cfg, known.init_points, known.init_colors)
+    with pytest.raises(Crash):
+        fit_gaussians(*args, out_dir=tmp_path, progress=False, on_step=_crash_at(12), identity={"scene": "a"})
+    other_imgs = [img.flip(1) for img in known.train_imgs]
+    with pytest.raises(CheckpointMismatchError, match=r"inputs: .*scene: 'a' -> 'b'"):
+        fit_gaussians(
+            known.train_cams, other_imgs, cfg, known.init_points, known.init_colors, out_dir=tmp_path,
+            progress=False, identity={"scene": "b"},
+        )  # fmt: skip
+
+
+def test_finished_rerun_returns_the_result_and_says_so(known, tmp_path, capsys):
+    cfg = replace(SHORT, iterations=10, checkpoint_every=10)
+    args = (known.train_cams, known.train_imgs, cfg, known.init_points, known.init_colors)
+    first = fit_gaussians(*args, out_dir=tmp_path, progress=False)
+    seen = []
+    again = fit_gaussians(*args, out_dir=tmp_path, progress=True, on_step=lambda s, l: seen.append(s))
+    assert seen == [] and torch.equal(again.means, first.means)
+    err = capsys.readouterr().err
+    assert "already finished" in err and "iteration_10/point_cloud.ply" in err and "0 Gaussians" not in err
+
+
+def test_max_gaussians_caps_the_initial_cloud(known):
+    cap = len(known.init_points) // 3
+    cfg = replace(SHORT, iterations=2, max_gaussians=cap)
+    scene = fit_gaussians(known.train_cams, known.train_imgs, cfg, known.init_points, known.init_colors, progress=False)
+    assert scene.num_gaussians == cap
+
+
+def test_foreign_or_file_output_is_refused_before_any_work(known, tmp_path):
+    cfg = replace(SHORT, iterations=2)
+    args = (known.train_cams, known.train_imgs, cfg, known.init_points, known.init_colors)
+    user = tmp_path / "mine"
+    user.mkdir()
+    (user / "cameras.json").write_text("precious")
+    with pytest.raises(ValueError, match="not an rtgs2 recon output"):
+        fit_gaussians(*args, out_dir=user, progress=False)
+    assert (user / "cameras.json").read_text() == "precious" and sorted(p.name for p in user.iterdir()) == ["cameras.json"]
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(ValueError, match="exists and is not a folder"):
+        fit_gaussians(*args, out_dir=tmp_path / "f", progress=False)
