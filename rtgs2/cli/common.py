@@ -1,0 +1,20 @@
+"""Helpers shared by the subcommand modules."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Union
+
+import tyro
+
+
+def subcommands(commands: Mapping[str, type], defaults: Mapping[str, object] | None = None) -> Any:
+    """The tyro ``Union`` of ``commands``, each class under its name; ``defaults[name]`` (an
+    instance of that class), where given, supplies that subcommand's default values."""
+    defaults = defaults or {}
+    return Union[  # noqa: UP007 (tyro needs a typing.Union built at run time)
+        tuple(
+            Annotated[cls, tyro.conf.subcommand(name, default=defaults.get(name, tyro.MISSING_NONPROP))]
+            for name, cls in commands.items()
+        )
+    ]
