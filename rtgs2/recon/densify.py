@@ -10,7 +10,7 @@ from torch import Tensor
 
 from rtgs2.recon.config import ReconConfig
 from rtgs2.recon.params import PARAM_NAMES, GaussianParams
-from rtgs2.render.reference import Projected, quat_to_rotmat
+from rtgs2.render.projection import Projected, quat_to_rotmat
 
 RADIUS_SIGMAS = 3.0  # a splat's screen radius is 3 std-devs of its 2D Gaussian (3DGS)
 

@@ -1,7 +1,7 @@
 """The ``gsplat`` backend of ``render()``: CUDA rasterization via ``gsplat.rasterization``.
 
 A ``contract.BackendFn``, like ``reference.render_reference``. Colours are computed by rtgs2's
-own SH code in torch (``reference.view_colors``, so all backends share one SH convention);
+own SH code in torch (``projection.view_colors``, so all backends share one SH convention);
 colour, features and camera z are rasterized together as channels of one pass (gsplat's
 "RGB+D" mode appends the accumulated z as the last channel), with no background.
 
@@ -27,7 +27,7 @@ from torch import Tensor
 
 from rtgs2.render.constants import COV2D_BLUR, TILE_SIZE
 from rtgs2.render.contract import RasterInputs, RasterOutputs
-from rtgs2.render.reference import view_colors
+from rtgs2.render.projection import view_colors
 
 
 def render_gsplat(inputs: RasterInputs) -> RasterOutputs:

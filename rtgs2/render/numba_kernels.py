@@ -2,7 +2,7 @@
 
 Pipeline, each step one kernel (``numba_backend.py`` calls them in order):
 
-1. ``project_gaussians``  per Gaussian (parallel): EWA projection as ``reference.project``,
+1. ``project_gaussians``  per Gaussian (parallel): EWA projection as ``projection.project``,
    visibility as ``reference.visible_on_screen``, tile rectangle, SH colour.
 2. ``sort_by_depth``      visible Gaussians by camera z: a stable LSD radix sort on the float
    bits, so ties keep index order as the reference's stable argsort does.

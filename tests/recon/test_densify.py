@@ -4,7 +4,7 @@ import torch
 from rtgs2.recon.config import ReconConfig, Schedule
 from rtgs2.recon.densify import DensifyStats, densify_and_prune, reset_opacity
 from rtgs2.recon.params import PARAM_NAMES, GaussianParams
-from rtgs2.render.reference import Projected
+from rtgs2.render.projection import Projected
 from rtgs2.scene import GaussianScene
 
 EXTENT = 1.0  # metres

@@ -8,7 +8,8 @@ import torch
 
 from rtgs2.render import RasterSettings, raster_inputs, render
 from rtgs2.render.numba_backend import render_numba
-from rtgs2.render.reference import project, render_reference
+from rtgs2.render.projection import project
+from rtgs2.render.reference import render_reference
 from rtgs2.scene import GaussianScene
 from tests.render.helpers import camera, random_scene
 
