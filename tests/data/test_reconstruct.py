@@ -58,7 +58,7 @@ def test_cli_help_lists_recon_options():
 
 def test_run_recon_on_a_synthrooms_folder(tmp_path):
     """The CLI's path: open_dataset -> train views -> depth init -> fit -> INRIA layout."""
-    from rtgs2.data.synthrooms.build import build_synthrooms
+    from rtgs2.synth.build import build_synthrooms
     from rtgs2.data.reconstruct import run_recon
 
     root = build_synthrooms(tmp_path / "sr", "mini", progress=False, num_scenes=2, num_views=9, width=40, height=30)
@@ -70,3 +70,24 @@ def test_run_recon_on_a_synthrooms_folder(tmp_path):
         assert len(read_cameras_json(o / "cameras.json")) == 7  # views 0 and 8 of 9 are held out
     with pytest.raises(ValueError, match="no scene 'nope'"):
         run_recon(root, tmp_path / "out", cfg, scene="nope", progress=False)
+
+
+def test_run_recon_checks_and_locks_its_output(tmp_path):
+    from rtgs2.data.reconstruct import run_recon
+    from rtgs2.synth.build import build_synthrooms
+    from rtgs2.utils.errors import LockHeldError
+    from rtgs2.utils.lock import OutputLock
+
+    root = build_synthrooms(tmp_path / "sr", "mini", progress=False, num_scenes=2, num_views=9, width=40, height=30)
+    cfg = replace(FAST, iterations=2, checkpoint_every=2)
+    busy = tmp_path / "busy"
+    with OutputLock(busy, "another recon"):  # a live holder (this process)
+        with pytest.raises(LockHeldError, match="another recon"):
+            run_recon(root, busy, cfg, scene="train_000", max_init_points=50, progress=False)
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    for o in (foreign, foreign / "notes.txt"):
+        with pytest.raises(ValueError, match="not an rtgs2 recon output|not a folder|not this data set"):
+            run_recon(root, o, cfg, max_init_points=50, progress=False)
+    assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
