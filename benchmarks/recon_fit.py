@@ -26,10 +26,9 @@ from rich.console import Console
 from rich.table import Table
 
 from rtgs2.recon import ReconConfig, fit_gaussians, points_from_depth
-from rtgs2.recon.backend import choose_backend
 from rtgs2.recon.init import initial_scene
 from rtgs2.recon.losses import psnr, ssim
-from rtgs2.render import render
+from rtgs2.render import render, resolve_backend
 from rtgs2.scene import Camera, GaussianScene
 from rtgs2.scene.synthetic import room_cameras, room_scene
 
@@ -75,7 +74,7 @@ def held_out_quality(scene: GaussianScene, cams: list[Camera], imgs: list[torch.
 
 def main(cfg: Config) -> None:
     torch.set_num_threads(cfg.threads)
-    backend = choose_backend("auto", torch.device("cpu"))
+    backend = resolve_backend("auto", "cpu")
     gt = room_scene(cfg.gaussians, cfg.seed)
     cams = room_cameras(cfg.views, cfg.seed, width=cfg.width, height=cfg.height)
     with torch.no_grad():

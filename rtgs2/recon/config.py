@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Literal
+
+from rtgs2.render.contract import Backend
 
 REFERENCE_ITERATIONS = 30_000  # the run length the paper's step-valued settings are tuned for
-
-ReconBackend = Literal["auto", "numba", "reference", "gsplat"]
 
 
 @dataclass(frozen=True)
@@ -26,8 +25,8 @@ class ReconConfig:
     """Seed of the view order and of split sampling; the same seed gives the same scene."""
     sh_degree: int = 3
     """Highest SH degree fitted (0-3); the active degree is raised every ``sh_up_every`` steps."""
-    backend: ReconBackend = "auto"
-    """Renderer: auto = gsplat on CUDA, numba on CPU once its backward exists, else reference."""
+    backend: Backend = "auto"
+    """Renderer: auto = gsplat when CUDA and gsplat are present, else numba (the CPU)."""
     background: tuple[float, float, float] = (0.0, 0.0, 0.0)
     """Fixed background RGB in [0, 1] composited behind the Gaussians (as the 3DGS trainer)."""
     num_threads: int = 0

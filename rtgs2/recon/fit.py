@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.util
 import json
 import math
 import sys
@@ -24,14 +23,13 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from rtgs2.recon.backend import choose_backend
 from rtgs2.recon.checks import check_points, check_views
 from rtgs2.recon.config import ReconConfig, Schedule
 from rtgs2.recon.densify import DensifyStats, densify_and_prune, reset_opacity
 from rtgs2.recon.init import initial_scene, scene_extent
 from rtgs2.recon.losses import photometric_loss, psnr
 from rtgs2.recon.params import GaussianParams
-from rtgs2.render import RasterSettings, render
+from rtgs2.render import RasterSettings, default_device, render, resolve_backend
 from rtgs2.render.projection import project
 from rtgs2.scene.camera import Camera
 from rtgs2.scene.cameras_json import write_cameras_json
@@ -58,13 +56,6 @@ class NonFiniteError(FloatingPointError):
     def __init__(self, step: int, name: str, what: str):
         super().__init__(f"step {step}: non-finite {what} of {name!r}; the last checkpoint (if any) is intact")
         self.step, self.name = step, name
-
-
-def fit_device(backend: str) -> torch.device:
-    """CUDA when the backend may be gsplat and CUDA and gsplat are present, else the CPU."""
-    if backend in ("auto", "gsplat") and torch.cuda.is_available() and importlib.util.find_spec("gsplat") is not None:
-        return torch.device("cuda")
-    return torch.device("cpu")
 
 
 def position_lr(config: ReconConfig, extent: float, step: int) -> float:
@@ -125,8 +116,8 @@ def fit_gaussians(
     points, colors = cap_points(*check_points(init_points, init_colors), config.max_gaussians, config.seed)
     extent = scene_extent(cameras, points)
     schedule = Schedule.of(config)
-    device = fit_device(config.backend)
-    backend = choose_backend(config.backend, device)
+    device = default_device(config.backend)
+    backend = resolve_backend(config.backend, device)
     out = Path(out_dir) if out_dir is not None else None
     store = None
     if out is not None:

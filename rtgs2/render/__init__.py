@@ -15,6 +15,7 @@ _EXPORTS = {
     "RasterOutputs": "rtgs2.render.contract",
     "RasterSettings": "rtgs2.render.api",
     "RenderOutput": "rtgs2.render.api",
+    "default_device": "rtgs2.render.api",
     "raster_inputs": "rtgs2.render.api",
     "render": "rtgs2.render.api",
     "resolve_backend": "rtgs2.render.api",

@@ -51,20 +51,39 @@ class RenderOutput:
     means2d_probe: Tensor | None = None
 
 
-def cuda_available_for(scene: GaussianScene) -> bool:
-    return scene.device.type == "cuda" and importlib.util.find_spec("gsplat") is not None
+def _gsplat_installed() -> bool:
+    return importlib.util.find_spec("gsplat") is not None
 
 
-def resolve_backend(backend: Backend, scene: GaussianScene) -> str:
-    """The backend ``auto`` picks: gsplat for a CUDA scene with gsplat installed, else numba."""
+def default_device(backend: Backend = "auto") -> torch.device:
+    """The device to build a scene on for ``backend``: CUDA when the backend may be gsplat
+    (``auto`` or ``gsplat``) and CUDA and gsplat are both present, else the CPU."""
+    if backend in ("auto", "gsplat") and torch.cuda.is_available() and _gsplat_installed():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def resolve_backend(backend: Backend, device: torch.device | str) -> str:
+    """The concrete backend for a scene on ``device``: ``auto`` is gsplat for a CUDA scene with
+    gsplat installed, else numba. The one place a backend is chosen: a backend that cannot run
+    raises here rather than falling back to another.
+
+    Raises:
+        ValueError: an unknown name, or numba asked for a scene off the CPU.
+        RuntimeError: gsplat asked for without a CUDA scene or without gsplat installed.
+    """
+    device = torch.device(device)
+    gsplat_ok = device.type == "cuda" and _gsplat_installed()
     if backend == "auto":
-        return "gsplat" if cuda_available_for(scene) else "numba"
+        return "gsplat" if gsplat_ok else "numba"
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {('auto',) + BACKENDS}, got {backend!r}")
-    if backend == "gsplat" and not cuda_available_for(scene):
-        raise RuntimeError("backend 'gsplat' needs the scene on a CUDA device and gsplat installed ([cuda] extra)")
-    if backend == "numba" and scene.device.type != "cpu":
-        raise ValueError(f"backend 'numba' runs on the CPU; the scene is on {scene.device}")
+    if backend == "gsplat" and not gsplat_ok:
+        raise RuntimeError(
+            f"backend 'gsplat' needs the scene on a CUDA device (it is on {device}) and gsplat installed ([cuda] extra)"
+        )
+    if backend == "numba" and device.type != "cpu":
+        raise ValueError(f"backend 'numba' runs on the CPU; the scene is on {device}")
     return backend
 
 
@@ -156,7 +175,7 @@ def render(
         bg = torch.as_tensor(background, dtype=dtype, device=device)
         if bg.shape != (3,):
             raise ValueError(f"background must have shape [3], got {list(bg.shape)}")
-    out: RasterOutputs = backend_fn(resolve_backend(backend, scene))(inputs)
+    out: RasterOutputs = backend_fn(resolve_backend(backend, scene.device))(inputs)
     rgb, alpha = out.rgb, out.alpha
     if bg is not None:
         rgb = rgb + (1 - alpha).unsqueeze(-1) * bg

@@ -2,7 +2,6 @@ import pytest
 import torch
 
 from rtgs2.recon import points_from_depth
-from rtgs2.recon.backend import choose_backend
 from rtgs2.recon.init import initial_scene, knn_scales, scene_extent
 from rtgs2.scene import Camera
 
@@ -71,13 +70,3 @@ def test_scene_extent():
     assert scene_extent(cams, torch.zeros(1, 3)) == pytest.approx(1.1)
     same = [cams[0], cams[0]]  # coinciding cameras: the points' radius instead
     assert scene_extent(same, torch.tensor([[0.0, 0, 0], [0, 2, 0]])) == pytest.approx(1.1)
-
-
-def test_choose_backend(monkeypatch):
-    import rtgs2.recon.backend as b
-
-    assert choose_backend("reference", torch.device("cpu")) == "reference"
-    monkeypatch.setattr(b, "numba_backward_available", lambda: False)
-    assert b.choose_backend("auto", torch.device("cpu")) == "reference"
-    monkeypatch.setattr(b, "numba_backward_available", lambda: True)
-    assert b.choose_backend("auto", torch.device("cpu")) == "numba"
