@@ -1,0 +1,110 @@
+"""Every subcommand answers bad input with one line naming the flag or file, and exit status 2;
+Ctrl-C with "interrupted" and 130; a bug keeps its traceback (the handler of ``rtgs2.cli``)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rtgs2 import cli
+from rtgs2.cli.demo import Demo
+from rtgs2.utils.errors import CheckpointError
+
+RTGS2 = [sys.executable, "-m", "rtgs2.cli"]
+
+
+def one_line_error(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """The one stderr line of ``rtgs2 ARGS``, which must exit with status 2."""
+    with pytest.raises(SystemExit) as exit_:
+        cli.entrypoint(args)
+    err = capsys.readouterr().err
+    assert exit_.value.code == cli.USER_ERROR_EXIT, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    return err.strip()
+
+
+@pytest.mark.parametrize(
+    "args, named",
+    [
+        (["recon", "--data", "{tmp}", "--out", "{tmp}/o", "--iterations", "0"], "--iterations"),
+        (["recon", "--data", "{tmp}", "--out", "{tmp}/o", "--opacity-lr", "nan"], "--opacity-lr"),
+        (["recon", "--data", "{tmp}", "--out", "{tmp}/o", "--max-gaussians", "-1"], "--max-gaussians"),
+        (["recon", "--data", "{tmp}", "--out", "{tmp}/o", "--num-threads", "-1"], "--num-threads"),
+        (["recon", "--data", "{tmp}", "--out", "{tmp}/o", "--dssim-weight", "5"], "--dssim-weight"),
+        (["recon", "--data", "/nonexistent", "--out", "{tmp}/o", "--iterations", "10"], "/nonexistent"),
+        (["recon", "--data", "{tmp}/file", "--out", "{tmp}/o", "--iterations", "10"], "{tmp}/file"),
+        (["synth", "--out", "{tmp}/s", "--seed", "-1"], "--seed"),
+        (["synth", "--out", "{tmp}/s", "--num-views", "0"], "--num-views"),
+        (["synth", "--out", "{tmp}/file"], "{tmp}/file"),
+        (["synth", "--out", "{tmp}/file/sub"], "{tmp}/file/sub"),  # raised by the OS: NotADirectoryError
+        (["synth-report", "--data", "/nonexistent"], "/nonexistent"),
+        (["data", "check", "/nonexistent"], "/nonexistent"),
+        (["data", "check", "{tmp}"], "{tmp}"),  # a folder of no known format
+        (["demo", "--num-views", "0", "--out", "{tmp}/d"], "--num-views"),
+    ],
+)
+def test_bad_input_is_one_line_naming_it(args, named, tmp_path, capsys):
+    (tmp_path / "file").write_text("not a data set")
+    args = [a.format(tmp=tmp_path) for a in args]
+    line = one_line_error(args, capsys)
+    command = " ".join(a for a in args[:2] if not a.startswith(("-", "/")))
+    assert line.startswith(f"rtgs2 {command}: ") and named.format(tmp=tmp_path) in line
+
+
+def test_rtgs2_errors_are_user_errors_and_bugs_keep_their_traceback(monkeypatch, capsys):
+    def fail(_: Demo) -> None:
+        raise CheckpointError("step_100.pt is damaged; delete it to start afresh")
+
+    monkeypatch.setattr(Demo, "main", fail)
+    assert one_line_error(["demo"], capsys) == "rtgs2 demo: step_100.pt is damaged; delete it to start afresh"
+
+    monkeypatch.setenv(cli.TRACEBACK_ENV, "1")
+    with pytest.raises(CheckpointError):
+        cli.entrypoint(["demo"])
+
+    def bug(_: Demo) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(Demo, "main", bug)
+    monkeypatch.delenv(cli.TRACEBACK_ENV)
+    with pytest.raises(RuntimeError):
+        cli.entrypoint(["demo"])
+
+
+def test_field_names_read_as_flags():
+    flags = cli._flags(cli.COMMANDS["synth"])
+    message = "SynthConfig.num_views must be positive; fit_max_gaussians too; the data set seed"
+    assert cli._as_flags(message, flags) == "--num-views must be positive; --fit-max-gaussians too; the data set seed"
+    assert cli._as_flags("seed must be non-negative", flags) == "--seed must be non-negative"
+    assert cli._as_flags("LayoutConfig.room_x must rise", flags) == "--layout.room-x must rise"
+    assert cli._flags(cli.COMMANDS["data"].commands["check"])["path"] == "PATH"  # a positional
+
+
+def test_console_script_prints_one_line():
+    """The real command, in its own process: a config error raised while parsing the flags."""
+    out = subprocess.run([*RTGS2, "recon", "--data", ".", "--out", "o", "--iterations", "0"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert out.stderr.strip() == "rtgs2 recon: --iterations must be positive, got 0"
+
+
+def test_ctrl_c_stops_cleanly(tmp_path: Path):
+    """SIGINT during a build: "interrupted", status 130, no traceback."""
+    out = tmp_path / "s"
+    proc = subprocess.Popen([*RTGS2, "synth", "--out", str(out), "--preset", "mini"], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (out / "synthrooms.json").exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)  # the manifest is written once the build has begun
+        assert proc.poll() is None, "the build ended before it could be interrupted"
+        os.kill(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == cli.INTERRUPTED_EXIT, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == "rtgs2 synth: interrupted"
