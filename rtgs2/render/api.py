@@ -11,7 +11,7 @@ from torch import Tensor
 from rtgs2.render.constants import FAR_PLANE, NEAR_PLANE
 from rtgs2.render.contract import BACKENDS, Backend, BackendFn, RasterInputs, RasterOutputs
 from rtgs2.scene.camera import Camera
-from rtgs2.scene.gaussians import GaussianScene
+from rtgs2.scene.gaussians import GaussianScene, all_finite
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,24 @@ def backend_fn(name: str) -> BackendFn:
     raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
 
 
+_SCENE_TENSORS = ("means", "quats", "log_scales", "opacity_logits", "sh", "features")
+
+
+def _check_features(features: Tensor, n: int, device: torch.device) -> None:
+    """The ``features`` argument of ``render``: [N, D] floating point, finite, on the scene's device."""
+    if not isinstance(features, torch.Tensor):
+        raise TypeError(f"features must be a torch.Tensor [N={n}, D], got {type(features).__name__}")
+    if features.ndim != 2 or features.shape[0] != n:
+        raise ValueError(f"features must have shape [N={n}, D], got {list(features.shape)}")
+    if not features.is_floating_point():
+        raise ValueError(f"features must be a floating-point tensor, got {features.dtype} (convert with .float())")
+    if features.device != device:
+        raise ValueError(f"features are on {features.device} but the scene is on {device}")
+    if not all_finite(features):
+        bad = int((~torch.isfinite(features)).any(dim=1).sum())
+        raise ValueError(f"features have non-finite values (NaN or Inf) in {bad} of {n} Gaussians")
+
+
 def raster_inputs(
     scene: GaussianScene,
     camera: Camera,
@@ -117,10 +135,14 @@ def raster_inputs(
         raise TypeError(f"scene must be a GaussianScene, got {type(scene).__name__}")
     if not isinstance(camera, Camera):
         raise TypeError(f"camera must be a Camera, got {type(camera).__name__}")
-    feats = scene.features if features is None else features
+    for name in _SCENE_TENSORS:  # checked when the scene was built, but a field may have been reassigned
+        t = getattr(scene, name)
+        if t is not None and not t.is_floating_point():
+            raise ValueError(f"scene.{name} must be a floating-point tensor, got {t.dtype}")
     n = scene.num_gaussians
-    if feats is not None and (feats.ndim != 2 or feats.shape[0] != n):
-        raise ValueError(f"features must have shape [N={n}, D], got {list(feats.shape)}")
+    if features is not None:
+        _check_features(features, n, scene.device)
+    feats = scene.features if features is None else features
     degree = scene.sh_degree if sh_degree is None else int(sh_degree)
     if not 0 <= degree <= scene.sh_degree:
         raise ValueError(f"sh_degree must be in 0..{scene.sh_degree} (the scene's degree), got {sh_degree}")
@@ -164,9 +186,14 @@ def render(
     Differentiable w.r.t. the scene's tensors (and ``features``) on the reference backend
     (autograd) and on backends that implement a backward pass.
 
+    ``features`` given here are checked for NaN/Inf, one pass over them (a scene's own features
+    were checked once, when it was built: the cheaper way to render many views).
+
     Raises:
         ValueError: shapes that do not match (naming the argument, expected and actual shape),
-            an SH degree above the scene's, a bad background.
+            features that are not floating point or not finite, an SH degree above the scene's,
+            a bad or non-finite background.
+        TypeError: a scene, camera or features of the wrong type.
     """
     inputs = raster_inputs(scene, camera, features=features, sh_degree=sh_degree, settings=settings)
     dtype, device = scene.means.dtype, scene.device
@@ -175,6 +202,8 @@ def render(
         bg = torch.as_tensor(background, dtype=dtype, device=device)
         if bg.shape != (3,):
             raise ValueError(f"background must have shape [3], got {list(bg.shape)}")
+        if not bool(torch.isfinite(bg).all()):
+            raise ValueError(f"background must be finite, got {bg.tolist()}")
     out: RasterOutputs = backend_fn(resolve_backend(backend, scene.device))(inputs)
     rgb, alpha = out.rgb, out.alpha
     if bg is not None:

@@ -80,3 +80,29 @@ def test_render_rejects_bad_arguments():
         render(sc, camera(), background=(1.0, 1.0), backend="reference")
     with pytest.raises(ValueError, match="backend"):
         render(sc, camera(), backend="opengl")
+
+
+@pytest.mark.parametrize(
+    "features,match",
+    [
+        (torch.tensor([[1.0, float("nan")]], dtype=torch.float64), r"features have non-finite values.*in 1 of 1"),
+        (torch.tensor([[float("inf"), 0.0]], dtype=torch.float64), "non-finite"),
+        (torch.ones(1, 2, dtype=torch.int64), "features must be a floating-point tensor, got torch.int64"),
+        (torch.ones(1, 2, dtype=torch.bool), "features must be a floating-point tensor, got torch.bool"),
+    ],
+)
+@pytest.mark.parametrize("backend", ["reference", "numba"])
+def test_render_rejects_bad_feature_values(features, match, backend):
+    sc = scene([[0, 0, 2]], [0.1], [0.5], [[1, 1, 1]])
+    with pytest.raises(ValueError, match=match):
+        render(sc, camera(), features=features, backend=backend)
+
+
+def test_render_rejects_non_float_scene_tensors_and_bad_backgrounds():
+    sc = scene([[0, 0, 2]], [0.1], [0.5], [[1, 1, 1]])
+    sc.opacity_logits = sc.opacity_logits.round().long()  # reassigned after the scene checked itself
+    with pytest.raises(ValueError, match="scene.opacity_logits must be a floating-point tensor"):
+        render(sc, camera(), backend="reference")
+    sc = scene([[0, 0, 2]], [0.1], [0.5], [[1, 1, 1]])
+    with pytest.raises(ValueError, match="background must be finite"):
+        render(sc, camera(), background=(0.0, float("nan"), 0.0), backend="reference")
