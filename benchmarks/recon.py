@@ -27,7 +27,7 @@ from rich.table import Table
 
 from rtgs2.render import RasterSettings, render
 from rtgs2.scene import Camera, GaussianScene
-from rtgs2.scene.synthetic import room_cameras, room_scene
+from scenes import room_cameras, room_scene  # benchmarks/scenes.py, beside this script
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 PARAMS = ("means", "quats", "log_scales", "opacity_logits", "sh")

@@ -30,7 +30,7 @@ from rtgs2.recon.init import initial_scene
 from rtgs2.recon.losses import psnr, ssim
 from rtgs2.render import render, resolve_backend
 from rtgs2.scene import Camera, GaussianScene
-from rtgs2.scene.synthetic import room_cameras, room_scene
+from scenes import room_cameras, room_scene  # benchmarks/scenes.py, beside this script
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 HOLDOUT_EVERY = 8  # every 8th view is a test view (DESIGN §5)

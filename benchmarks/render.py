@@ -36,7 +36,7 @@ from rich.table import Table
 
 from rtgs2.render import raster_inputs, render
 from rtgs2.scene import Camera, GaussianScene
-from rtgs2.scene.synthetic import room_cameras, room_scene
+from scenes import room_cameras, room_scene  # benchmarks/scenes.py, beside this script
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 

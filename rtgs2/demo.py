@@ -28,11 +28,11 @@ from rich.console import Console
 from rich.progress import track
 from torch import Tensor
 
-from rtgs2.data.synthrooms.build import make_scene
-from rtgs2.data.synthrooms.classes import synthrooms_label_map
-from rtgs2.data.synthrooms.config import preset_config
-from rtgs2.data.synthrooms.gaussians import surface_gaussians
+from rtgs2.data.readers.synthrooms import synthrooms_label_map
 from rtgs2.render import render
+from rtgs2.synth.build import make_scene
+from rtgs2.synth.config import preset_config
+from rtgs2.synth.gaussians import surface_gaussians
 
 DEMO_FEATURES = 32  # channels blended per pixel: the feature size of the full pipeline
 DEMO_SPACING = 0.03  # metres between surface Gaussians: ~150-250k Gaussians for a room

@@ -2,7 +2,7 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 
-from rtgs2.data.synthrooms.classes import synthrooms_label_map
+from rtgs2.data.readers.synthrooms import synthrooms_label_map
 from rtgs2.demo import run_demo
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rtgs2.data.labelsets import label_set_info, load_label_set
-from rtgs2.data.readers import colmap, gaussian_output, nerfstudio, replica, scannet, scannetpp
+from rtgs2.data.readers import colmap, gaussian_output, nerfstudio, replica, scannet, scannetpp, synthrooms
 from rtgs2.data.readers.common import SceneInfo, scene_dirs
 from rtgs2.data.splits import load_split
 from rtgs2.data.views import LabelMap, SceneViews
@@ -97,17 +96,9 @@ def _resolve_label_set(fmt: Format, label_set: str | Path | None) -> tuple[Label
     return load_label_set(str(label_set)), str(label_set)
 
 
-def _synthrooms():
-    """The SynthRooms module if it is installed (it is built in parallel; skip it if absent)."""
-    try:
-        return importlib.import_module("rtgs2.data.synthrooms")
-    except ImportError:
-        return None
-
-
-def _open_synthrooms(mod, path: Path) -> Dataset:
+def _open_synthrooms(path: Path) -> Dataset:
     """Dataset of a SynthRooms root: its train / test scene lists become ``scene_split``."""
-    sr = mod.open_synthrooms(path)
+    sr = synthrooms.open_synthrooms(path)
     scenes = list(sr.scenes)
     infos = {s.name: SceneInfo("synthrooms", path / s.name) for s in scenes}
     split = {k: [s.name for s in getattr(sr, k)] for k in ("train", "test") if hasattr(sr, k)}
@@ -128,8 +119,7 @@ def detect_format(path: str | Path) -> tuple[Format, list[Path]]:
         if found:
             return fmt, found
     tried = "; ".join(f"{f.name}: {f.missing}" for f in FORMATS)
-    if _synthrooms() is not None:
-        tried = f"synthrooms: no synthrooms.json manifest; {tried}"
+    tried = f"synthrooms: no synthrooms.json manifest; {tried}"
     raise UnknownFormatError(f"{path} matches no known data set format. Tried {tried}")
 
 
@@ -151,11 +141,10 @@ def open_dataset(
         frame_stride: keep every n-th frame of each scene (RT-GS2: 3 on Replica, 7 on ScanNet).
     """
     path = Path(path)
-    sr = _synthrooms()
-    if sr is not None and sr.is_synthrooms(path):
+    if synthrooms.is_synthrooms(path):
         if label_set is not None:
             raise ValueError(f"{path}: SynthRooms has its own label set; label_set={label_set!r} cannot apply")
-        ds = _open_synthrooms(sr, path)
+        ds = _open_synthrooms(path)
     else:
         fmt, dirs = detect_format(path)
         lm, ls_name = _resolve_label_set(fmt, label_set)

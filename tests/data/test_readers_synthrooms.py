@@ -15,29 +15,19 @@ from tests.data.test_readers import CAM_ATOL, DEPTH_ATOL, JPEG_MEAN_ATOL, PNG_AT
 
 
 @pytest.fixture(scope="module")
-def sr_root(request, tmp_path_factory):
-    try:  # the session fixture of tests/data/conftest.py, shared with the SynthRooms tests
-        return request.getfixturevalue("synthrooms_mini")
-    except pytest.FixtureLookupError:
-        from rtgs2.data.synthrooms import build_synthrooms
-
-        return build_synthrooms(tmp_path_factory.mktemp("sr") / "mini", "mini", progress=False)
-
-
-@pytest.fixture(scope="module")
-def src(sr_root) -> fw.SourceScene:
-    ds = open_dataset(sr_root)
+def src(synthrooms_mini) -> fw.SourceScene:
+    ds = open_dataset(synthrooms_mini)
     assert ds.format == "synthrooms"
     return fw.source_from_views(ds.scene(ds.scene_split["train"][0]), num_views=8)
 
 
-def test_open_synthrooms(sr_root):
-    ds = open_dataset(sr_root, split_scenes=None)
+def test_open_synthrooms(synthrooms_mini):
+    ds = open_dataset(synthrooms_mini, split_scenes=None)
     assert ds.scene_split["train"] and ds.scene_split["test"]
     assert not set(ds.scene_split["train"]) & set(ds.scene_split["test"])
     assert ds.label_map.names == ds.scenes[0].label_map.names
     with pytest.raises(ValueError, match="SynthRooms has its own label set"):
-        open_dataset(sr_root, label_set="scannet_20")
+        open_dataset(synthrooms_mini, label_set="scannet_20")
 
 
 def test_replica(src, tmp_path):

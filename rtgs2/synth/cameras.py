@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from rtgs2.data.synthrooms.room import Room
 from rtgs2.scene.camera import Camera
 from rtgs2.scene.paths import catmull_rom
+from rtgs2.synth.room import Room
 
 CLEARANCE = 0.45  # metres of free floor around the camera's path (no furniture, no wall)
 GRID = 0.05  # metres per cell of the free-space map

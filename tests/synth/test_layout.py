@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rtgs2.data.synthrooms.build import make_scene
-from rtgs2.data.synthrooms.cameras import EYE_HEIGHT, camera_path
-from rtgs2.data.synthrooms.classes import CLASS_NAMES
-from rtgs2.data.synthrooms.config import SynthConfig
-from rtgs2.data.synthrooms.gaussians import _sample_primitive, inside_any
-from rtgs2.data.synthrooms.layout import generate_room
+from rtgs2.data.readers.synthrooms import CLASS_NAMES
+from rtgs2.synth.build import make_scene
+from rtgs2.synth.cameras import EYE_HEIGHT, camera_path
+from rtgs2.synth.config import SynthConfig
+from rtgs2.synth.gaussians import _sample_primitive, inside_any
+from rtgs2.synth.layout import generate_room
 
 SEEDS = range(5)
 

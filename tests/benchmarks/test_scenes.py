@@ -1,8 +1,10 @@
+"""The benchmarks' procedural room (benchmarks/scenes.py)."""
+
 import pytest
 import torch
 
+from benchmarks.scenes import room_cameras, room_layout, room_scene
 from rtgs2.render import render
-from rtgs2.scene.synthetic import room_cameras, room_layout, room_scene
 
 
 def test_room_scene_is_deterministic_and_sized():

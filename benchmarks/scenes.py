@@ -1,10 +1,15 @@
-"""A procedural room made of flat Gaussian discs: a built-in scene for benchmarks, demo and tests.
+"""A procedural room made of flat Gaussian discs: the benchmarks' scene (any size, in seconds).
 
 The room is an axis-aligned box (floor at z = 0, z up) with furniture-like boxes standing on the
 floor. Every surface is a rectangle; Gaussians are sampled on them in proportion to area, as thin
 discs lying in the surface, overlapping enough to look opaque. Colours come from per-surface
 base colours and procedural textures (checker, stripes, wood rings, value noise), with small
 higher-order SH terms so the colour depends on the view. Fully determined by the seed.
+
+Imported by the scripts beside it (``from scenes import room_scene``) and by
+``tests/benchmarks`` (``from benchmarks.scenes import room_scene``). SynthRooms
+(:mod:`rtgs2.synth`) is the labelled generator; this room only has to be fast to make and
+render like a real 3DGS room.
 """
 
 from __future__ import annotations

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from rtgs2.data.synthrooms.furniture import BOX, CYLINDER
-from rtgs2.data.synthrooms.materials import albedo
-from rtgs2.data.synthrooms.room import Room
 from rtgs2.data.views import IGNORE_LABEL
 from rtgs2.scene.camera import Camera
+from rtgs2.synth.furniture import BOX, CYLINDER
+from rtgs2.synth.materials import albedo
+from rtgs2.synth.room import Room
 
 RAY_EPS = 1e-6  # metres; hits closer than this along a ray are ignored (self-intersection)
 SHADOW_OFFSET = 1e-4  # metres; shadow rays start this far off the surface, along its normal

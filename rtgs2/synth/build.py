@@ -1,6 +1,6 @@
 """Building SynthRooms data sets: every scene's ground truth, 3DGS and contact sheet, with a
 progress bar; a finished scene (``DONE`` marker) is never rebuilt, a partial one is redone.
-The on-disk layout is described in :mod:`rtgs2.data.synthrooms.dataset`."""
+The on-disk layout is described in :mod:`rtgs2.data.readers.synthrooms`."""
 
 from __future__ import annotations
 
@@ -14,18 +14,26 @@ import torch
 from PIL import Image
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from rtgs2.data.synthrooms.cameras import camera_path
-from rtgs2.data.synthrooms.classes import synthrooms_label_map
-from rtgs2.data.synthrooms.config import SynthConfig, default_root, preset_config
-from rtgs2.data.synthrooms.dataset import DEPTH_SCALE, DONE, FORMAT, LABEL_MAP, MANIFEST, VERSION, read_manifest
-from rtgs2.data.synthrooms.gaussians import fitted_gaussians, surface_gaussians
-from rtgs2.data.synthrooms.layout import generate_room
-from rtgs2.data.synthrooms.raycast import GroundTruth, render_ground_truth
-from rtgs2.data.synthrooms.room import Room
+from rtgs2.data.readers.synthrooms import (
+    DEPTH_SCALE,
+    DONE,
+    FORMAT,
+    LABEL_MAP,
+    MANIFEST,
+    VERSION,
+    read_manifest,
+    synthrooms_label_map,
+)
 from rtgs2.data.views import every_nth_split
 from rtgs2.scene.camera import Camera
 from rtgs2.scene.cameras_json import write_cameras_json
 from rtgs2.scene.ply import write_ply
+from rtgs2.synth.cameras import camera_path
+from rtgs2.synth.config import SynthConfig, default_root, preset_config
+from rtgs2.synth.gaussians import fitted_gaussians, surface_gaussians
+from rtgs2.synth.layout import generate_room
+from rtgs2.synth.raycast import GroundTruth, render_ground_truth
+from rtgs2.synth.room import Room
 
 SHEET_VIEWS = 4  # views on a contact sheet
 

@@ -1,4 +1,6 @@
-"""Class balance, colour leakage, build cost and 3DGS fidelity of a SynthRooms data set.
+"""``rtgs2 synth-report``: class balance, colour leakage, build cost and 3DGS fidelity of a
+built SynthRooms data set (read with :mod:`rtgs2.data.readers.synthrooms`; the 3DGS scored by
+rendering it at the held-out views).
 
 Colour leakage: two classifiers see a pixel's RGB alone, are fitted on pixels of the train
 scenes and scored on pixels of the test scenes.
@@ -22,10 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from scipy.spatial import cKDTree
 
-from rtgs2.data.synthrooms.dataset import DONE, open_synthrooms
+from rtgs2.data.readers.synthrooms import DONE, open_synthrooms
 from rtgs2.data.views import IGNORE_LABEL, SceneViews
+from rtgs2.eval.metrics import psnr, ssim
+from rtgs2.render import render
+from rtgs2.scene.ply import read_ply
 
 HIST_BINS = 16  # per RGB channel of the colour-histogram classifier
 
@@ -165,12 +171,6 @@ def build_stats(root: str | Path) -> BuildStats:
 
 def fit_quality(root: str | Path) -> FitQuality:
     """Render every scene's ``.ply`` at its held-out views and score it against the ray-cast images."""
-    import torch
-
-    from rtgs2.eval.metrics import psnr, ssim
-    from rtgs2.render import render
-    from rtgs2.scene.ply import read_ply
-
     ds = open_synthrooms(root)
     names, splits, ps, ss = [], [], [], []
     with torch.no_grad():

@@ -10,33 +10,17 @@ inside their bounding boxes (``furniture.bounds``), so disjoint boxes mean no in
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
-from rtgs2.data.synthrooms import furniture as fu
-from rtgs2.data.synthrooms.materials import draw_material, material_pool
-from rtgs2.data.synthrooms.room import Lights, Room, RoomBuilder
+from rtgs2.synth import furniture as fu
+from rtgs2.synth.config import LayoutConfig
+from rtgs2.synth.materials import draw_material, material_pool
+from rtgs2.synth.room import Lights, Room, RoomBuilder
 
 GAP = 0.04  # metres between neighbouring objects' boxes, and between furniture and walls
 MAX_TRIES = 30  # random placement attempts per object before it is dropped
 ROOM_TYPES = ("living", "bedroom", "office", "dining")
-
-
-@dataclass(frozen=True)
-class LayoutConfig:
-    """Ranges of the room generator."""
-
-    room_x: tuple[float, float] = (3.5, 7.0)
-    """Room length along x, metres (min, max)."""
-    room_y: tuple[float, float] = (3.0, 6.0)
-    """Room length along y, metres (min, max)."""
-    room_z: tuple[float, float] = (2.5, 3.1)
-    """Ceiling height, metres (min, max)."""
-    material_pool_seed: int = 1234
-    """Seed of the material pool shared by every scene and every class."""
-    material_pool_size: int = 64
-    """Number of materials in the pool."""
 
 
 class _Walls:

@@ -10,14 +10,13 @@ import pytest
 import torch
 from scipy.ndimage import maximum_filter, minimum_filter
 
-from rtgs2.data.synthrooms import open_synthrooms
-from rtgs2.data.synthrooms.build import make_scene
-from rtgs2.data.synthrooms.classes import CLASS_NAMES
-from rtgs2.data.synthrooms.config import PRESETS
-from rtgs2.data.synthrooms.gaussians import _rotmat_to_quat, surface_gaussians
+from rtgs2.data.readers.synthrooms import CLASS_NAMES, open_synthrooms
 from rtgs2.render import render
-from rtgs2.render.reference import quat_to_rotmat
+from rtgs2.render.projection import quat_to_rotmat
 from rtgs2.scene import read_ply
+from rtgs2.synth.build import make_scene
+from rtgs2.synth.config import PRESETS
+from rtgs2.synth.gaussians import _rotmat_to_quat, surface_gaussians
 
 
 def _backend() -> str:

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from rtgs2.data.synthrooms.classes import CLASS_ID
-from rtgs2.data.synthrooms.furniture import BOX, CYLINDER, ELLIPSOID, Part, Template
-from rtgs2.data.synthrooms.materials import Material
-from rtgs2.data.synthrooms.raycast import cast, render_ground_truth
-from rtgs2.data.synthrooms.room import Lights, RoomBuilder
+from rtgs2.data.readers.synthrooms import CLASS_ID
 from rtgs2.scene.camera import Camera
+from rtgs2.synth.furniture import BOX, CYLINDER, ELLIPSOID, Part, Template
+from rtgs2.synth.materials import Material
+from rtgs2.synth.raycast import cast, render_ground_truth
+from rtgs2.synth.room import Lights, RoomBuilder
 
 PLAIN = Material((0.5, 0.5, 0.5), (0.5, 0.5, 0.5), 0, 0.1, 0, 0.0, 10.0, 0)
 ROOM = (6.0, 4.0, 3.0)
@@ -106,7 +106,7 @@ def test_shading_is_view_dependent_and_shadowed():
     blocker = Template("table", [Part(BOX, (0.0, 0.0, 1.5), (0.3, 0.3, 0.05))], (0.6, 0.6, 1.55))
     b.add(blocker, (3.0, 2.0, 0.0), 0.0, (PLAIN, PLAIN))
     room = b.build(Lights(np.array([[3.0, 2.0, 2.7]]), np.ones((1, 3)), np.full(3, 0.05)))
-    from rtgs2.data.synthrooms.raycast import shade
+    from rtgs2.synth.raycast import shade
 
     pts = np.array([[3.0, 2.0, 0.0], [1.0, 2.0, 0.0]])  # floor under the blocker / in the open
     nrm = np.array([[0, 0, 1.0], [0, 0, 1.0]])

@@ -1,14 +1,19 @@
-"""SynthRooms class balance / colour-leakage report, and the synth CLI subcommands."""
+"""synth-report: SynthRooms class balance, colour leakage, build cost and 3DGS fidelity."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import tyro
 
-from rtgs2.cli import Command
-from rtgs2.data.synthrooms.dataset import is_synthrooms
-from rtgs2.data.synthrooms.report import _class_accuracy, _hist_predict, _knn_predict, build_stats, fit_quality, synth_report
+from rtgs2.eval.synth_report import (
+    _class_accuracy,
+    _hist_predict,
+    _knn_predict,
+    build_stats,
+    fit_quality,
+    print_report,
+    synth_report,
+)
 
 
 def test_report_shares_and_colour_leakage(synthrooms_mini):
@@ -76,27 +81,17 @@ def test_fit_quality_scores_the_scene_gaussians(synthrooms_mini, tmp_path):
 
 
 def test_report_needs_train_and_test(tmp_path):
-    from rtgs2.data.synthrooms.build import build_synthrooms
+    from rtgs2.synth.build import build_synthrooms
 
     root = build_synthrooms(tmp_path / "one", progress=False, num_scenes=1, num_views=2, width=16, height=12, surface_spacing=0.3)
     with pytest.raises(ValueError, match="needs train and test scenes"):
         synth_report(root)
 
 
-def test_cli_synth_and_report(tmp_path, capsys):
-    out = tmp_path / "cli"
-    args = ["synth", "--out", str(out), "--scenes", "2", "--views", "2", "--size", "24", "18", "--seed", "5"]
-    tyro.cli(Command, args=args).main()
-    assert is_synthrooms(out)
-    from PIL import Image
-
-    assert np.asarray(Image.open(out / "test_000" / "images" / "00001.png")).shape == (18, 24, 3)
-    tyro.cli(Command, args=["synth-report", "--data", str(out), "--pixels-per-view", "50", "--no-fit-quality"]).main()
+def test_print_report_prints_each_part(synthrooms_mini, capsys):
+    print_report(synthrooms_mini, pixels_per_view=50, with_fit_quality=False)
     text = capsys.readouterr().out
-    assert "15-NN on RGB" in text and "majority-class rate" in text and "build: 2 scenes" in text
+    assert "15-NN on RGB" in text and "majority-class rate" in text and "build: 3 scenes" in text
     assert "3DGS held-out" not in text
-    with pytest.raises(SystemExit, match="unknown SynthRooms preset"):
-        tyro.cli(Command, args=["synth", "--out", str(tmp_path / "z"), "--preset", "nope"]).main()
-    with pytest.raises(SystemExit, match="num_views must be a positive integer"):
-        tyro.cli(Command, args=["synth", "--out", str(tmp_path / "z"), "--views", "-1"]).main()
-    assert not (tmp_path / "z").exists()
+    print_report(synthrooms_mini, pixels_per_view=50)
+    assert "3DGS held-out views, test scenes (1)" in capsys.readouterr().out

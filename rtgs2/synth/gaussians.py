@@ -14,11 +14,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from rtgs2.data.synthrooms.furniture import BOX, CYLINDER
-from rtgs2.data.synthrooms.raycast import shade, to_display
-from rtgs2.data.synthrooms.room import Room
 from rtgs2.scene.camera import Camera
 from rtgs2.scene.gaussians import GaussianScene
+from rtgs2.synth.furniture import BOX, CYLINDER
+from rtgs2.synth.raycast import shade, to_display
+from rtgs2.synth.room import Room
 
 DISC_SIGMA = 0.5  # tangential std-dev of a disc, in units of its sample spacing: neighbours overlap at 1 sigma
 DISC_THICKNESS = 1e-3  # metres, std-dev along the normal (flat, but not degenerate)

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rtgs2.data.synthrooms.classes import CLASS_ID
-from rtgs2.data.synthrooms.furniture import BOX, Template
-from rtgs2.data.synthrooms.materials import MaterialArrays, Material
+from rtgs2.data.readers.synthrooms import CLASS_ID
+from rtgs2.synth.furniture import BOX, Template
+from rtgs2.synth.materials import MaterialArrays, Material
 
 SHELL_THICKNESS = 0.2  # metres; walls, floor and ceiling are boxes this thick outside the room
 

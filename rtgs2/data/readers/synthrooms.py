@@ -1,6 +1,8 @@
-"""Reading SynthRooms data sets: ``open_synthrooms``, ``is_synthrooms`` and the on-disk names.
+"""Reader of built SynthRooms data sets: the on-disk format (names, units, version), the label
+set, ``is_synthrooms`` and ``open_synthrooms``. The generator, :mod:`rtgs2.synth`, writes this
+format and imports its names from here; nothing here imports the generator.
 
-The layout of a data set root (written by :func:`rtgs2.data.synthrooms.build.build_synthrooms`)::
+The layout of a data set root (written by :func:`rtgs2.synth.build.build_synthrooms`)::
 
     synthrooms.json          manifest: format, version, preset, parameters, scenes (name, seed, split)
     label_map.json           rtgs2.data.LabelMap (17 classes; label 255 = ignore)
@@ -40,6 +42,41 @@ MANIFEST = "synthrooms.json"
 LABEL_MAP = "label_map.json"
 DONE = "DONE"
 DEPTH_SCALE = 1000.0  # depth PNG units per metre (uint16 millimetres: up to 65.5 m, 1 mm steps)
+
+# The label set: 17 classes (label value = index), 255 = ignore.
+CLASS_NAMES: tuple[str, ...] = (
+    "wall",
+    "floor",
+    "ceiling",
+    "door",
+    "window",
+    "table",
+    "chair",
+    "sofa",
+    "bed",
+    "cabinet",
+    "shelf",
+    "lamp",
+    "picture",
+    "rug",
+    "plant",
+    "monitor",
+    "clutter",
+)
+CLASS_ID: dict[str, int] = {n: i for i, n in enumerate(CLASS_NAMES)}
+
+# Display colours only (never used to render RGB): distinct, NYU/ScanNet-like hues.
+_COLORS = [
+    (174, 199, 232), (152, 223, 138), (31, 119, 180), (255, 187, 120), (188, 189, 34),
+    (140, 86, 75), (255, 152, 150), (214, 39, 40), (197, 176, 213), (148, 103, 189),
+    (196, 156, 148), (23, 190, 207), (247, 182, 210), (219, 219, 141), (44, 160, 44),
+    (112, 128, 144), (227, 119, 194),
+]  # fmt: skip
+
+
+def synthrooms_label_map() -> LabelMap:
+    """The label map of every SynthRooms data set (raw id = label value)."""
+    return LabelMap(list(CLASS_NAMES), np.array(_COLORS, dtype=np.uint8), {i: i for i in range(len(CLASS_NAMES))})
 
 
 def read_manifest(root: str | Path) -> dict:

@@ -1,4 +1,7 @@
-"""``SynthConfig`` (what a SynthRooms build makes), its presets, and the cache location."""
+"""``SynthConfig`` (what a SynthRooms build makes), its presets, and the cache location.
+
+Plain dataclasses and the standard library only: the CLI imports this module to build its
+flags, and ``rtgs2 --help`` must not load torch or numba."""
 
 from __future__ import annotations
 
@@ -7,10 +10,24 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Literal
 
-from rtgs2.data.synthrooms.layout import LayoutConfig
-
 GaussianMode = Literal["surface", "fitted"]
 CACHE_ENV = "RTGS2_CACHE"  # overrides the cache root ~/.cache/rtgs2
+
+
+@dataclass(frozen=True)
+class LayoutConfig:
+    """Ranges of the room generator."""
+
+    room_x: tuple[float, float] = (3.5, 7.0)
+    """Room length along x, metres (min, max)."""
+    room_y: tuple[float, float] = (3.0, 6.0)
+    """Room length along y, metres (min, max)."""
+    room_z: tuple[float, float] = (2.5, 3.1)
+    """Ceiling height, metres (min, max)."""
+    material_pool_seed: int = 1234
+    """Seed of the material pool shared by every scene and every class."""
+    material_pool_size: int = 64
+    """Number of materials in the pool."""
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rtgs2.data.synthrooms import open_synthrooms
-from rtgs2.data.synthrooms.build import build_synthrooms, scene_list
-from rtgs2.data.synthrooms.classes import CLASS_NAMES
-from rtgs2.data.synthrooms.config import PRESETS, default_root, preset_config
-from rtgs2.data.synthrooms.dataset import DONE, MANIFEST, is_synthrooms, read_depth
+from rtgs2.data.readers.synthrooms import CLASS_NAMES, DONE, MANIFEST, is_synthrooms, open_synthrooms, read_depth
 from rtgs2.data.views import IGNORE_LABEL, SceneViews
 from rtgs2.scene import read_ply
+from rtgs2.synth.build import build_synthrooms, scene_list
+from rtgs2.synth.config import PRESETS, default_root, preset_config
 
 TINY = dict(num_scenes=2, num_views=3, width=40, height=30, surface_spacing=0.2)  # seconds to build
 
