@@ -28,11 +28,15 @@ import tyro
 from rtgs2.cli.common import subcommands
 from rtgs2.cli.data import Data
 from rtgs2.cli.demo import Demo
+from rtgs2.cli.features import Features, Train
 from rtgs2.cli.recon import Recon
 from rtgs2.cli.synth import Synth, SynthReport
 from rtgs2.utils.errors import Rtgs2Error
 
-COMMANDS: dict[str, type] = {"demo": Demo, "data": Data, "synth": Synth, "synth-report": SynthReport, "recon": Recon}
+COMMANDS: dict[str, type] = {
+    "demo": Demo, "data": Data, "synth": Synth, "synth-report": SynthReport, "recon": Recon, "train": Train,
+    "features": Features,
+}  # fmt: skip
 """The subcommands by name; one with subcommands of its own lists them in its ``commands``."""
 
 USER_ERRORS = (ValueError, OSError, Rtgs2Error)

@@ -202,3 +202,28 @@ def write_splat(scene: GaussianScene, path: str | Path) -> None:
     d["rgba"] = np.clip(np.round(rgba * 255), 0, 255).astype(np.uint8)
     d["rot"] = np.clip(np.round(s.rotations.numpy() * 128 + 128), 0, 255).astype(np.uint8)
     atomic_write_bytes(path, d.tobytes())
+
+
+def write_ply_with_features(src: str | Path, features: torch.Tensor, dst: str | Path) -> None:
+    """Copy the ``.ply`` at ``src`` to ``dst`` with per-Gaussian ``features`` [N, D] as float
+    properties ``f_vi_0..f_vi_{D-1}``; every other element and property is kept as it was
+    (features already in the file, ``f_vi_*`` or ``f_pc_*``, are replaced). Atomic."""
+    from plyfile import PlyElement
+
+    src, dst = Path(src), Path(dst)
+    ply = PlyData.read(str(src))
+    v = ply["vertex"].data
+    feats = features.detach().cpu().numpy().astype("<f4")
+    if feats.ndim != 2 or feats.shape[0] != len(v):
+        raise ValueError(f"features must have shape [N={len(v)}, D], got {list(feats.shape)}")
+    pat = re.compile(r"^(" + "|".join(map(re.escape, LEGACY_FEATURE_PREFIXES)) + r")\d+$")
+    kept = [(n, v.dtype[n]) for n in v.dtype.names if not pat.match(n)]
+    data = np.empty(len(v), dtype=kept + [(f"{FEATURE_PREFIX}{i}", "<f4") for i in range(feats.shape[1])])
+    for n, _ in kept:
+        data[n] = v[n]
+    for i in range(feats.shape[1]):
+        data[f"{FEATURE_PREFIX}{i}"] = feats[:, i]
+    elements = [PlyElement.describe(data, "vertex") if el.name == "vertex" else el for el in ply.elements]
+    out = PlyData(elements, text=ply.text, byte_order=ply.byte_order, comments=ply.comments, obj_info=ply.obj_info)
+    with atomic_open(dst, "wb") as f:
+        out.write(f)

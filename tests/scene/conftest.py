@@ -1,11 +1,6 @@
-from pathlib import Path
-
-import pytest
 import torch
 
 from rtgs2.scene import GaussianScene
-
-DONUT = Path(__file__).resolve().parents[2] / ".." / "shared" / "assets" / "donut" / "point_cloud.ply"
 
 
 def random_scene(n: int = 50, sh_degree: int = 2, feature_dim: int = 0, seed: int = 0) -> GaussianScene:
@@ -18,10 +13,3 @@ def random_scene(n: int = 50, sh_degree: int = 2, feature_dim: int = 0, seed: in
         sh=torch.randn(n, (sh_degree + 1) ** 2, 3, generator=g),
         features=torch.randn(n, feature_dim, generator=g) if feature_dim else None,
     )
-
-
-@pytest.fixture
-def donut_path() -> Path:
-    if not DONUT.is_file():
-        pytest.skip(f"shared asset not found at {DONUT}")
-    return DONUT

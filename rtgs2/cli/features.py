@@ -1,0 +1,72 @@
+"""``rtgs2 features`` (per-Gaussian features of a scene) and ``rtgs2 train features``
+(contrastive pre-training of the feature network)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, ClassVar, Literal, Optional
+
+import tyro
+
+from rtgs2.cli.common import subcommands
+from rtgs2.train.config import FeatureTrainConfig  # a plain dataclass: no torch
+
+
+@dataclass
+class Features:
+    """Compute view-independent features for every Gaussian of a 3DGS .ply (once per scene) and
+    write the scene back with f_vi_0..f_vi_{D-1} added (the rest of the file unchanged)."""
+
+    scene: Path
+    """Input 3DGS .ply (INRIA layout, any trainer)."""
+    out: Path
+    """Output .ply (must not be the input; an existing .ply is replaced, anything else refused)."""
+    weights: Optional[Path] = None
+    """Feature-network weights (default: the shipped SynthRooms model)."""
+    metres_per_unit: Optional[float] = None
+    """Scene units in metres (default: 1 for room-sized scenes, else chosen to make the scene room-sized; printed)."""
+    up: Literal["+x", "-x", "+y", "-y", "+z", "-z"] = "+z"
+    """The file's up axis (COLMAP frames are often -y)."""
+    preview: Optional[Path] = None
+    """Also write a PNG of the features' principal components rendered from 4 views."""
+
+    def main(self) -> None:
+        from rtgs2.features.cli_run import run_features
+
+        run_features(self.scene, self.out, self.weights, self.metres_per_unit, self.up, self.preview)
+
+
+@dataclass
+class TrainFeatures:
+    """Pre-train the feature network (PointContrast InfoNCE on view pairs) on a data set's 3DGS
+    scenes; a rerun of the same command resumes. Runs under torchrun for DDP."""
+
+    data: Path
+    """Data set folder (SynthRooms: train scenes train, test scenes give held-out pairs)."""
+    out: Path
+    """Output folder: checkpoints, metrics.csv, curves.png, weights.pt and its card."""
+    config: Annotated[FeatureTrainConfig, tyro.conf.arg(name="")] = FeatureTrainConfig()
+    max_scenes: int = 0
+    """Use only the first N training scenes (0 = all)."""
+
+    def main(self) -> None:
+        from rtgs2.train.features import train_features
+
+        weights = train_features(self.data, self.out, self.config, max_scenes=self.max_scenes)
+        print(f"feature weights: {weights}")
+
+
+TRAIN_COMMANDS: dict[str, type] = {"features": TrainFeatures}
+TrainCommand = subcommands(TRAIN_COMMANDS)
+
+
+@dataclass
+class Train:
+    """Train a network: `features` (contrastive pre-training)."""
+
+    command: tyro.conf.OmitSubcommandPrefixes[TrainCommand]  # type: ignore[valid-type]
+    commands: ClassVar[dict[str, type]] = TRAIN_COMMANDS
+
+    def main(self) -> None:
+        self.command.main()

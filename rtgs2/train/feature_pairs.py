@@ -1,0 +1,138 @@
+"""View pairs for contrastive pre-training: which Gaussians each camera sees, which pairs of
+views overlap enough (IoU of their visible sets in [overlap_min, overlap_max]), and the two
+independently augmented samples of a pair."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rtgs2.data.transforms import ColourJitter, Compose, OpacityJitter, RandomRotateZ, RandomScale, RandomSubset
+from rtgs2.data.transforms import VoxelSubsample
+from rtgs2.data.views import SceneViews
+from rtgs2.features.inputs import GaussianArrays, gaussian_arrays
+from rtgs2.scene.gaussians import GaussianScene
+from rtgs2.scene.ply import read_ply
+from rtgs2.train.config import FeatureTrainConfig
+
+DEPTH_TOLERANCE_M = 0.05  # a Gaussian centre this far behind the depth map's surface still counts as seen
+DEPTH_TOLERANCE_REL = 0.02  # plus this fraction of the depth (depth maps are quantised, centres lie inside surfaces)
+
+
+def visible_gaussians(scene: GaussianScene, views: SceneViews, view: int) -> np.ndarray:
+    """Sorted ids of the Gaussians whose centre view ``view`` sees: inside the image, in front
+    of the camera and, where the scene has depth maps, not behind the surface (occlusion)."""
+    cam = views.cameras[view]
+    with torch.no_grad():
+        uv, z = cam.project(scene.means.double())
+    inside = cam.in_frustum(scene.means.double())
+    if views.depths is not None:
+        depth = torch.as_tensor(views.depths[view]).double()
+        idx = torch.nonzero(inside).squeeze(1)
+        px = uv[idx].floor().long()
+        px[:, 0].clamp_(0, cam.width - 1)
+        px[:, 1].clamp_(0, cam.height - 1)
+        d = depth[px[:, 1], px[:, 0]]
+        seen = (d > 0) & (z[idx] <= d * (1 + DEPTH_TOLERANCE_REL) + DEPTH_TOLERANCE_M)
+        inside = torch.zeros_like(inside)
+        inside[idx[seen]] = True
+    return torch.nonzero(inside).squeeze(1).numpy()
+
+
+def overlapping_pairs(visible: list[np.ndarray], num_gaussians: int, low: float, high: float) -> np.ndarray:
+    """[P, 2] int view index pairs (i < j) whose visible sets have IoU in [low, high]."""
+    if not visible:
+        return np.zeros((0, 2), np.int64)
+    member = np.zeros((len(visible), num_gaussians), dtype=np.float32)
+    for i, ids in enumerate(visible):
+        member[i, ids] = 1
+    inter = member @ member.T
+    sizes = member.sum(1)
+    iou = inter / np.maximum(sizes[:, None] + sizes[None, :] - inter, 1)
+    i, j = np.nonzero(np.triu((iou >= low) & (iou <= high), k=1))
+    return np.stack([i, j], 1).astype(np.int64)
+
+
+@dataclass
+class PairScene:
+    """One scene ready for pair sampling: its Gaussians (network frame), per-view visible ids
+    and the overlapping pairs (may be empty)."""
+
+    name: str
+    arrays: GaussianArrays
+    visible: list[np.ndarray]
+    pairs: np.ndarray
+
+
+def load_pair_scene(views: SceneViews, cfg: FeatureTrainConfig, cache_dir: Path | None = None) -> PairScene:
+    """Read a scene's ``.ply``, find what each view sees (cached as ``<cache_dir>/<name>.npz``
+    keyed by the file's size and mtime) and its overlapping pairs.
+
+    Raises:
+        ValueError: the scene has no 3DGS file.
+    """
+    if views.gaussians is None or not Path(views.gaussians).is_file():
+        raise ValueError(f"scene {views.name!r} has no 3DGS .ply to train features on")
+    ply = Path(views.gaussians)
+    scene = read_ply(ply)
+    stamp = np.array([ply.stat().st_size, ply.stat().st_mtime_ns, len(views)], dtype=np.int64)
+    cached = cache_dir / f"{views.name}.npz" if cache_dir is not None else None
+    visible = None
+    if cached is not None and cached.is_file():
+        with np.load(cached) as z:
+            if np.array_equal(z["stamp"], stamp):
+                visible = np.split(z["ids"], z["bounds"][1:-1])
+    if visible is None:
+        visible = [visible_gaussians(scene, views, v) for v in range(len(views))]
+        if cached is not None:
+            from rtgs2.utils.io import atomic_open
+
+            bounds = np.concatenate([[0], np.cumsum([len(v) for v in visible])])
+            with atomic_open(cached, "wb") as f:
+                np.savez(f, stamp=stamp, ids=np.concatenate(visible), bounds=bounds)
+    pairs = overlapping_pairs(visible, scene.num_gaussians, cfg.overlap_min, cfg.overlap_max)
+    return PairScene(views.name, gaussian_arrays(scene), visible, pairs)
+
+
+def augmentation(cfg: FeatureTrainConfig) -> Compose:
+    """The per-sample augmentations of the paper's pre-training, from the config."""
+    return Compose([
+        VoxelSubsample(cfg.subsample_grid),
+        RandomSubset(cfg.max_points),
+        RandomRotateZ(cfg.rotate_degrees),
+        RandomScale(cfg.scale_min, cfg.scale_max),
+        ColourJitter(cfg.colour_jitter, cfg.colour_jitter),
+        OpacityJitter(cfg.opacity_jitter),
+    ])  # fmt: skip
+
+
+def pair_samples(
+    scene: PairScene, pair: tuple[int, int], augment: Compose, rng: np.random.Generator
+) -> tuple[GaussianArrays, GaussianArrays]:
+    """The two views' visible Gaussians, each augmented independently (ids kept for matching)."""
+    a = augment(scene.arrays.subset(scene.visible[pair[0]]), rng)
+    b = augment(scene.arrays.subset(scene.visible[pair[1]]), rng)
+    return a, b
+
+
+def draw_pairs(scenes: list[PairScene], count: int, rng: np.random.Generator) -> list[tuple[int, tuple[int, int]]]:
+    """``count`` (scene index, view pair) draws: a scene uniformly among those with pairs, then
+    one of its pairs uniformly."""
+    usable = [i for i, s in enumerate(scenes) if len(s.pairs)]
+    if not usable:
+        raise ValueError("no scene has a pair of views whose visible Gaussians overlap in the asked IoU range")
+    out = []
+    for _ in range(count):
+        s = usable[int(rng.integers(len(usable)))]
+        p = scenes[s].pairs[int(rng.integers(len(scenes[s].pairs)))]
+        out.append((s, (int(p[0]), int(p[1]))))
+    return out
+
+
+def chance_accuracy(num_correspondences: int) -> float:
+    """Top-1 retrieval accuracy of random features among ``num_correspondences`` candidates."""
+    return 1.0 / max(num_correspondences, 1)
+

@@ -1,0 +1,287 @@
+"""``rtgs2 train features``: contrastive pre-training of the Gaussian feature network.
+
+Each step draws view pairs of the training scenes, builds two independently augmented
+samples per pair (the Gaussians each view sees), runs the network over all samples in one
+batch and applies PointInfoNCE on sampled correspondences. One process, or several under
+``torchrun`` (gloo on the CPU, nccl on CUDA): each rank takes its share of the step's pairs
+and DDP averages the gradients. Every random draw of step ``s`` is seeded by (seed, s, rank),
+so a run resumed from a checkpoint retraces the uninterrupted one. Rank 0 writes checkpoints,
+``metrics.csv``, ``curves.png`` and finally ``weights.pt`` with its card.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from rtgs2.data.views import SceneViews
+from rtgs2.features.contrastive import matched_rows, point_info_nce
+from rtgs2.features.inputs import GaussianArrays
+from rtgs2.features.io import save_feature_net
+from rtgs2.features.ptv3 import VARIANTS
+from rtgs2.train.config import FeatureTrainConfig
+from rtgs2.train.feature_pairs import PairScene, augmentation, draw_pairs, load_pair_scene, pair_samples
+from rtgs2.utils.checkpoint import CheckpointStore
+from rtgs2.utils.distributed import DistInfo, init_distributed, shutdown_distributed
+from rtgs2.utils.io import atomic_write_text
+from rtgs2.utils.lock import LOCK_NAME, OutputLock
+from rtgs2.utils.metrics_log import MetricsLog
+from rtgs2.utils.progress import ProgressReport
+from rtgs2.utils.seed import derive_seed
+
+MARKER = "train_features.json"  # marks a folder as a feature-training output
+COLUMNS = ("step", "loss", "accuracy", "lr", "seconds", "eval_loss", "eval_accuracy")
+# Config fields that do not change the trained weights (a resume may change them).
+RESUMABLE_CHANGES = ("checkpoint_every", "eval_every", "num_threads")
+
+
+def training_scenes(data: Path) -> tuple[list[SceneViews], list[SceneViews]]:
+    """(train, held-out) scenes of a data set: a SynthRooms folder's train and test scenes;
+    any other folder's scenes with a 3DGS file serve both (held-out pairs are then drawn
+    from the same scenes, which the card says)."""
+    from rtgs2.data.readers.synthrooms import is_synthrooms, open_synthrooms
+
+    if is_synthrooms(data):
+        ds = open_synthrooms(data)
+        return ds.train, ds.test or ds.train
+    from rtgs2.data.open import open_dataset
+
+    scenes = [s for s in open_dataset(data).scenes if s.gaussians is not None]
+    if not scenes:
+        raise ValueError(f"{data}: no scene has a 3DGS .ply to train features on")
+    return scenes, scenes
+
+
+def _batch(samples: list[GaussianArrays]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Concatenate samples: coord [N, 3], inputs [N, 10], offset [B]."""
+    coord = torch.from_numpy(np.concatenate([s.xyz for s in samples]).astype(np.float32))
+    inputs = torch.from_numpy(np.concatenate([s.inputs() for s in samples]))
+    offset = torch.cumsum(torch.tensor([len(s.ids) for s in samples]), 0)
+    return coord, inputs, offset
+
+
+def pair_loss(
+    model: nn.Module,
+    pairs: list[tuple[GaussianArrays, GaussianArrays]],
+    cfg: FeatureTrainConfig,
+    rng: np.random.Generator,
+) -> tuple[torch.Tensor, float]:
+    """Mean PointInfoNCE over ``pairs`` (one forward pass over all their samples) and the mean
+    top-1 retrieval accuracy."""
+    samples = [s for p in pairs for s in p]
+    coord, inputs, offset = _batch(samples)
+    feat = model(coord, inputs, offset)
+    starts = [0] + offset.tolist()
+    losses, accs = [], []
+    for k, (a, b) in enumerate(pairs):
+        fa = feat[starts[2 * k] : starts[2 * k + 1]]
+        fb = feat[starts[2 * k + 1] : starts[2 * k + 2]]
+        ra, rb = matched_rows(torch.from_numpy(a.ids), torch.from_numpy(b.ids))
+        if len(ra) < 2:
+            raise ValueError("a view pair kept fewer than 2 common Gaussians after augmentation; lower subsampling")
+        if len(ra) > cfg.num_correspondences:
+            pick = torch.from_numpy(np.sort(rng.choice(len(ra), cfg.num_correspondences, replace=False)))
+            ra, rb = ra[pick], rb[pick]
+        loss, acc = point_info_nce(fa[ra], fb[rb], cfg.temperature)
+        losses.append(loss)
+        accs.append(float(acc))
+    return torch.stack(losses).mean(), float(np.mean(accs))
+
+
+def lr_at(cfg: FeatureTrainConfig, step: int) -> float:
+    """Learning rate of 1-based ``step``: linear warm-up, then cosine to 1% of the peak (or constant)."""
+    if cfg.warmup_steps and step <= cfg.warmup_steps:
+        return cfg.lr * step / cfg.warmup_steps
+    if cfg.schedule == "constant":
+        return cfg.lr
+    t = (step - cfg.warmup_steps) / max(cfg.steps - cfg.warmup_steps, 1)
+    return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
+
+
+def evaluate(model: nn.Module, scenes: list[PairScene], cfg: FeatureTrainConfig) -> tuple[float, float]:
+    """Mean loss and top-1 retrieval accuracy on ``cfg.eval_pairs`` fixed held-out pairs
+    (the same pairs and augmentations at every evaluation)."""
+    rng = np.random.default_rng(derive_seed(cfg.seed, 999_999))
+    augment = augmentation(cfg)
+    was_training = model.training
+    model.eval()
+    losses, accs = [], []
+    with torch.no_grad():
+        for s, pair in draw_pairs(scenes, cfg.eval_pairs, rng):
+            loss, acc = pair_loss(model, [pair_samples(scenes[s], pair, augment, rng)], cfg, rng)
+            losses.append(float(loss))
+            accs.append(acc)
+    model.train(was_training)
+    return float(np.mean(losses)), float(np.mean(accs))
+
+
+def _check_output(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output {out} exists and is not a folder")
+    if out.is_dir():
+        entries = sorted(p.name for p in out.iterdir() if p.name != LOCK_NAME)
+        if entries and MARKER not in entries:
+            raise ValueError(
+                f"output folder {out} is not empty and is not a feature-training output (holds {entries[:5]}); "
+                "choose an empty or new folder (nothing was written)"
+            )
+
+
+def train_features(
+    data: str | Path,
+    out: str | Path,
+    cfg: FeatureTrainConfig = FeatureTrainConfig(),
+    *,
+    progress: bool = True,
+    max_scenes: int = 0,
+) -> Path:
+    """Pre-train the feature network on the scenes of ``data``; returns ``out/weights.pt``.
+
+    Rerunning the same command resumes from the newest checkpoint in ``out/checkpoints``; a
+    finished run returns at once. ``max_scenes`` > 0 uses only the first training scenes.
+
+    Raises:
+        ValueError: bad data (no scene with Gaussians, no overlapping view pairs) or output
+            folder (a file, or a folder holding other things), before any training.
+        CheckpointMismatchError: ``out`` holds a run of another data set or config.
+    """
+    data, out = Path(data), Path(out)
+    dist = init_distributed()
+    try:
+        if dist.is_main:
+            _check_output(out)
+        with OutputLock(out, f"rtgs2 train features --data {data}") if dist.is_main else _NoLock():
+            return _train(data, out, cfg, dist, progress and dist.is_main, max_scenes)
+    finally:
+        shutdown_distributed()
+
+
+class _NoLock:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
+def _train(data: Path, out: Path, cfg: FeatureTrainConfig, dist: DistInfo, progress: bool, max_scenes: int) -> Path:
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    train_views, held_views = training_scenes(data)
+    if max_scenes:
+        train_views = train_views[:max_scenes]
+    if cfg.pairs_per_step % dist.world_size:
+        raise ValueError(f"pairs_per_step {cfg.pairs_per_step} must be a multiple of the {dist.world_size} processes")
+    identity = {
+        "kind": "rtgs2.train.features",
+        "data": str(data.resolve()),
+        "train_scenes": [v.name for v in train_views],
+        "config": {k: v for k, v in asdict(cfg).items() if k not in RESUMABLE_CHANGES},
+    }
+    weights = out / "weights.pt"
+    store = CheckpointStore(out / "checkpoints", identity, fresh_hint=f"delete {out} (or choose another --out) to start afresh")
+    if dist.is_main:
+        atomic_write_text(out / MARKER, json.dumps({"format": "rtgs2-train-features-1", "identity": identity}, indent=1))
+    saved = store.load_latest()
+    if saved is not None and saved[0] >= cfg.steps and weights.is_file():
+        if progress:
+            print(f"train features: already finished ({cfg.steps} steps); weights: {weights}")
+        return weights
+
+    cache = out / "visibility"
+    scenes = [load_pair_scene(v, cfg, cache) for v in train_views]
+    held = [load_pair_scene(v, cfg, cache) for v in held_views]
+    torch.manual_seed(cfg.seed)
+    model: nn.Module = VARIANTS[cfg.size]()
+    opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    optimizer = opt_cls(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    start, elapsed = 0, 0.0
+    if saved is not None:
+        start, state = saved
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        elapsed = float(state["seconds"])
+    net = nn.parallel.DistributedDataParallel(model) if dist.distributed else model
+    log = MetricsLog(out / "metrics.csv", COLUMNS)
+    if dist.is_main:
+        log.truncate_after(start)
+    augment = augmentation(cfg)
+    per_rank = cfg.pairs_per_step // dist.world_size
+    fields = "loss {loss:.3f}  acc {acc:.3f}  held-out acc {eval_acc}"
+    with ProgressReport("train features", cfg.steps, start=start, fields=fields, enabled=progress) as bar:
+        bar.update(start, eval_acc="-")
+        t0 = time.monotonic() - elapsed
+        net.train()
+        for step in range(start + 1, cfg.steps + 1):
+            rng = np.random.default_rng(derive_seed(cfg.seed, step))
+            draws = draw_pairs(scenes, cfg.pairs_per_step, rng)[dist.rank * per_rank : (dist.rank + 1) * per_rank]
+            rank_rng = np.random.default_rng(derive_seed(cfg.seed, step, dist.rank + 1))
+            torch.manual_seed(derive_seed(cfg.seed, step, dist.rank + 1))
+            pairs = [pair_samples(scenes[s], pair, augment, rank_rng) for s, pair in draws]
+            for g in optimizer.param_groups:
+                g["lr"] = lr_at(cfg, step)
+            loss, acc = pair_loss(net, pairs, cfg, rank_rng)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            if not math.isfinite(float(loss)):
+                raise FloatingPointError(f"step {step}: the loss is not finite; the last checkpoint is intact")
+            row = {"step": step, "loss": float(loss), "accuracy": acc, "lr": lr_at(cfg, step), "seconds": time.monotonic() - t0}
+            if step == cfg.steps or (cfg.eval_every and step % cfg.eval_every == 0):
+                row["eval_loss"], row["eval_accuracy"] = evaluate(model, held, cfg)
+                bar.update(step, eval_acc=f"{row['eval_accuracy']:.3f}")
+            bar.update(step, loss=row["loss"], acc=acc)
+            if dist.is_main:
+                log.append(**row)
+                if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                    store.save(step, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "seconds": row["seconds"]})
+    if dist.is_main:
+        log.plot(out / "curves.png", [("loss", "eval_loss"), ("accuracy", "eval_accuracy")], "contrastive pre-training")
+        card = training_card(data, cfg, identity, log, [v.name for v in held_views])
+        save_feature_net(model, weights, card)
+    return weights
+
+
+def training_card(data: Path, cfg: FeatureTrainConfig, identity: dict, log: MetricsLog, held: list[str]) -> dict:
+    """The JSON card of trained weights: what they were trained on, how, and how well."""
+    rows = log.rows()
+    last = rows[-1] if rows else {}
+    evals = [r for r in rows if r.get("eval_accuracy")]
+    return {
+        "model": f"rtgs2.features.ptv3 {cfg.size}",
+        "data": str(data),
+        "train_scenes": identity["train_scenes"],
+        "held_out_scenes": held,
+        "config": asdict(cfg),
+        "steps": cfg.steps,
+        "wall_time_s": float(last.get("seconds") or 0.0),
+        "commit": _git_commit(),
+        "metrics": {
+            "final_train_loss": float(last.get("loss") or "nan"),
+            "held_out_retrieval_top1": float(evals[-1]["eval_accuracy"]) if evals else None,
+            "held_out_loss": float(evals[-1]["eval_loss"]) if evals else None,
+            "chance_top1": 1.0 / cfg.num_correspondences,
+        },
+        "reproduce": f"rtgs2 train features --data {data} --out OUT --steps {cfg.steps} --size {cfg.size} --seed {cfg.seed}",
+    }
+
+
+def _git_commit() -> str:
+    import subprocess
+
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent, timeout=5
+        ).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
