@@ -1,6 +1,7 @@
-"""Data sets: SynthRooms, real-data readers, label maps, view sets and splits."""
+"""Data sets: ``open_dataset`` and its readers (SynthRooms, Replica, ScanNet, ...; one interface,
+:class:`~rtgs2.data.readers.base.SceneReader`), label maps, view sets and splits."""
 
-from rtgs2.data.open import Dataset, open_dataset
+from rtgs2.data.open import OpenedDataset, open_dataset
 from rtgs2.data.views import IGNORE_LABEL, LabelMap, LazyFrames, SceneViews, every_nth_split
 
-__all__ = ["IGNORE_LABEL", "Dataset", "LabelMap", "LazyFrames", "SceneViews", "every_nth_split", "open_dataset"]
+__all__ = ["IGNORE_LABEL", "LabelMap", "LazyFrames", "OpenedDataset", "SceneViews", "every_nth_split", "open_dataset"]

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from rtgs2.data.open import Dataset, open_dataset
+from rtgs2.data.open import OpenedDataset, open_dataset
 from rtgs2.data.readers.common import SceneInfo
 from rtgs2.data.views import IGNORE_LABEL, SceneViews
 from rtgs2.scene.camera import Camera
@@ -287,7 +287,7 @@ def draw_pairs(views: SceneViews, drawn: list[tuple[PairCheck, dict]], path: Pat
     return path
 
 
-def check_dataset(ds: Dataset, out_dir: Path | None = None, num_pairs: int = 4, max_label_frames: int = 50) -> list[SceneCheck]:
+def check_dataset(ds: OpenedDataset, out_dir: Path | None = None, num_pairs: int = 4, max_label_frames: int = 50) -> list[SceneCheck]:
     """:func:`check_scene` on every scene; with ``out_dir``, a ``<scene>_reprojection.png`` each."""
     checks = []
     for views in ds.scenes:

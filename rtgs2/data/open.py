@@ -1,43 +1,28 @@
-"""``open_dataset(path)``: choose the reader from a folder's contents and return a typed :class:`Dataset`."""
+"""``open_dataset(path)``: choose the reader from a folder's contents and return an :class:`OpenedDataset`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rtgs2.data.labelsets import label_set_info, load_label_set
 from rtgs2.data.readers import colmap, gaussian_output, nerfstudio, replica, scannet, scannetpp, synthrooms
-from rtgs2.data.readers.common import SceneInfo, scene_dirs
+from rtgs2.data.readers.base import SceneReader
+from rtgs2.data.readers.common import SceneInfo
 from rtgs2.data.splits import load_split
 from rtgs2.data.views import LabelMap, SceneViews
 
-ReadScene = Callable[[Path, "LabelMap | None", int], "tuple[SceneViews, SceneInfo]"]
-
-
-@dataclass(frozen=True)
-class Format:
-    """A folder format: how to recognise one of its scene folders and read it."""
-
-    name: str
-    is_scene: Callable[[Path], bool]
-    missing: str  # what a folder lacks when it is not this format
-    read_scene: ReadScene
-    label_dataset: str | None = None  # whose shipped label sets apply; None: labels only with an explicit set
-    default_label_set: str | None = None
-    has_labels: bool = True
-
-
 # Order matters: a ScanNet++ scene also holds COLMAP and nerfstudio files, and the RT-GS2
 # re-packed layout holds a COLMAP model beside the trainer output.
-FORMATS: tuple[Format, ...] = (
-    Format("scannetpp", scannetpp.is_scene, scannetpp.describe_missing(Path()), scannetpp.read_scannetpp_scene, "scannetpp", scannetpp.DEFAULT_LABEL_SET),
-    Format("replica", replica.is_scene, replica.describe_missing(Path()), replica.read_replica_scene, "replica", replica.DEFAULT_LABEL_SET),
-    Format("scannet", scannet.is_scene, scannet.describe_missing(Path()), scannet.read_scannet_scene, "scannet", scannet.DEFAULT_LABEL_SET),
-    Format("gaussian_output", gaussian_output.is_scene, gaussian_output.describe_missing(Path()), gaussian_output.read_gaussian_scene),
-    Format("colmap", colmap.is_scene, colmap.describe_missing(Path()), lambda s, lm, k: colmap.read_colmap(s, k)[0], has_labels=False),
-    Format("nerfstudio", nerfstudio.is_scene, nerfstudio.describe_missing(Path()), lambda s, lm, k: nerfstudio.read_nerfstudio(s, k)[0], has_labels=False),
-)  # fmt: skip
+READERS: tuple[SceneReader, ...] = (
+    synthrooms.READER,
+    scannetpp.READER,
+    replica.READER,
+    scannet.READER,
+    gaussian_output.READER,
+    colmap.READER,
+    nerfstudio.READER,
+)
 
 
 class UnknownFormatError(ValueError):
@@ -45,14 +30,16 @@ class UnknownFormatError(ValueError):
 
 
 @dataclass
-class Dataset:
-    """Scenes of one data set folder.
+class OpenedDataset:
+    """Scenes of one data set folder, as :func:`open_dataset` returns them (not a
+    ``torch.utils.data.Dataset``: training wraps its views in one of those).
 
     - ``format``      the reader used ("replica", "scannet", ..., "synthrooms")
     - ``scenes``      one :class:`SceneViews` per scene (frames load lazily)
     - ``infos``       {scene name: :class:`SceneInfo`} (dropped frames, warnings, unknown label ids)
     - ``label_map``   the label set the labels are mapped to (None: no labels)
-    - ``scene_split`` {split name: [scene names present]} from ``split_scenes`` (empty if none)
+    - ``scene_split`` {split name: [scene names present]}: the folder's own (SynthRooms' train /
+      test scenes), then those of ``split_scenes`` (empty if neither)
     - ``missing_scenes`` {split name: [listed scene names not found in the folder]}
     """
 
@@ -80,46 +67,41 @@ class Dataset:
         return [self.scene(n) for n in self.scene_split[name]]
 
 
-def _resolve_label_set(fmt: Format, label_set: str | Path | None) -> tuple[LabelMap | None, str | None]:
-    if not fmt.has_labels:
+def _resolve_label_set(reader: SceneReader, path: Path, label_set: str | Path | None) -> tuple[LabelMap | None, str | None]:
+    """The label map handed to ``reader.read`` and the label set's name."""
+    if reader.own_label_set:
         if label_set is not None:
-            raise ValueError(f"format {fmt.name!r} has no labels; label_set={label_set!r} cannot apply")
+            raise ValueError(f"{path}: {reader.name} has its own label set; label_set={label_set!r} cannot apply")
+        return None, reader.name
+    if not reader.has_labels:
+        if label_set is not None:
+            raise ValueError(f"format {reader.name!r} has no labels; label_set={label_set!r} cannot apply")
         return None, None
     if label_set is None:
-        return (load_label_set(fmt.default_label_set), fmt.default_label_set) if fmt.default_label_set else (None, None)
-    path = Path(label_set)
-    if path.suffix == ".json" and path.is_file():
-        return load_label_set(path), str(path)
+        return (load_label_set(reader.default_label_set), reader.default_label_set) if reader.default_label_set else (None, None)
+    lpath = Path(label_set)
+    if lpath.suffix == ".json" and lpath.is_file():
+        return load_label_set(lpath), str(lpath)
     info = label_set_info(str(label_set))
-    if fmt.label_dataset is not None and info["dataset"] != fmt.label_dataset:
-        raise ValueError(f"label set {label_set!r} is for {info['dataset']!r} data, but the folder is {fmt.name!r}")
+    if reader.label_dataset is not None and info["dataset"] != reader.label_dataset:
+        raise ValueError(f"label set {label_set!r} is for {info['dataset']!r} data, but the folder is {reader.name!r}")
     return load_label_set(str(label_set)), str(label_set)
 
 
-def _open_synthrooms(path: Path) -> Dataset:
-    """Dataset of a SynthRooms root: its train / test scene lists become ``scene_split``."""
-    sr = synthrooms.open_synthrooms(path)
-    scenes = list(sr.scenes)
-    infos = {s.name: SceneInfo("synthrooms", path / s.name) for s in scenes}
-    split = {k: [s.name for s in getattr(sr, k)] for k in ("train", "test") if hasattr(sr, k)}
-    return Dataset(path, "synthrooms", scenes, infos, sr.label_map, "synthrooms", split)
-
-
-def detect_format(path: str | Path) -> tuple[Format, list[Path]]:
-    """The first format with scene folders at ``path`` (the folder itself or up to two levels
-    below), and those folders. Raises :class:`UnknownFormatError` saying what each format missed."""
+def detect_format(path: str | Path) -> tuple[SceneReader, list[Path]]:
+    """The first reader with scene folders at ``path`` (the folder itself or below it), and
+    those folders. Raises :class:`UnknownFormatError` saying what each format missed."""
     path = Path(path)
     if not path.is_dir():
         raise FileNotFoundError(f"no such data set folder: {path}")
-    for fmt in FORMATS:  # the folder itself first: an ns-process-data folder holds a COLMAP model below it
-        if fmt.is_scene(path):
-            return fmt, [path]
-    for fmt in FORMATS:
-        found = scene_dirs(path, fmt.is_scene)
+    for reader in READERS:  # the folder itself first: an ns-process-data folder holds a COLMAP model below it
+        if reader.is_scene(path):
+            return reader, [path]
+    for reader in READERS:
+        found = reader.find_scenes(path)
         if found:
-            return fmt, found
-    tried = "; ".join(f"{f.name}: {f.missing}" for f in FORMATS)
-    tried = f"synthrooms: no synthrooms.json manifest; {tried}"
+            return reader, found
+    tried = "; ".join(f"{r.name}: {r.missing}" for r in READERS)
     raise UnknownFormatError(f"{path} matches no known data set format. Tried {tried}")
 
 
@@ -128,32 +110,31 @@ def open_dataset(
     label_set: str | Path | None = None,
     split_scenes: str | Path | None = None,
     frame_stride: int = 1,
-) -> Dataset:
+) -> OpenedDataset:
     """Open a data set folder (one scene or a folder of scenes) with the matching reader.
 
     Args:
         path: the folder.
         label_set: a shipped label set name (see ``rtgs2.data.labelsets.available_label_sets``)
             or a LabelMap JSON path; None takes the format's default (Replica: replica_rtgs2_46,
-            ScanNet: scannet_20, ScanNet++: scannetpp_top100; 3DGS output: no labels).
+            ScanNet: scannet_20, ScanNet++: scannetpp_top100; 3DGS output: no labels;
+            SynthRooms: its own, the only one that applies).
         split_scenes: a shipped scene split name (e.g. "replica_rtgs2") or a JSON path; the
-            listed scenes found in the folder go to ``Dataset.scene_split``.
+            listed scenes found in the folder go to ``OpenedDataset.scene_split``.
         frame_stride: keep every n-th frame of each scene (RT-GS2: 3 on Replica, 7 on ScanNet).
     """
     path = Path(path)
-    if synthrooms.is_synthrooms(path):
-        if label_set is not None:
-            raise ValueError(f"{path}: SynthRooms has its own label set; label_set={label_set!r} cannot apply")
-        ds = _open_synthrooms(path)
-    else:
-        fmt, dirs = detect_format(path)
-        lm, ls_name = _resolve_label_set(fmt, label_set)
-        read = [fmt.read_scene(d, lm, frame_stride) for d in dirs]
-        names = [v.name for v, _ in read]
-        dup = {n for n in names if names.count(n) > 1}
-        if dup:
-            raise ValueError(f"{path}: several scene folders share the names {sorted(dup)}")
-        ds = Dataset(path, fmt.name, [v for v, _ in read], {v.name: i for v, i in read}, lm, ls_name)
+    reader, dirs = detect_format(path)
+    lm, ls_name = _resolve_label_set(reader, path, label_set)
+    read = [reader.read(d, lm, frame_stride) for d in dirs]
+    names = [v.name for v, _ in read]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise ValueError(f"{path}: several scene folders share the names {sorted(dup)}")
+    scenes = [v for v, _ in read]
+    if reader.own_label_set:
+        lm = scenes[0].label_map
+    ds = OpenedDataset(path, reader.name, scenes, {v.name: i for v, i in read}, lm, ls_name, reader.split_of(path))
     if split_scenes is not None:
         present = {s.name for s in ds.scenes}
         for split, listed in load_split(split_scenes).items():

@@ -26,7 +26,7 @@ def test_open_synthrooms(synthrooms_mini):
     assert ds.scene_split["train"] and ds.scene_split["test"]
     assert not set(ds.scene_split["train"]) & set(ds.scene_split["test"])
     assert ds.label_map.names == ds.scenes[0].label_map.names
-    with pytest.raises(ValueError, match="SynthRooms has its own label set"):
+    with pytest.raises(ValueError, match="synthrooms has its own label set"):
         open_dataset(synthrooms_mini, label_set="scannet_20")
 
 

@@ -15,12 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+from rtgs2.data.readers.base import SceneReader
 from rtgs2.data.readers.common import SceneInfo, missing_images, natural_key, stride_select
 from rtgs2.data.readers.common import load_rgb as _load_rgb
-from rtgs2.data.views import LazyFrames, SceneViews
+from rtgs2.data.views import LabelMap, LazyFrames, SceneViews
 from rtgs2.scene.camera import Camera
 
 FORMAT = "colmap"
+MISSING = "no cameras.{bin,txt} + images.{bin,txt} in sparse/0/, sparse/ or the folder"
 # model id -> (name, number of params), COLMAP src/colmap/sensor/models.h
 CAMERA_MODELS = {
     0: ("SIMPLE_PINHOLE", 3), 1: ("PINHOLE", 4), 2: ("SIMPLE_RADIAL", 4), 3: ("RADIAL", 5),
@@ -185,10 +187,6 @@ def is_scene(path: Path) -> bool:
     return path.is_dir() and model_dir_of(path) is not None
 
 
-def describe_missing(path: Path) -> str:
-    return "no cameras.{bin,txt} + images.{bin,txt} in sparse/0/, sparse/ or the folder"
-
-
 def pinhole_K(cam: ColmapCamera, where: str) -> np.ndarray:
     """[3, 3] K of a PINHOLE / SIMPLE_PINHOLE camera; other models raise asking for undistortion."""
     p = cam.params
@@ -202,12 +200,15 @@ def pinhole_K(cam: ColmapCamera, where: str) -> np.ndarray:
     return np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1]])
 
 
-def read_colmap(path: Path, frame_stride: int = 1) -> list[tuple[SceneViews, SceneInfo]]:
-    """A COLMAP scene: ``<path>/sparse/0`` (or ``sparse/`` or ``path``) and images in ``<path>/images``."""
+def read_colmap_scene(path: Path, label_map: LabelMap | None = None, frame_stride: int = 1) -> tuple[SceneViews, SceneInfo]:
+    """A COLMAP scene: ``<path>/sparse/0`` (or ``sparse/`` or ``path``) and images in ``<path>/images``.
+    COLMAP has no labels: ``label_map`` must be None."""
     path = Path(path)
+    if label_map is not None:
+        raise ValueError(f"{path}: a COLMAP folder has no labels; a label map cannot apply")
     md = model_dir_of(path)
     if md is None:
-        raise FileNotFoundError(f"{path}: not a COLMAP folder: {describe_missing(path)}")
+        raise FileNotFoundError(f"{path}: not a COLMAP folder: {MISSING}")
     info = SceneInfo(FORMAT, path)
     if any((md / f"points3D.{x}").is_file() for x in ("bin", "txt")):
         info.init_points = next(md / f"points3D.{x}" for x in ("bin", "txt") if (md / f"points3D.{x}").is_file())
@@ -240,4 +241,7 @@ def read_colmap(path: Path, frame_stride: int = 1) -> list[tuple[SceneViews, Sce
         missing = [str(f) for f, ok in zip(files, have) if not ok]
         raise FileNotFoundError(f"{path}: {len(missing)} of {len(files)} images missing, e.g. {missing[:3]}")
     views = SceneViews(name=path.name, cameras=cameras, images=images, frame_names=[im.name for im in imgs])
-    return [(views, info)]
+    return views, info
+
+
+READER = SceneReader(name=FORMAT, is_scene=is_scene, missing=MISSING, read=read_colmap_scene, has_labels=False)

@@ -19,9 +19,9 @@ from rtgs2.data.readers.common import (
     label_loader,
     missing_images,
     natural_key,
-    scene_dirs,
     stride_select,
 )
+from rtgs2.data.readers.base import SceneReader
 from rtgs2.data.readers.common import load_rgb as _load_rgb
 from rtgs2.data.views import LabelMap, LazyFrames, SceneViews
 from rtgs2.scene.cameras_json import read_cameras_json_named
@@ -43,14 +43,6 @@ def latest_ply(path: Path) -> Path | None:
 
 def is_scene(path: Path) -> bool:
     return (path / "cameras.json").is_file() and latest_ply(path) is not None
-
-
-def find_scenes(path: Path) -> list[Path]:
-    return scene_dirs(Path(path), is_scene)
-
-
-def describe_missing(path: Path) -> str:
-    return "no cameras.json + point_cloud/iteration_<N>/point_cloud.ply"
 
 
 def _image_dirs(path: Path) -> list[Path]:
@@ -114,9 +106,10 @@ def read_gaussian_scene(path: Path, label_map: LabelMap | None, frame_stride: in
     return views, info
 
 
-def read_gaussian_output(path: Path, label_map: LabelMap | None, frame_stride: int = 1) -> list[tuple[SceneViews, SceneInfo]]:
-    """All trainer output folders at ``path`` (one folder or a folder of them)."""
-    scenes = find_scenes(Path(path))
-    if not scenes:
-        raise FileNotFoundError(f"{path}: not a 3DGS output folder: {describe_missing(path)}")
-    return [read_gaussian_scene(s, label_map, frame_stride) for s in scenes]
+# Labels only with an explicit label set: the re-packed folders hold any data set's raw ids.
+READER = SceneReader(
+    name=FORMAT,
+    is_scene=is_scene,
+    missing="no cameras.json + point_cloud/iteration_<N>/point_cloud.ply",
+    read=read_gaussian_scene,
+)

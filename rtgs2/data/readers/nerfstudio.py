@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rtgs2.data.readers.base import SceneReader
 from rtgs2.data.readers.common import (
     OPENGL_TO_OPENCV,
     SceneInfo,
@@ -28,9 +29,10 @@ from rtgs2.data.readers.common import (
     natural_key,
     stride_select,
 )
-from rtgs2.data.views import LazyFrames, SceneViews
+from rtgs2.data.views import LabelMap, LazyFrames, SceneViews
 
 FORMAT = "nerfstudio"
+MISSING = "no transforms.json (or Blender transforms_{train,val,test}.json)"
 DISTORTION_KEYS = ("k1", "k2", "k3", "k4", "p1", "p2")
 PINHOLE_MODELS = {"OPENCV", "PINHOLE", "SIMPLE_PINHOLE", "PERSPECTIVE"}  # OPENCV: only with zero distortion
 DEFAULT_DEPTH_UNIT = 1e-3  # nerfstudio's depth_unit_scale_factor default: depth PNGs in millimetres
@@ -149,10 +151,6 @@ def is_scene(path: Path) -> bool:
     return path.is_dir() and bool(_json_of(path))
 
 
-def describe_missing(path: Path) -> str:
-    return "no transforms.json (or Blender transforms_{train,val,test}.json)"
-
-
 def views_from_frames(name: str, frames: list[Frame], info: SceneInfo, split: list[str] | None = None) -> SceneViews:
     """SceneViews of parsed frames (images resized to the camera size when the aspect matches)."""
     cams = [camera_from_c2w(f.K, f.c2w, f.width, f.height, f"{info.root} frame {f.name}") for f in frames]
@@ -173,16 +171,19 @@ def views_from_frames(name: str, frames: list[Frame], info: SceneInfo, split: li
     return SceneViews(name=name, cameras=cams, images=images, depths=depths, split=split, frame_names=[f.name for f in frames])
 
 
-def read_nerfstudio(path: Path, frame_stride: int = 1) -> list[tuple[SceneViews, SceneInfo]]:
-    """A nerfstudio (``transforms.json``) or Blender (``transforms_{train,val,test}.json``) scene."""
+def read_nerfstudio_scene(path: Path, label_map: LabelMap | None = None, frame_stride: int = 1) -> tuple[SceneViews, SceneInfo]:
+    """A nerfstudio (``transforms.json``) or Blender (``transforms_{train,val,test}.json``) scene.
+    nerfstudio has no labels: ``label_map`` must be None."""
     path = Path(path)
+    if label_map is not None:
+        raise ValueError(f"{path}: a nerfstudio folder has no labels; a label map cannot apply")
     jsons = _json_of(path)
     if not jsons:
-        raise FileNotFoundError(f"{path}: not a nerfstudio folder: {describe_missing(path)}")
+        raise FileNotFoundError(f"{path}: not a nerfstudio folder: {MISSING}")
     info = SceneInfo(FORMAT, path)
     if jsons[0].name == "transforms.json":
         frames = stride_select(parse_transforms(jsons[0]), frame_stride)
-        return [(views_from_frames(path.name, frames, info), info)]
+        return views_from_frames(path.name, frames, info), info
     frames = []  # Blender: the files give the split (val counts as test)
     for j in jsons:
         part = parse_transforms(j)
@@ -191,4 +192,7 @@ def read_nerfstudio(path: Path, frame_stride: int = 1) -> list[tuple[SceneViews,
             f.split, f.name = BLENDER_SPLITS[sub], f"{sub}/{f.name}"
         frames += stride_select(part, frame_stride)
     info.warnings.append("Blender layout: split taken from transforms_{train,val,test}.json (val counts as test)")
-    return [(views_from_frames(path.name, frames, info, split=[f.split for f in frames]), info)]
+    return views_from_frames(path.name, frames, info, split=[f.split for f in frames]), info
+
+
+READER = SceneReader(name=FORMAT, is_scene=is_scene, missing=MISSING, read=read_nerfstudio_scene, has_labels=False)

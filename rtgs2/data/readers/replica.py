@@ -26,9 +26,9 @@ from rtgs2.data.readers.common import (
     load_rgb,
     natural_key,
     require_same_frames,
-    scene_dirs,
     stride_select,
 )
+from rtgs2.data.readers.base import SceneReader
 from rtgs2.data.views import LabelMap, LazyFrames, SceneViews
 
 FORMAT = "replica"
@@ -45,14 +45,6 @@ def _sequences(scene: Path) -> list[Path]:
 
 def is_scene(path: Path) -> bool:
     return path.is_dir() and bool(_sequences(path))
-
-
-def find_scenes(path: Path) -> list[Path]:
-    return scene_dirs(Path(path), is_scene)
-
-
-def describe_missing(path: Path) -> str:
-    return "no <scene>/Sequence_<k>/traj_w_c.txt"
 
 
 def replica_intrinsics(width: int, height: int) -> np.ndarray:
@@ -133,9 +125,11 @@ def read_replica_scene(scene: Path, label_map: LabelMap | None, frame_stride: in
     return views, info
 
 
-def read_replica(path: Path, label_map: LabelMap | None, frame_stride: int = 1) -> list[tuple[SceneViews, SceneInfo]]:
-    """All Replica scenes at ``path`` (a scene folder or a folder of scenes)."""
-    scenes = find_scenes(Path(path))
-    if not scenes:
-        raise FileNotFoundError(f"{path}: not a Replica (Semantic-NeRF) folder: {describe_missing(path)}")
-    return [read_replica_scene(s, label_map, frame_stride) for s in scenes]
+READER = SceneReader(
+    name=FORMAT,
+    is_scene=is_scene,
+    missing="no <scene>/Sequence_<k>/traj_w_c.txt",
+    read=read_replica_scene,
+    label_dataset="replica",
+    default_label_set=DEFAULT_LABEL_SET,
+)

@@ -26,9 +26,9 @@ from rtgs2.data.readers.common import (
     load_rgb,
     read_matrix,
     require_same_frames,
-    scene_dirs,
     stride_select,
 )
+from rtgs2.data.readers.base import SceneReader
 from rtgs2.data.views import IGNORE_LABEL, LabelMap, LazyFrames, SceneViews
 
 FORMAT = "scannet"
@@ -40,14 +40,6 @@ UNANNOTATED_ID = 0  # label-filt value of pixels without annotation (absent from
 
 def is_scene(path: Path) -> bool:
     return (path / "color").is_dir() and (path / "pose").is_dir() and (path / "intrinsic" / "intrinsic_color.txt").is_file()
-
-
-def find_scenes(path: Path) -> list[Path]:
-    return scene_dirs(Path(path), is_scene)
-
-
-def describe_missing(path: Path) -> str:
-    return "no <scene>/color/, pose/ and intrinsic/intrinsic_color.txt"
 
 
 def read_label_tsv(path: Path) -> dict[int, int]:
@@ -148,9 +140,11 @@ def read_scannet_scene(scene: Path, label_map: LabelMap | None, frame_stride: in
     return views, info
 
 
-def read_scannet(path: Path, label_map: LabelMap | None, frame_stride: int = 1) -> list[tuple[SceneViews, SceneInfo]]:
-    """All ScanNet scenes at ``path`` (a scene folder or a folder of scenes)."""
-    scenes = find_scenes(Path(path))
-    if not scenes:
-        raise FileNotFoundError(f"{path}: not a ScanNet export: {describe_missing(path)}")
-    return [read_scannet_scene(s, label_map, frame_stride) for s in scenes]
+READER = SceneReader(
+    name=FORMAT,
+    is_scene=is_scene,
+    missing="no <scene>/color/, pose/ and intrinsic/intrinsic_color.txt",
+    read=read_scannet_scene,
+    label_dataset="scannet",
+    default_label_set=DEFAULT_LABEL_SET,
+)

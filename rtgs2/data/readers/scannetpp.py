@@ -20,7 +20,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rtgs2.data.readers.common import SceneInfo, image_size, label_loader, scene_dirs, stride_select
+from rtgs2.data.readers.base import SceneReader
+from rtgs2.data.readers.common import SceneInfo, image_size, label_loader, stride_select
 from rtgs2.data.readers.nerfstudio import Frame, parse_transforms, views_from_frames
 from rtgs2.data.views import LabelMap, SceneViews
 
@@ -31,14 +32,6 @@ FRAME_KEYS = ("frames", "test_frames")  # test_frames are the NVS benchmark view
 
 def is_scene(path: Path) -> bool:
     return (path / "dslr" / "nerfstudio").is_dir()
-
-
-def find_scenes(path: Path) -> list[Path]:
-    return scene_dirs(Path(path), is_scene)
-
-
-def describe_missing(path: Path) -> str:
-    return "no <scene>/dslr/nerfstudio/"
 
 
 def _transforms(scene: Path) -> tuple[Path, Path]:
@@ -107,9 +100,11 @@ def read_scannetpp_scene(scene: Path, label_map: LabelMap | None, frame_stride: 
     return views, info
 
 
-def read_scannetpp(path: Path, label_map: LabelMap | None, frame_stride: int = 1) -> list[tuple[SceneViews, SceneInfo]]:
-    """All ScanNet++ scenes at ``path`` (a scene folder or a folder of scenes)."""
-    scenes = find_scenes(Path(path))
-    if not scenes:
-        raise FileNotFoundError(f"{path}: not a ScanNet++ folder: {describe_missing(path)}")
-    return [read_scannetpp_scene(s, label_map, frame_stride) for s in scenes]
+READER = SceneReader(
+    name=FORMAT,
+    is_scene=is_scene,
+    missing="no <scene>/dslr/nerfstudio/",
+    read=read_scannetpp_scene,
+    label_dataset="scannetpp",
+    default_label_set=DEFAULT_LABEL_SET,
+)

@@ -33,6 +33,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from rtgs2.data.readers.base import SceneReader
+from rtgs2.data.readers.common import SceneInfo
 from rtgs2.data.views import LabelMap, LazyFrames, SceneViews, every_nth_split
 from rtgs2.scene.cameras_json import read_cameras_json_named
 
@@ -95,6 +97,14 @@ def read_manifest(root: str | Path) -> dict:
     return m
 
 
+def _scene_splits(root: Path) -> dict[str, str]:
+    """{scene name: split} of the data set root ``root`` in manifest order ({} if it is not one)."""
+    try:
+        return {s["name"]: s["split"] for s in read_manifest(root)["scenes"]}
+    except (ValueError, OSError):
+        return {}
+
+
 def is_synthrooms(path: str | Path) -> bool:
     """True if ``path`` is a SynthRooms data set root (a folder with a valid manifest)."""
     try:
@@ -102,6 +112,22 @@ def is_synthrooms(path: str | Path) -> bool:
     except (ValueError, OSError):
         return False
     return True
+
+
+def is_scene(path: Path) -> bool:
+    """True if ``path`` is a scene folder listed in the manifest of the data set root above it."""
+    return path.is_dir() and path.name in _scene_splits(path.parent)
+
+
+def list_scenes(root: Path) -> list[Path]:
+    """The scene folders of data set root ``root``, train scenes first (manifest order)."""
+    return [root / name for name in _scene_splits(root)]
+
+
+def scene_split(root: Path) -> dict[str, list[str]]:
+    """{"train": [scene names], "test": [...]} of data set root ``root`` ({} if it is not one)."""
+    splits = _scene_splits(root)
+    return {k: [n for n, s in splits.items() if s == k] for k in ("train", "test")} if splits else {}
 
 
 def _png(path: Path) -> np.ndarray:
@@ -149,6 +175,28 @@ def open_scene(scene_dir: str | Path, label_map: LabelMap | None = None) -> Scen
         frame_names=names,
         gaussians=d / "point_cloud.ply",
     )
+
+
+def read_synthrooms_scene(scene_dir: Path, label_map: LabelMap | None = None, frame_stride: int = 1) -> tuple[SceneViews, SceneInfo]:
+    """One finished scene folder, labelled with its data set's own label map (``label_map`` must
+    be None: SynthRooms labels are class ids of that map)."""
+    scene_dir = Path(scene_dir)
+    if label_map is not None:
+        raise ValueError(f"{scene_dir}: SynthRooms has its own label set; a label map cannot apply")
+    views = open_scene(scene_dir, LabelMap.from_json(scene_dir.parent / LABEL_MAP))
+    return views, SceneInfo(FORMAT, scene_dir)
+
+
+READER = SceneReader(
+    name=FORMAT,
+    is_scene=is_scene,
+    missing=f"no {MANIFEST} manifest",
+    read=read_synthrooms_scene,
+    label_dataset=FORMAT,
+    own_label_set=True,
+    list_scenes=list_scenes,
+    scene_split=scene_split,
+)
 
 
 @dataclass
