@@ -27,7 +27,7 @@ from rtgs2.scene.sh import num_sh_bases, rgb_to_sh_dc
 
 ROOM_HEIGHT = 2.6  # metres, floor to ceiling
 DISC_OVERLAP = 1.0  # disc std-dev as a fraction of the mean sample spacing: neighbours overlap
-DISC_THICKNESS = 0.05  # thin axis / in-plane std-dev: discs lie flat in their surface
+DISC_THICKNESS_RATIO = 0.05  # std-dev along the normal / in-plane std-dev: discs lie flat in their surface
 SH_REST_STD = 0.04  # std-dev of higher-order SH coefficients: mild view dependence
 EYE_HEIGHT = 1.5  # metres, camera height of room_cameras (standing person)
 NUM_TEXTURES = 4
@@ -176,7 +176,7 @@ def room_scene(
         quats = _quat_from_frame(du, dv, np.broadcast_to(normal, du.shape))
         aniso = rng.uniform(0.7, 1.4, m)
         base = DISC_OVERLAP * spacing * rng.uniform(0.8, 1.25, m)
-        scales = np.stack([base * aniso, base / aniso, DISC_THICKNESS * base], -1)
+        scales = np.stack([base * aniso, base / aniso, DISC_THICKNESS_RATIO * base], -1)
         color_a, color_b = rng.uniform(0.1, 0.9, 3), rng.uniform(0.1, 0.9, 3)
         tex = _texture(int(rng.integers(NUM_TEXTURES)), s * lu, t * lv, rng.uniform(1.0, 4.0), rng)
         rgb = color_a + np.clip(tex, 0, 1)[:, None] * (color_b - color_a) + rng.normal(0, 0.02, (m, 3))

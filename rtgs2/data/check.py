@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from rtgs2.data.open import OpenedDataset, open_dataset
-from rtgs2.data.readers.common import SceneInfo
+from rtgs2.data.readers.common import OPENGL_TO_OPENCV, SceneInfo
 from rtgs2.data.views import IGNORE_LABEL, SceneViews
 from rtgs2.scene.camera import Camera
 
@@ -30,12 +30,12 @@ NEIGHBOUR_SPAN = 15  # a view's neighbour is searched among the views up to this
 MIN_OVERLAP = 0.3  # ... and must see at least this fraction of the view's depth points in its frustum
 ALT_FACTOR = 3.0  # poses that fit this many times better in another convention are flagged
 NEAR = 1e-3  # metres: points closer to a camera than this are treated as behind it
-FLIP_YZ = np.diag([1.0, -1.0, -1.0, 1.0])  # OpenCV <-> OpenGL camera axes
 # Conventions a pose file is commonly misread in, as maps of the world_to_cam read -> the one meant.
-# Pairs only see relative poses; OpenGL axes conjugate them by FLIP_YZ, which leaves motion along
-# and rotation about camera x unchanged, so neighbours are chosen where the two differ most.
+# Pairs only see relative poses; OpenGL axes conjugate them by OPENGL_TO_OPENCV (its own inverse:
+# flip camera y and z), which leaves motion along and rotation about camera x unchanged, so
+# neighbours are chosen where the two differ most.
 ALTERNATIVES = {
-    "OpenGL camera axes (flip y and z)": lambda w2c: FLIP_YZ @ w2c,
+    "OpenGL camera axes (flip y and z)": lambda w2c: OPENGL_TO_OPENCV @ w2c,
     "world-to-camera matrices (invert them)": lambda w2c: np.linalg.inv(w2c),
 }
 
@@ -81,27 +81,17 @@ def reproject(
     cam_dst: Camera,
     step: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Back-project ``depth_src`` (every ``step``-th pixel) and project into ``cam_dst``.
+    """Back-project ``depth_src`` (every ``step``-th pixel with a depth) and project into ``cam_dst``.
 
     Returns:
         src_pix [M, 2] int (row, col) of the source pixels, uv [M, 2] float dst image
-        coordinates (+0.5 centres), z [M] depth in the dst camera, metres.
+        coordinates (+0.5 centres; non-finite for points on the dst camera plane), z [M] depth
+        in the dst camera, metres.
     """
-    d = depth_src.detach().cpu().numpy().astype(np.float64)[::step, ::step]
-    rows, cols = np.nonzero(d > 0)
-    z = d[rows, cols]
-    r, c = rows * step, cols * step
-    K = cam_src.K.numpy()
-    x = np.stack([(c + 0.5 - K[0, 2]) / K[0, 0] * z, (r + 0.5 - K[1, 2]) / K[1, 1] * z, z], axis=1)
-    c2w = cam_src.cam_to_world.numpy()
-    world = x @ c2w[:3, :3].T + c2w[:3, 3]
-    w2c = cam_dst.world_to_cam.numpy()
-    p = world @ w2c[:3, :3].T + w2c[:3, 3]
-    Kd = cam_dst.K.numpy()
-    zd = p[:, 2]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        uv = np.stack([p[:, 0] / zd * Kd[0, 0] + Kd[0, 2], p[:, 1] / zd * Kd[1, 1] + Kd[1, 2]], axis=1)
-    return np.stack([r, c], axis=1), uv, zd
+    world = cam_src.unproject(depth_src, step)
+    rows, cols = torch.nonzero(depth_src.detach().cpu()[::step, ::step] > 0, as_tuple=True)
+    uv, z = cam_dst.project(world[rows, cols])
+    return torch.stack([rows, cols], 1).numpy() * step, uv.numpy(), z.numpy()
 
 
 def compare_depth(uv: np.ndarray, z: np.ndarray, cam_dst: Camera, depth_dst: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -122,14 +112,14 @@ def compare_depth(uv: np.ndarray, z: np.ndarray, cam_dst: Camera, depth_dst: tor
     return ok, np.stack([row, col], axis=1), err
 
 
-def _mirror_gap(a: Camera, b: Camera, depth_scale: float) -> float:
+def _mirror_gap(a: Camera, b: Camera, typical_depth: float) -> float:
     """How differently the a -> b motion looks in OpenCV and OpenGL axes: rotation angle between
-    R and F R F (radians) plus the y, z translation over ``depth_scale`` (F = diag(1, -1, -1))."""
+    R and F R F (radians) plus the y, z translation over ``typical_depth`` (metres; F = diag(1, -1, -1))."""
     rel = b.world_to_cam.numpy() @ a.cam_to_world.numpy()
     R, t = rel[:3, :3], rel[:3, 3]
-    F = FLIP_YZ[:3, :3]
+    F = OPENGL_TO_OPENCV[:3, :3]
     cos = np.clip((np.trace(R.T @ F @ R @ F) - 1) / 2, -1, 1)
-    return float(np.arccos(cos) + 2 * np.hypot(t[1], t[2]) / depth_scale)
+    return float(np.arccos(cos) + 2 * np.hypot(t[1], t[2]) / typical_depth)
 
 
 def choose_neighbour(views: SceneViews, i: int, span: int = NEIGHBOUR_SPAN) -> int | None:
@@ -141,7 +131,7 @@ def choose_neighbour(views: SceneViews, i: int, span: int = NEIGHBOUR_SPAN) -> i
     valid = depth[depth > 0]
     if valid.numel() == 0:
         return None
-    scale = float(valid.median())
+    typical_depth = float(valid.median())  # metres
     step = max(1, cams[i].width // 64)  # ~64 columns of points are enough to measure overlap
     centres = torch.stack([c.center for c in cams])
     nearest = torch.argsort((centres - centres[i]).norm(dim=1))[1 : span + 1].tolist()  # unordered captures
@@ -152,7 +142,7 @@ def choose_neighbour(views: SceneViews, i: int, span: int = NEIGHBOUR_SPAN) -> i
         _, uv, z = reproject(cams[i], depth, cams[j], step)
         inside = (z > NEAR) & (uv[:, 0] >= 0) & (uv[:, 0] < cams[j].width) & (uv[:, 1] >= 0) & (uv[:, 1] < cams[j].height)
         if inside.mean() >= MIN_OVERLAP:
-            gap = _mirror_gap(cams[i], cams[j], scale)
+            gap = _mirror_gap(cams[i], cams[j], typical_depth)
             if gap > best_gap:
                 best, best_gap = j, gap
     return best

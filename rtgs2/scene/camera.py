@@ -189,19 +189,41 @@ class Camera:
             & (uv[:, 1] <= self.height + margin)
         )
 
-    def pixel_rays(self) -> tuple[Tensor, Tensor]:
-        """Rays through pixel centres.
+    def pixel_rays(self, step: int = 1) -> tuple[Tensor, Tensor]:
+        """Rays through pixel centres (of every ``step``-th row and column: pixels (step*i, step*j)).
 
         Returns:
-            origin [3] and directions [H, W, 3] in world frame (float64), scaled so that the
-            camera-frame z component is 1 (so ``origin + t * dir`` has depth t).
+            origin [3] and directions [H', W', 3] in world frame (float64; H' = ceil(H / step),
+            W' = ceil(W / step)), scaled so that the camera-frame z component is 1 (so
+            ``origin + t * dir`` has depth t).
         """
-        j = torch.arange(self.width, dtype=torch.float64) + 0.5
-        i = torch.arange(self.height, dtype=torch.float64) + 0.5
+        if step < 1:
+            raise ValueError(f"step must be >= 1, got {step}")
+        j = torch.arange(0, self.width, step, dtype=torch.float64) + 0.5
+        i = torch.arange(0, self.height, step, dtype=torch.float64) + 0.5
         v, u = torch.meshgrid(i, j, indexing="ij")
         d_cam = torch.stack([(u - self.cx) / self.fx, (v - self.cy) / self.fy, torch.ones_like(u)], dim=-1)
         R_c2w = self.world_to_cam[:3, :3].T
         return self.center, d_cam @ R_c2w.T
+
+    def unproject(self, depth: Tensor, step: int = 1) -> Tensor:
+        """Back-project a depth map to world points: the inverse of :meth:`project` at every pixel.
+
+        Args:
+            depth: [H, W] camera z of each pixel's centre, metres (the z of :meth:`project`, not
+                the distance along the ray).
+            step: back-project only every ``step``-th row and column (pixels (step*i, step*j)).
+        Returns:
+            [H', W', 3] float64 world points, metres (H' = ceil(H / step), W' = ceil(W / step)):
+            the point of pixel (i, j) projects to (j + 0.5, i + 0.5) at camera depth
+            ``depth[i, j]``. Pixels of depth 0 (unknown) land on the camera centre: mask them
+            with ``depth > 0``.
+        """
+        d = torch.as_tensor(depth).detach()
+        if tuple(d.shape) != (self.height, self.width):
+            raise ValueError(f"depth must have shape [{self.height}, {self.width}] (H, W of the camera), got {list(d.shape)}")
+        origin, dirs = self.pixel_rays(step)  # dirs have camera z = 1, so origin + d * dir is at depth d
+        return origin + dirs * d[::step, ::step].to(device="cpu", dtype=torch.float64).unsqueeze(-1)
 
 
 def check_rigid(T: Tensor, name: str) -> None:

@@ -15,7 +15,7 @@ from PIL import Image
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rtgs2.data.readers.synthrooms import (
-    DEPTH_SCALE,
+    DEPTH_UNITS_PER_METRE,
     DONE,
     FORMAT,
     LABEL_MAP,
@@ -104,7 +104,7 @@ def build_scene(scene_dir: Path, seed: int, cfg: SynthConfig, progress: Progress
         g = render_ground_truth(room, cam)
         _write_png(scene_dir / "images" / f"{name}.png", (g.rgb * 255).round().astype(np.uint8))
         _write_png(scene_dir / "labels" / f"{name}.png", g.label)
-        _write_png(scene_dir / "depth" / f"{name}.png", np.round(g.depth * DEPTH_SCALE).astype(np.uint16))
+        _write_png(scene_dir / "depth" / f"{name}.png", np.round(g.depth * DEPTH_UNITS_PER_METRE).astype(np.uint16))
         _write_png(scene_dir / "instances" / f"{name}.png", g.instance)
         gts.append(g)
         if progress:

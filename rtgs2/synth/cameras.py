@@ -11,8 +11,8 @@ from rtgs2.synth.room import Room
 
 CLEARANCE = 0.45  # metres of free floor around the camera's path (no furniture, no wall)
 GRID = 0.05  # metres per cell of the free-space map
-EYE_HEIGHT = (1.35, 1.75)  # metres, range of the camera's height
-TARGET_HEIGHT = (0.3, 1.3)  # metres, range of the height of the points looked at
+EYE_HEIGHT_RANGE = (1.35, 1.75)  # metres, (min, max) of the camera's height
+TARGET_HEIGHT_RANGE = (0.3, 1.3)  # metres, (min, max) of the height of the points looked at
 MIN_LOOK_DISTANCE = 0.8  # metres, horizontal distance eye -> target (no looking straight down)
 PREFERRED_LOOK_DISTANCE = 1.5  # metres; look at things at least this far when there are some
 MAX_PATH_TRIES = 200
@@ -31,7 +31,7 @@ def free_space(room: Room) -> tuple[np.ndarray, np.ndarray]:
     gx, gy = np.meshgrid(xs, ys, indexing="ij")
     free = (gx > CLEARANCE) & (gx < lx - CLEARANCE) & (gy > CLEARANCE) & (gy < ly - CLEARANCE)
     cls = np.array([room.objects[i - 1].cls for i in room.instance])
-    obstacle = ~np.isin(cls, ("floor", "ceiling", "rug")) & (room.center[:, 2] - room.half[:, 2] < EYE_HEIGHT[1] + 0.3)
+    obstacle = ~np.isin(cls, ("floor", "ceiling", "rug")) & (room.center[:, 2] - room.half[:, 2] < EYE_HEIGHT_RANGE[1] + 0.3)
     for m in np.flatnonzero(obstacle):
         c, s = np.cos(room.yaw[m]), np.sin(room.yaw[m])
         px, py = gx - room.center[m, 0], gy - room.center[m, 1]
@@ -48,7 +48,7 @@ def _targets(room: Room) -> np.ndarray:
     if len(pts) == 0:  # an empty room: look at the walls' middles
         lx, ly, lz = room.size
         pts = np.array([[lx / 2, 0, 1.0], [lx, ly / 2, 1.0], [lx / 2, ly, 1.0], [0, ly / 2, 1.0]])
-    pts[:, 2] = np.clip(pts[:, 2], *TARGET_HEIGHT)
+    pts[:, 2] = np.clip(pts[:, 2], *TARGET_HEIGHT_RANGE)
     return pts
 
 
@@ -94,7 +94,7 @@ def camera_path(
         keys = _spread(cand, nk)
         centre = keys.mean(0)
         keys = keys[np.argsort(np.arctan2(keys[:, 1] - centre[1], keys[:, 0] - centre[0]))]  # a loop, not a zigzag
-        eyes = np.concatenate([keys, rng.uniform(*EYE_HEIGHT, (nk, 1))], 1)
+        eyes = np.concatenate([keys, rng.uniform(*EYE_HEIGHT_RANGE, (nk, 1))], 1)
         looks = []
         for e in eyes:
             dist = np.hypot(*(targets[:, :2] - e[:2]).T)
@@ -112,7 +112,7 @@ def camera_path(
         if not ok or not free[ij[:, 0], ij[:, 1]].all():
             continue
         e = catmull_rom(eyes, num_views, closed=True)
-        e[:, 2] = np.clip(e[:, 2], *EYE_HEIGHT)  # the spline overshoots its keys slightly
+        e[:, 2] = np.clip(e[:, 2], *EYE_HEIGHT_RANGE)  # the spline overshoots its keys slightly
         t = catmull_rom(looks, num_views, closed=True)
         if (np.hypot(*(t[:, :2] - e[:, :2]).T) < MIN_LOOK_DISTANCE / 2).any():
             continue

@@ -32,6 +32,25 @@ def test_pixel_rays_hit_pixel_centres():
     np.testing.assert_allclose(uv.numpy(), np.stack([jj, ii], -1).reshape(-1, 2), atol=1e-9)
 
 
+def test_unproject_is_the_inverse_of_project():
+    cam = Camera.look_at([0.3, -1, 0.5], [0, 1, 0.2], fov_x_deg=70, width=9, height=7)
+    depth = torch.rand(7, 9, generator=torch.Generator().manual_seed(0), dtype=torch.float32) * 4 + 0.5
+    pts = cam.unproject(depth)
+    assert pts.shape == (7, 9, 3) and pts.dtype == torch.float64
+    uv, z = cam.project(pts.reshape(-1, 3))
+    np.testing.assert_allclose(z.numpy(), depth.double().reshape(-1).numpy(), rtol=1e-12)
+    jj, ii = np.meshgrid(np.arange(9) + 0.5, np.arange(7) + 0.5)
+    np.testing.assert_allclose(uv.numpy(), np.stack([jj, ii], -1).reshape(-1, 2), atol=1e-9)
+    # by hand: looking along +y from (1, 2, 3), 90 degrees over 4 px (f = 2, cx = 2, cy = 1), pixel
+    # (row 0, col 1) at depth 2 is 0.5 m left of and 0.5 m above the axis (camera x = y = -0.5)
+    ahead = Camera.look_at([1, 2, 3], [1, 5, 3], fov_x_deg=90, width=4, height=2).unproject(torch.full((2, 4), 2.0))
+    np.testing.assert_allclose(ahead[0, 1].numpy(), [0.5, 4, 3.5], atol=1e-12)
+    # every 3rd row and column: the same points as the full map's
+    np.testing.assert_allclose(cam.unproject(depth, step=3).numpy(), pts[::3, ::3].numpy())
+    with pytest.raises(ValueError, match=r"depth must have shape \[7, 9\]"):
+        cam.unproject(depth.T)
+
+
 def test_in_frustum_and_resize():
     cam = Camera.look_at([0, 0, 0], [1, 0, 0], width=100, height=50)
     pts = torch.tensor([[1.0, 0, 0], [-1.0, 0, 0], [1.0, 5.0, 0]], dtype=torch.float64)

@@ -7,7 +7,7 @@ import pytest
 
 from rtgs2.data.readers.synthrooms import CLASS_NAMES
 from rtgs2.synth.build import make_scene
-from rtgs2.synth.cameras import EYE_HEIGHT, camera_path
+from rtgs2.synth.cameras import EYE_HEIGHT_RANGE, camera_path
 from rtgs2.synth.config import SynthConfig
 from rtgs2.synth.gaussians import _sample_primitive, inside_any
 from rtgs2.synth.layout import generate_room
@@ -79,7 +79,7 @@ def _owners(room, pts):
 def test_camera_path_is_free_smooth_and_at_eye_height(seed):
     room, cams = make_scene(seed, SynthConfig(num_views=32))
     centres = np.stack([c.center.numpy() for c in cams])
-    assert (centres[:, 2] >= EYE_HEIGHT[0] - 1e-9).all() and (centres[:, 2] <= EYE_HEIGHT[1] + 1e-9).all()
+    assert (centres[:, 2] >= EYE_HEIGHT_RANGE[0] - 1e-9).all() and (centres[:, 2] <= EYE_HEIGHT_RANGE[1] + 1e-9).all()
     assert (centres[:, :2] > 0.4).all() and (centres[:, :2] < room.size[:2] - 0.4).all()
     assert not inside_any(room, centres, np.full(len(centres), -1), tol=0.0).any()
     steps = np.linalg.norm(np.diff(centres, axis=0), axis=1)

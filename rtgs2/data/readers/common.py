@@ -121,13 +121,13 @@ def load_rgb(path: Path, width: int, height: int, resize: bool = False) -> Tenso
     return torch.from_numpy(arr)
 
 
-def load_depth_png(path: Path, width: int, height: int, scale: float) -> Tensor:
-    """[H, W] float32 metres from a 16-bit depth PNG (value * ``scale``; 0 stays 0 = unknown)."""
+def load_depth_png(path: Path, width: int, height: int, metres_per_unit: float) -> Tensor:
+    """[H, W] float32 metres from a 16-bit depth PNG (value * ``metres_per_unit``; 0 stays 0 = unknown)."""
     arr = _open_array(path)
     if arr.ndim != 2:
         raise ValueError(f"{path}: depth image must be single-channel, got shape {arr.shape}")
     _check_size(path, arr, width, height, "depth")
-    return torch.from_numpy(arr.astype(np.float32) * np.float32(scale))
+    return torch.from_numpy(arr.astype(np.float32) * np.float32(metres_per_unit))
 
 
 def load_raw_labels(path: Path, width: int, height: int) -> np.ndarray:

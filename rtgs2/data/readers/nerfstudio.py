@@ -35,7 +35,7 @@ FORMAT = "nerfstudio"
 MISSING = "no transforms.json (or Blender transforms_{train,val,test}.json)"
 DISTORTION_KEYS = ("k1", "k2", "k3", "k4", "p1", "p2")
 PINHOLE_MODELS = {"OPENCV", "PINHOLE", "SIMPLE_PINHOLE", "PERSPECTIVE"}  # OPENCV: only with zero distortion
-DEFAULT_DEPTH_UNIT = 1e-3  # nerfstudio's depth_unit_scale_factor default: depth PNGs in millimetres
+DEFAULT_METRES_PER_DEPTH_UNIT = 1e-3  # nerfstudio's depth_unit_scale_factor default: depth PNGs in millimetres
 BLENDER_SPLITS = {"train": "train", "val": "test", "test": "test"}
 
 
@@ -50,7 +50,7 @@ class Frame:
     width: int
     height: int
     depth: Path | None = None
-    depth_scale: float = DEFAULT_DEPTH_UNIT
+    metres_per_depth_unit: float = DEFAULT_METRES_PER_DEPTH_UNIT  # the json's depth_unit_scale_factor
     split: str | None = None
 
 
@@ -133,7 +133,7 @@ def parse_transforms(path: Path, image_root: Path | None = None, keys: tuple[str
                     width=w,
                     height=h,
                     depth=(base / depth) if depth else None,
-                    depth_scale=float(meta.get("depth_unit_scale_factor", DEFAULT_DEPTH_UNIT)),
+                    metres_per_depth_unit=float(meta.get("depth_unit_scale_factor", DEFAULT_METRES_PER_DEPTH_UNIT)),
                 )
             )
     if not frames:
@@ -166,7 +166,7 @@ def views_from_frames(name: str, frames: list[Frame], info: SceneInfo, split: li
     depths = None
     if all(f.depth is not None for f in frames):
         depths = LazyFrames(
-            lambda i: load_depth_png(frames[i].depth, frames[i].width, frames[i].height, frames[i].depth_scale), len(frames)
+            lambda i: load_depth_png(frames[i].depth, frames[i].width, frames[i].height, frames[i].metres_per_depth_unit), len(frames)
         )
     return SceneViews(name=name, cameras=cams, images=images, depths=depths, split=split, frame_names=[f.name for f in frames])
 

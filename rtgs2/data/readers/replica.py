@@ -34,7 +34,7 @@ from rtgs2.data.views import LabelMap, LazyFrames, SceneViews
 FORMAT = "replica"
 DEFAULT_LABEL_SET = "replica_rtgs2_46"
 HFOV_DEG = 90.0  # Semantic-NeRF's Replica renders (fx = W/2)
-DEPTH_SCALE = 1e-3  # uint16 millimetres -> metres
+METRES_PER_DEPTH_UNIT = 1e-3  # depth PNGs hold uint16 millimetres
 _SEQ = re.compile(r"Sequence_(\d+)")
 
 
@@ -118,7 +118,7 @@ def read_replica_scene(scene: Path, label_map: LabelMap | None, frame_stride: in
         cameras=cams,
         images=LazyFrames(lambda i: load_rgb(rgb[i], w, h), len(rgb)),
         labels=label_loader(sem, label_map, info, w, h) if has_labels else None,
-        depths=LazyFrames(lambda i: load_depth_png(depth[i], w, h, DEPTH_SCALE), len(depth)) if has_depth else None,
+        depths=LazyFrames(lambda i: load_depth_png(depth[i], w, h, METRES_PER_DEPTH_UNIT), len(depth)) if has_depth else None,
         label_map=label_map if has_labels else None,
         frame_names=names,
     )

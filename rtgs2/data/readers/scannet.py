@@ -33,7 +33,7 @@ from rtgs2.data.views import IGNORE_LABEL, LabelMap, LazyFrames, SceneViews
 
 FORMAT = "scannet"
 DEFAULT_LABEL_SET = "scannet_20"
-DEPTH_SCALE = 1e-3  # uint16 millimetres -> metres
+METRES_PER_DEPTH_UNIT = 1e-3  # depth PNGs hold uint16 millimetres
 LABEL_TSV = "scannetv2-labels.combined.tsv"
 UNANNOTATED_ID = 0  # label-filt value of pixels without annotation (absent from the tsv)
 
@@ -133,7 +133,7 @@ def read_scannet_scene(scene: Path, label_map: LabelMap | None, frame_stride: in
         cameras=cams,
         images=LazyFrames(lambda k: load_rgb(color[keep[k]], w, h, resize=True), len(keep)),
         labels=label_loader([labels[i] for i in keep], lm, info, w, h) if lm is not None else None,
-        depths=LazyFrames(lambda k: load_depth_png(depth[keep[k]], w, h, DEPTH_SCALE), len(keep)) if depth else None,
+        depths=LazyFrames(lambda k: load_depth_png(depth[keep[k]], w, h, METRES_PER_DEPTH_UNIT), len(keep)) if depth else None,
         label_map=label_map if lm is not None else None,
         frame_names=[str(i) for i in keep],
     )

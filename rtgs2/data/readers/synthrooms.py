@@ -43,7 +43,7 @@ VERSION = 1
 MANIFEST = "synthrooms.json"
 LABEL_MAP = "label_map.json"
 DONE = "DONE"
-DEPTH_SCALE = 1000.0  # depth PNG units per metre (uint16 millimetres: up to 65.5 m, 1 mm steps)
+DEPTH_UNITS_PER_METRE = 1000.0  # depth PNGs hold uint16 millimetres: up to 65.5 m, 1 mm steps
 
 # The label set: 17 classes (label value = index), 255 = ignore.
 CLASS_NAMES: tuple[str, ...] = (
@@ -148,7 +148,7 @@ def read_label(scene_dir: Path, name: str) -> Tensor:
 
 def read_depth(scene_dir: Path, name: str) -> Tensor:
     """[H, W] float32 camera z, metres (0 = no surface)."""
-    return torch.from_numpy(_png(scene_dir / "depth" / f"{name}.png").astype(np.float32) / DEPTH_SCALE)
+    return torch.from_numpy(_png(scene_dir / "depth" / f"{name}.png").astype(np.float32) / DEPTH_UNITS_PER_METRE)
 
 
 def read_instances(scene_dir: Path, name: str) -> Tensor:
