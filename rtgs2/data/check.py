@@ -294,6 +294,9 @@ def run_data_check(path: Path, out_dir: Path, label_set: str | None = None, spli
     from rich.console import Console
     from rich.table import Table
 
+    for name, value in (("num_pairs", num_pairs), ("max_label_frames", max_label_frames)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
     console = Console()
     ds = open_dataset(path, label_set=label_set, split_scenes=split_scenes, frame_stride=frame_stride)
     console.print(f"[bold]{path}[/]: format {ds.format}, {len(ds.scenes)} scenes, label set {ds.label_set}")

@@ -8,7 +8,7 @@ from pathlib import Path
 from rtgs2.data.labelsets import label_set_info, load_label_set
 from rtgs2.data.readers import colmap, gaussian_output, nerfstudio, replica, scannet, scannetpp, synthrooms
 from rtgs2.data.readers.base import SceneReader
-from rtgs2.data.readers.common import SceneInfo
+from rtgs2.data.readers.common import SceneInfo, check_frame_stride
 from rtgs2.data.splits import load_split
 from rtgs2.data.views import LabelMap, SceneViews
 
@@ -121,8 +121,10 @@ def open_dataset(
             SynthRooms: its own, the only one that applies).
         split_scenes: a shipped scene split name (e.g. "replica_rtgs2") or a JSON path; the
             listed scenes found in the folder go to ``OpenedDataset.scene_split``.
-        frame_stride: keep every n-th frame of each scene (RT-GS2: 3 on Replica, 7 on ScanNet).
+        frame_stride: keep every n-th frame of each scene (RT-GS2: 3 on Replica, 7 on ScanNet);
+            a positive integer.
     """
+    check_frame_stride(frame_stride)
     path = Path(path)
     reader, dirs = detect_format(path)
     lm, ls_name = _resolve_label_set(reader, path, label_set)

@@ -101,3 +101,11 @@ def test_cli_data_check_and_list(src, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("sys.argv", ["rtgs2", "data", "list"])
     cli.entrypoint()
     assert "replica_rtgs2_46" in capsys.readouterr().out
+
+
+def test_run_data_check_rejects_bad_counts_and_strides(src, tmp_path):
+    fw.write_replica(src, tmp_path / "d", split_at=2)
+    for kw, name in ((dict(frame_stride=0), "frame_stride"), (dict(num_pairs=0), "num_pairs"), (dict(max_label_frames=-1), "max_label_frames")):
+        with pytest.raises(ValueError, match=f"{name} must be a positive integer"):
+            run_data_check(tmp_path / "d", tmp_path / "out", **kw)
+    assert not (tmp_path / "out").exists()

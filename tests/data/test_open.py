@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from rtgs2.data import OpenedDataset, SceneViews, open_dataset
 from rtgs2.data.labelsets import load_label_set
@@ -60,3 +61,21 @@ def test_an_import_error_inside_a_reader_is_not_unknown_format():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("ImportError") and "rtgs2.data.readers.synthrooms" in out.stdout
+
+
+@pytest.mark.parametrize("stride", [0, -2, 1.5, True])
+def test_frame_stride_must_be_a_positive_integer(src, tmp_path, synthrooms_mini, stride):
+    fw.write_replica(src, tmp_path, split_at=2)
+    for folder in (tmp_path, synthrooms_mini):
+        with pytest.raises(ValueError, match=f"frame_stride must be a positive integer.*got {stride!r}"):
+            open_dataset(folder, frame_stride=stride)
+
+
+def test_synthrooms_honours_the_frame_stride_and_keeps_the_built_split(synthrooms_mini):
+    full, every3 = open_dataset(synthrooms_mini), open_dataset(synthrooms_mini, frame_stride=3)
+    for a, b in zip(full.scenes, every3.scenes):
+        assert len(a) == 16 and len(b) == 6
+        assert b.frame_names == ["00000", "00003", "00006", "00009", "00012", "00015"]
+        assert b.split == [a.split[k] for k in range(0, 16, 3)] == ["test"] + ["train"] * 5  # 0 held out, as built
+        assert (b.cameras[2].world_to_cam == a.cameras[6].world_to_cam).all()
+        assert torch.equal(b.images[2], a.images[6]) and torch.equal(b.depths[5], a.depths[15])

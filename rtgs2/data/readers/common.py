@@ -211,7 +211,13 @@ def scene_dirs(path: Path, is_scene: Callable[[Path], bool], depth: int = 2) -> 
     return out
 
 
-def stride_select(items: list, stride: int) -> list:
-    if stride < 1:
-        raise ValueError(f"frame_stride must be >= 1, got {stride}")
-    return items[::stride]
+def check_frame_stride(frame_stride: int) -> None:
+    """Raise ``ValueError`` naming ``frame_stride`` unless it is a positive integer."""
+    if isinstance(frame_stride, bool) or not isinstance(frame_stride, int) or frame_stride < 1:
+        raise ValueError(f"frame_stride must be a positive integer (keep every n-th frame), got {frame_stride!r}")
+
+
+def stride_select(items: list, frame_stride: int) -> list:
+    """Every ``frame_stride``-th item, from the first."""
+    check_frame_stride(frame_stride)
+    return items[::frame_stride]

@@ -34,7 +34,7 @@ from PIL import Image
 from torch import Tensor
 
 from rtgs2.data.readers.base import SceneReader
-from rtgs2.data.readers.common import SceneInfo
+from rtgs2.data.readers.common import SceneInfo, stride_select
 from rtgs2.data.views import LabelMap, LazyFrames, SceneViews, every_nth_split
 from rtgs2.scene.cameras_json import read_cameras_json_named
 
@@ -156,21 +156,25 @@ def read_instances(scene_dir: Path, name: str) -> Tensor:
     return torch.from_numpy(_png(scene_dir / "instances" / f"{name}.png").astype(np.int32))
 
 
-def open_scene(scene_dir: str | Path, label_map: LabelMap | None = None) -> SceneViews:
-    """One finished SynthRooms scene folder as lazily loaded :class:`SceneViews`."""
+def open_scene(scene_dir: str | Path, label_map: LabelMap | None = None, frame_stride: int = 1) -> SceneViews:
+    """One finished SynthRooms scene folder as lazily loaded :class:`SceneViews`, every
+    ``frame_stride``-th view. A view keeps the split it was built with (every 8th view of the
+    whole scene is held out, and the scene's 3DGS was fitted without them), whatever the stride."""
     d = Path(scene_dir)
     if not (d / DONE).is_file():
         raise ValueError(f"{d}: scene is not finished (no {DONE} marker); run the build again to complete it")
     named = read_cameras_json_named(d / "cameras.json")
-    names = [n for n, _ in named]
+    built_split = every_nth_split(len(named))
+    keep = stride_select(list(range(len(named))), frame_stride)
+    names = [named[k][0] for k in keep]
     n = len(names)
     return SceneViews(
         name=d.name,
-        cameras=[c for _, c in named],
+        cameras=[named[k][1] for k in keep],
         images=LazyFrames(lambda i: read_image(d, names[i]), n),
         labels=LazyFrames(lambda i: read_label(d, names[i]), n),
         depths=LazyFrames(lambda i: read_depth(d, names[i]), n),
-        split=every_nth_split(n),
+        split=[built_split[k] for k in keep],
         label_map=label_map,
         frame_names=names,
         gaussians=d / "point_cloud.ply",
@@ -183,7 +187,7 @@ def read_synthrooms_scene(scene_dir: Path, label_map: LabelMap | None = None, fr
     scene_dir = Path(scene_dir)
     if label_map is not None:
         raise ValueError(f"{scene_dir}: SynthRooms has its own label set; a label map cannot apply")
-    views = open_scene(scene_dir, LabelMap.from_json(scene_dir.parent / LABEL_MAP))
+    views = open_scene(scene_dir, LabelMap.from_json(scene_dir.parent / LABEL_MAP), frame_stride)
     return views, SceneInfo(FORMAT, scene_dir)
 
 
