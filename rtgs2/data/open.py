@@ -90,8 +90,14 @@ def _resolve_label_set(reader: SceneReader, path: Path, label_set: str | Path | 
 
 def detect_format(path: str | Path) -> tuple[SceneReader, list[Path]]:
     """The first reader with scene folders at ``path`` (the folder itself or below it), and
-    those folders. Raises :class:`UnknownFormatError` saying what each format missed."""
+    those folders. Raises :class:`UnknownFormatError` saying what each format missed,
+    ``NotADirectoryError`` for a file, ``FileNotFoundError`` for nothing at all."""
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(
+            f"{path} is a file; a data set folder is expected (one scene folder or a folder of them: "
+            f"{', '.join(r.name for r in READERS)})"
+        )
     if not path.is_dir():
         raise FileNotFoundError(f"no such data set folder: {path}")
     for reader in READERS:  # the folder itself first: an ns-process-data folder holds a COLMAP model below it

@@ -31,6 +31,13 @@ def test_unknown_folder_lists_formats_tried(tmp_path):
         open_dataset(tmp_path / "nope")
 
 
+def test_a_file_is_not_called_missing(tmp_path):
+    ply = tmp_path / "scene.ply"
+    ply.write_bytes(b"ply\n")
+    with pytest.raises(NotADirectoryError, match=r"scene.ply is a file; a data set folder is expected \(.*replica"):
+        open_dataset(ply)
+
+
 def test_replica_missing_depth_frame(src, tmp_path):
     scene = fw.write_replica(src, tmp_path, split_at=2)
     (scene / "Sequence_1" / "depth" / "depth_1.png").unlink()
