@@ -1,0 +1,211 @@
+"""Fusion weights on disk, and ImageNet backbone weights a user already has.
+
+A fusion file is one torch file ``{"format", "config", "state_dict"}`` whose ``config`` is the
+JSON text of ``VDVINet.config`` (size, inputs, num_classes, feature_dim, depth_head, class
+names), so ``load_fusion`` rebuilds the model without being told its variant. Written
+atomically; read with ``weights_only=True`` (no code runs on load).
+
+``load_backbone_weights`` maps a timm ``convnext_tiny`` state dict onto Enc_VD and a
+transformers SegFormer (mit-b0) state dict onto Enc_VI by parameter name; nothing is fetched.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from rtgs2.fusion.vdvi import VARIANTS, VDVINet
+from rtgs2.utils.errors import CheckpointError, CheckpointMismatchError, Rtgs2Error
+from rtgs2.utils.io import atomic_open
+
+FORMAT = "rtgs2-fusion-1"
+# config fields that decide the parameters' names and shapes (class names do not)
+ARCHITECTURE = ("size", "inputs", "num_classes", "feature_dim", "depth_head")
+
+
+def save_fusion(model: VDVINet, path: str | Path) -> None:
+    """Write ``model``'s weights and config to ``path`` (atomically)."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    payload = {"format": FORMAT, "config": json.dumps(model.config, sort_keys=True), "state_dict": state}
+    with atomic_open(path, "wb") as f:
+        torch.save(payload, f)
+
+
+def read_fusion_file(path: str | Path) -> tuple[dict, dict[str, Tensor]]:
+    """The config and state dict of a file written by ``save_fusion``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"fusion weights {path} not found")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for a damaged or foreign file
+        raise CheckpointError(f"{path} is not a readable fusion weights file ({type(e).__name__}: {e})") from e
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        hint = (
+            " (it looks like a bare state dict: for ImageNet encoder weights use --backbone-weights)"
+            if isinstance(payload, dict) and payload and all(isinstance(v, Tensor) for v in payload.values())
+            else ""
+        )
+        raise CheckpointError(f"{path} is not an rtgs2 fusion weights file (written by save_fusion){hint}")
+    try:
+        config = json.loads(payload["config"])
+        state = payload["state_dict"]
+    except (KeyError, TypeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path}: damaged fusion weights file ({e})") from e
+    if config.get("size") not in VARIANTS:
+        raise CheckpointError(f"{path}: unknown fusion size {config.get('size')!r} (known: {', '.join(VARIANTS)})")
+    return config, state
+
+
+def load_fusion(path: str | Path, *, expect: Mapping[str, Any] | None = None) -> VDVINet:
+    """The model saved at ``path`` (on the CPU, in training mode as built; call ``.eval()``).
+
+    Args:
+        expect: config values the caller needs, e.g. ``{"inputs": "both", "feature_dim": 32}``;
+            a file that differs raises CheckpointMismatchError naming each field.
+    """
+    config, state = read_fusion_file(path)
+    if expect:
+        diff = [f"{k}: file has {config.get(k)!r}, expected {v!r}" for k, v in expect.items() if config.get(k) != v]
+        if diff:
+            raise CheckpointMismatchError(f"{path} holds another fusion model: " + "; ".join(diff))
+    model = VARIANTS[config["size"]](
+        inputs=config["inputs"],
+        num_classes=config["num_classes"],
+        feature_dim=config["feature_dim"],
+        depth_head=config["depth_head"],
+        class_names=config.get("class_names"),
+    )
+    _load_state(model, state, path)
+    return model
+
+
+def load_fusion_weights(model: VDVINet, path: str | Path) -> None:
+    """Load the weights saved at ``path`` into ``model``, which must be the same variant."""
+    config, state = read_fusion_file(path)
+    mine = model.config
+    diff = [f"{k}: file has {config.get(k)!r}, this model {mine[k]!r}" for k in ARCHITECTURE if config.get(k) != mine[k]]
+    if diff:
+        raise CheckpointMismatchError(f"{path} holds another fusion model: " + "; ".join(diff))
+    _load_state(model, state, path)
+
+
+def _load_state(model: VDVINet, state: Mapping[str, Tensor], path: str | Path) -> None:
+    """``load_state_dict`` with a message naming the first missing, extra or mis-shaped keys."""
+    own = model.state_dict()
+    problems = []
+    if missing := sorted(own.keys() - state.keys()):
+        problems.append(f"missing {len(missing)} ({', '.join(missing[:4])})")
+    if extra := sorted(state.keys() - own.keys()):
+        problems.append(f"unexpected {len(extra)} ({', '.join(extra[:4])})")
+    shapes = [
+        f"{k} {list(state[k].shape)} vs {list(own[k].shape)}"
+        for k in sorted(own.keys() & state.keys())
+        if state[k].shape != own[k].shape
+    ]
+    if shapes:
+        problems.append(f"{len(shapes)} of another shape (file vs model: {', '.join(shapes[:4])})")
+    if problems:
+        raise CheckpointMismatchError(f"{path}: the weights do not fit the model: " + "; ".join(problems))
+    model.load_state_dict(state)
+
+
+# ------------------------------------------------------------------------- backbone weights
+
+# name prefixes of a user's file -> of this model (timm's ConvNeXt; transformers' SegFormer encoder)
+_BACKBONE_PREFIXES = {"stem.": "vd.stem.", "stages.": "vd.stages.", "encoder.": "vi."}
+# wrappers: DDP, SegformerForSemanticSegmentation
+_STRIP = ("module.", "segformer.")
+
+
+@dataclass
+class BackboneLoadReport:
+    """What ``load_backbone_weights`` did."""
+
+    loaded: list[str] = field(default_factory=list)
+    """this model's parameters that were set from the file."""
+    missing: list[str] = field(default_factory=list)
+    """this model's encoder parameters the file did not set."""
+    skipped: list[str] = field(default_factory=list)
+    """'file key: reason' for each tensor of the file that was not used."""
+
+    def summary(self) -> str:
+        return f"loaded {len(self.loaded)} encoder tensors, {len(self.missing)} missing, {len(self.skipped)} skipped"
+
+
+def _read_state_dict(path: Path) -> dict[str, Tensor]:
+    if not path.is_file():
+        raise FileNotFoundError(f"backbone weights {path} not found")
+    if path.suffix == ".safetensors":
+        try:
+            from safetensors.torch import load_file
+        except ImportError as e:
+            raise Rtgs2Error(
+                f"{path}: reading .safetensors needs the safetensors package (pip install safetensors)"
+            ) from e
+        return load_file(str(path))
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for a damaged or foreign file
+        raise Rtgs2Error(f"{path} is not a readable torch state dict ({type(e).__name__}: {e})") from e
+    # training checkpoints wrap the state dict
+    while isinstance(obj, dict) and not any(isinstance(v, Tensor) for v in obj.values()):
+        inner = next((obj[k] for k in ("state_dict", "model", "module") if isinstance(obj.get(k), dict)), None)
+        if inner is None:
+            break
+        obj = inner
+    if not isinstance(obj, dict):
+        raise Rtgs2Error(f"{path} holds a {type(obj).__name__}, not a state dict")
+    return {k: v for k, v in obj.items() if isinstance(v, Tensor)}
+
+
+def _model_key(key: str) -> str | None:
+    for prefix in _STRIP:
+        key = key.removeprefix(prefix)
+    for theirs, ours in _BACKBONE_PREFIXES.items():
+        if key.startswith(theirs):
+            return ours + key[len(theirs) :]
+    return None
+
+
+def load_backbone_weights(model: VDVINet, path: str | Path) -> BackboneLoadReport:
+    """Set the encoders' parameters from an ImageNet state dict, matched by name and shape.
+
+    Reads a timm ``convnext_tiny`` state dict (``stem.*``, ``stages.*``) for Enc_VD and a
+    transformers ``SegformerModel`` / ``SegformerForSemanticSegmentation`` mit-b0 state dict
+    (``[segformer.]encoder.*``) for Enc_VI, as a torch file (or ``.safetensors`` when that
+    package is installed); both may be in one file. Tensors of another shape (a narrower size,
+    Enc_VI's stem over D channels instead of RGB) and heads are skipped and reported.
+    Raises Rtgs2Error when nothing matches.
+    """
+    path = Path(path)
+    state = _read_state_dict(path)
+    own = model.state_dict()
+    report = BackboneLoadReport()
+    with torch.no_grad():
+        for key, value in state.items():
+            ours = _model_key(key)
+            if ours is None:
+                report.skipped.append(f"{key}: not an encoder parameter")
+            elif ours not in own:
+                report.skipped.append(f"{key}: this model (inputs={model.inputs!r}) has no {ours}")
+            elif own[ours].shape != value.shape:
+                report.skipped.append(f"{key}: shape {list(value.shape)}, this model's {list(own[ours].shape)}")
+            else:
+                own[ours].copy_(value)
+                report.loaded.append(ours)
+    if not report.loaded:
+        raise Rtgs2Error(
+            f"{path}: no tensor matches this model's encoders by name and shape; expected timm convnext_tiny "
+            "names (stem.0.weight, stages.0.blocks.0.conv_dw.weight, ...) or transformers SegFormer mit-b0 names "
+            f"(encoder.block.0.0.attention.self.query.weight, ...); first keys: {', '.join(list(state)[:3])}"
+        )
+    loaded = set(report.loaded)
+    report.missing = [k for k in own if k.startswith(("vd.", "vi.")) and k not in loaded]
+    return report

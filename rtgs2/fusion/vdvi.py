@@ -1,0 +1,698 @@
+"""The VDVI fusion network: S = Dec(psi(Enc_VD(I), Enc_VI(Z, I))) (RT-GS2, Eq. 4), after AsymFormer.
+
+Enc_VD is a ConvNeXt over the rendered image I (view dependent); Enc_VI is a Mix Transformer
+(SegFormer's MiT) over the splatted feature image Z (view independent). From stage 2 on, each
+MiT stage's output is fused with the ConvNeXt stage of the same stride by psi: a feature
+selection (channel and spatial attention, AsymFormer's LAFS) and a cross-modal attention (its
+CMA); the fused map is what the next MiT stage reads, so Enc_VI sees the image through psi.
+An all-MLP decoder (SegFormer's head) turns the four Enc_VI stages into logits at the input
+resolution.
+
+Parameters are named as timm's ``convnext_tiny`` (under ``vd.``) and as transformers'
+``SegformerModel`` encoder (``encoder.`` there, ``vi.`` here), so ImageNet weights a user
+already has load by name (``rtgs2.fusion.io.load_backbone_weights``).
+
+Layout: blocks, stages, the model, then the size variants at the bottom (the only place sizes
+differ). No BatchNorm anywhere: batch statistics would make DDP shards differ from one process
+and break at batch size 1; LayerNorm is what both backbones use.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal, NamedTuple, get_args
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+Inputs = Literal["both", "image", "features"]
+INPUTS: tuple[str, ...] = get_args(Inputs)
+
+# Both encoders downsample by 4 * 2 * 2 * 2: inputs are zero-padded to a multiple of it.
+PAD_MULTIPLE = 32
+# The statistics ImageNet-trained ConvNeXt weights expect; images enter the model in [0, 1].
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+# ------------------------------------------------------------------------------------ blocks
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: drops a residual branch for whole samples while training."""
+
+    def __init__(self, p: float = 0.0):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:  # [B, ...]
+        if self.p == 0.0 or not self.training:
+            return x
+        keep = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(1.0 - self.p)
+        return x * keep / (1.0 - self.p)
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channels of a channels-first map (timm's ``LayerNorm2d``)."""
+
+    def forward(self, x: Tensor) -> Tensor:  # [B, C, H, W]
+        x = x.permute(0, 2, 3, 1)
+        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+def to_tokens(x: Tensor) -> Tensor:  # [B, C, H, W] -> [B, H*W, C]
+    return x.flatten(2).transpose(1, 2)
+
+
+def to_map(x: Tensor, h: int, w: int) -> Tensor:  # [B, h*w, C] -> [B, C, h, w]
+    return x.transpose(1, 2).reshape(x.shape[0], -1, h, w)
+
+
+class Mlp(nn.Module):
+    """Two linear layers with a GELU between (timm's ``Mlp``; names ``fc1``/``fc2``)."""
+
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: Tensor) -> Tensor:  # [..., C]
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class ConvNeXtBlock(nn.Module):
+    """7x7 depthwise conv, LayerNorm, inverted-bottleneck MLP, layer scale, residual.
+
+    Args:
+        dim: channels C.
+        drop_path: stochastic-depth probability of this block.
+        ls_init: initial layer scale (timm's default: the block starts near identity).
+    """
+
+    def __init__(self, dim: int, drop_path: float = 0.0, ls_init: float = 1e-6):
+        super().__init__()
+        self.conv_dw = nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = Mlp(dim, 4 * dim)
+        self.gamma = nn.Parameter(torch.full((dim,), ls_init))
+        self.drop_path = DropPath(drop_path)
+
+    def forward(self, x: Tensor) -> Tensor:  # [B, C, H, W] -> same
+        y = self.conv_dw(x).permute(0, 2, 3, 1)  # channels last: LayerNorm and Linear act on C
+        y = self.gamma * self.mlp(self.norm(y))
+        return x + self.drop_path(y.permute(0, 3, 1, 2))
+
+
+class OverlapPatchEmbed(nn.Module):
+    """Strided conv with a kernel wider than its stride, then LayerNorm (MiT's patch embedding).
+
+    Args:
+        in_dim, dim: channels in and out.
+        kernel, stride: of the conv (padding kernel // 2, so the output is input / stride).
+    """
+
+    def __init__(self, in_dim: int, dim: int, kernel: int, stride: int):
+        super().__init__()
+        self.proj = nn.Conv2d(in_dim, dim, kernel_size=kernel, stride=stride, padding=kernel // 2)
+        self.layer_norm = nn.LayerNorm(dim)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, int, int]:  # [B, Cin, H, W] -> [B, h*w, C], h, w
+        x = self.proj(x)
+        h, w = x.shape[-2:]
+        return self.layer_norm(to_tokens(x)), h, w
+
+
+class EfficientSelfAttention(nn.Module):
+    """Multi-head self-attention whose keys and values come from a map shrunk ``sr_ratio`` times
+    by a strided conv (MiT's spatial-reduction attention; cost N * N / sr^2 instead of N^2)."""
+
+    def __init__(self, dim: int, heads: int, sr_ratio: int):
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"attention width {dim} is not divisible by its {heads} heads")
+        self.heads = heads
+        self.query = nn.Linear(dim, dim)
+        self.key = nn.Linear(dim, dim)
+        self.value = nn.Linear(dim, dim)
+        self.sr_ratio = sr_ratio
+        if sr_ratio > 1:
+            self.sr = nn.Conv2d(dim, dim, kernel_size=sr_ratio, stride=sr_ratio)
+            self.layer_norm = nn.LayerNorm(dim)
+
+    def split_heads(self, x: Tensor) -> Tensor:  # [B, N, C] -> [B, heads, N, C / heads]
+        return x.unflatten(-1, (self.heads, -1)).transpose(1, 2)
+
+    def forward(self, x: Tensor, h: int, w: int) -> Tensor:  # [B, h*w, C] -> same
+        kv = x
+        if self.sr_ratio > 1:
+            kv = self.layer_norm(to_tokens(self.sr(to_map(x, h, w))))
+        q, k, v = self.split_heads(self.query(x)), self.split_heads(self.key(kv)), self.split_heads(self.value(kv))
+        return F.scaled_dot_product_attention(q, k, v).transpose(1, 2).flatten(2)
+
+
+class SelfOutput(nn.Module):
+    """The attention's output projection (transformers' ``SegformerSelfOutput``)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.dense = nn.Linear(dim, dim)
+
+    def forward(self, x: Tensor) -> Tensor:  # [B, N, C]
+        return self.dense(x)
+
+
+class Attention(nn.Module):
+    """Efficient self-attention and its output projection (transformers' ``SegformerAttention``)."""
+
+    def __init__(self, dim: int, heads: int, sr_ratio: int):
+        super().__init__()
+        self.self = EfficientSelfAttention(dim, heads, sr_ratio)
+        self.output = SelfOutput(dim)
+
+    def forward(self, x: Tensor, h: int, w: int) -> Tensor:  # [B, h*w, C] -> same
+        return self.output(self.self(x, h, w))
+
+
+class DepthwiseConv(nn.Module):
+    """3x3 depthwise conv on tokens (transformers' ``SegformerDWConv``, hence ``dwconv.dwconv``)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.dwconv = nn.Conv2d(dim, dim, kernel_size=3, padding=1, groups=dim)
+
+    def forward(self, x: Tensor, h: int, w: int) -> Tensor:  # [B, h*w, C] -> same
+        return to_tokens(self.dwconv(to_map(x, h, w)))
+
+
+class MixFFN(nn.Module):
+    """Linear, 3x3 depthwise conv, GELU, linear: the conv gives MiT its position information."""
+
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.dense1 = nn.Linear(dim, hidden)
+        self.dwconv = DepthwiseConv(hidden)
+        self.act = nn.GELU()
+        self.dense2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: Tensor, h: int, w: int) -> Tensor:  # [B, h*w, C] -> same
+        return self.dense2(self.act(self.dwconv(self.dense1(x), h, w)))
+
+
+class MiTBlock(nn.Module):
+    """Pre-norm transformer block: efficient self-attention, then Mix-FFN, both residual."""
+
+    def __init__(self, dim: int, heads: int, sr_ratio: int, mlp_ratio: int, drop_path: float = 0.0):
+        super().__init__()
+        self.layer_norm_1 = nn.LayerNorm(dim)
+        self.attention = Attention(dim, heads, sr_ratio)
+        self.layer_norm_2 = nn.LayerNorm(dim)
+        self.mlp = MixFFN(dim, mlp_ratio * dim)
+        self.drop_path = DropPath(drop_path)
+
+    def forward(self, x: Tensor, h: int, w: int) -> Tensor:  # [B, h*w, C] -> same
+        x = x + self.drop_path(self.attention(self.layer_norm_1(x), h, w))
+        return x + self.drop_path(self.mlp(self.layer_norm_2(x), h, w))
+
+
+class FeatureSelection(nn.Module):
+    """Channel and spatial attention over the two encoders' concatenated features, projected to
+    Enc_VI's width (AsymFormer's LAFS). Both attentions are driven by the pooled features, so
+    the cost per pixel is one gate and one dot product.
+
+    Args:
+        vi_dim, vd_dim: channels of Enc_VI's and Enc_VD's stage.
+        reduction: bottleneck factor of the two gate MLPs.
+    """
+
+    def __init__(self, vi_dim: int, vd_dim: int, reduction: int = 8):
+        super().__init__()
+        dim = vi_dim + vd_dim
+        hidden = max(dim // reduction, 8)
+        self.channel_gate = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, dim))
+        # per-channel weights of a 1x1 conv that scores each pixel, chosen from the global context
+        self.spatial_weights = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, dim))
+        self.proj = nn.Linear(dim, vi_dim, bias=False)
+        self.norm = nn.LayerNorm(vi_dim)
+
+    def forward(self, vi: Tensor, vd: Tensor) -> Tensor:  # [B, N, Cvi], [B, N, Cvd] -> [B, N, Cvi]
+        x = torch.cat([vi, vd], dim=-1)
+        context = x.mean(dim=1)  # [B, C]
+        channel = torch.sigmoid(self.channel_gate(context)).unsqueeze(1)  # [B, 1, C]
+        weights = self.spatial_weights(context).unsqueeze(-1)  # [B, C, 1]
+        spatial = torch.sigmoid(x @ weights / math.sqrt(x.shape[-1]))  # [B, N, 1]; /sqrt(C) keeps it O(1)
+        return self.norm(self.proj(x * channel * spatial))
+
+
+class CrossModalAttention(nn.Module):
+    """Two-head attention over the fused features: one head's queries and keys come from Enc_VI,
+    the other's from Enc_VD, the values from the fused map (AsymFormer's CMA), so each modality
+    decides where the other one's evidence is gathered from. Keys and values are average-pooled
+    ``sr_ratio`` times, as in MiT's attention, which keeps the stride-8 stage cheap.
+
+    Args:
+        dim: channels of the fused map (Enc_VI's width); split between the two heads.
+        vd_dim: channels of Enc_VD's stage.
+        key_dim: width of queries and keys per head.
+        sr_ratio: spatial reduction of keys and values.
+    """
+
+    def __init__(self, dim: int, vd_dim: int, key_dim: int, sr_ratio: int):
+        super().__init__()
+        if dim % 2:
+            raise ValueError(f"cross-modal attention splits {dim} channels into 2 heads: use an even width")
+        self.sr_ratio = sr_ratio
+        self.norm_vi = nn.LayerNorm(dim)
+        self.norm_vd = nn.LayerNorm(vd_dim)
+        self.query_vi = nn.Linear(dim, key_dim)
+        self.key_vi = nn.Linear(dim, key_dim)
+        self.query_vd = nn.Linear(vd_dim, key_dim)
+        self.key_vd = nn.Linear(vd_dim, key_dim)
+        self.value = nn.Linear(dim, dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def pool(self, x: Tensor, h: int, w: int) -> Tensor:  # [B, h*w, C] -> [B, h*w / sr^2, C]
+        if self.sr_ratio == 1:
+            return x
+        return to_tokens(F.avg_pool2d(to_map(x, h, w), self.sr_ratio, ceil_mode=True))
+
+    def forward(self, fused: Tensor, vi: Tensor, vd: Tensor, h: int, w: int) -> Tensor:
+        """fused, vi: [B, h*w, C]; vd: [B, h*w, Cvd] -> [B, h*w, C] (residual on ``fused``)."""
+        vi, vd = self.norm_vi(vi), self.norm_vd(vd)
+        q = torch.stack([self.query_vi(vi), self.query_vd(vd)], dim=1)  # [B, 2, N, Ck]
+        vi_small, vd_small = self.pool(vi, h, w), self.pool(vd, h, w)
+        k = torch.stack([self.key_vi(vi_small), self.key_vd(vd_small)], dim=1)  # [B, 2, M, Ck]
+        v = self.value(self.pool(fused, h, w)).unflatten(-1, (2, -1)).transpose(1, 2)  # [B, 2, M, C/2]
+        out = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).flatten(2)
+        return fused + self.proj(out)
+
+
+# ------------------------------------------------------------------------------------ stages
+
+
+class ConvNeXtStage(nn.Module):
+    """Downsampling (LayerNorm + 2x2 stride-2 conv; none for the first stage), then blocks."""
+
+    def __init__(self, in_dim: int, dim: int, depth: int, drop_paths: Sequence[float], downsample: bool):
+        super().__init__()
+        self.downsample = (
+            nn.Sequential(LayerNorm2d(in_dim, eps=1e-6), nn.Conv2d(in_dim, dim, kernel_size=2, stride=2))
+            if downsample
+            else nn.Identity()
+        )
+        self.blocks = nn.Sequential(*(ConvNeXtBlock(dim, drop_paths[i]) for i in range(depth)))
+
+    def forward(self, x: Tensor) -> Tensor:  # [B, Cin, H, W] -> [B, C, H / s, W / s]
+        return self.blocks(self.downsample(x))
+
+
+class ConvNeXtEncoder(nn.Module):
+    """Enc_VD: a 4x4 stride-4 stem and four ConvNeXt stages (strides 4, 8, 16, 32).
+
+    Args:
+        in_dim: input channels (3).
+        depths, widths: blocks and channels per stage.
+        drop_path_rate: stochastic depth of the last block, rising linearly from 0.
+    """
+
+    def __init__(self, in_dim: int, depths: Sequence[int], widths: Sequence[int], drop_path_rate: float = 0.0):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(in_dim, widths[0], kernel_size=4, stride=4), LayerNorm2d(widths[0], eps=1e-6))
+        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        starts = [sum(depths[:i]) for i in range(len(depths))]
+        self.stages = nn.Sequential(
+            *(
+                ConvNeXtStage(
+                    widths[max(i - 1, 0)], widths[i], depths[i], rates[starts[i] : starts[i] + depths[i]], downsample=i > 0
+                )
+                for i in range(len(depths))
+            )
+        )
+
+    def forward(self, x: Tensor) -> list[Tensor]:  # [B, 3, H, W] -> 4 x [B, C_i, H / s_i, W / s_i]
+        x = self.stem(x)
+        out = []
+        for stage in self.stages:
+            x = stage(x)
+            out.append(x)
+        return out
+
+
+class MixTransformerEncoder(nn.Module):
+    """Enc_VI: four MiT stages, each an overlapping patch embedding, blocks and a LayerNorm
+    (attribute names as transformers' ``SegformerEncoder``). Run stage by stage (``stage``) so
+    that psi can rewrite a stage's output before the next one reads it.
+
+    Args:
+        in_dim: input channels (D of the feature image Z).
+        depths, widths, heads, sr_ratios: per stage.
+        mlp_ratio: Mix-FFN hidden width / stage width.
+        patch_sizes: kernel of each stage's patch embedding (strides 4, 2, 2, 2).
+        drop_path_rate: stochastic depth of the last block, rising linearly from 0.
+    """
+
+    def __init__(
+        self,
+        in_dim: int,
+        depths: Sequence[int],
+        widths: Sequence[int],
+        heads: Sequence[int],
+        sr_ratios: Sequence[int],
+        mlp_ratio: int,
+        patch_sizes: Sequence[int],
+        drop_path_rate: float = 0.0,
+    ):
+        super().__init__()
+        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        self.patch_embeddings = nn.ModuleList()
+        self.block = nn.ModuleList()
+        self.layer_norm = nn.ModuleList()
+        for i in range(len(depths)):
+            self.patch_embeddings.append(
+                OverlapPatchEmbed(in_dim if i == 0 else widths[i - 1], widths[i], patch_sizes[i], 4 if i == 0 else 2)
+            )
+            first = sum(depths[:i])
+            self.block.append(
+                nn.ModuleList(
+                    MiTBlock(widths[i], heads[i], sr_ratios[i], mlp_ratio, rates[first + j]) for j in range(depths[i])
+                )
+            )
+            self.layer_norm.append(nn.LayerNorm(widths[i]))
+
+    def stage(self, i: int, x: Tensor) -> tuple[Tensor, int, int]:  # [B, Cin, H, W] -> [B, h*w, C_i], h, w
+        x, h, w = self.patch_embeddings[i](x)
+        for block in self.block[i]:
+            x = block(x, h, w)
+        return self.layer_norm[i](x), h, w
+
+
+class FusionModule(nn.Module):
+    """psi at one stage: feature selection, then cross-modal attention (AsymFormer's SCC)."""
+
+    def __init__(self, vi_dim: int, vd_dim: int, key_dim: int, sr_ratio: int):
+        super().__init__()
+        self.select = FeatureSelection(vi_dim, vd_dim)
+        self.attend = CrossModalAttention(vi_dim, vd_dim, key_dim, sr_ratio)
+
+    def forward(self, vi: Tensor, vd: Tensor, h: int, w: int) -> Tensor:
+        """vi: [B, h*w, Cvi] tokens; vd: [B, Cvd, h, w] map -> fused [B, h*w, Cvi]."""
+        vd = to_tokens(vd)
+        return self.attend(self.select(vi, vd), vi, vd, h, w)
+
+
+class AllMLPDecoder(nn.Module):
+    """SegFormer's head: each stage projected to ``dim`` channels, brought to stride 4 and
+    merged, then LayerNorm + ReLU -> the embedding, and a 1x1 classifier.
+
+    SegFormer concatenates the four projections and mixes them with a 1x1 conv; with no
+    nonlinearity between, that is the sum of one linear map per stage (upsampling commutes with
+    a per-pixel linear map), which this head computes at each stage's own resolution instead of
+    running a 4*dim -> dim conv at stride 4.
+
+    Args:
+        in_dims: channels of the four stages.
+        dim: embedding width E.
+        num_classes: K.
+        dropout: on the embedding before the classifier (SegFormer: 0.1).
+        depth_head: also predict depth (1 channel) from the embedding.
+    """
+
+    def __init__(self, in_dims: Sequence[int], dim: int, num_classes: int, dropout: float, depth_head: bool):
+        super().__init__()
+        self.linear_c = nn.ModuleList(nn.Conv2d(c, dim, kernel_size=1, bias=i == 0) for i, c in enumerate(in_dims))
+        self.norm = LayerNorm2d(dim)
+        self.act = nn.ReLU()
+        self.dropout = nn.Dropout2d(dropout)
+        self.classifier = nn.Conv2d(dim, num_classes, kernel_size=1)
+        self.depth_head = nn.Conv2d(dim, 1, kernel_size=1) if depth_head else None
+
+    def embed(self, stages: Sequence[Tensor]) -> Tensor:  # 4 x [B, C_i, H / s_i, W / s_i] -> [B, E, H/4, W/4]
+        size = stages[0].shape[-2:]
+        x = self.linear_c[0](stages[0])
+        for proj, feat in zip(self.linear_c[1:], stages[1:]):
+            x = x + F.interpolate(proj(feat), size=size, mode="bilinear", align_corners=False)
+        return self.act(self.norm(x))
+
+    def forward(self, embedding: Tensor) -> tuple[Tensor, Tensor | None]:  # [B, E, h, w] -> [B, K, h, w], [B, 1, h, w]
+        logits = self.classifier(self.dropout(embedding))
+        depth = self.depth_head(embedding) if self.depth_head is not None else None
+        return logits, depth
+
+
+# ------------------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class VDVISize:
+    """Widths and depths of one size variant (built by the functions at the bottom)."""
+
+    name: str
+    vd_depths: tuple[int, ...]
+    """ConvNeXt blocks per stage."""
+    vd_widths: tuple[int, ...]
+    """ConvNeXt channels per stage."""
+    vi_depths: tuple[int, ...]
+    """MiT blocks per stage."""
+    vi_widths: tuple[int, ...]
+    """MiT channels per stage (also the fused and decoded widths)."""
+    vi_heads: tuple[int, ...]
+    """MiT attention heads per stage."""
+    vi_sr_ratios: tuple[int, ...]
+    """MiT (and cross-modal) attention's key/value spatial reduction per stage."""
+    vi_patch_sizes: tuple[int, ...]
+    """kernel of each MiT patch embedding (MiT: 7, 3, 3, 3)."""
+    vi_mlp_ratio: int
+    """Mix-FFN hidden width / stage width."""
+    fusion_key_dim: int
+    """query/key width per head of the cross-modal attention."""
+    decoder_dim: int
+    """decoder embedding width E."""
+    decoder_dropout: float = 0.1
+    """dropout on the embedding before the classifier."""
+
+
+class FusionOutput(NamedTuple):
+    """What ``VDVINet.forward_with_embedding`` returns."""
+
+    logits: Tensor  # [B, K, H, W]
+    embedding: Tensor  # [B, E, ceil(H / 4), ceil(W / 4)] (for CeCo)
+    depth: Tensor | None  # [B, 1, H, W] when built with depth_head
+
+
+class VDVINet(nn.Module):
+    """The fusion network; ``inputs`` selects the paper's Table 4 row.
+
+    Args:
+        size: widths and depths (from a variant function).
+        inputs: ``"both"`` (the full model), ``"image"`` (Enc_VD only) or ``"features"``
+            (Enc_VI only, no image fusion).
+        num_classes: K.
+        feature_dim: D, channels of the feature image Z.
+        depth_head: also predict depth (1 channel) from the decoder's embedding.
+        drop_path_rate: stochastic depth of both encoders' last blocks.
+        class_names: optional, K names saved with the weights.
+    """
+
+    def __init__(
+        self,
+        size: VDVISize,
+        *,
+        inputs: Inputs = "both",
+        num_classes: int,
+        feature_dim: int = 32,
+        depth_head: bool = False,
+        drop_path_rate: float = 0.0,
+        class_names: Sequence[str] | None = None,
+    ):
+        super().__init__()
+        if inputs not in INPUTS:
+            raise ValueError(f"inputs must be one of {', '.join(INPUTS)}; got {inputs!r}")
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        if feature_dim < 1:
+            raise ValueError(f"feature_dim must be >= 1, got {feature_dim}")
+        if class_names is not None and len(class_names) != num_classes:
+            raise ValueError(f"{len(class_names)} class names for num_classes={num_classes}")
+        self.size = size
+        self.inputs = inputs
+        self.num_classes = num_classes
+        self.feature_dim = feature_dim
+        self.class_names = list(class_names) if class_names is not None else None
+
+        self.register_buffer("image_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("image_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.vd = (
+            ConvNeXtEncoder(3, size.vd_depths, size.vd_widths, drop_path_rate) if inputs in ("both", "image") else None
+        )
+        self.vi = (
+            MixTransformerEncoder(
+                feature_dim,
+                size.vi_depths,
+                size.vi_widths,
+                size.vi_heads,
+                size.vi_sr_ratios,
+                size.vi_mlp_ratio,
+                size.vi_patch_sizes,
+                drop_path_rate,
+            )
+            if inputs in ("both", "features")
+            else None
+        )
+        # psi at stages 2-4 (stage 1 has no fusion, as in AsymFormer)
+        self.fuse = (
+            nn.ModuleList(
+                FusionModule(size.vi_widths[i], size.vd_widths[i], size.fusion_key_dim, size.vi_sr_ratios[i])
+                for i in range(1, 4)
+            )
+            if inputs == "both"
+            else None
+        )
+        decoded = size.vd_widths if inputs == "image" else size.vi_widths
+        self.decode_head = AllMLPDecoder(decoded, size.decoder_dim, num_classes, size.decoder_dropout, depth_head)
+        self.apply(_init_weights)
+
+    @property
+    def config(self) -> dict:
+        """What rebuilds this model: ``VARIANTS[config["size"]](**rest)`` (JSON-able)."""
+        return {
+            "size": self.size.name,
+            "inputs": self.inputs,
+            "num_classes": self.num_classes,
+            "feature_dim": self.feature_dim,
+            "depth_head": self.decode_head.depth_head is not None,
+            "class_names": self.class_names,
+        }
+
+    @property
+    def embedding_dim(self) -> int:
+        """E, channels of the embedding ``forward_with_embedding`` returns."""
+        return self.size.decoder_dim
+
+    def encode_vd(self, image: Tensor) -> list[Tensor]:  # [B, 3, Hp, Wp] in [0, 1] -> 4 x [B, C_i, Hp/s_i, Wp/s_i]
+        """Enc_VD over the (padded) image."""
+        return self.vd((image - self.image_mean) / self.image_std)
+
+    def encode_vi(self, features: Tensor, vd: Sequence[Tensor] | None) -> list[Tensor]:
+        """Enc_VI over Z [B, D, Hp, Wp]; with Enc_VD's stages ``vd``, psi fuses them into stages
+        2-4 and the next stage reads the fused map. Returns 4 x [B, C_i, Hp/s_i, Wp/s_i]."""
+        out = []
+        x = features
+        for i in range(4):
+            tokens, h, w = self.vi.stage(i, x)
+            if vd is not None and i > 0:
+                tokens = self.fuse[i - 1](tokens, vd[i], h, w)
+            x = to_map(tokens, h, w)
+            out.append(x)
+        return out
+
+    def forward_with_embedding(self, image: Tensor | None, features: Tensor | None = None) -> FusionOutput:
+        """Logits, the decoder's embedding (for CeCo) and the optional depth.
+
+        Args:
+            image: [B, 3, H, W] float in [0, 1] (not needed by ``inputs="features"``).
+            features: [B, D, H, W] float (ignored by ``inputs="image"``).
+        """
+        B, H, W = self._check_inputs(image, features)
+        pad_h, pad_w = -H % PAD_MULTIPLE, -W % PAD_MULTIPLE
+
+        def pad(x: Tensor) -> Tensor:
+            # zeros: the mean colour after normalisation, and "no Gaussian" in Z
+            return F.pad(x, (0, pad_w, 0, pad_h)) if pad_h or pad_w else x
+
+        vd = self.encode_vd(pad(image)) if self.vd is not None else None
+        stages = self.encode_vi(pad(features), vd) if self.vi is not None else vd
+        embedding = self.decode_head.embed(stages)
+        logits, depth = self.decode_head(embedding)
+        logits = F.interpolate(logits, scale_factor=4, mode="bilinear", align_corners=False)[..., :H, :W]
+        if depth is not None:
+            depth = F.interpolate(depth, scale_factor=4, mode="bilinear", align_corners=False)[..., :H, :W]
+        return FusionOutput(logits, embedding[..., : -(-H // 4), : -(-W // 4)], depth)
+
+    def forward(self, image: Tensor | None, features: Tensor | None = None) -> Tensor:
+        """image [B, 3, H, W] in [0, 1], features Z [B, D, H, W] -> logits [B, K, H, W]."""
+        return self.forward_with_embedding(image, features).logits
+
+    def _check_inputs(self, image: Tensor | None, features: Tensor | None) -> tuple[int, int, int]:
+        """Raise ValueError naming the argument for a missing input or a wrong shape/dtype; B, H, W."""
+        needed = {"image": self.vd is not None, "features": self.vi is not None}
+        given = {"image": image, "features": features}
+        channels = {"image": 3, "features": self.feature_dim}
+        shape = None
+        for name, x in given.items():
+            if not needed[name]:
+                continue
+            if x is None:
+                raise ValueError(f"this VDVI model (inputs={self.inputs!r}) needs {name} [B, {channels[name]}, H, W]; got None")
+            if x.ndim != 4 or x.shape[1] != channels[name]:
+                raise ValueError(f"{name} must be [B, {channels[name]}, H, W]; got {list(x.shape)}")
+            if not x.is_floating_point():
+                raise ValueError(f"{name} must be a float tensor; got {x.dtype}")
+            if shape is not None and (x.shape[0], *x.shape[2:]) != shape:
+                raise ValueError(
+                    f"image and features differ in batch or size: {list(image.shape)} vs {list(features.shape)}"
+                )
+            shape = (x.shape[0], *x.shape[2:])
+        return shape
+
+
+def _init_weights(m: nn.Module) -> None:
+    """Truncated-normal weights (std 0.02) and zero biases for linear maps and convs (timm, MiT)."""
+    if isinstance(m, (nn.Linear, nn.Conv2d)):
+        nn.init.trunc_normal_(m.weight, std=0.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+
+
+# ---------------------------------------------------------------------------------- variants
+
+
+def vdvi_paper(**kwargs) -> VDVINet:
+    """The paper's size: ConvNeXt-T (depths 3, 3, 9, 3; widths 96-768) + MiT-b0, embedding 256."""
+    size = VDVISize(
+        name="paper",
+        vd_depths=(3, 3, 9, 3),
+        vd_widths=(96, 192, 384, 768),
+        vi_depths=(2, 2, 2, 2),
+        vi_widths=(32, 64, 160, 256),
+        vi_heads=(1, 2, 5, 8),
+        vi_sr_ratios=(8, 4, 2, 1),
+        vi_patch_sizes=(7, 3, 3, 3),
+        vi_mlp_ratio=4,
+        fusion_key_dim=32,
+        decoder_dim=256,
+    )
+    return VDVINet(size, **kwargs)
+
+
+def vdvi_small(**kwargs) -> VDVINet:
+    """The CPU size (<= 40 ms per 320x240 frame on 2 cores): narrow ConvNeXt, MiT-b0 widths with
+    one block per stage, embedding 64."""
+    size = VDVISize(
+        name="small",
+        vd_depths=(1, 1, 3, 1),
+        vd_widths=(32, 64, 128, 256),
+        vi_depths=(1, 1, 1, 1),
+        vi_widths=(32, 64, 160, 256),
+        vi_heads=(1, 2, 5, 8),
+        vi_sr_ratios=(8, 4, 2, 1),
+        vi_patch_sizes=(7, 3, 3, 3),
+        vi_mlp_ratio=4,
+        fusion_key_dim=16,
+        decoder_dim=64,
+    )
+    return VDVINet(size, **kwargs)
+
+
+VARIANTS: dict[str, Callable[..., VDVINet]] = {"paper": vdvi_paper, "small": vdvi_small}
+
+
+def build_fusion(size: str = "small", inputs: Inputs = "both", *, num_classes: int, feature_dim: int = 32, **kwargs) -> VDVINet:
+    """A VDVI network of a named size (``VARIANTS``); ``kwargs`` go to ``VDVINet``."""
+    if size not in VARIANTS:
+        raise ValueError(f"unknown fusion size {size!r}; choose one of {', '.join(VARIANTS)}")
+    return VARIANTS[size](inputs=inputs, num_classes=num_classes, feature_dim=feature_dim, **kwargs)

@@ -1,0 +1,115 @@
+"""The VDVI network: every size x input variant runs, trains and checks its inputs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rtgs2.fusion.vdvi import INPUTS, VARIANTS, MixTransformerEncoder, build_fusion, vdvi_paper
+
+K, D = 5, 32
+
+
+def make_inputs(B: int = 2, H: int = 29, W: int = 45, D: int = D) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    return torch.rand(B, 3, H, W, generator=g), torch.randn(B, D, H, W, generator=g)
+
+
+@pytest.mark.parametrize("inputs", INPUTS)
+@pytest.mark.parametrize("size", sorted(VARIANTS))
+def test_variant_shapes_and_gradients(size: str, inputs: str) -> None:
+    torch.manual_seed(0)
+    model = build_fusion(size, inputs, num_classes=K, depth_head=True).train()
+    image, features = make_inputs()  # odd H != W: padded to 32 x 64 inside, cropped back
+    out = model.forward_with_embedding(image, features)
+    assert out.logits.shape == (2, K, 29, 45)
+    assert out.embedding.shape == (2, model.embedding_dim, 8, 12)  # ceil(29 / 4), ceil(45 / 4)
+    assert out.depth.shape == (2, 1, 29, 45)
+    for t in out:
+        assert torch.isfinite(t).all()
+    g = torch.Generator().manual_seed(1)
+    loss = sum((t * torch.randn(t.shape, generator=g)).sum() for t in out)
+    loss.backward()
+    no_grad = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert not no_grad, f"parameters without a finite gradient: {no_grad[:5]}"
+    zero = [n for n, p in model.named_parameters() if p.grad.abs().max() == 0]
+    assert not zero, f"parameters with an all-zero gradient: {zero[:5]}"
+
+
+def test_inputs_switch_builds_only_the_needed_encoders() -> None:
+    image_only = build_fusion("small", "image", num_classes=K)
+    features_only = build_fusion("small", "features", num_classes=K)
+    both = build_fusion("small", "both", num_classes=K)
+    assert image_only.vi is None and image_only.fuse is None and image_only.vd is not None
+    assert features_only.vd is None and features_only.fuse is None and features_only.vi is not None
+    assert both.vd is not None and both.vi is not None and len(both.fuse) == 3
+    image, features = make_inputs(B=1, H=32, W=32)
+    # each single-input model runs without the input it does not read
+    assert image_only(image, None).shape == (1, K, 32, 32)
+    assert features_only(None, features).shape == (1, K, 32, 32)
+
+
+def test_output_depends_on_the_inputs_each_variant_reads() -> None:
+    torch.manual_seed(0)
+    image, features = make_inputs(B=1, H=32, W=48)
+    other_image, other_features = make_inputs(B=1, H=32, W=48)
+    other_image, other_features = other_image.flip(-1), other_features.flip(-1)
+    for inputs, image_matters, features_matter in [("both", True, True), ("image", True, False), ("features", False, True)]:
+        model = build_fusion("small", inputs, num_classes=K).eval()
+        with torch.no_grad():
+            base = model(image, features)
+            assert (not torch.equal(base, model(other_image, features))) == image_matters, inputs
+            assert (not torch.equal(base, model(image, other_features))) == features_matter, inputs
+
+
+def test_padding_does_not_leak_into_the_crop_size() -> None:
+    model = build_fusion("small", "both", num_classes=K).eval()
+    for H, W in [(1, 1), (32, 32), (33, 31), (240, 320)]:
+        image, features = make_inputs(B=1, H=H, W=W)
+        with torch.no_grad():
+            assert model(image, features).shape == (1, K, H, W)
+
+
+def test_bad_inputs_raise_a_clear_value_error() -> None:
+    model = build_fusion("small", "both", num_classes=K)
+    image, features = make_inputs(B=1, H=32, W=32)
+    with pytest.raises(ValueError, match=r"needs features \[B, 32, H, W\]; got None"):
+        model(image, None)
+    with pytest.raises(ValueError, match="needs image"):
+        model(None, features)
+    with pytest.raises(ValueError, match=r"features must be \[B, 32, H, W\]; got \[1, 16, 32, 32\]"):
+        model(image, features[:, :16])
+    with pytest.raises(ValueError, match=r"image must be \[B, 3, H, W\]; got \[3, 32, 32\]"):
+        model(image[0], features)
+    with pytest.raises(ValueError, match="differ in batch or size"):
+        model(image, features[..., :16])
+    with pytest.raises(ValueError, match="must be a float tensor"):
+        model((image * 255).to(torch.uint8), features)
+    with pytest.raises(ValueError, match="inputs must be one of both, image, features"):
+        build_fusion("small", "rgb", num_classes=K)
+    with pytest.raises(ValueError, match="unknown fusion size 'tiny'"):
+        build_fusion("tiny", num_classes=K)
+    with pytest.raises(ValueError, match="2 class names for num_classes=5"):
+        build_fusion("small", num_classes=K, class_names=["a", "b"])
+
+
+def test_drop_path_is_random_in_training_only() -> None:
+    torch.manual_seed(0)
+    model = build_fusion("small", "both", num_classes=K, drop_path_rate=0.5)
+    image, features = make_inputs(B=4, H=32, W=32)
+    model.decode_head.dropout.p = 0.0  # isolate stochastic depth
+    with torch.no_grad():
+        model.train()
+        assert not torch.equal(model(image, features), model(image, features))
+        model.eval()
+        assert torch.equal(model(image, features), model(image, features))
+
+
+def test_paper_encoders_match_convnext_tiny_and_mit_b0() -> None:
+    """Parameter counts of timm's convnext_tiny without its head (28,589,128 - 770,536) and of
+    transformers' mit-b0 encoder (SegFormer-B0 on ADE20K, 3,752,694, minus its 433,302-parameter
+    decode head): a different block layout would not land on these numbers."""
+    model = vdvi_paper(inputs="image", num_classes=K)
+    assert sum(p.numel() for p in model.vd.parameters()) == 27_818_592
+    mit_b0 = MixTransformerEncoder(3, (2, 2, 2, 2), (32, 64, 160, 256), (1, 2, 5, 8), (8, 4, 2, 1), 4, (7, 3, 3, 3))
+    assert sum(p.numel() for p in mit_b0.parameters()) == 3_319_392
