@@ -41,9 +41,8 @@ class PointBatch:
         if self.coord.ndim != 2 or self.coord.shape[1] != 3:
             raise ValueError(f"PointBatch.coord must be [N, 3], got {list(self.coord.shape)}")
         if self.grid_coord.shape != self.coord.shape or self.grid_coord.dtype != torch.int64:
-            raise ValueError(
-                f"PointBatch.grid_coord must be int64 [{n}, 3], got {self.grid_coord.dtype} {list(self.grid_coord.shape)}"
-            )
+            got = f"{self.grid_coord.dtype} {list(self.grid_coord.shape)}"
+            raise ValueError(f"PointBatch.grid_coord must be int64 [{n}, 3], got {got}")
         if self.feat.ndim != 2 or self.feat.shape[0] != n:
             raise ValueError(f"PointBatch.feat must be [{n}, C], got {list(self.feat.shape)}")
         if self.offset.ndim != 1 or self.offset.dtype != torch.int64:

@@ -73,9 +73,18 @@ def _check_grid_coord(grid_coord: Tensor, depth: int) -> None:
     if low < 0:
         raise ValueError(f"grid_coord must be >= 0, got a minimum of {low}")
     if high >> depth:
-        raise ValueError(
-            f"grid_coord up to {high} needs {high.bit_length()} bits per axis, more than depth = {depth}"
-        )
+        raise ValueError(f"grid_coord up to {high} needs {high.bit_length()} bits per axis, more than depth = {depth}")
+
+
+def _check_code(code: Tensor, depth: int) -> None:
+    """Raise ValueError unless code is int64 [N] with every value in [0, 2^(3 depth))."""
+    _check_depth(depth)
+    if code.ndim != 1 or code.dtype != torch.int64:
+        raise ValueError(f"code must be int64 [N], got {code.dtype} {list(code.shape)}")
+    if code.numel():
+        low, high = int(code.min()), int(code.max())
+        if low < 0 or high >> (3 * depth):
+            raise ValueError(f"codes must lie in [0, 2^{3 * depth}) for depth {depth}, got [{low}, {high}]")
 
 
 def z_order_encode(
@@ -153,15 +162,6 @@ def hilbert_decode(
                 x[i] = x[i] ^ swap
         q <<= 1
     return torch.stack(x, dim=1)
-
-
-def _check_code(code: Tensor, depth: int) -> None:
-    """Raise ValueError unless code is int64 [N] with every value in [0, 2^(3 depth))."""
-    _check_depth(depth)
-    if code.ndim != 1 or code.dtype != torch.int64:
-        raise ValueError(f"code must be int64 [N], got {code.dtype} {list(code.shape)}")
-    if code.numel() and (int(code.min()) < 0 or int(code.max()) >> (3 * depth)):
-        raise ValueError(f"codes must lie in [0, 2^{3 * depth}) for depth {depth}, got [{int(code.min())}, {int(code.max())}]")
 
 
 def encode(
