@@ -15,6 +15,10 @@ already has load by name (``rtgs2.fusion.io.load_backbone_weights``).
 Layout: blocks, stages, the model, then the size variants at the bottom (the only place sizes
 differ). No BatchNorm anywhere: batch statistics would make DDP shards differ from one process
 and break at batch size 1; LayerNorm is what both backbones use.
+
+Maps are kept channels-last inside (NCHW tensors with NHWC memory, which is the token layout
+[B, h*w, C] of the transformer): LayerNorm and linear layers then read them without copies,
+and oneDNN's convolutions are faster on them.
 """
 
 from __future__ import annotations
@@ -32,8 +36,10 @@ from torch import Tensor
 Inputs = Literal["both", "image", "features"]
 INPUTS: tuple[str, ...] = get_args(Inputs)
 
-# Both encoders downsample by 4 * 2 * 2 * 2: inputs are zero-padded to a multiple of it.
-PAD_MULTIPLE = 32
+# Both encoders' stems have stride 4 (inputs are zero-padded to a multiple of it) and three
+# stride-2 stages follow (the stride-4 maps are zero-padded to a multiple of 8).
+STEM_STRIDE = 4
+STAGE_MULTIPLE = 8
 # The statistics ImageNet-trained ConvNeXt weights expect; images enter the model in [0, 1].
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -65,12 +71,29 @@ class LayerNorm2d(nn.LayerNorm):
         return x.permute(0, 3, 1, 2)
 
 
-def to_tokens(x: Tensor) -> Tensor:  # [B, C, H, W] -> [B, H*W, C]
+def to_tokens(x: Tensor) -> Tensor:  # [B, C, H, W] -> [B, H*W, C] (a view of a channels-last map)
     return x.flatten(2).transpose(1, 2)
 
 
-def to_map(x: Tensor, h: int, w: int) -> Tensor:  # [B, h*w, C] -> [B, C, h, w]
-    return x.transpose(1, 2).reshape(x.shape[0], -1, h, w)
+def to_map(x: Tensor, h: int, w: int) -> Tensor:  # [B, h*w, C] -> [B, C, h, w] channels-last view
+    return x.transpose(1, 2).unflatten(2, (h, w))
+
+
+def pad_map(x: Tensor, multiple: int) -> Tensor:  # [B, C, H, W] -> [B, C, H', W'], channels last
+    """Zero-pad the bottom and right to a multiple of ``multiple``; the result is channels-last."""
+    B, C, H, W = x.shape
+    out = x.new_zeros(B, H + (-H % multiple), W + (-W % multiple), C)
+    out[:, :H, :W] = x.permute(0, 2, 3, 1)
+    return out.permute(0, 3, 1, 2)
+
+
+def stem_input(x: Tensor) -> Tensor:  # [B, C, H, W] -> [B, C, H', W'] channels last, H', W' multiples of 4
+    """An encoder's input, zero-padded for its stride-4 stem (zeros: the mean colour once the
+    image is normalised; "no Gaussian" in Z). Padding to 32 waits until after the stem, where
+    maps are 16 times smaller."""
+    if x.shape[-2] % STEM_STRIDE or x.shape[-1] % STEM_STRIDE:
+        return pad_map(x, STEM_STRIDE)
+    return x.contiguous(memory_format=torch.channels_last)
 
 
 class Mlp(nn.Module):
@@ -110,20 +133,26 @@ class ConvNeXtBlock(nn.Module):
 
 
 class OverlapPatchEmbed(nn.Module):
-    """Strided conv with a kernel wider than its stride, then LayerNorm (MiT's patch embedding).
+    """Strided conv, then LayerNorm (MiT's patch embedding; its kernel is wider than its stride).
 
     Args:
         in_dim, dim: channels in and out.
-        kernel, stride: of the conv (padding kernel // 2, so the output is input / stride).
+        kernel, stride: of the conv; an odd kernel is padded by kernel // 2 (MiT), a kernel equal
+            to the stride is not (patchify), so that the output is input / stride either way.
+        pad_multiple: zero-pad the output map to a multiple of this (the stem: 8).
     """
 
-    def __init__(self, in_dim: int, dim: int, kernel: int, stride: int):
+    def __init__(self, in_dim: int, dim: int, kernel: int, stride: int, pad_multiple: int = 1):
         super().__init__()
-        self.proj = nn.Conv2d(in_dim, dim, kernel_size=kernel, stride=stride, padding=kernel // 2)
+        if kernel != stride and kernel % 2 == 0:
+            raise ValueError(f"patch embedding kernel {kernel} must be odd or equal to its stride {stride}")
+        padding = kernel // 2 if kernel > stride else 0
+        self.proj = nn.Conv2d(in_dim, dim, kernel_size=kernel, stride=stride, padding=padding)
         self.layer_norm = nn.LayerNorm(dim)
+        self.pad_multiple = pad_multiple
 
     def forward(self, x: Tensor) -> tuple[Tensor, int, int]:  # [B, Cin, H, W] -> [B, h*w, C], h, w
-        x = self.proj(x)
+        x = pad_map(self.proj(x), self.pad_multiple)
         h, w = x.shape[-2:]
         return self.layer_norm(to_tokens(x)), h, w
 
@@ -322,7 +351,9 @@ class ConvNeXtEncoder(nn.Module):
 
     def __init__(self, in_dim: int, depths: Sequence[int], widths: Sequence[int], drop_path_rate: float = 0.0):
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(in_dim, widths[0], kernel_size=4, stride=4), LayerNorm2d(widths[0], eps=1e-6))
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_dim, widths[0], kernel_size=STEM_STRIDE, stride=STEM_STRIDE), LayerNorm2d(widths[0], eps=1e-6)
+        )
         rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
         starts = [sum(depths[:i]) for i in range(len(depths))]
         self.stages = nn.Sequential(
@@ -335,7 +366,8 @@ class ConvNeXtEncoder(nn.Module):
         )
 
     def forward(self, x: Tensor) -> list[Tensor]:  # [B, 3, H, W] -> 4 x [B, C_i, H / s_i, W / s_i]
-        x = self.stem(x)
+        """H, W multiples of 4; the stride-4 map is padded to a multiple of 8 (outputs: of that)."""
+        x = pad_map(self.stem(x), STAGE_MULTIPLE)
         out = []
         for stage in self.stages:
             x = stage(x)
@@ -374,7 +406,9 @@ class MixTransformerEncoder(nn.Module):
         self.layer_norm = nn.ModuleList()
         for i in range(len(depths)):
             self.patch_embeddings.append(
-                OverlapPatchEmbed(in_dim if i == 0 else widths[i - 1], widths[i], patch_sizes[i], 4 if i == 0 else 2)
+                OverlapPatchEmbed(in_dim, widths[0], patch_sizes[0], STEM_STRIDE, STAGE_MULTIPLE)
+                if i == 0
+                else OverlapPatchEmbed(widths[i - 1], widths[i], patch_sizes[i], 2)
             )
             first = sum(depths[:i])
             self.block.append(
@@ -424,23 +458,26 @@ class AllMLPDecoder(nn.Module):
 
     def __init__(self, in_dims: Sequence[int], dim: int, num_classes: int, dropout: float, depth_head: bool):
         super().__init__()
-        self.linear_c = nn.ModuleList(nn.Conv2d(c, dim, kernel_size=1, bias=i == 0) for i, c in enumerate(in_dims))
-        self.norm = LayerNorm2d(dim)
+        # one bias is enough: the four projections are summed
+        self.linear_c = nn.ModuleList(nn.Linear(c, dim, bias=i == 0) for i, c in enumerate(in_dims))
+        self.norm = nn.LayerNorm(dim)
         self.act = nn.ReLU()
-        self.dropout = nn.Dropout2d(dropout)
-        self.classifier = nn.Conv2d(dim, num_classes, kernel_size=1)
-        self.depth_head = nn.Conv2d(dim, 1, kernel_size=1) if depth_head else None
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(dim, num_classes)
+        self.depth_head = nn.Linear(dim, 1) if depth_head else None
 
     def embed(self, stages: Sequence[Tensor]) -> Tensor:  # 4 x [B, C_i, H / s_i, W / s_i] -> [B, E, H/4, W/4]
         size = stages[0].shape[-2:]
-        x = self.linear_c[0](stages[0])
+        x = self.linear_c[0](stages[0].permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
         for proj, feat in zip(self.linear_c[1:], stages[1:]):
-            x = x + F.interpolate(proj(feat), size=size, mode="bilinear", align_corners=False)
-        return self.act(self.norm(x))
+            y = proj(feat.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+            x = x + F.interpolate(y, size=size, mode="bilinear", align_corners=False)
+        return self.act(self.norm(x.permute(0, 2, 3, 1))).permute(0, 3, 1, 2)
 
     def forward(self, embedding: Tensor) -> tuple[Tensor, Tensor | None]:  # [B, E, h, w] -> [B, K, h, w], [B, 1, h, w]
-        logits = self.classifier(self.dropout(embedding))
-        depth = self.depth_head(embedding) if self.depth_head is not None else None
+        x = embedding.permute(0, 2, 3, 1)
+        logits = self.classifier(self.dropout(x)).permute(0, 3, 1, 2)
+        depth = self.depth_head(x).permute(0, 3, 1, 2) if self.depth_head is not None else None
         return logits, depth
 
 
@@ -555,6 +592,8 @@ class VDVINet(nn.Module):
         decoded = size.vd_widths if inputs == "image" else size.vi_widths
         self.decode_head = AllMLPDecoder(decoded, size.decoder_dim, num_classes, size.decoder_dropout, depth_head)
         self.apply(_init_weights)
+        # conv weights in the maps' layout: oneDNN would otherwise reorder them on every call
+        self.to(memory_format=torch.channels_last)
 
     @property
     def config(self) -> dict:
@@ -573,15 +612,15 @@ class VDVINet(nn.Module):
         """E, channels of the embedding ``forward_with_embedding`` returns."""
         return self.size.decoder_dim
 
-    def encode_vd(self, image: Tensor) -> list[Tensor]:  # [B, 3, Hp, Wp] in [0, 1] -> 4 x [B, C_i, Hp/s_i, Wp/s_i]
-        """Enc_VD over the (padded) image."""
-        return self.vd((image - self.image_mean) / self.image_std)
+    def encode_vd(self, image: Tensor) -> list[Tensor]:  # [B, 3, H, W] in [0, 1] -> 4 x [B, C_i, Hp/s_i, Wp/s_i]
+        """Enc_VD over the image (Hp, Wp: H, W padded to a multiple of 32)."""
+        return self.vd(stem_input((image - self.image_mean) / self.image_std))
 
     def encode_vi(self, features: Tensor, vd: Sequence[Tensor] | None) -> list[Tensor]:
-        """Enc_VI over Z [B, D, Hp, Wp]; with Enc_VD's stages ``vd``, psi fuses them into stages
+        """Enc_VI over Z [B, D, H, W]; with Enc_VD's stages ``vd``, psi fuses them into stages
         2-4 and the next stage reads the fused map. Returns 4 x [B, C_i, Hp/s_i, Wp/s_i]."""
         out = []
-        x = features
+        x = stem_input(features)
         for i in range(4):
             tokens, h, w = self.vi.stage(i, x)
             if vd is not None and i > 0:
@@ -598,14 +637,8 @@ class VDVINet(nn.Module):
             features: [B, D, H, W] float (ignored by ``inputs="image"``).
         """
         B, H, W = self._check_inputs(image, features)
-        pad_h, pad_w = -H % PAD_MULTIPLE, -W % PAD_MULTIPLE
-
-        def pad(x: Tensor) -> Tensor:
-            # zeros: the mean colour after normalisation, and "no Gaussian" in Z
-            return F.pad(x, (0, pad_w, 0, pad_h)) if pad_h or pad_w else x
-
-        vd = self.encode_vd(pad(image)) if self.vd is not None else None
-        stages = self.encode_vi(pad(features), vd) if self.vi is not None else vd
+        vd = self.encode_vd(image) if self.vd is not None else None
+        stages = self.encode_vi(features, vd) if self.vi is not None else vd
         embedding = self.decode_head.embed(stages)
         logits, depth = self.decode_head(embedding)
         logits = F.interpolate(logits, scale_factor=4, mode="bilinear", align_corners=False)[..., :H, :W]

@@ -51,10 +51,10 @@ def test_weights_that_do_not_fit_name_the_keys(tmp_path: Path) -> None:
     model = build_fusion("small", "image", num_classes=K)
     save_fusion(model, path)
     payload = torch.load(path, weights_only=True)
-    payload["state_dict"]["decode_head.classifier.weight"] = torch.zeros(9, 64, 1, 1)
+    payload["state_dict"]["decode_head.classifier.weight"] = torch.zeros(9, 64)
     del payload["state_dict"]["vd.stem.0.bias"]
     torch.save(payload, path)
-    with pytest.raises(CheckpointMismatchError, match=r"missing 1 \(vd\.stem\.0\.bias\).*decode_head\.classifier\.weight \[9, 64, 1, 1\] vs \[4, 64, 1, 1\]"):
+    with pytest.raises(CheckpointMismatchError, match=r"missing 1 \(vd\.stem\.0\.bias\).*decode_head\.classifier\.weight \[9, 64\] vs \[4, 64\]"):
         load_fusion(path)
 
 
