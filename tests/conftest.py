@@ -5,6 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
+
+# One torch thread per test process: `make test` runs 2 xdist workers on 2 cores, and OpenMP
+# threads spinning against another process's make each op erratic (seen: 0.5 s -> 6 s).
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

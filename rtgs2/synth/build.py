@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rtgs2.data.readers.synthrooms import (
     DEPTH_UNITS_PER_METRE,
@@ -25,6 +24,7 @@ from rtgs2.data.readers.synthrooms import (
     synthrooms_label_map,
 )
 from rtgs2.data.views import every_nth_split
+from rtgs2.recon.fit import MARKER as RECON_MARKER
 from rtgs2.scene.camera import Camera
 from rtgs2.scene.cameras_json import write_cameras_json
 from rtgs2.scene.ply import write_ply
@@ -34,6 +34,9 @@ from rtgs2.synth.gaussians import fitted_gaussians, surface_gaussians
 from rtgs2.synth.layout import generate_room
 from rtgs2.synth.raycast import GroundTruth, render_ground_truth
 from rtgs2.synth.room import Room
+from rtgs2.utils.io import atomic_write_text
+from rtgs2.utils.lock import LOCK_NAME, OutputLock
+from rtgs2.utils.progress import ProgressReport
 
 SHEET_VIEWS = 4  # views on a contact sheet
 
@@ -58,12 +61,6 @@ def scene_list(cfg: SynthConfig) -> list[dict]:
 def _write_png(path: Path, array: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(array).save(path, optimize=False)
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 def contact_sheet(gts: list[GroundTruth], colorize) -> np.ndarray:
@@ -92,13 +89,12 @@ def make_scene(seed: int, cfg: SynthConfig) -> tuple[Room, list[Camera]]:
     raise RuntimeError(f"scene seed {seed}: no room with a camera path in {MAX_ROOM_TRIES} tries")
 
 
-def build_scene(scene_dir: Path, seed: int, cfg: SynthConfig, progress: Progress | None = None) -> dict:
+def build_scene(scene_dir: Path, seed: int, cfg: SynthConfig) -> dict:
     """Generate one scene into ``scene_dir`` (overwriting its files); returns timings, seconds."""
     t0 = time.perf_counter()
     room, cams = make_scene(seed, cfg)
     names = [f"{i:05d}" for i in range(len(cams))]
     lm = synthrooms_label_map()
-    task = progress.add_task(f"  {scene_dir.name}: views", total=len(cams)) if progress else None
     gts = []
     for name, cam in zip(names, cams):
         g = render_ground_truth(room, cam)
@@ -107,15 +103,11 @@ def build_scene(scene_dir: Path, seed: int, cfg: SynthConfig, progress: Progress
         _write_png(scene_dir / "depth" / f"{name}.png", np.round(g.depth * DEPTH_UNITS_PER_METRE).astype(np.uint16))
         _write_png(scene_dir / "instances" / f"{name}.png", g.instance)
         gts.append(g)
-        if progress:
-            progress.advance(task)
     write_cameras_json(cams, scene_dir / "cameras.json", names)
-    _atomic_text(scene_dir / "room.json", json.dumps({"seed": seed, **room.to_json()}))
+    atomic_write_text(scene_dir / "room.json", json.dumps({"seed": seed, **room.to_json()}))
     pick = np.linspace(0, len(gts), min(SHEET_VIEWS, len(gts)), endpoint=False).astype(int)  # the path is a loop
     _write_png(scene_dir / "contact_sheet.png", contact_sheet([gts[i] for i in pick], lm.colorize))
     t1 = time.perf_counter()
-    if progress:
-        progress.update(task, description=f"  {scene_dir.name}: {cfg.gaussians} Gaussians")
     if cfg.gaussians == "surface":
         scene, _ = surface_gaussians(room, cfg.surface_spacing)
     else:
@@ -132,8 +124,6 @@ def build_scene(scene_dir: Path, seed: int, cfg: SynthConfig, progress: Progress
         )
     write_ply(scene, scene_dir / "point_cloud.ply")
     shutil.rmtree(scene_dir / "fit", ignore_errors=True)  # checkpoints are only needed to resume
-    if progress:
-        progress.remove_task(task)
     return {"ground_truth_s": t1 - t0, "gaussians_s": time.perf_counter() - t1, "num_gaussians": scene.num_gaussians}
 
 
@@ -143,10 +133,10 @@ def _check_root(root: Path, cfg: SynthConfig) -> None:
         return
     if not root.is_dir():
         raise ValueError(f"output {root} exists and is not a folder")
-    if not any(root.iterdir()):
+    found = sorted(p.name for p in root.iterdir() if p.name != LOCK_NAME)[:5]
+    if not found:
         return
     if not (root / MANIFEST).is_file():
-        found = sorted(p.name for p in root.iterdir())[:5]
         raise ValueError(f"output folder {root} is not empty and is not a SynthRooms data set (holds {found}); nothing written")
     m = read_manifest(root)
     old = m.get("config", {})
@@ -167,7 +157,7 @@ def build_synthrooms(out: str | Path | None = None, preset: str = "mini", *, pro
         out: data set root; default ``<cache>/synthrooms/<preset>`` (cache: $RTGS2_CACHE or ~/.cache/rtgs2).
         preset: 'mini' (tests: 3 scenes x 16 views, 160x120, surface Gaussians) or 'v1'
             (benchmark: 40 train + 10 test scenes x 100 views, 320x240, fitted Gaussians).
-        progress: show a rich progress bar.
+        progress: show progress (a bar on a terminal, a dated line every 30 s in a log).
         overrides: :class:`SynthConfig` fields replacing the preset's (e.g. ``num_scenes=8``).
 
     Raises:
@@ -180,18 +170,21 @@ def build_synthrooms(out: str | Path | None = None, preset: str = "mini", *, pro
     scenes = scene_list(cfg)
     root.mkdir(parents=True, exist_ok=True)
     manifest = {"format": FORMAT, "version": VERSION, "preset": preset, "config": cfg.to_json(), "scenes": scenes}
-    _atomic_text(root / MANIFEST, json.dumps(manifest, indent=1))
+    atomic_write_text(root / MANIFEST, json.dumps(manifest, indent=1))
     synthrooms_label_map().to_json(root / LABEL_MAP)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, disable=not progress) as bar:
-        task = bar.add_task("SynthRooms scenes", total=len(scenes))
-        for s in scenes:
+    with OutputLock(root, f"rtgs2 synth --preset {preset}"), ProgressReport(
+        "SynthRooms scenes", len(scenes), fields="{scene}", enabled=progress
+    ) as bar:
+        for i, s in enumerate(scenes):
             d = root / s["name"]
+            bar.update(i, scene=f"building {s['name']}")
             if not (d / DONE).is_file():
                 for sub in ("images", "labels", "depth", "instances"):  # a partial scene is redone
                     shutil.rmtree(d / sub, ignore_errors=True)
+                if (d / "fit").is_dir() and not (d / "fit" / RECON_MARKER).is_file():
+                    shutil.rmtree(d / "fit")  # an older rtgs2's fit checkpoints: they record no identity
                 d.mkdir(exist_ok=True)
-                stats = build_scene(d, s["seed"], cfg, bar)
-                _atomic_text(d / DONE, json.dumps({"seed": s["seed"], **stats}, indent=1))
-            bar.advance(task)
+                stats = build_scene(d, s["seed"], cfg)
+                atomic_write_text(d / DONE, json.dumps({"seed": s["seed"], **stats}, indent=1))
+            bar.update(i + 1, scene=f"{s['name']} done")
     return root

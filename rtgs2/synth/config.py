@@ -66,6 +66,8 @@ class SynthConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
                 raise ValueError(f"SynthConfig.{name} must be a positive integer, got {v!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"SynthConfig.seed must be a non-negative integer, got {self.seed!r}")
         if not 0 <= self.test_fraction < 1:
             raise ValueError(f"SynthConfig.test_fraction must be in [0, 1), got {self.test_fraction}")
         if not 0 < self.fov_x_deg < 180:

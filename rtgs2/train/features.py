@@ -233,9 +233,10 @@ def _train(data: Path, out: Path, cfg: FeatureTrainConfig, dist: DistInfo, progr
             if cfg.grad_clip > 0:
                 nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
-            if not math.isfinite(float(loss)):
+            loss_value = float(loss.detach())
+            if not math.isfinite(loss_value):
                 raise FloatingPointError(f"step {step}: the loss is not finite; the last checkpoint is intact")
-            row = {"step": step, "loss": float(loss), "accuracy": acc, "lr": lr_at(cfg, step), "seconds": time.monotonic() - t0}
+            row = {"step": step, "loss": loss_value, "accuracy": acc, "lr": lr_at(cfg, step), "seconds": time.monotonic() - t0}
             if step == cfg.steps or (cfg.eval_every and step % cfg.eval_every == 0):
                 row["eval_loss"], row["eval_accuracy"] = evaluate(model, held, cfg)
                 bar.update(step, eval_acc=f"{row['eval_accuracy']:.3f}")

@@ -131,3 +131,13 @@ def test_fitted_mode_runs_recon_from_depth_points(tmp_path):
     assert not (root / "train_000" / "fit").exists()  # checkpoints removed once the scene is done
     stats = json.loads((root / "train_000" / DONE).read_text())
     assert stats["gaussians_s"] > 0
+
+
+def test_second_build_on_a_busy_folder_is_refused(tmp_path):
+    from rtgs2.synth.build import build_synthrooms
+    from rtgs2.utils.errors import LockHeldError
+    from rtgs2.utils.lock import OutputLock
+
+    with OutputLock(tmp_path / "busy", "rtgs2 synth --preset mini"):
+        with pytest.raises(LockHeldError, match="in use by process"):
+            build_synthrooms(tmp_path / "busy", "mini", progress=False, num_scenes=1)
