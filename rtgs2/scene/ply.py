@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from plyfile import PlyData
+from plyfile import PlyData, PlyListProperty
 
 from rtgs2.scene.gaussians import GaussianScene
 from rtgs2.scene.sh import SH_C0, sh_degree_from_bases
@@ -46,6 +46,22 @@ def _column(records: np.ndarray, name: str) -> np.ndarray:
     return np.ascontiguousarray(records[name], dtype=np.float32)
 
 
+def _trailing_bytes(path: Path, ply: PlyData) -> int:
+    """Bytes after the last element of a binary file whose elements have fixed-size records
+    (0 for ASCII files and files with list properties, whose size the header does not fix)."""
+    if ply.text or any(isinstance(p, PlyListProperty) for el in ply.elements for p in el.properties):
+        return 0
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    end = head.find(b"end_header")
+    if end < 0:
+        return 0
+    header = head.index(b"\n", end) + 1
+    order = "<" if ply.byte_order in ("<", "=") else ">"
+    data = sum(el.count * el.dtype(order).itemsize for el in ply.elements)
+    return path.stat().st_size - header - data
+
+
 def read_ply(path: str | Path) -> GaussianScene:
     """Read a 3DGS scene from an INRIA-layout ``.ply`` (binary or ASCII).
 
@@ -57,9 +73,8 @@ def read_ply(path: str | Path) -> GaussianScene:
     if not path.is_file():
         raise FileNotFoundError(f"no such .ply file: {path}")
     try:
-        with open(path, "rb") as fh:
-            ply = PlyData.read(fh, mmap=False)  # read, not mapped: the stream ends where the data ends
-            trailing = 0 if ply.text else len(fh.read())
+        ply = PlyData.read(str(path))
+        trailing = _trailing_bytes(path, ply)
     except Exception as e:  # plyfile raises several types for truncated / malformed files
         raise PlyFormatError(f"{path}: cannot parse as PLY ({type(e).__name__}: {e})") from e
     if trailing:

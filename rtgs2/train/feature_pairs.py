@@ -19,7 +19,8 @@ from rtgs2.scene.ply import read_ply
 from rtgs2.train.config import FeatureTrainConfig
 
 DEPTH_TOLERANCE_M = 0.05  # a Gaussian centre this far behind the depth map's surface still counts as seen
-DEPTH_TOLERANCE_REL = 0.02  # plus this fraction of the depth (depth maps are quantised, centres lie inside surfaces)
+DEPTH_TOLERANCE_REL = 0.02
+NEAR_M = 0.01  # centres closer to the camera than this are not seen  # plus this fraction of the depth (depth maps are quantised, centres lie inside surfaces)
 
 
 def visible_gaussians(scene: GaussianScene, views: SceneViews, view: int) -> np.ndarray:
@@ -27,14 +28,12 @@ def visible_gaussians(scene: GaussianScene, views: SceneViews, view: int) -> np.
     of the camera and, where the scene has depth maps, not behind the surface (occlusion)."""
     cam = views.cameras[view]
     with torch.no_grad():
-        uv, z = cam.project(scene.means.double())
-    inside = cam.in_frustum(scene.means.double())
+        uv, z = cam.project(scene.means)
+    inside = (z > NEAR_M) & (uv[:, 0] >= 0) & (uv[:, 0] < cam.width) & (uv[:, 1] >= 0) & (uv[:, 1] < cam.height)
     if views.depths is not None:
-        depth = torch.as_tensor(views.depths[view]).double()
+        depth = torch.as_tensor(views.depths[view])
         idx = torch.nonzero(inside).squeeze(1)
-        px = uv[idx].floor().long()
-        px[:, 0].clamp_(0, cam.width - 1)
-        px[:, 1].clamp_(0, cam.height - 1)
+        px = uv[idx].long()  # in the image: floor
         d = depth[px[:, 1], px[:, 0]]
         seen = (d > 0) & (z[idx] <= d * (1 + DEPTH_TOLERANCE_REL) + DEPTH_TOLERANCE_M)
         inside = torch.zeros_like(inside)
