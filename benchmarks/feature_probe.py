@@ -1,0 +1,76 @@
+"""Usefulness of the per-Gaussian features: a linear probe on the test scenes of a data set.
+
+    .venv/bin/python benchmarks/feature_probe.py --data ~/.cache/rtgs2/synthrooms/v1
+    .venv/bin/python benchmarks/feature_probe.py --data DIR --weights W.pt --max-scenes 3 --no-append
+
+For each test scene (SynthRooms: the test split; elsewhere every scene with a .ply and labels)
+the Gaussians get classes by view voting, and a softmax regression trained on one half of the
+room is scored on the other half (``rtgs2.eval.probe``), on the network's features and on its
+10 raw inputs. Prints per-scene and mean mIoU and appends the table to RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import tyro
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+
+
+@dataclass
+class Config:
+    data: Path
+    """Labelled data set with a 3DGS per scene."""
+    weights: Optional[Path] = None
+    """Feature weights (default: the shipped ones)."""
+    max_scenes: int = 0
+    """Probe only the first N test scenes (0 = all)."""
+    append: bool = True
+    """Append the table to benchmarks/RESULTS.md."""
+
+
+def main(cfg: Config) -> None:
+    from rtgs2.eval.probe import gaussian_labels, half_split, linear_probe
+    from rtgs2.features.extract import extract_features
+    from rtgs2.features.inputs import SceneFrame, gaussian_arrays
+    from rtgs2.features.io import load_feature_net
+    from rtgs2.scene import read_ply
+    from rtgs2.train.features import training_scenes
+
+    model = load_feature_net(cfg.weights)
+    _, test = training_scenes(cfg.data)
+    test = test[: cfg.max_scenes] if cfg.max_scenes else test
+    rows = []
+    for views in test:
+        scene = read_ply(views.gaussians)
+        k = views.label_map.num_classes
+        y = gaussian_labels(scene, views, k)
+        arrays = gaussian_arrays(scene, SceneFrame())
+        split = half_split(arrays.xyz)
+        feats = extract_features(scene, model, frame=SceneFrame()).numpy()
+        f = linear_probe(feats, y, split, k)["miou"]
+        r = linear_probe(arrays.inputs(), y, split, k)["miou"]
+        rows.append((views.name, scene.num_gaussians, f, r))
+        print(f"{views.name}: features {100 * f:.1f} mIoU, raw inputs {100 * r:.1f}", flush=True)
+    mf, mr = np.mean([r[2] for r in rows]), np.mean([r[3] for r in rows])
+    table = (
+        f"## features: linear probe — {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC\n\n"
+        f"`benchmarks/feature_probe.py --data {cfg.data}`, weights {cfg.weights or 'shipped'}: per-Gaussian classes "
+        "by view voting, softmax regression trained on one half of each room, mIoU (%) on the other half.\n\n"
+        "| scene | Gaussians | features | raw 10 inputs |\n| --- | ---: | ---: | ---: |\n"
+        + "".join(f"| {n} | {g:,} | {100 * f:.1f} | {100 * r:.1f} |\n" for n, g, f, r in rows)
+        + f"| **mean** | | **{100 * mf:.1f}** | **{100 * mr:.1f}** |\n"
+    )
+    print(table)
+    if cfg.append:
+        with RESULTS.open("a") as fh:
+            fh.write("\n" + table)
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Config))
