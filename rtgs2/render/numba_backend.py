@@ -29,7 +29,6 @@ from torch import Tensor
 
 from rtgs2.render import numba_kernels as nk
 from rtgs2.render import numba_kernels_bwd as bk
-from rtgs2.render.constants import TILE_SIZE
 from rtgs2.render.contract import RasterInputs, RasterOutputs
 
 F32 = np.float32
@@ -58,24 +57,21 @@ class RasterState:
     tile_list: np.ndarray  # [E] int32 depth ranks per tile, front to back
     rank_off: np.ndarray  # [M+1] int64 ranges of rank_entry per rank
     rank_entry: np.ndarray  # [E] int64 positions in tile_list of each rank's entries
-    gpar: np.ndarray  # [M, 8] blend parameters (see numba_kernels.P_*)
+    gpar: np.ndarray  # [M, NUM_PARAMS] blend parameters (see numba_kernels.P_*)
     values: np.ndarray  # [M, 4 + D] colour, z, features
     t_final: np.ndarray  # [H, W] final transmittance
     last: np.ndarray  # [H, W] int32 last blended tile-list position per pixel, -1 if none
 
 
 class StageClock:
-    """Adds the CPU time (all threads, ms) of each stage to ``profile[stage]``; a no-op without a dict.
-
-    CPU time rather than wall time: benchmarks on a shared machine stay comparable.
-    """
+    """Adds the wall time (ms) of each stage to ``profile[stage]``; a no-op without a dict."""
 
     def __init__(self, profile: dict[str, float] | None):
-        self.profile, self.t = profile, time.process_time()
+        self.profile, self.t = profile, time.perf_counter()
 
     def mark(self, stage: str) -> None:
         if self.profile is not None:
-            now = time.process_time()
+            now = time.perf_counter()
             self.profile[stage] = self.profile.get(stage, 0.0) + (now - self.t) * 1e3
             self.t = now
 
@@ -159,38 +155,33 @@ def rasterize_forward(
     cam: RasterCamera,
     profile: dict[str, float] | None = None,
 ) -> Forward:
-    """Run the forward kernels. ``profile`` collects the CPU ms of each stage (see ``StageClock``)."""
+    """Run the forward kernels. ``profile`` collects the wall ms of each stage (see ``StageClock``)."""
     clock = StageClock(profile)
     n = means.shape[0]
-    ts = TILE_SIZE
-    tiles_x, tiles_y = -(-cam.width // ts), -(-cam.height // ts)
-    xy = np.zeros((n, 2), F32)
-    conic = np.zeros((n, 3), F32)
-    depth = np.zeros(n, F32)
-    opac = np.zeros(n, F32)
-    half_ext = np.zeros((n, 2), F32)
-    rgb = np.zeros((n, 3), F32)
-    rect = np.zeros((n, 4), np.int32)
-    visible = np.zeros(n, np.bool_)
-    radii = np.zeros(n, np.int32)
+    # Every row a later kernel reads is written first: no zero-filling.
+    params = np.empty((n, nk.NUM_PARAMS), F32)
+    rgb = np.empty((n, 3), F32)
+    depth = np.empty(n, F32)
+    visible = np.empty(n, np.bool_)
+    radii = np.empty(n, np.int32)
     nk.project_gaussians(
         means, quats, log_scales, opacity_logits, sh, cam.sh_degree, cam.view, cam.intr, cam.cam_center,
-        cam.width, cam.height, cam.near, cam.far, ts, xy, conic, depth, opac, half_ext, rgb, rect, visible, radii,
+        cam.width, cam.height, cam.near, cam.far, params, rgb, depth, visible, radii,
     )  # fmt: skip
     clock.mark("project")
     order = nk.sort_by_depth(visible, depth)
     clock.mark("sort")
-    tile_off, tile_list, rank_off, rank_entry = nk.bin_tiles(order, rect, tiles_x, tiles_x * tiles_y)
-    clock.mark("bin")
     m, c = order.shape[0], 4 + features.shape[1]
     gpar = np.empty((m, nk.NUM_PARAMS), F32)
     values = np.empty((m, c), F32)
-    nk.gather_sorted(order, xy, conic, opac, half_ext, rgb, depth, features, gpar, values)
+    nk.gather_sorted(order, params, rgb, depth, features, gpar, values)
     clock.mark("gather")
+    tile_off, tile_list, rank_off, rank_entry = nk.bin_tiles(gpar, cam.width, cam.height)
+    clock.mark("bin")
     out = np.empty((cam.height, cam.width, c), F32)
     t_final = np.empty((cam.height, cam.width), F32)
     last = np.empty((cam.height, cam.width), np.int32)
-    nk.blend_tiles(tile_off, tile_list, gpar, values, cam.width, cam.height, ts, out, t_final, last)
+    nk.blend_tiles(tile_off, tile_list, gpar, values, cam.width, cam.height, out, t_final, last)
     clock.mark("blend")
     state = RasterState(order, tile_off, tile_list, rank_off, rank_entry, gpar, values, t_final, last)
     return Forward(out, 1.0 - t_final, visible, radii, state)
@@ -212,13 +203,13 @@ def rasterize_backward(
 ) -> tuple[np.ndarray, ...]:
     """Run the backward kernels. Returns float32 gradients w.r.t. means [N, 3], quats [N, 4],
     log_scales [N, 3], opacity_logits [N], sh [N, K, 3], features [N, D] and the 2D means [N, 2].
-    ``profile`` collects the CPU ms of each stage (see ``StageClock``)."""
+    ``profile`` collects the wall ms of each stage (see ``StageClock``)."""
     clock = StageClock(profile)
     means, quats, log_scales, opacity_logits, sh = arrays
     n, d = means.shape[0], v_acc.shape[-1] - nk.V_FEAT
     ent_grad = np.empty((state.tile_list.shape[0], bk.G_VAL + v_acc.shape[-1]), F32)
     bk.blend_tiles_backward(
-        state.tile_off, state.tile_list, state.gpar, state.values, cam.width, cam.height, TILE_SIZE,
+        state.tile_off, state.tile_list, state.gpar, state.values, cam.width, cam.height,
         state.t_final, state.last, v_acc, v_alpha, active_channels(v_acc), ent_grad,
     )  # fmt: skip
     clock.mark("blend backward")

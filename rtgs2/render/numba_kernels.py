@@ -3,16 +3,19 @@
 Pipeline, each step one kernel (``numba_backend.py`` calls them in order):
 
 1. ``project_gaussians``  per Gaussian (parallel): EWA projection as ``projection.project``,
-   visibility as ``reference.visible_on_screen``, tile rectangle, SH colour.
+   visibility and radius as ``reference.visible_on_screen`` / ``screen_radii``, SH colour, and
+   the blend parameters (``P_*``), including the "padded ellipse" that bounds every pixel a
+   splat may reach with alpha >= 1/255.
 2. ``sort_by_depth``      visible Gaussians by camera z: a stable LSD radix sort on the float
    bits, so ties keep index order as the reference's stable argsort does.
-3. ``bin_tiles``          a stable counting sort of (Gaussian, tile) pairs into per-tile ranges:
-   each tile's list comes out already in depth order.
-4. ``gather_sorted``      per-Gaussian blend parameters and values [M, 3+1+D] in depth order, so the
-   blend reads them from contiguous memory.
+3. ``gather_sorted``      blend parameters and values [M, 3+1+D] in depth order, so the blend and
+   the binning read them from contiguous memory.
+4. ``bin_tiles``          (parallel) a stable counting sort of (Gaussian, tile) pairs into
+   per-tile lists in depth order. A Gaussian goes only to the tiles its padded ellipse reaches
+   (per row of tiles, the ellipse's exact column range), not to every tile of its bounding box.
 5. ``blend_tiles``        per tile (parallel): front-to-back blending. Each Gaussian visits only the
-   pixels, row by row, inside its alpha >= 1/255 ellipse (slightly grown), and each of those is
-   tested exactly as the reference does, so the result does not depend on the tiling.
+   pixels, row by row, inside its padded ellipse, and each of those is tested exactly as the
+   reference does, so the result does not depend on the tiling or on the padding.
 
 Arrays are float32 except where noted. Scalars are promoted to float64 in the per-Gaussian
 maths (cheap there); the per-pixel loop stays float32 like the reference.
@@ -25,22 +28,31 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from rtgs2.render.constants import ALPHA_MAX, ALPHA_MIN, COLOR_OFFSET, COV2D_BLUR, FRUSTUM_SLACK, T_MIN
+from rtgs2.render.constants import ALPHA_MAX, ALPHA_MIN, COLOR_OFFSET, COV2D_BLUR, FRUSTUM_SLACK, T_MIN, TILE_SIZE
 from rtgs2.scene.sh import SH_C0, SH_C1, SH_C2, SH_C3
+
+# numba caches each kernel under the content of its own file only, yet compiles in the constants of
+# render/constants.py and scene/sh.py: this fingerprint of their values changes this file when they
+# change, so no stale kernel is ever loaded (tests/render/test_numba_cache.py keeps it current).
+INLINED_SOURCES = "219bed5537b1c922"
 
 F32_HALF = np.float32(0.5)
 F32_ONE = np.float32(1.0)
 F32_ALPHA_MAX = np.float32(ALPHA_MAX)
 F32_ALPHA_MIN = np.float32(ALPHA_MIN)
 F32_T_MIN = np.float32(T_MIN)
-BOX_SLACK_PX = 1.0  # pixel box grown by 1 px so float rounding never drops a pixel with alpha >= 1/255
-LEVEL_PAD = 1e-3  # relative and absolute growth of the ellipse level when finding pixel spans
+LEVEL_PAD = 1e-3  # relative and absolute growth of the ellipse level: float rounding never drops a pixel
 CHUNK = 1024  # Gaussians per parallel work item (amortises per-item scratch allocation)
 WORK_ITEMS = 64  # parallel work items of the per-tile kernels (each takes every 64th tile)
+RADIUS_MAX = 2**30  # pixels; a larger radius is clipped to it (as in reference.screen_radii), to fit int32
+BIN_CHUNKS = 16  # rank ranges binned in parallel; fixed (not the thread count) so the output never varies
 
-# gpar columns: blend parameters of one Gaussian, in depth order.
-P_X, P_Y, P_A, P_B, P_C, P_OPAC, P_HX, P_HY, P_SPAN_SLOPE, P_SPAN_Q0, P_SPAN_Q1 = range(11)
-NUM_PARAMS = 11
+# Blend parameters of one Gaussian (rows of ``params`` / ``gpar``): 2D mean (px), conic (a, b, c),
+# opacity, and the padded ellipse sigma <= level': on row offset dy its pixels span
+# x = mean + SLOPE·dy ± sqrt(Q0 - Q1·dy^2) (see ``row_span``); it reaches |dy| <= ROW_HALF and
+# |dx| <= COL_HALF, its rightmost point at dy = EXT_DY and its leftmost at -EXT_DY.
+P_X, P_Y, P_A, P_B, P_C, P_OPAC, P_SPAN_SLOPE, P_SPAN_Q0, P_SPAN_Q1, P_ROW_HALF, P_COL_HALF, P_EXT_DY = range(12)
+NUM_PARAMS = 12
 # values columns: colour 0..2, camera z 3, features 4..
 V_DEPTH = 3
 V_FEAT = 4
@@ -81,7 +93,8 @@ def view_dir(means, i, cam_center):
     dy = float(means[i, 1]) - cam_center[1]
     dz = float(means[i, 2]) - cam_center[2]
     norm = max(math.sqrt(dx * dx + dy * dy + dz * dz), 1e-12)
-    return dx / norm, dy / norm, dz / norm, norm
+    inv = 1.0 / norm
+    return dx * inv, dy * inv, dz * inv, norm
 
 
 @njit(cache=True, inline="always")
@@ -89,7 +102,8 @@ def quat_rotmat(quats, i, R):
     """Rotation matrix of the normalised quaternion i (wxyz) into R [3, 3]; returns the unit quat and |q|."""
     w, x, y, z = float(quats[i, 0]), float(quats[i, 1]), float(quats[i, 2]), float(quats[i, 3])
     qn = max(math.sqrt(w * w + x * x + y * y + z * z), 1e-12)
-    w, x, y, z = w / qn, x / qn, y / qn, z / qn
+    inv = 1.0 / qn
+    w, x, y, z = w * inv, x * inv, y * inv, z * inv
     R[0, 0] = 1 - 2 * (y * y + z * z)
     R[0, 1] = 2 * (x * y - w * z)
     R[0, 2] = 2 * (x * z + w * y)
@@ -187,24 +201,17 @@ def project_gaussians(
     height,  # int, pixels
     near,  # metres
     far,  # metres
-    tile_size,  # int, pixels
-    xy,  # out [N, 2] projected means, pixels
-    conic,  # out [N, 3] inverse blurred 2D covariance (a, b, c)
+    params,  # out [N, NUM_PARAMS] blend parameters (rows of visible Gaussians only)
+    rgb,  # out [N, 3] max(SH + 0.5, 0) (rows of visible Gaussians only)
     depth,  # out [N] camera z, metres
-    opac,  # out [N] sigmoid(opacity_logits)
-    half_ext,  # out [N, 2] half-widths of the alpha >= 1/255 box plus slack, pixels
-    rgb,  # out [N, 3] max(SH + 0.5, 0)
-    rect,  # out [N, 4] int32 tile range [x0, x1) x [y0, y1)
     visible,  # out [N] bool, as reference.visible_on_screen
     radii,  # out [N] int32 larger half-width of the alpha >= 1/255 box rounded up, px (reference.screen_radii)
 ):
     """Project every Gaussian; invisible ones (culled, off-screen, too faint, non-finite) get
-    ``visible = False``, radius 0 and an empty tile rectangle."""
+    ``visible = False`` and radius 0, and their other rows are left unwritten."""
     n = means.shape[0]
     fx, fy, cx, cy = intr[0], intr[1], intr[2], intr[3]
     lims = frustum_limits(width, height, fx, fy, cx, cy)
-    tiles_x = (width + tile_size - 1) // tile_size
-    tiles_y = (height + tile_size - 1) // tile_size
     num_chunks = (n + CHUNK - 1) // CHUNK
     for ch in prange(num_chunks):
         R = np.empty((3, 3))
@@ -214,7 +221,6 @@ def project_gaussians(
         for i in range(ch * CHUNK, min(n, (ch + 1) * CHUNK)):
             visible[i] = False
             radii[i] = 0
-            rect[i, 0] = rect[i, 1] = rect[i, 2] = rect[i, 3] = 0
             mx, my, mz = float(means[i, 0]), float(means[i, 1]), float(means[i, 2])
             x = view[0, 0] * mx + view[0, 1] * my + view[0, 2] * mz + view[0, 3]
             y = view[1, 0] * mx + view[1, 1] * my + view[1, 2] * mz + view[1, 3]
@@ -224,7 +230,8 @@ def project_gaussians(
                 continue
             u = fx * x / z + cx
             v = fy * y / z + cy
-            if off_screen_bound(u, v, x, y, z, fx, fy, lims, log_scales, i, width, height):
+            on_screen = 0.0 <= u <= width and 0.0 <= v <= height  # else a cheap bound may cull it early
+            if not on_screen and off_screen_bound(u, v, x, y, z, fx, fy, lims, log_scales, i, width, height):
                 continue
             quat_rotmat(quats, i, R)
             world_cov(R, log_scales, i, S)
@@ -240,23 +247,23 @@ def project_gaussians(
             hx, hy = math.sqrt(2.0 * level * a), math.sqrt(2.0 * level * c)
             if not (u + hx > 0 and u - hx < width and v + hy > 0 and v - hy < height):
                 continue
-            radius = math.ceil(max(hx, hy))
-            hx += BOX_SLACK_PX
-            hy += BOX_SLACK_PX
-            # Clip in float before converting: huge or infinite boxes must not overflow int.
-            x0 = min(max(math.floor((u - hx) / tile_size), 0.0), tiles_x)
-            x1 = min(max(math.floor((u + hx) / tile_size) + 1.0, 0.0), tiles_x)
-            y0 = min(max(math.floor((v - hy) / tile_size), 0.0), tiles_y)
-            y1 = min(max(math.floor((v + hy) / tile_size) + 1.0, 0.0), tiles_y)
-            if not (x1 > x0 and y1 > y0):
-                continue
             visible[i] = True
-            radii[i] = radius
-            rect[i, 0], rect[i, 1], rect[i, 2], rect[i, 3] = int(x0), int(x1), int(y0), int(y1)
-            xy[i, 0], xy[i, 1] = u, v
-            conic[i, 0], conic[i, 1], conic[i, 2] = c / det, -b / det, a / det
-            opac[i] = o
-            half_ext[i, 0], half_ext[i, 1] = hx, hy
+            radii[i] = math.ceil(min(max(hx, hy), RADIUS_MAX))  # clipped in float: an infinite box must not overflow
+            # The padded ellipse 0.5 [dx dy] conic [dx dy]^T <= pad, conic = (c, -b, a) / det: on row offset dy
+            # it spans dx in SLOPE·dy ± sqrt(Q0 - Q1 dy^2), SLOPE = b/c, Q0 = 2 pad det/c, Q1 = det/c^2; it
+            # reaches |dy| <= sqrt(2 pad c) and |dx| <= sqrt(2 pad a), its rightmost point at dy = b sqrt(2 pad/a).
+            inv_det, inv_c = 1.0 / det, 1.0 / c
+            pad2 = 2.0 * (level * (1.0 + LEVEL_PAD) + LEVEL_PAD)
+            col_half = math.sqrt(pad2 * a)
+            params[i, P_X], params[i, P_Y] = u, v
+            params[i, P_A], params[i, P_B], params[i, P_C] = c * inv_det, -b * inv_det, a * inv_det
+            params[i, P_OPAC] = o
+            params[i, P_SPAN_SLOPE] = b * inv_c
+            params[i, P_SPAN_Q0] = pad2 * det * inv_c
+            params[i, P_SPAN_Q1] = det * inv_c * inv_c
+            params[i, P_ROW_HALF] = math.sqrt(pad2 * c)
+            params[i, P_COL_HALF] = col_half
+            params[i, P_EXT_DY] = b * col_half / a
             dx, dy, dz, _ = view_dir(means, i, cam_center)
             sh_basis(sh_degree, dx, dy, dz, Y)
             for k in range(3):
@@ -309,63 +316,15 @@ def sort_by_depth(visible, depth):
     return ids
 
 
-@njit(cache=True)
-def bin_tiles(order, rect, tiles_x, num_tiles):
-    """Stable counting sort of the (Gaussian, tile) pairs into per-tile lists.
-
-    Args:
-        order: [M] int32 Gaussian ids in depth order.
-        rect: [N, 4] int32 tile rectangles.
-    Returns:
-        tile_off [T+1] int64 (tile t owns entries tile_off[t]:tile_off[t+1]),
-        tile_list [E] int32 depth ranks (so every tile's list is in depth order),
-        rank_off [M+1] int64 and rank_entry [E] int64: the entries of rank r are
-        rank_entry[rank_off[r]:rank_off[r+1]] (the backward reduces per-entry gradients with them).
-    """
-    m = order.shape[0]
-    tile_off = np.zeros(num_tiles + 1, np.int64)
-    rank_off = np.zeros(m + 1, np.int64)
-    for r in range(m):
-        g = order[r]
-        for ty in range(rect[g, 2], rect[g, 3]):
-            for tx in range(rect[g, 0], rect[g, 1]):
-                tile_off[ty * tiles_x + tx + 1] += 1
-        rank_off[r + 1] = rank_off[r] + (rect[g, 1] - rect[g, 0]) * (rect[g, 3] - rect[g, 2])
-    for t in range(num_tiles):
-        tile_off[t + 1] += tile_off[t]
-    e = tile_off[num_tiles]
-    tile_list = np.empty(e, np.int32)
-    rank_entry = np.empty(e, np.int64)
-    fill = tile_off[:-1].copy()
-    for r in range(m):
-        g = order[r]
-        k = rank_off[r]
-        for ty in range(rect[g, 2], rect[g, 3]):
-            for tx in range(rect[g, 0], rect[g, 1]):
-                t = ty * tiles_x + tx
-                tile_list[fill[t]] = r
-                rank_entry[k] = fill[t]
-                fill[t] += 1
-                k += 1
-    return tile_off, tile_list, rank_off, rank_entry
-
-
 @njit(parallel=True, cache=True)
-def gather_sorted(order, xy, conic, opac, half_ext, rgb, depth, features, gpar, values):
+def gather_sorted(order, params, rgb, depth, features, gpar, values):
     """Blend parameters gpar [M, NUM_PARAMS] and values [M, 4 + D] (colour, z, features) in depth order."""
     m = order.shape[0]
     d = features.shape[1]
     for r in prange(m):
         g = order[r]
-        gpar[r, P_X], gpar[r, P_Y] = xy[g, 0], xy[g, 1]
-        gpar[r, P_A], gpar[r, P_B], gpar[r, P_C] = conic[g, 0], conic[g, 1], conic[g, 2]
-        gpar[r, P_OPAC] = opac[g]
-        gpar[r, P_HX], gpar[r, P_HY] = half_ext[g, 0], half_ext[g, 1]
-        a, b, c = float(conic[g, 0]), float(conic[g, 1]), float(conic[g, 2])
-        level = math.log(max(opac[g] / ALPHA_MIN, 1.0)) * (1.0 + LEVEL_PAD) + LEVEL_PAD
-        gpar[r, P_SPAN_SLOPE] = -b / a
-        gpar[r, P_SPAN_Q0] = 2.0 * level / a
-        gpar[r, P_SPAN_Q1] = (a * c - b * b) / (a * a)
+        for k in range(NUM_PARAMS):
+            gpar[r, k] = params[g, k]
         values[r, 0], values[r, 1], values[r, 2] = rgb[g, 0], rgb[g, 1], rgb[g, 2]
         values[r, V_DEPTH] = depth[g]
         for k in range(d):
@@ -373,20 +332,138 @@ def gather_sorted(order, xy, conic, opac, half_ext, rgb, depth, features, gpar, 
 
 
 @njit(cache=True, inline="always")
-def tile_rect(t, tiles_x, tile_size, width, height):
+def band_columns(gpar, r, y0, y1, width):
+    """Columns [c0, c1) of [0, width) whose pixel centres Gaussian r's padded ellipse may reach on
+    rows [y0, y1) (rows it reaches, non-empty).
+
+    Over row offsets dy in [dy0, dy1] the ellipse's right edge x = mean + SLOPE·dy + hw(dy) is
+    concave, so its maximum is at the rightmost point's offset clamped to the interval (and the
+    whole half-width when the interval holds it); the left edge likewise. A pixel this range
+    holds in excess lies outside the ellipse, and the blend's row spans skip it.
+    """
+    u, v = gpar[r, P_X], gpar[r, P_Y]
+    dy0, dy1 = y0 + 0.5 - v, y1 - 0.5 - v
+    ext = gpar[r, P_EXT_DY]
+    x_max = u + gpar[r, P_COL_HALF] if dy0 <= ext <= dy1 else u + band_edge(gpar, r, min(max(ext, dy0), dy1), 1.0)
+    x_min = u - gpar[r, P_COL_HALF] if dy0 <= -ext <= dy1 else u + band_edge(gpar, r, min(max(-ext, dy0), dy1), -1.0)
+    c0 = max(0, int(math.ceil(max(x_min - 0.5, -1.0))))
+    c1 = min(width, int(math.floor(min(x_max - 0.5, width + 1.0))) + 1)
+    return c0, c1
+
+
+@njit(cache=True, inline="always")
+def band_edge(gpar, r, dy, side):
+    """x offset of the right (side 1) or left (side -1) edge of Gaussian r's padded ellipse at row offset dy."""
+    hw2 = gpar[r, P_SPAN_Q0] - gpar[r, P_SPAN_Q1] * dy * dy
+    return gpar[r, P_SPAN_SLOPE] * dy + side * math.sqrt(max(hw2, 0.0))
+
+
+@njit(cache=True, inline="always")
+def tile_columns(gpar, r, ty, y0, y1, width, box0, box1):
+    """Tile columns [tx0, tx1) that Gaussian r reaches in tile row ty, given its rows [y0, y1) and the
+    tile columns [box0, box1) of its bounding box (a box one tile wide is the answer as it is)."""
+    if box1 - box0 <= 1:
+        return box0, box1
+    c0, c1 = band_columns(gpar, r, max(y0, ty * TILE_SIZE), min(y1, (ty + 1) * TILE_SIZE), width)
+    if c1 <= c0:
+        return 0, 0
+    return c0 // TILE_SIZE, (c1 - 1) // TILE_SIZE + 1
+
+
+@njit(cache=True, inline="always")
+def box_tile_columns(gpar, r, width):
+    """Tile columns [tx0, tx1) of Gaussian r's padded ellipse's bounding box, clipped to the image."""
+    u, h = gpar[r, P_X], gpar[r, P_COL_HALF]
+    c0 = max(0, int(math.ceil(max(u - h - 0.5, -1.0))))
+    c1 = min(width, int(math.floor(min(u + h - 0.5, width + 1.0))) + 1)
+    if c1 <= c0:
+        return 0, 0
+    return c0 // TILE_SIZE, (c1 - 1) // TILE_SIZE + 1
+
+
+@njit(cache=True, inline="always")
+def tile_row_end(y0, y1):
+    """One past the last tile row holding rows [y0, y1); y0 // TILE_SIZE if that is empty."""
+    return (y1 - 1) // TILE_SIZE + 1 if y1 > y0 else y0 // TILE_SIZE
+
+
+@njit(parallel=True, cache=True)
+def bin_tiles(gpar, width, height):
+    """Stable counting sort of the (Gaussian, tile) pairs into per-tile lists.
+
+    Ranks are cut into BIN_CHUNKS ranges, counted and scattered in parallel; each range writes
+    after the lower ones in every tile, so each tile's list is in depth order whatever the
+    thread count.
+
+    Args:
+        gpar: [M, NUM_PARAMS] blend parameters in depth order.
+    Returns:
+        tile_off [T+1] int64 (tile t owns entries tile_off[t]:tile_off[t+1]),
+        tile_list [E] int32 depth ranks (so every tile's list is in depth order),
+        rank_off [M+1] int64 and rank_entry [E] int64: the entries of rank r are
+        rank_entry[rank_off[r]:rank_off[r+1]] (the backward reduces per-entry gradients with them).
+    """
+    m = gpar.shape[0]
+    tiles_x = (width + TILE_SIZE - 1) // TILE_SIZE
+    num_tiles = tiles_x * ((height + TILE_SIZE - 1) // TILE_SIZE)
+    per = (m + BIN_CHUNKS - 1) // BIN_CHUNKS
+    hist = np.zeros((BIN_CHUNKS, num_tiles), np.int64)
+    rank_off = np.zeros(m + 1, np.int64)
+    for ch in prange(BIN_CHUNKS):
+        for r in range(ch * per, min(m, (ch + 1) * per)):
+            y0, y1 = row_range(gpar, r, 0, height)
+            box0, box1 = box_tile_columns(gpar, r, width)
+            count = 0
+            for ty in range(y0 // TILE_SIZE, tile_row_end(y0, y1)):
+                tx0, tx1 = tile_columns(gpar, r, ty, y0, y1, width, box0, box1)
+                for tx in range(tx0, tx1):
+                    hist[ch, ty * tiles_x + tx] += 1
+                count += tx1 - tx0
+            rank_off[r + 1] = count
+    for r in range(m):
+        rank_off[r + 1] += rank_off[r]
+    tile_off = np.empty(num_tiles + 1, np.int64)
+    pos = 0
+    for t in range(num_tiles):  # hist becomes each range's first position in each tile
+        tile_off[t] = pos
+        for ch in range(BIN_CHUNKS):
+            k = hist[ch, t]
+            hist[ch, t] = pos
+            pos += k
+    tile_off[num_tiles] = pos
+    tile_list = np.empty(pos, np.int32)
+    rank_entry = np.empty(pos, np.int64)
+    for ch in prange(BIN_CHUNKS):
+        for r in range(ch * per, min(m, (ch + 1) * per)):
+            y0, y1 = row_range(gpar, r, 0, height)
+            box0, box1 = box_tile_columns(gpar, r, width)
+            k = rank_off[r]
+            for ty in range(y0 // TILE_SIZE, tile_row_end(y0, y1)):
+                tx0, tx1 = tile_columns(gpar, r, ty, y0, y1, width, box0, box1)
+                for tx in range(tx0, tx1):
+                    t = ty * tiles_x + tx
+                    tile_list[hist[ch, t]] = r
+                    rank_entry[k] = hist[ch, t]
+                    hist[ch, t] += 1
+                    k += 1
+    return tile_off, tile_list, rank_off, rank_entry
+
+
+@njit(cache=True, inline="always")
+def tile_rect(t, tiles_x, width, height):
     """Pixel rectangle [x_lo, x_hi) x [y_lo, y_hi) of tile t (row-major tiles, clipped to the image)."""
-    x_lo = (t % tiles_x) * tile_size
-    y_lo = (t // tiles_x) * tile_size
-    return x_lo, min(x_lo + tile_size, width), y_lo, min(y_lo + tile_size, height)
+    x_lo = (t % tiles_x) * TILE_SIZE
+    y_lo = (t // tiles_x) * TILE_SIZE
+    return x_lo, min(x_lo + TILE_SIZE, width), y_lo, min(y_lo + TILE_SIZE, height)
 
 
 @njit(cache=True, inline="always")
 def row_range(gpar, r, y_lo, y_hi):
-    """Rows [y0, y1) of [y_lo, y_hi) that Gaussian r's alpha >= 1/255 box (plus slack) reaches."""
-    v = gpar[r, P_Y]
-    y0 = max(y_lo, int(math.ceil(max(v - gpar[r, P_HY] - 0.5, y_lo - 1.0))))
-    y1 = min(y_hi, int(math.floor(min(v + gpar[r, P_HY] - 0.5, y_hi + 1.0))) + 1)
-    return y0, y1
+    """Rows [y0, y1) of [y_lo, y_hi) whose pixel centres Gaussian r's padded ellipse reaches."""
+    v, h = gpar[r, P_Y], gpar[r, P_ROW_HALF]
+    y0 = max(y_lo, int(math.ceil(max(v - h - 0.5, y_lo - 1.0))))
+    y1 = min(y_hi, int(math.floor(min(v + h - 0.5, y_hi + 1.0))) + 1)
+    return y0, max(y0, y1)
 
 
 @njit(cache=True, inline="always")
@@ -395,7 +472,7 @@ def row_span(gpar, r, py, x_lo, x_hi):
 
     On row offset dy the ellipse sigma <= level spans dx in centre ± half-width with
     centre = -b/a·dy and half-width^2 = 2·level/a - det·dy^2/a^2 (conic (a, b, c), det = ac - b^2);
-    ``gather_sorted`` stores those coefficients, the level grown by LEVEL_PAD so float rounding
+    ``project_gaussians`` stores those coefficients, the level grown by LEVEL_PAD so float rounding
     never drops a pixel (every pixel in the span is still tested exactly).
     """
     dy = py + 0.5 - gpar[r, P_Y]
@@ -439,28 +516,37 @@ def blend_tiles(
     values,  # [M, C]
     width,
     height,
-    tile_size,
     out,  # out [H, W, C] accumulated values, no background
     t_final,  # out [H, W] final transmittance
     last,  # out [H, W] int32 tile-list position (relative to the tile start) of the last splat blended, -1 if none
 ):
     """Front-to-back blending, one tile at a time, stopping each pixel before T <= T_MIN."""
-    tiles_x = (width + tile_size - 1) // tile_size
+    tiles_x = (width + TILE_SIZE - 1) // TILE_SIZE
     num_tiles = tile_off.shape[0] - 1
     nc = values.shape[1]
     # Tiles are dealt out round-robin: prange splits its range into equal contiguous blocks, and
     # neighbouring tiles cost about the same, so this balances the threads.
     num_items = min(num_tiles, WORK_ITEMS)
     for item in prange(num_items):
+        # Scratch of one tile, allocated once per work item and reset for each of its tiles.
+        trans = np.empty(TILE_SIZE * TILE_SIZE, np.float32)
+        done = np.empty(TILE_SIZE * TILE_SIZE, np.bool_)
+        # Per row, the columns [live_lo, live_hi) between its first and last unfinished pixels:
+        # spans are clipped to them, and a finished row is skipped whole.
+        live_lo = np.empty(TILE_SIZE, np.int64)
+        live_hi = np.empty(TILE_SIZE, np.int64)
+        acc = np.empty((TILE_SIZE * TILE_SIZE, nc), np.float32)
+        lastk = np.empty(TILE_SIZE * TILE_SIZE, np.int32)
         for t in range(item, num_tiles, num_items):
-            x_lo, x_hi, y_lo, y_hi = tile_rect(t, tiles_x, tile_size, width, height)
+            x_lo, x_hi, y_lo, y_hi = tile_rect(t, tiles_x, width, height)
             tw = x_hi - x_lo
             npix = tw * (y_hi - y_lo)
-            trans = np.ones(npix, np.float32)
-            done = np.zeros(npix, np.bool_)
-            row_done = np.zeros(y_hi - y_lo, np.int64)  # done pixels per row: skip finished rows whole
-            acc = np.zeros((npix, nc), np.float32)
-            lastk = np.full(npix, -1, np.int32)
+            trans[:npix] = 1.0
+            done[:npix] = False
+            live_lo[:] = x_lo
+            live_hi[:] = x_hi
+            acc[:npix] = 0.0
+            lastk[:npix] = -1
             ndone = 0
             start = tile_off[t]
             for k in range(start, tile_off[t + 1]):
@@ -470,12 +556,13 @@ def blend_tiles(
                 u, v, a, b, c, o = gpar[r, P_X], gpar[r, P_Y], gpar[r, P_A], gpar[r, P_B], gpar[r, P_C], gpar[r, P_OPAC]
                 y0, y1 = row_range(gpar, r, y_lo, y_hi)
                 for py in range(y0, y1):
-                    if row_done[py - y_lo] == tw:
+                    row = py - y_lo
+                    if live_lo[row] >= live_hi[row]:
                         continue
-                    x0, x1 = row_span(gpar, r, py, x_lo, x_hi)
+                    x0, x1 = row_span(gpar, r, py, live_lo[row], live_hi[row])
                     dy = np.float32(py + F32_HALF) - v
                     for px in range(x0, x1):
-                        p = (py - y_lo) * tw + (px - x_lo)
+                        p = row * tw + (px - x_lo)
                         if done[p]:
                             continue
                         alpha = splat_alpha(u, v, a, b, c, o, np.float32(px + F32_HALF) - u, dy)
@@ -485,7 +572,11 @@ def blend_tiles(
                         if t_next <= F32_T_MIN:
                             done[p] = True
                             ndone += 1
-                            row_done[py - y_lo] += 1
+                            base = row * tw - x_lo
+                            while live_lo[row] < live_hi[row] and done[base + live_lo[row]]:
+                                live_lo[row] += 1
+                            while live_lo[row] < live_hi[row] and done[base + live_hi[row] - 1]:
+                                live_hi[row] -= 1
                             continue
                         w = alpha * trans[p]
                         for ch in range(nc):
@@ -497,4 +588,4 @@ def blend_tiles(
                     p = (py - y_lo) * tw + (px - x_lo)
                     out[py, px, :] = acc[p]
                     last[py, px] = lastk[p]
-                    t_final[py, px] = trans[(py - y_lo) * tw + (px - x_lo)]
+                    t_final[py, px] = trans[p]

@@ -20,7 +20,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from rtgs2.render.constants import COLOR_OFFSET
+from rtgs2.render.constants import COLOR_OFFSET, TILE_SIZE
 from rtgs2.render.numba_kernels import (
     CHUNK,
     F32_ALPHA_MAX,
@@ -50,6 +50,12 @@ from rtgs2.render.numba_kernels import (
 )
 from rtgs2.scene.sh import SH_C1, SH_C2, SH_C3
 
+# numba caches each kernel under the content of its own file only, yet inlines the helpers of
+# numba_kernels.py and the constants of render/constants.py and scene/sh.py: this fingerprint of them
+# changes this file when they change, so no stale kernel (wrong gradients) is ever loaded
+# (tests/render/test_numba_cache.py keeps it current).
+INLINED_SOURCES = "2f0110a0c5b00650"
+
 # ent_grad columns: gradient of one (tile, splat) entry.
 G_X, G_Y, G_A, G_B, G_C, G_OPAC = range(6)
 G_VAL = 6  # then one column per blended value (colour, z, features)
@@ -63,7 +69,6 @@ def blend_tiles_backward(
     values,  # [M, C]
     width,
     height,
-    tile_size,
     t_final,  # [H, W] final transmittance of the forward
     last,  # [H, W] int32 last blended tile-list position, -1 if none
     v_out,  # [H, W, C] dL/d(accumulated values)
@@ -72,28 +77,31 @@ def blend_tiles_backward(
     ent_grad,  # out [E, G_VAL + C]
 ):
     """Per-entry gradients w.r.t. 2D mean (px), conic, opacity and the splat's values."""
-    tiles_x = (width + tile_size - 1) // tile_size
+    tiles_x = (width + TILE_SIZE - 1) // TILE_SIZE
     num_tiles = tile_off.shape[0] - 1
     nc = values.shape[1]
     num_items = min(num_tiles, WORK_ITEMS)
     for item in prange(num_items):
+        # Scratch of one tile, allocated once per work item.
+        trans = np.empty(TILE_SIZE * TILE_SIZE, np.float32)
+        lastk = np.empty(TILE_SIZE * TILE_SIZE, np.int64)
+        after = np.empty((TILE_SIZE * TILE_SIZE, nc), np.float32)  # sum of w·value of the splats behind
+        row_last = np.empty(TILE_SIZE, np.int64)  # rows whose pixels all stopped earlier are skipped
         for t in range(item, num_tiles, num_items):
-            x_lo, x_hi, y_lo, y_hi = tile_rect(t, tiles_x, tile_size, width, height)
+            x_lo, x_hi, y_lo, y_hi = tile_rect(t, tiles_x, width, height)
             tw = x_hi - x_lo
             npix = tw * (y_hi - y_lo)
             start, end = tile_off[t], tile_off[t + 1]
             ent_grad[start:end, :] = 0.0
-            trans = np.empty(npix, np.float32)
-            lastk = np.empty(npix, np.int64)
-            after = np.zeros((npix, nc), np.float32)  # sum of w·value of the splats behind
-            row_last = np.full(y_hi - y_lo, -1, np.int64)  # rows whose pixels all stopped earlier are skipped
+            after[:npix] = 0.0
+            row_last[:] = -1
             for py in range(y_lo, y_hi):
                 for px in range(x_lo, x_hi):
                     p = (py - y_lo) * tw + (px - x_lo)
                     trans[p] = t_final[py, px]
                     lastk[p] = last[py, px]
                     row_last[py - y_lo] = max(row_last[py - y_lo], lastk[p])
-            max_last = row_last.max() if y_hi > y_lo else -1
+            max_last = row_last[: y_hi - y_lo].max() if y_hi > y_lo else -1
             for kk in range(max_last, -1, -1):
                 k = start + kk
                 r = tile_list[k]

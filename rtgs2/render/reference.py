@@ -59,7 +59,7 @@ def screen_radii(
     visible: Tensor,  # [N] bool
 ) -> Tensor:  # [N] int32 pixels
     """The larger ``box_half_widths``, rounded up; 0 where not visible (checks the numba radii)."""
-    r = box_half_widths(proj, opacities).amax(-1).ceil()
+    r = box_half_widths(proj, opacities).amax(-1).ceil().clamp_max(2**30)  # as numba_kernels.RADIUS_MAX
     return torch.where(visible, r, torch.zeros_like(r)).to(torch.int32)
 
 
