@@ -90,7 +90,9 @@ def load_fusion_weights(model: VDVINet, path: str | Path) -> None:
     """Load the weights saved at ``path`` into ``model``, which must be the same variant."""
     config, state = read_fusion_file(path)
     mine = model.config
-    diff = [f"{k}: file has {config.get(k)!r}, this model {mine[k]!r}" for k in ARCHITECTURE if config.get(k) != mine[k]]
+    diff = [
+        f"{k}: file has {config.get(k)!r}, this model {mine[k]!r}" for k in ARCHITECTURE if config.get(k) != mine[k]
+    ]
     if diff:
         raise CheckpointMismatchError(f"{path} holds another fusion model: " + "; ".join(diff))
     _load_state(model, state, path)

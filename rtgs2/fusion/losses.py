@@ -81,7 +81,9 @@ def simplex_etf(num_classes: int, dim: int, seed: int = 0) -> Tensor:  # [K, E]
     if num_classes < 2:
         raise ValueError(f"a simplex ETF needs at least 2 classes, got {num_classes}")
     if dim < num_classes:
-        raise ValueError(f"a simplex ETF of {num_classes} classes needs an embedding of >= {num_classes} channels, got {dim}")
+        raise ValueError(
+            f"a simplex ETF of {num_classes} classes needs an embedding of >= {num_classes} channels, got {dim}"
+        )
     generator = torch.Generator().manual_seed(seed)
     u, _ = torch.linalg.qr(torch.randn(dim, num_classes, generator=generator, dtype=torch.float64))
     centred = torch.eye(num_classes, dtype=torch.float64) - 1.0 / num_classes

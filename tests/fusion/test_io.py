@@ -16,13 +16,14 @@ K = 4
 
 def test_save_load_round_trip_gives_identical_outputs(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    model = build_fusion("small", "both", num_classes=K, depth_head=True, class_names=["wall", "floor", "chair", "table"])
+    names = ["wall", "floor", "chair", "table"]
+    model = build_fusion("small", "both", num_classes=K, depth_head=True, class_names=names)
     path = tmp_path / "fusion.pt"
     save_fusion(model, path)
     assert [p.name for p in tmp_path.iterdir()] == ["fusion.pt"]  # no temporary left behind
     loaded = load_fusion(path)
     assert loaded.config == model.config
-    assert loaded.class_names == ["wall", "floor", "chair", "table"]
+    assert loaded.class_names == names
     image, features = torch.rand(1, 3, 24, 40), torch.randn(1, 32, 24, 40)
     with torch.no_grad():
         a = model.eval().forward_with_embedding(image, features)
@@ -54,7 +55,8 @@ def test_weights_that_do_not_fit_name_the_keys(tmp_path: Path) -> None:
     payload["state_dict"]["decode_head.classifier.weight"] = torch.zeros(9, 64)
     del payload["state_dict"]["vd.stem.0.bias"]
     torch.save(payload, path)
-    with pytest.raises(CheckpointMismatchError, match=r"missing 1 \(vd\.stem\.0\.bias\).*decode_head\.classifier\.weight \[9, 64\] vs \[4, 64\]"):
+    expected = r"missing 1 \(vd\.stem\.0\.bias\).*decode_head\.classifier\.weight \[9, 64\] vs \[4, 64\]"
+    with pytest.raises(CheckpointMismatchError, match=expected):
         load_fusion(path)
 
 

@@ -51,7 +51,8 @@ def test_label_smoothing_with_ignored_pixels_matches_its_formula() -> None:
     # eps = 0 is the plain cross-entropy over labelled pixels
     plain = segmentation_ce(logits, labels, label_smoothing=0.0, ignore_index=IGNORE)
     keep = labels != IGNORE
-    assert plain.item() == pytest.approx(-torch.log_softmax(logits, 1).permute(0, 2, 3, 1)[keep].gather(1, labels[keep, None]).mean().item())
+    log_p = torch.log_softmax(logits, 1).permute(0, 2, 3, 1)[keep]  # [n, K]
+    assert plain.item() == pytest.approx(-log_p.gather(1, labels[keep, None]).mean().item())
 
 
 def test_all_ignored_gives_zero_with_a_gradient() -> None:

@@ -54,7 +54,8 @@ def test_output_depends_on_the_inputs_each_variant_reads() -> None:
     image, features = make_inputs(B=1, H=32, W=48)
     other_image, other_features = make_inputs(B=1, H=32, W=48)
     other_image, other_features = other_image.flip(-1), other_features.flip(-1)
-    for inputs, image_matters, features_matter in [("both", True, True), ("image", True, False), ("features", False, True)]:
+    reads = {"both": (True, True), "image": (True, False), "features": (False, True)}
+    for inputs, (image_matters, features_matter) in reads.items():
         model = build_fusion("small", inputs, num_classes=K).eval()
         with torch.no_grad():
             base = model(image, features)
@@ -113,3 +114,15 @@ def test_paper_encoders_match_convnext_tiny_and_mit_b0() -> None:
     assert sum(p.numel() for p in model.vd.parameters()) == 27_818_592
     mit_b0 = MixTransformerEncoder(3, (2, 2, 2, 2), (32, 64, 160, 256), (1, 2, 5, 8), (8, 4, 2, 1), 4, (7, 3, 3, 3))
     assert sum(p.numel() for p in mit_b0.parameters()) == 3_319_392
+
+
+def test_renderer_layout_inputs_give_the_same_logits() -> None:
+    """The renderer gives [H, W, C] images; permuted, they are channels-last views, which the
+    model reads without a copy and must treat exactly as contiguous NCHW tensors."""
+    model = build_fusion("small", "both", num_classes=K).eval()
+    image, features = make_inputs(B=1, H=32, W=40)
+    image_hwc, features_hwc = image[0].permute(1, 2, 0).contiguous(), features[0].permute(1, 2, 0).contiguous()
+    with torch.no_grad():
+        expected = model(image, features)
+        got = model(image_hwc.permute(2, 0, 1)[None], features_hwc.permute(2, 0, 1)[None])
+    assert torch.equal(got, expected)  # both are made channels-last before the first conv
