@@ -209,7 +209,7 @@ def render(
     if bg is not None:
         rgb = rgb + (1 - alpha).unsqueeze(-1) * bg
     # Safe division: the unselected branch of where() would still pass NaN gradients.
-    depth = out.depth_acc / torch.where(alpha > 0, alpha, torch.ones_like(alpha))
+    depth = out.depth_acc / torch.where(alpha > 0, alpha, 1.0)
     return RenderOutput(
         rgb=rgb,
         depth=depth,

@@ -107,25 +107,29 @@ def _check_inputs(inputs: RasterInputs) -> None:
         raise ValueError(f"features must have shape [N={n}, D], got {list(i.features.shape)}")
     if int(i.width) <= 0 or int(i.height) <= 0:
         raise ValueError(f"image size must be positive, got {i.width}x{i.height}")
-    if not (bool(torch.isfinite(i.world_to_cam).all()) and bool(torch.isfinite(i.K).all())):
-        raise ValueError("world_to_cam and K must be finite")
-    if not (float(i.K[0, 0]) > 0 and float(i.K[1, 1]) > 0):
-        raise ValueError(f"focal lengths must be positive, got fx={float(i.K[0, 0])}, fy={float(i.K[1, 1])}")
     for name, t in (("means", i.means), ("sh", i.sh), ("features", i.features)):
         if t is not None and t.device.type != "cpu":
             raise ValueError(f"the numba backend runs on the CPU; {name} is on {t.device}")
 
 
 def raster_camera(inputs: RasterInputs) -> RasterCamera:
-    """The camera arguments of the kernels, from the inputs' float32 camera."""
-    w2c = inputs.world_to_cam.detach().cpu().to(torch.float32)  # the precision the reference sees
-    R, t = w2c[:3, :3], w2c[:3, 3]
-    center = -R.T @ t
-    k = inputs.K.detach().cpu().to(torch.float32).double()
+    """The camera arguments of the kernels, from the inputs' camera rounded to float32 (the precision
+    the reference sees), in numpy: torch's per-op overhead would be most of this call.
+
+    Raises:
+        ValueError: a non-finite camera or non-positive focal lengths.
+    """
+    w2c = inputs.world_to_cam.detach().cpu().numpy().astype(np.float32)
+    k = inputs.K.detach().cpu().numpy().astype(np.float32)
+    if not (np.isfinite(w2c).all() and np.isfinite(k).all()):
+        raise ValueError("world_to_cam and K must be finite")
+    if not (k[0, 0] > 0 and k[1, 1] > 0):
+        raise ValueError(f"focal lengths must be positive, got fx={k[0, 0]}, fy={k[1, 1]}")
+    center = -w2c[:3, :3].T @ w2c[:3, 3]
     return RasterCamera(
-        view=w2c.double().numpy(),
+        view=w2c.astype(np.float64),
         intr=np.array([k[0, 0], k[1, 1], k[0, 2], k[1, 2]], dtype=np.float64),
-        cam_center=center.double().numpy(),
+        cam_center=center.astype(np.float64),
         width=int(inputs.width),
         height=int(inputs.height),
         sh_degree=int(inputs.sh_degree),
