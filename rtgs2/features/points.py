@@ -91,6 +91,9 @@ def batch_to_offset(
     return torch.bincount(batch).cumsum(0)
 
 
+GRID_ALIGN = 64  # voxels; origins on multiples of 2^6 keep 6 levels of stride-2 pooling aligned
+
+
 def grid_sample(
     coord: Tensor,  # [N, 3] float, metres
     feat: Tensor,  # [N, C]
@@ -99,7 +102,10 @@ def grid_sample(
 ) -> tuple[PointBatch, Tensor]:  # voxels, [N] int64 point -> voxel row
     """Voxelise: one point per occupied (sample, voxel), holding the mean coord and mean feat of its members.
 
-    ``grid_coord = floor((coord - per-sample min) / grid_size)``. Voxels come sorted by
+    ``grid_coord = floor(coord / grid_size) - origin``, ``origin`` the per-sample minimum rounded
+    down to a multiple of :data:`GRID_ALIGN`: the voxel grid, and the coarser grids of stride-2
+    pooling (``grid_coord >> k``), are anchored at the coordinate origin, so two samples (or two
+    slabs of one scene) that share points put them in the same voxels and cells. Voxels come sorted by
     (sample, x, y, z) of their grid coordinates, so the result does not depend on the input's point
     order (up to float summation order in the means). ``inverse`` maps every input point to its voxel
     row, so that ``voxel_out[inverse]`` gives an output for every point.
@@ -123,9 +129,10 @@ def grid_sample(
         raise ValueError(f"batch indices must be >= 0, got {int(batch.min())}")
 
     num_samples = int(batch.max()) + 1
-    sample_min = coord.new_full((num_samples, 3), float("inf"))
-    sample_min = sample_min.scatter_reduce(0, batch[:, None].expand(-1, 3), coord, reduce="amin")
-    grid_coord = torch.floor((coord - sample_min[batch]) / grid_size).to(torch.int64)
+    cell = torch.floor(coord / grid_size).to(torch.int64)
+    sample_min = cell.new_full((num_samples, 3), torch.iinfo(torch.int64).max)
+    sample_min = sample_min.scatter_reduce(0, batch[:, None].expand(-1, 3), cell, reduce="amin")
+    grid_coord = cell - torch.div(sample_min, GRID_ALIGN, rounding_mode="floor")[batch] * GRID_ALIGN
 
     extent = [int(e) + 1 for e in grid_coord.amax(0).tolist()]
     key = pack_grid_key(grid_coord, batch, extent)

@@ -72,8 +72,8 @@ def test_grid_sample_groups_points_by_sample_and_voxel_with_exact_means():
 
     # The same grouping computed independently, in numpy with a dict.
     c, f, b = coord.numpy(), feat.numpy(), batch.numpy()
-    origin = np.stack([c[b == s].min(0) for s in (0, 1)])
-    cell = np.floor((c - origin[b]) / grid_size).astype(np.int64)
+    world = np.floor(c / np.float32(grid_size)).astype(np.int64)  # the grid is anchored at the origin
+    cell = world - (np.stack([world[b == s].min(0) for s in (0, 1)]) // 64 * 64)[b]
     groups: dict[tuple, list[int]] = {}
     for i in range(len(c)):
         groups.setdefault((int(b[i]), *cell[i].tolist()), []).append(i)
