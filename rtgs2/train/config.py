@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Literal
+from typing import Literal, Optional
 
 
 def _check_fields(cfg) -> None:
@@ -90,3 +90,96 @@ class FeatureTrainConfig:
             raise ValueError(f"FeatureTrainConfig.scale_min must be positive and <= scale_max, got {self.scale_min}, {self.scale_max}")
         if self.size not in ("small", "paper"):
             raise ValueError(f"FeatureTrainConfig.size must be 'small' or 'paper', got {self.size!r}")
+
+
+@dataclass(frozen=True)
+class FusionTrainConfig:
+    """Semantic training of the VDVI fusion network on rendered views (image Î + feature image Z)."""
+
+    size: Literal["small", "paper"] = "small"
+    """Network size (rtgs2.fusion.VARIANTS)."""
+    inputs: Literal["both", "image", "features"] = "both"
+    """What the network sees: both (the full model), image (Î only) or features (Z only)."""
+    steps: int = 8000
+    """Optimisation steps."""
+    batch_size: int = 4
+    """Views per step, over all processes."""
+    crop_height: int = 240
+    """Height of the training crops, pixels (smaller views are padded with ignored pixels)."""
+    crop_width: int = 320
+    """Width of the training crops, pixels."""
+    lr: float = 3e-4
+    """Peak AdamW learning rate."""
+    weight_decay: float = 0.01
+    """AdamW weight decay."""
+    poly_power: float = 1.0
+    """Power of the poly decay after the warm-up: lr * (1 - progress) ** power."""
+    warmup_steps: int = 200
+    """Linear warm-up steps."""
+    grad_clip: float = 1.0
+    """Gradient-norm clip; 0 = none."""
+    label_smoothing: float = 0.1
+    """Label smoothing of the cross-entropy (fraction of the target mass spread over all classes, 0-1)."""
+    ceco: bool = True
+    """Add the CeCo term (class centres pulled to a simplex ETF)."""
+    ceco_weight: float = 0.4
+    """Weight of the CeCo term."""
+    depth_head: bool = False
+    """Also predict depth, supervised by the Gaussians' rendered depth."""
+    depth_weight: float = 0.1
+    """Weight of the depth head's L1 loss (metres), with --depth-head."""
+    colour_jitter: float = 0.3
+    """Brightness, contrast and saturation jitter of Î, fraction (0 = off)."""
+    flip: float = 0.5
+    """Probability of a horizontal flip of Î, Z and labels together."""
+    zoom_min: float = 0.75
+    """Least zoom factor applied to a view before cropping."""
+    zoom_max: float = 1.5
+    """Largest zoom factor applied to a view before cropping."""
+    cutout: float = 0.25
+    """Side of a square zeroed in Î and Z (labels kept), fraction of the crop's shorter side (0 = off)."""
+    seed: int = 0
+    """Seed of the weights' initialisation, the batches and the augmentations."""
+    num_threads: int = 0
+    """torch CPU threads (0 = leave as is)."""
+    checkpoint_every: int = 100
+    """Steps between checkpoints."""
+    eval_every: int = 250
+    """Steps between validations (mIoU on held-out views; 0 = only at the end)."""
+    val_scenes: int = 4
+    """Training scenes whose held-out views (every 8th) form the validation set (0 = none)."""
+    backbone_weights: Optional[str] = None
+    """ImageNet encoder weights to start from (timm convnext_tiny and/or SegFormer mit-b0 state dict)."""
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+        name = type(self).__name__
+        for f in ("steps", "batch_size", "crop_height", "crop_width", "checkpoint_every"):
+            if getattr(self, f) <= 0:
+                raise ValueError(f"{name}.{f} must be positive, got {getattr(self, f)}")
+        for f in ("warmup_steps", "seed", "num_threads", "eval_every", "val_scenes", "weight_decay", "grad_clip",
+                  "ceco_weight", "depth_weight"):  # fmt: skip
+            if getattr(self, f) < 0:
+                raise ValueError(f"{name}.{f} must be non-negative, got {getattr(self, f)}")
+        for f in ("lr", "poly_power"):
+            if getattr(self, f) <= 0:
+                raise ValueError(f"{name}.{f} must be positive, got {getattr(self, f)}")
+        for f in ("label_smoothing", "colour_jitter", "cutout"):
+            if not 0 <= getattr(self, f) < 1:
+                raise ValueError(f"{name}.{f} must lie in [0, 1), got {getattr(self, f)}")
+        if not 0 <= self.flip <= 1:
+            raise ValueError(f"{name}.flip must lie in [0, 1], got {self.flip}")
+        if not 0 < self.zoom_min <= self.zoom_max:
+            raise ValueError(f"{name}.zoom_min must be positive and <= zoom_max, got {self.zoom_min}, {self.zoom_max}")
+        if self.size not in ("small", "paper"):
+            raise ValueError(f"{name}.size must be 'small' or 'paper', got {self.size!r}")
+        if self.inputs not in ("both", "image", "features"):
+            raise ValueError(f"{name}.inputs must be 'both', 'image' or 'features', got {self.inputs!r}")
+
+    def loss_weights(self) -> dict[str, float]:
+        """The arguments of ``rtgs2.fusion.FusionLossConfig`` these fields ask for (kept torch-free here)."""
+        return {
+            "label_smoothing": self.label_smoothing,
+            "ceco_weight": self.ceco_weight if self.ceco else 0.0,
+            "depth_weight": self.depth_weight if self.depth_head else 0.0,
+        }

@@ -26,6 +26,7 @@ from rtgs2.features.contrastive import matched_rows, point_info_nce
 from rtgs2.features.inputs import GaussianArrays
 from rtgs2.features.io import save_feature_net
 from rtgs2.features.ptv3 import VARIANTS
+from rtgs2.train.card import git_commit
 from rtgs2.train.config import FeatureTrainConfig
 from rtgs2.train.feature_pairs import PairScene, augmentation, draw_pairs, load_pair_scene, pair_samples
 from rtgs2.utils.checkpoint import CheckpointStore
@@ -265,7 +266,7 @@ def training_card(data: Path, cfg: FeatureTrainConfig, identity: dict, log: Metr
         "config": asdict(cfg),
         "steps": cfg.steps,
         "wall_time_s": float(last.get("seconds") or 0.0),
-        "commit": _git_commit(),
+        "commit": git_commit(),
         "metrics": {
             "final_train_loss": float(last.get("loss") or "nan"),
             "held_out_retrieval_top1": float(evals[-1]["eval_accuracy"]) if evals else None,
@@ -274,15 +275,3 @@ def training_card(data: Path, cfg: FeatureTrainConfig, identity: dict, log: Metr
         },
         "reproduce": f"rtgs2 train features --data {data} --out OUT --steps {cfg.steps} --size {cfg.size} --seed {cfg.seed}",
     }
-
-
-def _git_commit() -> str:
-    import subprocess
-
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent, timeout=5
-        ).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
