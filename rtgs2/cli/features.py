@@ -10,6 +10,7 @@ from typing import Annotated, ClassVar, Literal, Optional
 import tyro
 
 from rtgs2.cli.common import subcommands
+from rtgs2.cli.fusion import TrainFusion
 from rtgs2.train.config import FeatureTrainConfig  # a plain dataclass: no torch
 
 
@@ -57,13 +58,13 @@ class TrainFeatures:
         print(f"feature weights: {weights}")
 
 
-TRAIN_COMMANDS: dict[str, type] = {"features": TrainFeatures}
+TRAIN_COMMANDS: dict[str, type] = {"features": TrainFeatures, "fusion": TrainFusion}
 TrainCommand = subcommands(TRAIN_COMMANDS)
 
 
 @dataclass
 class Train:
-    """Train a network: `features` (contrastive pre-training)."""
+    """Train a network: `features` (contrastive pre-training) or `fusion` (semantic, on rendered views)."""
 
     command: tyro.conf.OmitSubcommandPrefixes[TrainCommand]  # type: ignore[valid-type]
     commands: ClassVar[dict[str, type]] = TRAIN_COMMANDS

@@ -1,0 +1,69 @@
+"""``rtgs2 train fusion`` (semantic training of the VDVI fusion network) and ``rtgs2 finetune``
+(continue a saved fusion model on one scene)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Optional
+
+import tyro
+
+from rtgs2.train.config import FusionTrainConfig  # a plain dataclass: no torch
+
+
+@dataclass
+class TrainFusion:
+    """Train the fusion network on views rendered from a data set's 3DGS scenes (image and
+    feature image) against its labels; a rerun of the same command resumes. Runs under
+    torchrun for DDP."""
+
+    data: Path
+    """Data set folder (SynthRooms: its train scenes; held-out views of the first --val-scenes validate)."""
+    out: Path
+    """Output folder: feature cache, checkpoints, metrics.csv, curves.png, last.pt and best.pt with cards."""
+    config: Annotated[FusionTrainConfig, tyro.conf.arg(name="")] = FusionTrainConfig()
+    feature_weights: Optional[Path] = None
+    """Feature-network weights giving Z (default: the shipped ones; not needed with --inputs image)."""
+    max_scenes: int = 0
+    """Use only the first N training scenes (0 = all)."""
+
+    def main(self) -> None:
+        from rtgs2.train.fusion import train_fusion
+
+        best = train_fusion(self.data, self.out, self.config, feature_weights=self.feature_weights, max_scenes=self.max_scenes)
+        print(f"fusion weights: {best} (best validation mIoU), {best.with_name('last.pt')} (last step)")
+
+
+@dataclass
+class Finetune:
+    """Fine-tune saved fusion weights on one scene's training views (its labels); its held-out
+    views are scored before and after (on the card). A rerun of the same command resumes."""
+
+    scene: Path
+    """Scene folder (any format the data readers know, with a 3DGS .ply and label images)."""
+    weights: Path
+    """Fusion weights to start from (written by rtgs2 train fusion)."""
+    steps: int
+    """Fine-tuning steps."""
+    out: Path
+    """Output folder: checkpoints, metrics.csv, curves.png, last.pt and its card."""
+    feature_weights: Optional[Path] = None
+    """Feature-network weights giving Z (default: the shipped ones; not needed by an image-only model)."""
+    lr: float = 1e-4
+    """Peak AdamW learning rate."""
+    batch_size: int = 4
+    """Views per step."""
+    seed: int = 0
+    """Seed of the batches and augmentations."""
+    num_threads: int = 0
+    """torch CPU threads (0 = leave as is)."""
+
+    def main(self) -> None:
+        from dataclasses import replace
+
+        from rtgs2.train.finetune import FINETUNE, finetune
+
+        cfg = replace(FINETUNE, lr=self.lr, batch_size=self.batch_size, seed=self.seed, num_threads=self.num_threads)
+        last = finetune(self.scene, self.weights, self.steps, self.out, cfg=cfg, feature_weights=self.feature_weights)
+        print(f"fine-tuned fusion weights: {last} (card: {last.with_suffix('.json')})")

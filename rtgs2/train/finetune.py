@@ -1,0 +1,68 @@
+"""``rtgs2 finetune``: continue training saved fusion weights on one scene's training views.
+
+The scene's held-out views (index % 8 == 0) are scored before the first step and after the
+last; both go on the card of ``last.pt``. They are the report, so no ``best`` is chosen by them.
+The loop, checkpoints and resume are those of :func:`rtgs2.train.fusion.run_training`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from rtgs2.fusion.io import read_fusion_file
+from rtgs2.train.config import FusionTrainConfig
+from rtgs2.train.fusion import FusionRun, run_training
+from rtgs2.train.fusion_data import feature_weights_path
+
+# A gentler schedule than training from scratch: the weights are already good.
+FINETUNE = FusionTrainConfig(lr=1e-4, warmup_steps=10, checkpoint_every=50, eval_every=0)
+
+
+def finetune(
+    scene_dir: str | Path,
+    weights: str | Path,
+    steps: int,
+    out: str | Path,
+    *,
+    cfg: FusionTrainConfig = FINETUNE,
+    feature_weights: str | Path | None = None,
+    progress: bool = True,
+) -> Path:
+    """Fine-tune the fusion model at ``weights`` for ``steps`` steps on the scene folder
+    ``scene_dir`` (any format ``rtgs2.data.open_dataset`` reads, with a 3DGS .ply and labels);
+    returns ``out/last.pt``. The model's size, inputs and depth head come from ``weights``
+    (``cfg``'s are replaced); ``feature_weights`` (default: the shipped ones) give Z unless the
+    model reads the image only. Rerunning the same command resumes.
+
+    Raises:
+        FileNotFoundError: missing weights or feature weights.
+        ValueError: steps not positive, not exactly one scene, no held-out views, or classes that differ from the model's.
+    """
+    from rtgs2.data.open import open_dataset
+
+    if not isinstance(steps, int) or steps <= 0:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    scene_dir, weights = Path(scene_dir), Path(weights)
+    config, _ = read_fusion_file(weights)
+    cfg = replace(cfg, steps=steps, size=config["size"], inputs=config["inputs"], depth_head=config["depth_head"])
+    features = feature_weights_path(cfg.inputs, feature_weights)
+    opened = open_dataset(scene_dir)
+    if len(opened.scenes) != 1:
+        raise ValueError(f"{scene_dir}: finetune takes one scene folder; this holds {len(opened.scenes)} scenes")
+    scene = opened.scenes[0]
+    names = opened.label_map.names if opened.label_map is not None else []
+    if len(names) != config["num_classes"]:
+        raise ValueError(
+            f"{scene_dir}: the scene's label set has {len(names)} classes, the model at {weights} predicts "
+            f"{config['num_classes']}"
+        )
+    if not scene.indices("test"):
+        raise ValueError(f"{scene_dir}: the scene has no held-out views (index % 8 == 0) to score the fine-tuning on")
+    flags = f" --feature-weights {features}" if features is not None else ""
+    run = FusionRun(
+        kind="finetune", data=scene_dir, train=[scene], val=[scene], class_names=list(names), feature_weights=features,
+        init_weights=weights, eval_at_start=True, keep_best=False,
+        reproduce=f"rtgs2 finetune --scene {scene_dir} --weights {weights} --steps {steps} --out OUT{flags}",
+    )  # fmt: skip
+    return run_training(run, out, cfg, progress).last

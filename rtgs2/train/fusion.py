@@ -1,0 +1,413 @@
+"""``rtgs2 train fusion``: semantic training of the VDVI fusion network on rendered views.
+
+Each step draws ``batch_size`` training views (mixing scenes), renders Î and Z at their
+cameras, augments them and applies the fusion loss (cross-entropy with label smoothing, CeCo,
+optionally the depth head's L1) under AdamW with a linear warm-up and a poly decay. Every
+``eval_every`` steps the mIoU on the held-out views of the first ``val_scenes`` training scenes
+picks the ``best`` weights. One process, or several under ``torchrun`` (gloo on the CPU, nccl on
+CUDA): each rank takes its share of the step's views and DDP averages the gradients. Every
+random draw of step ``s`` is seeded by (seed, s, rank), so a run resumed from a checkpoint
+retraces the uninterrupted one bit for bit. Rank 0 writes checkpoints, ``metrics.csv``,
+``curves.png``, ``last.pt`` and ``best.pt`` (``rtgs2.fusion.save_fusion``), each with a JSON card.
+
+:func:`run_training` is the loop itself; :mod:`rtgs2.train.finetune` runs it on one scene.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from rtgs2.data.views import IGNORE_LABEL, SceneViews
+from rtgs2.eval.metrics import confusion_matrix, segmentation_metrics
+from rtgs2.fusion.io import load_backbone_weights, load_fusion, save_fusion
+from rtgs2.fusion.losses import FusionLoss, FusionLossConfig
+from rtgs2.fusion.vdvi import FusionOutput, VDVINet, build_fusion
+from rtgs2.train.card import git_commit
+from rtgs2.train.config import FusionTrainConfig
+from rtgs2.train.fusion_data import (
+    FeatureCache, FusionScene, augmentation, collate, draw_batch, feature_weights_path, file_fingerprint,
+    load_fusion_scene, render_sample, training_batch, training_pool,
+)  # fmt: skip
+from rtgs2.utils.checkpoint import CheckpointStore
+from rtgs2.utils.distributed import DistInfo, init_distributed, shutdown_distributed
+from rtgs2.utils.io import atomic_write_text
+from rtgs2.utils.lock import LOCK_NAME, OutputLock
+from rtgs2.utils.metrics_log import MetricsLog
+from rtgs2.utils.progress import ProgressReport
+from rtgs2.utils.seed import derive_seed
+
+MARKER = "train_fusion.json"  # marks a folder as a fusion-training (or fine-tuning) output
+COLUMNS = ("step", "loss", "ce", "ceco", "depth", "accuracy", "lr", "seconds", "val_miou", "val_macc", "val_oacc")
+# Config fields that do not change the trained weights (a resume may change them).
+RESUMABLE_CHANGES = ("checkpoint_every", "eval_every", "num_threads")
+LOSS_WINDOW = 10  # steps averaged for the train loss a card reports
+
+
+@dataclass
+class FusionRun:
+    """What a run learns from and where it starts: :func:`train_fusion` and fine-tuning differ only here."""
+
+    kind: str
+    """"train fusion" or "finetune" (progress label and identity)."""
+    data: Path
+    train: list[SceneViews]
+    """Scenes whose training views (index % 8 != 0) train."""
+    val: list[SceneViews]
+    """Scenes (among ``train``) whose held-out views (index % 8 == 0) validate."""
+    class_names: list[str]
+    feature_weights: Path | None
+    """Feature-network weights giving Z (None: the model reads the image only)."""
+    init_weights: Path | None = None
+    """Fusion weights to continue from (None: a new model)."""
+    eval_at_start: bool = False
+    """Validate before the first step too (logged as step 0)."""
+    keep_best: bool = True
+    """Keep ``best.pt`` (by validation mIoU); off where the validation views are also the report."""
+    reproduce: str = ""
+    """The command that reruns this training (for the card)."""
+
+
+class TrainedFusion(NamedTuple):
+    """Where a run's weights are (each with a ``.json`` card beside it)."""
+
+    last: Path
+    best: Path | None  # None when the run keeps no best
+
+
+class _WithEmbedding(nn.Module):
+    """Calls ``forward_with_embedding`` through ``forward``, so that DDP's hooks see the call."""
+
+    def __init__(self, model: VDVINet):
+        super().__init__()
+        self.model = model
+
+    def forward(self, image: torch.Tensor, features: torch.Tensor | None) -> FusionOutput:
+        return self.model.forward_with_embedding(image, features)
+
+
+def lr_at(cfg: FusionTrainConfig, step: int) -> float:
+    """Learning rate of 1-based ``step``: linear warm-up to ``cfg.lr``, then the poly decay
+    lr * (1 - t) ** power, t the fraction of post-warm-up steps already taken (the last step
+    still learns)."""
+    if cfg.warmup_steps and step <= cfg.warmup_steps:
+        return cfg.lr * step / cfg.warmup_steps
+    t = (step - 1 - cfg.warmup_steps) / max(cfg.steps - cfg.warmup_steps, 1)
+    return cfg.lr * (1.0 - t) ** cfg.poly_power
+
+
+def validate(model: VDVINet, scenes: list[FusionScene], device: torch.device) -> dict:
+    """Segmentation metrics (``rtgs2.eval.metrics.segmentation_metrics``: miou, macc, oacc,
+    per_class) over the held-out views of ``scenes``, each at its full size, no augmentation."""
+    K = model.num_classes
+    confusion = np.zeros((K, K), dtype=np.int64)
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        for scene in scenes:
+            for view in scene.held_out_views:
+                batch = collate([render_sample(scene, view)], device)
+                pred = model(batch.image, batch.features).argmax(1)
+                confusion += confusion_matrix(pred.cpu().numpy(), batch.labels.cpu().numpy(), K)
+    model.train(was_training)
+    return segmentation_metrics(confusion)
+
+
+def training_scenes(data: Path) -> tuple[list[SceneViews], list[str]]:
+    """The training scenes of a data set and its class names: a SynthRooms folder's train
+    scenes (never its test scenes); any other folder's ``train`` scenes when it names a split,
+    else all its scenes that have a 3DGS file and labels."""
+    from rtgs2.data.readers.synthrooms import is_synthrooms, open_synthrooms
+
+    if is_synthrooms(data):
+        ds = open_synthrooms(data)
+        return ds.train, ds.label_map.names
+    from rtgs2.data.open import open_dataset
+
+    opened = open_dataset(data)
+    if opened.label_map is None:
+        raise ValueError(f"{data}: the data set has no labels to train the fusion network on")
+    named = set(opened.scene_split.get("train", []))
+    scenes = [s for s in opened.scenes if (not named or s.name in named) and s.gaussians is not None and s.labels is not None]
+    if not scenes:
+        raise ValueError(f"{data}: no training scene has both a 3DGS .ply and label images")
+    return scenes, opened.label_map.names
+
+
+def train_fusion(
+    data: str | Path,
+    out: str | Path,
+    cfg: FusionTrainConfig = FusionTrainConfig(),
+    *,
+    feature_weights: str | Path | None = None,
+    progress: bool = True,
+    max_scenes: int = 0,
+) -> Path:
+    """Train the fusion network on the training scenes of ``data``; returns ``out/best.pt``
+    (``out/last.pt`` is beside it).
+
+    Rerunning the same command resumes from the newest checkpoint in ``out/checkpoints``; a
+    finished run returns at once. ``feature_weights`` (default: the shipped weights) give Z
+    unless ``cfg.inputs`` is ``image``. ``max_scenes`` > 0 uses only the first training scenes.
+
+    Raises:
+        FileNotFoundError: the feature weights are missing (checked before anything else).
+        ValueError: bad data (no scene with Gaussians and labels) or output folder (a file, or a
+            folder holding other things), before any training.
+        CheckpointMismatchError: ``out`` holds a run of another data set or config.
+    """
+    data = Path(data)
+    weights = feature_weights_path(cfg.inputs, feature_weights)
+    train, names = training_scenes(data)
+    if max_scenes:
+        train = train[:max_scenes]
+    flags = f" --feature-weights {weights}" if weights is not None else ""
+    run = FusionRun(
+        kind="train fusion", data=data, train=train, val=train[: cfg.val_scenes], class_names=list(names),
+        feature_weights=weights,
+        reproduce=f"rtgs2 train fusion --data {data} --out OUT{flags} " + _config_flags(cfg),
+    )  # fmt: skip
+    return run_training(run, out, cfg, progress).best
+
+
+def _config_flags(cfg: FusionTrainConfig) -> str:
+    """The CLI flags that set every field of ``cfg`` that differs from the default."""
+    default = asdict(FusionTrainConfig())
+    parts = []
+    for k, v in asdict(cfg).items():
+        if v != default[k]:
+            flag = "--" + k.replace("_", "-")
+            parts.append(flag if v is True else f"--no-{flag[2:]}" if v is False else f"{flag} {v}")
+    return " ".join(parts)
+
+
+def run_training(run: FusionRun, out: str | Path, cfg: FusionTrainConfig, progress: bool = True) -> TrainedFusion:
+    """The training loop (module doc) on ``run``, writing into ``out``."""
+    out = Path(out)
+    dist = init_distributed("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        if dist.is_main:
+            _check_output(out)
+        lock = OutputLock(out, f"rtgs2 {run.kind} --out {out}") if dist.is_main else contextlib.nullcontext()
+        with lock:
+            return _train(run, out, cfg, dist, progress and dist.is_main)
+    finally:
+        shutdown_distributed()
+
+
+def _check_output(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output {out} exists and is not a folder")
+    if out.is_dir():
+        entries = sorted(p.name for p in out.iterdir() if p.name != LOCK_NAME)
+        if entries and MARKER not in entries:
+            raise ValueError(
+                f"output folder {out} is not empty and is not a fusion-training output (holds {entries[:5]}); "
+                "choose an empty or new folder (nothing was written)"
+            )
+
+
+def _devices(dist: DistInfo) -> tuple[torch.device, torch.device]:
+    """(model device, render device): this rank's GPU when there is one, and the GPU for
+    rendering too when gsplat can render there (else the numba renderer, on the CPU)."""
+    from rtgs2.render.api import default_device
+
+    if not torch.cuda.is_available():
+        return torch.device("cpu"), torch.device("cpu")
+    gpu = torch.device("cuda", dist.local_rank)
+    return gpu, gpu if default_device().type == "cuda" else torch.device("cpu")
+
+
+def _model(run: FusionRun, cfg: FusionTrainConfig, progress: bool) -> VDVINet:
+    """A new model (seeded), or the one saved at ``run.init_weights``."""
+    if run.init_weights is not None:
+        return load_fusion(run.init_weights)
+    torch.manual_seed(cfg.seed)
+    model = build_fusion(
+        cfg.size, cfg.inputs, num_classes=len(run.class_names), depth_head=cfg.depth_head, class_names=run.class_names
+    )
+    if cfg.backbone_weights:
+        report = load_backbone_weights(model, cfg.backbone_weights)
+        if progress:
+            print(f"backbone weights {cfg.backbone_weights}: {report.summary()}")
+    return model
+
+
+def _optimizer(model: nn.Module, cfg: FusionTrainConfig) -> torch.optim.AdamW:
+    """AdamW; norms and biases (1-D parameters) get no weight decay: shrinking them only
+    rescales the features they feed, as in SegFormer's and ConvNeXt's recipes."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.ndim > 1], "weight_decay": cfg.weight_decay},
+        {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=cfg.lr)
+
+
+def _train(run: FusionRun, out: Path, cfg: FusionTrainConfig, dist: DistInfo, progress: bool) -> TrainedFusion:
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    if cfg.batch_size % dist.world_size:
+        raise ValueError(f"batch_size {cfg.batch_size} must be a multiple of the {dist.world_size} processes")
+    identity = {
+        "kind": f"rtgs2.{run.kind.replace(' ', '_')}",
+        "data": str(run.data.resolve()),
+        "train_scenes": [v.name for v in run.train],
+        "val_scenes": [v.name for v in run.val],
+        "feature_weights": file_fingerprint(run.feature_weights) if run.feature_weights else None,
+        "init_weights": file_fingerprint(run.init_weights) if run.init_weights else None,
+        "config": {k: v for k, v in asdict(cfg).items() if k not in RESUMABLE_CHANGES},
+    }
+    last, best = out / "last.pt", out / "best.pt"
+    store = CheckpointStore(out / "checkpoints", identity, fresh_hint=f"delete {out} (or choose another --out) to start afresh")
+    if dist.is_main:
+        atomic_write_text(out / MARKER, json.dumps({"format": "rtgs2-train-fusion-1", "identity": identity}, indent=1))
+    saved = store.load_latest()
+    result = TrainedFusion(last, best if run.keep_best else None)
+    if saved is not None and saved[0] >= cfg.steps and last.is_file():
+        if progress:
+            print(f"{run.kind}: already finished ({cfg.steps} steps); weights: {result.best or last}")
+        return result
+
+    device, render_device = _devices(dist)
+    cache = FeatureCache(out / "features", run.feature_weights) if run.feature_weights is not None else None
+    scenes = [load_fusion_scene(v, cache, render_device) for v in run.train]
+    val_names = [v.name for v in run.val]
+    val = [s for s in scenes if s.name in val_names and s.held_out_views]
+    model = _model(run, cfg, progress).to(device)
+    loss_fn = FusionLoss(FusionLossConfig(**cfg.loss_weights()), model.num_classes, model.embedding_dim).to(device)
+    optimizer = _optimizer(model, cfg)
+    start, elapsed, best_miou, best_step = 0, 0.0, -1.0, 0
+    if saved is not None:
+        start, state = saved
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        elapsed, best_miou, best_step = float(state["seconds"]), float(state["best_miou"]), int(state["best_step"])
+    wrapped = _WithEmbedding(model)
+    net = nn.parallel.DistributedDataParallel(wrapped) if dist.distributed else wrapped
+    log = MetricsLog(out / "metrics.csv", COLUMNS)
+    if dist.is_main:
+        log.truncate_after(start if start else -1)  # a fresh start also drops a killed run's step-0 row
+    pool = training_pool(scenes)
+    augment = augmentation(cfg)
+    per_rank = cfg.batch_size // dist.world_size
+    card = _Carder(run, cfg, identity, log)
+    fields = "loss {loss:.3f}  acc {acc:.3f}  val mIoU {val}"
+    with ProgressReport(run.kind, cfg.steps, start=start, fields=fields, enabled=progress) as bar:
+        bar.update(start, val="-")
+        t0 = time.monotonic() - elapsed
+        if start == 0 and run.eval_at_start and val and dist.is_main:
+            metrics = validate(model, val, device)
+            log.append(step=0, **_val_columns(metrics), seconds=time.monotonic() - t0)
+            bar.update(0, val=f"{metrics['miou']:.3f}")
+        model.train()
+        metrics = None
+        for step in range(start + 1, cfg.steps + 1):
+            draws = draw_batch(pool, cfg.batch_size, np.random.default_rng(derive_seed(cfg.seed, step)))
+            rank_seed = derive_seed(cfg.seed, step, dist.rank + 1)
+            torch.manual_seed(rank_seed)  # dropout and drop-path
+            batch = training_batch(
+                scenes, draws[dist.rank * per_rank : (dist.rank + 1) * per_rank], augment,
+                np.random.default_rng(rank_seed), device,
+            )  # fmt: skip
+            lr = lr_at(cfg, step)
+            for g in optimizer.param_groups:
+                g["lr"] = lr
+            output = net(batch.image, batch.features)
+            terms = loss_fn(output, batch.labels, batch.depth)
+            optimizer.zero_grad(set_to_none=True)
+            terms["total"].backward()
+            if cfg.grad_clip > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            loss = float(terms["total"].detach())
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"step {step}: the loss is not finite; the last checkpoint is intact")
+            row = {k: float(terms[k].detach()) for k in ("ce", "ceco", "depth") if k in terms}
+            row.update(step=step, loss=loss, accuracy=_accuracy(output.logits, batch.labels), lr=lr)
+            row["seconds"] = time.monotonic() - t0
+            bar.update(step, loss=loss, acc=row["accuracy"])
+            if not dist.is_main:
+                continue
+            if val and (step == cfg.steps or (cfg.eval_every and step % cfg.eval_every == 0)):
+                metrics = validate(model, val, device)
+                row.update(_val_columns(metrics))
+                bar.update(step, val=f"{metrics['miou']:.3f}")
+                if run.keep_best and metrics["miou"] > best_miou:
+                    best_miou, best_step = metrics["miou"], step
+                    card.save(model, best, step, row["seconds"], metrics)
+            log.append(**row)
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "seconds": row["seconds"],
+                         "best_miou": best_miou, "best_step": best_step}  # fmt: skip
+                store.save(step, state)
+    if dist.is_main:
+        log.plot(out / "curves.png", [("loss", "ce", "ceco"), ("accuracy", "val_miou")], run.kind)
+        seconds = float(log.rows()[-1]["seconds"])
+        card.save(model, last, cfg.steps, seconds, metrics)
+        if run.keep_best and not val:  # nothing to choose by: the best is the last
+            card.save(model, best, cfg.steps, seconds, None)
+    return result
+
+
+def _accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """Fraction of labelled pixels whose argmax class is right (NaN when none is labelled)."""
+    keep = labels != IGNORE_LABEL
+    if not keep.any():
+        return float("nan")
+    return float((logits.detach().argmax(1) == labels)[keep].float().mean())
+
+
+def _val_columns(metrics: dict) -> dict:
+    return {"val_miou": metrics["miou"], "val_macc": metrics["macc"], "val_oacc": metrics["oacc"]}
+
+
+class _Carder:
+    """Writes weights with their JSON card: what they were trained on, how, and how well."""
+
+    def __init__(self, run: FusionRun, cfg: FusionTrainConfig, identity: dict, log: MetricsLog):
+        self.run, self.cfg, self.identity, self.log = run, cfg, identity, log
+
+    def save(self, model: VDVINet, path: Path, step: int, seconds: float, metrics: dict | None) -> None:
+        save_fusion(model, path)
+        atomic_write_text(path.with_suffix(".json"), json.dumps(self.card(step, seconds, metrics), indent=1) + "\n")
+
+    def card(self, step: int, seconds: float, metrics: dict | None) -> dict:
+        run, cfg = self.run, self.cfg
+        rows = [r for r in self.log.rows() if 0 < int(r["step"]) <= step and r["loss"]]
+        before = [r for r in self.log.rows() if int(r["step"]) == 0 and r["val_miou"]]
+        losses = [float(r["loss"]) for r in rows[-LOSS_WINDOW:]]
+        return {
+            "model": f"rtgs2.fusion.vdvi {cfg.size}, inputs={cfg.inputs}",
+            "data": str(run.data),
+            "train_scenes": self.identity["train_scenes"],
+            "val": {"scenes": self.identity["val_scenes"], "views": "held out (index % 8 == 0)"},
+            "feature_weights": str(run.feature_weights) if run.feature_weights else None,
+            "feature_weights_sha256": self.identity["feature_weights"],
+            "init_weights": str(run.init_weights) if run.init_weights else None,
+            "config": asdict(cfg),
+            "steps": step,
+            "wall_time_s": seconds,
+            "commit": git_commit(),
+            "metrics": {
+                "train_loss": float(np.mean(losses)) if losses else None,
+                "val": _named(metrics, run.class_names) if metrics else None,
+                "val_before": {k: float(before[0][f"val_{k}"]) for k in ("miou", "macc", "oacc")} if before else None,
+            },
+            "reproduce": run.reproduce,
+        }
+
+
+def _named(metrics: dict, names: list[str]) -> dict:
+    """``metrics`` with per-class IoU keyed by class name (classes absent from the views left out)."""
+    iou = {n: v for n, v in zip(names, metrics["per_class"]["iou"]) if not math.isnan(v)}
+    return {"miou": metrics["miou"], "macc": metrics["macc"], "oacc": metrics["oacc"], "iou": iou}
