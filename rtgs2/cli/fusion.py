@@ -31,7 +31,9 @@ class TrainFusion:
     def main(self) -> None:
         from rtgs2.train.fusion import train_fusion
 
-        best = train_fusion(self.data, self.out, self.config, feature_weights=self.feature_weights, max_scenes=self.max_scenes)
+        best = train_fusion(
+            self.data, self.out, self.config, feature_weights=self.feature_weights, max_scenes=self.max_scenes
+        )
         print(f"fusion weights: {best} (best validation mIoU), {best.with_name('last.pt')} (last step)")
 
 

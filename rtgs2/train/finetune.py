@@ -37,7 +37,8 @@ def finetune(
 
     Raises:
         FileNotFoundError: missing weights or feature weights.
-        ValueError: steps not positive, not exactly one scene, no held-out views, or classes that differ from the model's.
+        ValueError: steps not positive, not exactly one scene, no held-out views, or classes that
+            differ from the model's.
     """
     from rtgs2.data.open import open_dataset
 

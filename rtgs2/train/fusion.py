@@ -137,7 +137,9 @@ def training_scenes(data: Path) -> tuple[list[SceneViews], list[str]]:
     if opened.label_map is None:
         raise ValueError(f"{data}: the data set has no labels to train the fusion network on")
     named = set(opened.scene_split.get("train", []))
-    scenes = [s for s in opened.scenes if (not named or s.name in named) and s.gaussians is not None and s.labels is not None]
+    scenes = [
+        s for s in opened.scenes if (not named or s.name in named) and s.gaussians is not None and s.labels is not None
+    ]
     if not scenes:
         raise ValueError(f"{data}: no training scene has both a 3DGS .ply and label images")
     return scenes, opened.label_map.names
@@ -268,7 +270,8 @@ def _train(run: FusionRun, out: Path, cfg: FusionTrainConfig, dist: DistInfo, pr
         "config": {k: v for k, v in asdict(cfg).items() if k not in RESUMABLE_CHANGES},
     }
     last, best = out / "last.pt", out / "best.pt"
-    store = CheckpointStore(out / "checkpoints", identity, fresh_hint=f"delete {out} (or choose another --out) to start afresh")
+    hint = f"delete {out} (or choose another --out) to start afresh"
+    store = CheckpointStore(out / "checkpoints", identity, fresh_hint=hint)
     if dist.is_main:
         atomic_write_text(out / MARKER, json.dumps({"format": "rtgs2-train-fusion-1", "identity": identity}, indent=1))
     saved = store.load_latest()
