@@ -47,6 +47,10 @@ def one_line_error(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         (["data", "check", "/nonexistent"], "/nonexistent"),
         (["data", "check", "{tmp}"], "{tmp}"),  # a folder of no known format
         (["demo", "--num-views", "0", "--out", "{tmp}/d"], "--num-views"),
+        (["train", "fusion", "--data", "{tmp}", "--out", "{tmp}/o", "--feature-weights", "{tmp}/no.pt"], "{tmp}/no.pt"),
+        (["train", "fusion", "--data", "/nonexistent", "--out", "{tmp}/o", "--inputs", "image"], "/nonexistent"),
+        (["finetune", "--scene", "{tmp}", "--weights", "{tmp}/no.pt", "--steps", "1", "--out", "{tmp}/o"], "{tmp}/no.pt"),
+        (["finetune", "--scene", "{tmp}", "--weights", "{tmp}/file", "--steps", "0", "--out", "{tmp}/o"], "--steps"),
     ],
 )
 def test_bad_input_is_one_line_naming_it(args, named, tmp_path, capsys):
@@ -55,6 +59,14 @@ def test_bad_input_is_one_line_naming_it(args, named, tmp_path, capsys):
     line = one_line_error(args, capsys)
     command = " ".join(a for a in args[:2] if not a.startswith(("-", "/")))
     assert line.startswith(f"rtgs2 {command}: ") and named.format(tmp=tmp_path) in line
+
+
+def test_a_bad_choice_is_refused_by_the_parser(capsys):
+    """tyro itself refuses a value outside a Literal's choices (its own box on stderr, status 2)."""
+    with pytest.raises(SystemExit) as exit_:
+        cli.entrypoint(["train", "fusion", "--data", ".", "--out", "o", "--inputs", "rgb"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "'rgb'" in err and "--inputs" in err and "Traceback" not in err
 
 
 def test_rtgs2_errors_are_user_errors_and_bugs_keep_their_traceback(monkeypatch, capsys):

@@ -3,7 +3,10 @@
 import subprocess
 import sys
 
-HELP = [["--help"], ["synth", "--preset", "v1", "--help"], ["recon", "--help"], ["data", "check", "--help"]]
+HELP = [
+    ["--help"], ["synth", "--preset", "v1", "--help"], ["recon", "--help"], ["data", "check", "--help"],
+    ["train", "fusion", "--help"], ["finetune", "--help"],
+]  # fmt: skip
 
 CHECK = f"""
 import sys
@@ -21,6 +24,7 @@ assert not heavy, heavy
 def test_help_lists_subcommands_and_loads_no_heavy_modules():
     out = subprocess.run([sys.executable, "-c", CHECK], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    for name in ("demo", "data", "synth", "synth-report", "recon"):
+    for name in ("demo", "data", "synth", "synth-report", "recon", "finetune"):
         assert name in out.stdout
     assert "--fit-iterations" in out.stdout and "--dssim-weight" in out.stdout and "--frame-stride" in out.stdout
+    assert "--ceco-weight" in out.stdout and "--feature-weights" in out.stdout

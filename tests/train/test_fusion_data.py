@@ -1,0 +1,123 @@
+"""Fusion training data: which views train and validate, the feature cache, rendered samples
+and the view augmentations."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rtgs2.data.view_transforms import Cutout, HorizontalFlip, PhotometricJitter, RandomZoomCrop, ViewSample
+
+
+def _sample(h: int = 12, w: int = 16, d: int = 4) -> ViewSample:
+    """A view whose every pixel is told apart by its column (image, features, labels, depth)."""
+    cols = torch.arange(w, dtype=torch.float32).expand(h, w)
+    return ViewSample(
+        image=(cols / w)[..., None].repeat(1, 1, 3),
+        features=cols[..., None].repeat(1, 1, d),
+        labels=cols.to(torch.uint8),
+        depth=cols + 1.0,
+    )
+
+
+def test_flip_moves_everything_together_and_colour_touches_the_image_only():
+    s = _sample()
+    f = HorizontalFlip(p=1.0)(s, np.random.default_rng(0))
+    assert torch.equal(f.labels[:, 0], s.labels[:, -1]) and torch.equal(f.features[..., 0], f.labels.float())
+    assert torch.equal(f.depth, f.labels.float() + 1) and torch.equal(f.image[..., 0], f.labels / 16.0)
+    assert HorizontalFlip(p=0.0)(s, np.random.default_rng(0)) is s
+    j = PhotometricJitter(0.5)(s, np.random.default_rng(0))
+    assert not torch.equal(j.image, s.image) and j.image.min() >= 0 and j.image.max() <= 1
+    assert j.features is s.features and j.labels is s.labels and j.depth is s.depth
+
+
+def test_zoom_crop_keeps_pixels_aligned_and_pads_with_ignored_labels():
+    s = _sample()
+    same = RandomZoomCrop(12, 16)(s, np.random.default_rng(0))
+    assert all(torch.equal(getattr(same, k), getattr(s, k)) for k in ("image", "features", "labels", "depth"))
+    crop = RandomZoomCrop(8, 10, 0.6, 1.8)
+    for seed in range(20):
+        c = crop(s, np.random.default_rng(seed))
+        assert c.image.shape == (8, 10, 3) and c.features.shape == (8, 10, 4) and c.labels.dtype == torch.uint8
+        kept = c.labels != 255
+        # labels and depth are sampled (nearest) at the same source pixels: depth = label + 1
+        assert torch.equal(c.depth[kept], c.labels[kept].float() + 1) and (c.depth[~kept] == 0).all()
+        assert set(c.labels.unique().tolist()) <= set(range(16)) | {255}
+    small = RandomZoomCrop(20, 24)(s, np.random.default_rng(0))  # larger than the view: padded
+    assert (small.labels == 255).sum() == 20 * 24 - 12 * 16 and (small.image[small.labels == 255] == 0).all()
+
+
+def test_cutout_hides_the_same_square_in_image_and_features_only():
+    s = _sample()
+    s = ViewSample(torch.ones_like(s.image), torch.ones_like(s.features), s.labels, s.depth)
+    c = Cutout(0.5)(s, np.random.default_rng(0))
+    hidden = (c.image == 0).all(-1)
+    assert hidden.sum() == 6 * 6 and (c.image[~hidden] == 1).all()  # side 0.5 x 12 px
+    assert torch.equal((c.features == 0).all(-1), hidden) and (c.features[~hidden] == 1).all()
+    assert torch.equal(c.labels, s.labels) and torch.equal(c.depth, s.depth)
+
+
+def test_views_split_into_training_and_held_out_and_test_scenes_stay_out(synthrooms_mini):
+    from rtgs2.train.fusion import training_scenes
+    from rtgs2.train.fusion_data import draw_batch, load_fusion_scene, render_sample, training_pool
+
+    scenes, names = training_scenes(synthrooms_mini)
+    assert [s.name for s in scenes] == ["train_000", "train_001"] and len(names) == 17
+    loaded = [load_fusion_scene(v, None, torch.device("cpu")) for v in scenes]
+    assert loaded[0].held_out_views == [0, 8] and loaded[0].train_views == [i for i in range(16) if i % 8]
+    pool = training_pool(loaded)
+    assert len(pool) == 28 and not any(v % 8 == 0 for _, v in pool)
+    draws = [draw_batch(pool, 4, np.random.default_rng(s)) for s in range(10)]
+    assert draws[3] == draw_batch(pool, 4, np.random.default_rng(3))  # seeded
+    assert all(len(set(d)) == 4 for d in draws) and any(len({s for s, _ in d}) == 2 for d in draws)  # mixed
+
+    sample = render_sample(loaded[0], 3)
+    assert torch.equal(sample.labels, scenes[0].labels[3]) and sample.features is None
+    psnr = [-10 * np.log10(float(((sample.image - scenes[0].images[v]) ** 2).mean())) for v in (3, 2, 11)]
+    print("render of view 3 vs the data set's views 3, 2, 11: PSNR " + ", ".join(f"{p:.1f}" for p in psnr))
+    assert psnr[0] > max(psnr[1:]) + 3  # measured 21.3 vs 16.4, 15.6 dB: rendered at its own camera
+
+
+def test_feature_cache_is_reused_and_rebuilt_when_the_weights_change(synthrooms_mini, tmp_path, monkeypatch):
+    import rtgs2.features.extract as extract
+    from rtgs2.features.io import save_feature_net
+    from rtgs2.features.ptv3 import ptv3_small
+    from rtgs2.scene import read_ply, write_ply
+    from rtgs2.train.fusion_data import FeatureCache
+
+    scene = read_ply(synthrooms_mini / "train_000" / "point_cloud.ply")
+    scene = scene.subset(torch.arange(0, scene.num_gaussians, 20))  # a few thousand Gaussians: fast
+    ply = tmp_path / "scene.ply"
+    write_ply(scene, ply)
+    nets = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        nets.append(save_feature_net(ptv3_small(), tmp_path / f"net{seed}.pt"))
+    calls = []
+    real = extract.extract_features
+    monkeypatch.setattr(extract, "extract_features", lambda *a, **k: calls.append(1) or real(*a, **k))
+
+    first = FeatureCache(tmp_path / "cache", nets[0]).features("s", ply, scene)
+    assert first.shape == (scene.num_gaussians, 32) and len(calls) == 1
+    again = FeatureCache(tmp_path / "cache", nets[0]).features("s", ply, scene)
+    assert torch.equal(again, first) and len(calls) == 1  # read back, not recomputed
+    other = FeatureCache(tmp_path / "cache", nets[1]).features("s", ply, scene)
+    assert len(calls) == 2 and not torch.allclose(other, first)
+    write_ply(scene.subset(torch.arange(scene.num_gaussians - 1)), ply)  # the scene changed too
+    changed = FeatureCache(tmp_path / "cache", nets[1]).features("s", ply, read_ply(ply))
+    assert len(calls) == 3 and changed.shape[0] == scene.num_gaussians - 1
+
+
+def test_feature_weights_are_required_unless_the_model_reads_the_image_only(tmp_path):
+    from rtgs2.features.io import SHIPPED
+    from rtgs2.train.fusion_data import feature_weights_path
+
+    assert feature_weights_path("image", tmp_path / "absent.pt") is None
+    with pytest.raises(FileNotFoundError, match=r"absent\.pt not found \(--feature-weights\)"):
+        feature_weights_path("features", tmp_path / "absent.pt")
+    if not SHIPPED.is_file():
+        with pytest.raises(FileNotFoundError, match="shipped feature weights .*--inputs image"):
+            feature_weights_path("both", None)
+    (tmp_path / "w.pt").write_bytes(b"x")
+    assert feature_weights_path("both", tmp_path / "w.pt") == Path(tmp_path / "w.pt")
