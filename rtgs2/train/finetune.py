@@ -61,6 +61,8 @@ def finetune(
     if not scene.indices("test"):
         raise ValueError(f"{scene_dir}: the scene has no held-out views (index % 8 == 0) to score the fine-tuning on")
     flags = f" --feature-weights {features}" if features is not None else ""
+    flags += "".join(f" --{k.replace('_', '-')} {getattr(cfg, k)}" for k in ("lr", "batch_size", "seed")
+                     if getattr(cfg, k) != getattr(FINETUNE, k))  # fmt: skip
     run = FusionRun(
         kind="finetune", data=scene_dir, train=[scene], val=[scene], class_names=list(names), feature_weights=features,
         init_weights=weights, eval_at_start=True, keep_best=False,

@@ -274,6 +274,8 @@ def _train(run: FusionRun, out: Path, cfg: FusionTrainConfig, dist: DistInfo, pr
     store = CheckpointStore(out / "checkpoints", identity, fresh_hint=hint)
     if dist.is_main:
         atomic_write_text(out / MARKER, json.dumps({"format": "rtgs2-train-fusion-1", "identity": identity}, indent=1))
+    if dist.distributed:
+        torch.distributed.barrier()  # rank 0 has checked and claimed ``out`` before any rank writes there
     saved = store.load_latest()
     result = TrainedFusion(last, best if run.keep_best else None)
     if saved is not None and saved[0] >= cfg.steps and last.is_file():
