@@ -21,6 +21,8 @@ gradients are cast back to the dtype of ``means``.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -237,6 +239,20 @@ def _arrays(inputs: RasterInputs) -> tuple[list[np.ndarray], np.ndarray]:
     return arrays, feats
 
 
+@contextmanager
+def torch_threads_kept() -> Iterator[None]:
+    """Keep torch's CPU thread count across numba kernels. numba's ``omp`` threading layer shares
+    the process's OpenMP runtime with torch and sets its thread count to numba's at each parallel
+    launch: a training pinned to 1 torch thread found itself on 2 (and 38x slower beside another
+    job) after its first render."""
+    n = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != n:
+            torch.set_num_threads(n)
+
+
 class _RasterizeNumba(torch.autograd.Function):
     """(means, quats, log_scales, opacity_logits, sh, features|None, means2d_probe|None) ->
     (accumulated values [H, W, 4 + D], alpha [H, W], visible [N] bool, radii [N] int32)."""
@@ -244,7 +260,8 @@ class _RasterizeNumba(torch.autograd.Function):
     @staticmethod
     def forward(ctx, means, quats, log_scales, opacity_logits, sh, features, means2d_probe, inputs, cam):
         arrays, feats = _arrays(inputs)
-        fwd = rasterize_forward(*arrays, feats, cam)
+        with torch_threads_kept():
+            fwd = rasterize_forward(*arrays, feats, cam)
         ctx.cam, ctx.state, ctx.arrays = cam, fwd.state, arrays
         ctx.has_features, ctx.has_probe = features is not None, means2d_probe is not None
         ctx.dtypes = [t.dtype if t is not None else None for t in (means, quats, log_scales, opacity_logits, sh, features)]
@@ -255,7 +272,8 @@ class _RasterizeNumba(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, v_acc, v_alpha, _v_visible, _v_radii):
-        grads = rasterize_backward(ctx.state, ctx.arrays, ctx.cam, _f32(v_acc), _f32(v_alpha))
+        with torch_threads_kept():
+            grads = rasterize_backward(ctx.state, ctx.arrays, ctx.cam, _f32(v_acc), _f32(v_alpha))
         d_means, d_quats, d_scales, d_logits, d_sh, d_feats, d_xy = (torch.from_numpy(g) for g in grads)
         out = [g.to(dt) for g, dt in zip((d_means, d_quats, d_scales, d_logits, d_sh), ctx.dtypes)]
         out.append(d_feats.to(ctx.dtypes[5]) if ctx.has_features else None)
@@ -278,7 +296,8 @@ def render_numba(inputs: RasterInputs) -> RasterOutputs:
         acc, alpha, visible, radii = _RasterizeNumba.apply(*tensors, i, cam)
     else:
         arrays, feats = _arrays(i)
-        fwd = rasterize_forward(*arrays, feats, cam)
+        with torch_threads_kept():
+            fwd = rasterize_forward(*arrays, feats, cam)
         acc, alpha = torch.from_numpy(fwd.acc).to(dtype), torch.from_numpy(fwd.alpha).to(dtype)
         visible, radii = torch.from_numpy(fwd.visible), torch.from_numpy(fwd.radii)
     return RasterOutputs(

@@ -121,12 +121,7 @@ def render_sample(scene: FusionScene, view: int) -> ViewSample:
     """Render view ``view`` of ``scene`` at its camera (on the scene's device) with its labels.
     Labels of another size than the camera's are resampled to it (nearest)."""
     cam = scene.views.cameras[view]
-    threads = torch.get_num_threads()
     out = render(scene.gaussians, cam)
-    # numba's OpenMP layer sets the process-wide OpenMP thread count (which torch shares) to its
-    # own on its first parallel call: torch's count is put back, as results and speed depend on it
-    # (seen: 1 -> 2 threads and a 38x slower fusion step on a busy 2-core machine)
-    torch.set_num_threads(threads)
     labels = torch.as_tensor(scene.views.labels[view]).to(device=out.rgb.device, dtype=torch.uint8)
     if labels.shape != (cam.height, cam.width):
         labels = F.interpolate(labels[None, None].float(), size=(cam.height, cam.width), mode="nearest")[0, 0]

@@ -56,3 +56,17 @@ def test_a_broken_kernel_fails_loudly(monkeypatch):
 
 def test_recon_config_names_the_render_backends():
     assert typing.get_type_hints(ReconConfig)["backend"] == Backend
+
+
+def test_numba_kernels_keep_torch_thread_count():
+    """numba's OpenMP layer shares the runtime with torch; a render must not change torch's threads."""
+    scene = random_scene(200, seed=0)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        render(scene, camera(), backend="numba")
+        scene.means.requires_grad_(True)
+        render(scene, camera(), backend="numba").rgb.sum().backward()
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
