@@ -24,6 +24,7 @@ from dataclasses import fields, is_dataclass
 from typing import Any, NoReturn, get_args, get_type_hints
 
 import tyro
+import tyro._errors
 
 from rtgs2.cli.common import subcommands
 from rtgs2.cli.data import Data
@@ -59,7 +60,16 @@ def parse(args: Sequence[str]) -> Any:
     usage errors and ``--help`` itself and raises ``SystemExit``; a config's own check raises."""
     args = list(args)
     command = subcommands(COMMANDS, {"synth": Synth.defaults(args)})
-    return tyro.cli(command, args=args, prog="rtgs2", description=DESCRIPTION)
+    with tyro._errors.on_parse_error(_raise_config_error):
+        return tyro.cli(command, args=args, prog="rtgs2", description=DESCRIPTION)
+
+
+def _raise_config_error(event: Any) -> None:
+    """A config that rejects its values inside a nested subcommand (``train features --steps 0``)
+    is caught by tyro, which would print a box; raise it as the ValueError it was, for the handler.
+    (tyro's hook API is private: pyproject pins tyro's version.)"""
+    if isinstance(event, tyro._errors.InstantiationFailure):
+        raise ValueError(event.message)
 
 
 def entrypoint(args: Sequence[str] | None = None) -> None:
