@@ -50,11 +50,13 @@ class TrainFeatures:
     config: Annotated[FeatureTrainConfig, tyro.conf.arg(name="")] = FeatureTrainConfig()
     max_scenes: int = 0
     """Use only the first N training scenes (0 = all)."""
+    finished_only: bool = False
+    """SynthRooms build still in progress: train on its finished scenes (listed in the card)."""
 
     def main(self) -> None:
         from rtgs2.train.features import train_features
 
-        weights = train_features(self.data, self.out, self.config, max_scenes=self.max_scenes)
+        weights = train_features(self.data, self.out, self.config, max_scenes=self.max_scenes, finished_only=self.finished_only)
         print(f"feature weights: {weights}")
 
 

@@ -43,14 +43,17 @@ COLUMNS = ("step", "loss", "accuracy", "lr", "seconds", "eval_loss", "eval_accur
 RESUMABLE_CHANGES = ("checkpoint_every", "eval_every", "num_threads")
 
 
-def training_scenes(data: Path) -> tuple[list[SceneViews], list[SceneViews]]:
-    """(train, held-out) scenes of a data set: a SynthRooms folder's train and test scenes;
-    any other folder's scenes with a 3DGS file serve both (held-out pairs are then drawn
-    from the same scenes, which the card says)."""
+def training_scenes(data: Path, finished_only: bool = False) -> tuple[list[SceneViews], list[SceneViews]]:
+    """(train, held-out) scenes of a data set: a SynthRooms folder's train and test scenes
+    (``finished_only``: those of a partial build that are finished); any other folder's scenes
+    with a 3DGS file serve both (held-out pairs are then drawn from the same scenes, which the
+    card says)."""
     from rtgs2.data.readers.synthrooms import is_synthrooms, open_synthrooms
 
     if is_synthrooms(data):
-        ds = open_synthrooms(data)
+        ds = open_synthrooms(data, finished_only=finished_only)
+        if not ds.train:
+            raise ValueError(f"{data}: no finished train scene yet")
         return ds.train, ds.test or ds.train
     from rtgs2.data.open import open_dataset
 
@@ -142,11 +145,14 @@ def train_features(
     *,
     progress: bool = True,
     max_scenes: int = 0,
+    finished_only: bool = False,
 ) -> Path:
     """Pre-train the feature network on the scenes of ``data``; returns ``out/weights.pt``.
 
     Rerunning the same command resumes from the newest checkpoint in ``out/checkpoints``; a
-    finished run returns at once. ``max_scenes`` > 0 uses only the first training scenes.
+    finished run returns at once. ``max_scenes`` > 0 uses only the first training scenes;
+    ``finished_only`` trains on the finished scenes of a SynthRooms build still in progress (the
+    identity lists them, so a later rerun with more scenes is refused, not mixed).
 
     Raises:
         ValueError: bad data (no scene with Gaussians, no overlapping view pairs) or output
@@ -159,7 +165,7 @@ def train_features(
         if dist.is_main:
             _check_output(out)
         with OutputLock(out, f"rtgs2 train features --data {data}") if dist.is_main else _NoLock():
-            return _train(data, out, cfg, dist, progress and dist.is_main, max_scenes)
+            return _train(data, out, cfg, dist, progress and dist.is_main, max_scenes, finished_only)
     finally:
         shutdown_distributed()
 
@@ -172,10 +178,12 @@ class _NoLock:
         return None
 
 
-def _train(data: Path, out: Path, cfg: FeatureTrainConfig, dist: DistInfo, progress: bool, max_scenes: int) -> Path:
+def _train(
+    data: Path, out: Path, cfg: FeatureTrainConfig, dist: DistInfo, progress: bool, max_scenes: int, finished_only: bool
+) -> Path:
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
-    train_views, held_views = training_scenes(data)
+    train_views, held_views = training_scenes(data, finished_only)
     if max_scenes:
         train_views = train_views[:max_scenes]
     if cfg.pairs_per_step % dist.world_size:

@@ -77,10 +77,22 @@ def test_resume_skips_finished_and_redoes_partial_scenes(tmp_path):
     (root / "test_000" / "labels" / "00001.png").unlink()
     with pytest.raises(ValueError, match="not finished"):
         open_synthrooms(root)
+    partial = open_synthrooms(root, finished_only=True)  # a build in progress, for training on what is done
+    assert [v.name for v in partial.train] == ["train_000"] and partial.test == []
     build_synthrooms(root, progress=False, **TINY)
     assert done.read_text() == stamp and (root / "train_000" / "images" / "00000.png").stat().st_mtime_ns == first
     assert (root / "test_000" / DONE).is_file() and (root / "test_000" / "labels" / "00001.png").is_file()
     assert len(open_synthrooms(root)) == 2
+
+
+def test_test_scenes_are_built_first(tmp_path, monkeypatch):
+    """A partial build holds the whole test split before more train scenes."""
+    import rtgs2.synth.build as build
+
+    order, real = [], build.build_scene
+    monkeypatch.setattr(build, "build_scene", lambda d, seed, cfg: order.append(d.name) or real(d, seed, cfg))
+    build_synthrooms(tmp_path / "o", progress=False, **{**TINY, "num_scenes": 3})
+    assert order == ["test_000", "train_000", "train_001"]
 
 
 def test_bad_input_is_refused_and_nothing_written(tmp_path):

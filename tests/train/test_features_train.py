@@ -2,6 +2,7 @@
 above chance), resumes exactly, refuses what it must, and DDP matches one process."""
 
 import csv
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -112,3 +113,18 @@ def test_resume_with_another_config_or_into_a_foreign_folder_is_refused(synthroo
     (tmp_path / "mine" / "notes.txt").write_text("x")
     with pytest.raises(ValueError, match="not a feature-training output"):
         train_features(synthrooms_mini, tmp_path / "mine", cfg, progress=False)
+
+
+def test_partial_build_trains_on_its_finished_scenes(synthrooms_mini, tmp_path):
+    import shutil
+
+    from rtgs2.train.features import train_features
+
+    data = shutil.copytree(synthrooms_mini, tmp_path / "partial")
+    (data / "train_001" / "DONE").unlink()  # a build still in progress
+    cfg = replace(SHORT, steps=2, checkpoint_every=1, eval_every=0, eval_pairs=1)
+    with pytest.raises(ValueError, match="train_001.*not finished"):
+        train_features(data, tmp_path / "all", cfg, progress=False)
+    train_features(data, tmp_path / "done", cfg, progress=False, finished_only=True)
+    card = json.loads((tmp_path / "done" / "weights.json").read_text())
+    assert card["train_scenes"] == ["train_000"]

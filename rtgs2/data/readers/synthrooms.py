@@ -230,12 +230,15 @@ class SynthRooms:
         return self.scenes[i]
 
 
-def open_synthrooms(root: str | Path) -> SynthRooms:
-    """Open a built SynthRooms data set; ``ValueError`` if ``root`` is not one or a scene is unfinished."""
+def open_synthrooms(root: str | Path, finished_only: bool = False) -> SynthRooms:
+    """Open a built SynthRooms data set; ``ValueError`` if ``root`` is not one or a scene is
+    unfinished. ``finished_only`` opens a partial build: only the scenes whose build finished."""
     root = Path(root)
     m = read_manifest(root)
     lm = LabelMap.from_json(root / LABEL_MAP)
     scenes = {"train": [], "test": []}
     for s in m["scenes"]:
+        if finished_only and not (root / s["name"] / DONE).is_file():
+            continue
         scenes[s["split"]].append(open_scene(root / s["name"], lm))
     return SynthRooms(root, lm, scenes["train"], scenes["test"], m)
