@@ -65,3 +65,24 @@ def test_slabs_agree_with_one_pass(donut_path, weights):
     sliced = extract_features(scene, model, frame=frame, max_points_per_pass=20_000)
     cos = (whole * sliced).sum(1)
     assert float(cos.mean()) > 0.95
+
+
+def _blob(n: int, spread: float):
+    from rtgs2.scene import GaussianScene
+
+    g = torch.Generator().manual_seed(n)
+    means = torch.randn(n, 3, generator=g) * spread
+    return GaussianScene(means, torch.randn(n, 4, generator=g), torch.full((n, 3), -3.0), torch.zeros(n), torch.rand(n, 1, 3, generator=g))
+
+
+def test_degenerate_scenes_get_features_or_a_clear_error(weights):
+    """Fewer Gaussians than an attention patch, and all of them in one voxel: every Gaussian still
+    gets a unit feature; a scene with no extent at all is refused."""
+    model = load_feature_net(weights)
+    tiny = extract_features(_blob(5, 1.0), model, frame=SceneFrame())
+    one_voxel = extract_features(_blob(300, 1e-4), model, frame=SceneFrame())
+    for feats, n in ((tiny, 5), (one_voxel, 300)):
+        assert feats.shape == (n, 32) and torch.isfinite(feats).all()
+        torch.testing.assert_close(feats.norm(dim=1), torch.ones(n), atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="one point"):
+        extract_features(_blob(300, 0.0), model)
