@@ -26,7 +26,7 @@ from rtgs2.features.contrastive import matched_rows, point_info_nce
 from rtgs2.features.inputs import GaussianArrays
 from rtgs2.features.io import save_feature_net
 from rtgs2.features.ptv3 import VARIANTS
-from rtgs2.train.card import git_commit
+from rtgs2.train.card import config_flags, git_commit, launcher
 from rtgs2.train.config import FeatureTrainConfig
 from rtgs2.train.feature_pairs import PairScene, augmentation, draw_pairs, load_pair_scene, pair_samples
 from rtgs2.utils.checkpoint import CheckpointStore
@@ -256,13 +256,18 @@ def _train(
                     store.save(step, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "seconds": row["seconds"]})
     if dist.is_main:
         log.plot(out / "curves.png", [("loss", "eval_loss"), ("accuracy", "eval_accuracy")], "contrastive pre-training")
-        card = training_card(data, cfg, identity, log, [v.name for v in held_views])
+        card = training_card(data, cfg, identity, log, [v.name for v in held_views], dist.world_size)
         save_feature_net(model, weights, card)
     return weights
 
 
-def training_card(data: Path, cfg: FeatureTrainConfig, identity: dict, log: MetricsLog, held: list[str]) -> dict:
-    """The JSON card of trained weights: what they were trained on, how, and how well."""
+def training_card(
+    data: Path, cfg: FeatureTrainConfig, identity: dict, log: MetricsLog, held: list[str], world_size: int
+) -> dict:
+    """The JSON card of trained weights: what they were trained on, how, and how well. Its command
+    names the number of train scenes: on a complete data set it picks the same ones as a run on a
+    partial build (train scenes are built in order)."""
+    scenes = f" --max-scenes {len(identity['train_scenes'])}"
     rows = log.rows()
     last = rows[-1] if rows else {}
     evals = [r for r in rows if r.get("eval_accuracy")]
@@ -281,5 +286,5 @@ def training_card(data: Path, cfg: FeatureTrainConfig, identity: dict, log: Metr
             "held_out_loss": float(evals[-1]["eval_loss"]) if evals else None,
             "chance_top1": 1.0 / cfg.num_correspondences,
         },
-        "reproduce": f"rtgs2 train features --data {data} --out OUT --steps {cfg.steps} --size {cfg.size} --seed {cfg.seed}",
+        "reproduce": f"{launcher(world_size)} train features --data {data} --out OUT {config_flags(cfg)}{scenes}".replace("  ", " "),
     }

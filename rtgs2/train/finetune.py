@@ -66,6 +66,6 @@ def finetune(
     run = FusionRun(
         kind="finetune", data=scene_dir, train=[scene], val=[scene], class_names=list(names), feature_weights=features,
         init_weights=weights, eval_at_start=True, keep_best=False,
-        reproduce=f"rtgs2 finetune --scene {scene_dir} --weights {weights} --steps {steps} --out OUT{flags}",
+        reproduce=f"finetune --scene {scene_dir} --weights {weights} --steps {steps} --out OUT{flags}",
     )  # fmt: skip
     return run_training(run, out, cfg, progress).last

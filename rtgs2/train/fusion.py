@@ -32,7 +32,7 @@ from rtgs2.eval.metrics import confusion_matrix, segmentation_metrics
 from rtgs2.fusion.io import load_backbone_weights, load_fusion, save_fusion
 from rtgs2.fusion.losses import FusionLoss, FusionLossConfig
 from rtgs2.fusion.vdvi import FusionOutput, VDVINet, build_fusion
-from rtgs2.train.card import git_commit
+from rtgs2.train.card import config_flags, git_commit, launcher
 from rtgs2.train.config import FusionTrainConfig
 from rtgs2.train.fusion_data import (
     FeatureCache, FusionScene, augmentation, collate, draw_batch, feature_weights_path, file_fingerprint,
@@ -74,7 +74,7 @@ class FusionRun:
     keep_best: bool = True
     """Keep ``best.pt`` (by validation mIoU); off where the validation views are also the report."""
     reproduce: str = ""
-    """The command that reruns this training (for the card)."""
+    """The arguments of the rtgs2 command that reruns this training (the card adds the launcher)."""
 
 
 class TrainedFusion(NamedTuple):
@@ -176,20 +176,9 @@ def train_fusion(
     run = FusionRun(
         kind="train fusion", data=data, train=train, val=train[: cfg.val_scenes], class_names=list(names),
         feature_weights=weights,
-        reproduce=f"rtgs2 train fusion --data {data} --out OUT{flags} " + _config_flags(cfg),
+        reproduce=f"train fusion --data {data} --out OUT{flags} " + config_flags(cfg),
     )  # fmt: skip
     return run_training(run, out, cfg, progress).best
-
-
-def _config_flags(cfg: FusionTrainConfig) -> str:
-    """The CLI flags that set every field of ``cfg`` that differs from the default."""
-    default = asdict(FusionTrainConfig())
-    parts = []
-    for k, v in asdict(cfg).items():
-        if v != default[k]:
-            flag = "--" + k.replace("_", "-")
-            parts.append(flag if v is True else f"--no-{flag[2:]}" if v is False else f"{flag} {v}")
-    return " ".join(parts)
 
 
 def run_training(run: FusionRun, out: str | Path, cfg: FusionTrainConfig, progress: bool = True) -> TrainedFusion:
@@ -408,8 +397,12 @@ class _Carder:
                 "val": _named(metrics, run.class_names) if metrics else None,
                 "val_before": {k: float(before[0][f"val_{k}"]) for k in ("miou", "macc", "oacc")} if before else None,
             },
-            "reproduce": run.reproduce,
+            "reproduce": f"{launcher(_world_size())} {run.reproduce}",
         }
+
+
+def _world_size() -> int:
+    return torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
 
 
 def _named(metrics: dict, names: list[str]) -> dict:

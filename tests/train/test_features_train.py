@@ -128,3 +128,6 @@ def test_partial_build_trains_on_its_finished_scenes(synthrooms_mini, tmp_path):
     train_features(data, tmp_path / "done", cfg, progress=False, finished_only=True)
     card = json.loads((tmp_path / "done" / "weights.json").read_text())
     assert card["train_scenes"] == ["train_000"]
+    # the command on the card picks the same scenes and config on the complete data set
+    assert card["reproduce"].startswith("rtgs2 train features") and card["reproduce"].endswith("--max-scenes 1")
+    assert "--steps 2 " in card["reproduce"] and "--num-correspondences 512" in card["reproduce"]
