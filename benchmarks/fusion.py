@@ -1,0 +1,251 @@
+"""Fusion-network speed: the VDVI model alone, the speed-ups tried, and whole frames end to end.
+
+    .venv/bin/python benchmarks/fusion.py                                  # full grid, appends to RESULTS.md
+    .venv/bin/python benchmarks/fusion.py --data ~/.cache/rtgs2/synthrooms/v1
+    .venv/bin/python benchmarks/fusion.py --sizes small --modes eager --resolutions 64x48 --frames 2 --no-append
+
+Model rows: ``build_fusion(size, inputs)`` with random weights (speed does not depend on them),
+17 classes (SynthRooms), batch 1, random float32 inputs, under ``torch.inference_mode()``;
+``warmup`` calls, then the median of ``frames`` timed calls. Modes: ``eager``; ``compile``
+(``torch.compile``, default mode, CPU inductor; its first call, which compiles, is reported
+apart); ``bf16`` (bfloat16 autocast on the CPU). A speed-up that cannot run here is reported as
+unavailable, with the reason.
+
+End-to-end rows: the first finished test scene of a SynthRooms root (``--data``), else the
+procedural room of ``benchmarks/scenes.py``. Its per-Gaussian features are computed once,
+untimed (feature weights when there are any, else random unit vectors: the speed is the same).
+Each frame renders Î and Z with the numba backend at the next camera (cycling through them),
+runs fusion small/both and the argmax; medians per stage and of the total.
+
+Each configuration runs in a fresh process, so one's compiled code and warm caches do not help
+the next. Pause background jobs before timing (or read the load averages printed with the table).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import importlib.util
+import itertools
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tyro
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+FEATURE_DIM = 32  # channels of Z when no feature weights say otherwise (the shipped network's)
+ROOM_VIEWS = 24  # cameras on the procedural room's loop
+
+
+@dataclass
+class Config:
+    sizes: list[str] = field(default_factory=lambda: ["small", "paper"])
+    """Fusion network sizes (rtgs2.fusion.vdvi.VARIANTS)."""
+    inputs: list[str] = field(default_factory=lambda: ["both", "image"])
+    """Model inputs: both (Î and Z), image (Î only) or features (Z only)."""
+    resolutions: list[str] = field(default_factory=lambda: ["320x240", "640x480"])
+    """Image sizes of the model rows, WIDTHxHEIGHT pixels."""
+    modes: list[str] = field(default_factory=lambda: ["eager", "compile", "bf16"])
+    """eager (float32), compile (torch.compile, default mode), bf16 (bfloat16 autocast)."""
+    frames: int = 20
+    """Timed frames per configuration (median)."""
+    warmup: int = 3
+    """Untimed frames before them."""
+    threads: int = 2
+    """torch threads (and numba threads in the end-to-end rows)."""
+    end_to_end: bool = True
+    """Time render + fusion + argmax on a scene."""
+    data: Path | None = None
+    """SynthRooms v1 root: the end-to-end scene is its first finished test scene (default: the procedural room)."""
+    scene_resolutions: list[str] = field(default_factory=lambda: ["320x240"])
+    """End-to-end image sizes, WIDTHxHEIGHT (the scene's cameras resized; SynthRooms v1 is 320x240)."""
+    room_gaussians: int = 150_000
+    """Gaussians of the procedural room (SynthRooms v1 scenes have at most 150,000)."""
+    feature_weights: Path | None = None
+    """Feature-network weights for Z (default: the shipped ones; random unit features when there are none)."""
+    append: bool = True
+    """Append the tables to benchmarks/RESULTS.md."""
+
+
+def _wh(res: str) -> tuple[int, int]:
+    w, h = (int(v) for v in res.split("x"))
+    return w, h
+
+
+def _model_case(spec: dict) -> dict:
+    import torch
+
+    from rtgs2.data.readers.synthrooms import CLASS_NAMES
+    from rtgs2.fusion.vdvi import build_fusion
+
+    w, h = _wh(spec["res"])
+    net = build_fusion(spec["size"], spec["inputs"], num_classes=len(CLASS_NAMES)).eval()
+    image, feats = torch.rand(1, 3, h, w), torch.randn(1, net.feature_dim, h, w)
+    out = {"params_m": sum(p.numel() for p in net.parameters()) / 1e6}
+    fn, autocast = net, contextlib.nullcontext()
+    if spec["mode"] == "compile":
+        fn = torch.compile(net)
+    elif spec["mode"] == "bf16":
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16)
+        if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+            out["note"] = "no native bf16 on this CPU"
+    with torch.inference_mode(), autocast:
+        times = []
+        for _ in range(spec["warmup"] + spec["frames"]):
+            t = time.perf_counter()
+            fn(image, feats)
+            times.append((time.perf_counter() - t) * 1000.0)
+    if spec["mode"] == "compile":
+        out["compile_s"] = times[0] / 1000.0  # the first call compiles
+    out["median_ms"] = statistics.median(times[spec["warmup"] :])
+    return out
+
+
+def _scene_case(spec: dict) -> dict:
+    import numba
+    import torch
+    import torch.nn.functional as F
+
+    from rtgs2.data.readers.synthrooms import CLASS_NAMES, open_synthrooms
+    from rtgs2.features.extract import extract_features
+    from rtgs2.features.inputs import SceneFrame
+    from rtgs2.fusion.vdvi import build_fusion
+    from rtgs2.render import render
+    from rtgs2.scene import read_ply
+
+    numba.set_num_threads(min(spec["threads"], numba.config.NUMBA_NUM_THREADS))
+    if spec["data"]:
+        test = open_synthrooms(spec["data"], finished_only=True).test
+        if not test:
+            raise ValueError(f"{spec['data']}: no finished test scene")
+        name, scene, cams = test[0].name, read_ply(test[0].gaussians), test[0].cameras
+        frame = None  # the automatic choice, as training extracts them
+    else:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from scenes import room_cameras, room_scene
+
+        name, scene, cams = "room", room_scene(spec["room_gaussians"]), room_cameras(ROOM_VIEWS)
+        frame = SceneFrame()  # the room is in metres, z up
+    cams = [c.resized(*_wh(spec["res"])) for c in cams]
+    if spec["feature_weights"]:
+        feats = extract_features(scene, spec["feature_weights"], frame=frame)
+    else:
+        feats = F.normalize(torch.randn(scene.num_gaussians, FEATURE_DIM), dim=1)
+    scene = scene.with_features(feats.float().contiguous())
+    net = build_fusion("small", "both", num_classes=len(CLASS_NAMES), feature_dim=feats.shape[1]).eval()
+    stages: dict[str, list[float]] = {"render": [], "fusion": [], "argmax": [], "total": []}
+    with torch.inference_mode():
+        for i in range(spec["warmup"] + spec["frames"]):
+            t0 = time.perf_counter()
+            out = render(scene, cams[i % len(cams)], backend="numba")
+            # [H, W, C] -> [1, C, H, W] is a view with channels-last memory, what the model reads
+            image, z = out.rgb.permute(2, 0, 1)[None], out.features.permute(2, 0, 1)[None]
+            t1 = time.perf_counter()
+            logits = net(image, z)
+            t2 = time.perf_counter()
+            logits.argmax(1)
+            t3 = time.perf_counter()
+            if i >= spec["warmup"]:
+                for k, v in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t3 - t0)):
+                    stages[k].append(v * 1000.0)
+    return {"scene": name, "gaussians": scene.num_gaussians} | {f"{k}_ms": statistics.median(v) for k, v in stages.items()}
+
+
+def _case(spec: dict) -> dict:
+    """Run in a child process: time one configuration, return its row (JSON-able)."""
+    import torch
+
+    torch.set_num_threads(spec["threads"])
+    torch.manual_seed(0)
+    return _model_case(spec) if spec["kind"] == "model" else _scene_case(spec)
+
+
+def _run(spec: dict) -> dict:
+    """``_case(spec)`` in a fresh process; {"error": reason} when it fails."""
+    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:  # killed, or crashed outside Python
+        return {"error": (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]}
+    return json.loads(lines[-1])
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def main(cfg: Config) -> None:
+    import torch
+
+    from rtgs2.data.readers.synthrooms import CLASS_NAMES
+    from rtgs2.features.io import SHIPPED
+
+    load_before = _load()
+    common = {"frames": cfg.frames, "warmup": cfg.warmup, "threads": cfg.threads}
+    model_rows = []
+    for size, inputs, res, mode in itertools.product(cfg.sizes, cfg.inputs, cfg.resolutions, cfg.modes):
+        r = _run({"kind": "model", "size": size, "inputs": inputs, "res": res, "mode": mode} | common)
+        if "error" in r:
+            ms, fps = (f"failed: {r['error']}" if mode == "eager" else f"unavailable ({r['error']})"), ""
+        else:
+            ms, fps = f"{r['median_ms']:.1f}", f"{1000.0 / r['median_ms']:.1f}"
+        params = f"{r['params_m']:.2f}" if "params_m" in r else ""
+        compile_s = f"{r['compile_s']:.1f}" if "compile_s" in r else ""
+        model_rows.append((size, inputs, res, mode, params, ms, fps, compile_s, r.get("note", "")))
+        print(" | ".join(model_rows[-1]), flush=True)
+    if importlib.util.find_spec("onnxruntime") is None:
+        model_rows.append(("", "", "", "onnxruntime", "", "not installed", "", "", ""))
+        print("onnxruntime: not installed", flush=True)
+
+    weights = cfg.feature_weights or (SHIPPED if SHIPPED.is_file() else None)
+    scene_rows, scene_name = [], ""
+    for res in cfg.scene_resolutions if cfg.end_to_end else []:
+        spec = {"kind": "scene", "res": res, "room_gaussians": cfg.room_gaussians} | common
+        r = _run(spec | {"data": str(cfg.data) if cfg.data else None, "feature_weights": str(weights) if weights else None})
+        if "error" in r:
+            scene_rows.append(("", "", res, "failed: " + r["error"], "", "", "", ""))
+        else:
+            scene_name = r["scene"]
+            ms = [f"{r[k + '_ms']:.1f}" for k in ("render", "fusion", "argmax", "total")]
+            scene_rows.append((r["scene"], f"{r['gaussians']:,}", res, *ms, f"{1000.0 / r['total_ms']:.1f}"))
+        print(" | ".join(scene_rows[-1]), flush=True)
+
+    where = f"SynthRooms test scene `{scene_name}` of `{cfg.data}`" if cfg.data else "the procedural room"
+    z = f"Z from the feature weights `{weights}`" if weights else f"Z from random unit features ({FEATURE_DIM} channels)"
+    text = (
+        f"## fusion: model, speed-ups, end to end — {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC\n\n"
+        f"`benchmarks/fusion.py`, {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
+        f"{torch.__version__}, {cfg.threads} torch threads (numba too, end to end); median ms per frame of {cfg.frames} "
+        f"frames after {cfg.warmup} warm-ups, batch 1, random fusion weights, {len(CLASS_NAMES)} classes, each row in a "
+        f"fresh process; load average before: {load_before}, after: {_load()}.\n\n"
+        "| size | inputs | resolution | mode | params M | ms / frame | FPS | compile s | note |\n"
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | --- |\n"
+        + "".join("| " + " | ".join(row) + " |\n" for row in model_rows)
+    )
+    if scene_rows:
+        text += (
+            f"\nEnd to end on {where}: numba render of Î and Z, fusion small/both, argmax; {z}, computed once, untimed.\n\n"
+            "| scene | Gaussians | resolution | render ms | fusion ms | argmax ms | total ms | FPS |\n"
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+            + "".join("| " + " | ".join(row) + " |\n" for row in scene_rows)
+        )
+    print("\n" + text)
+    if cfg.append:
+        with RESULTS.open("a") as f:
+            f.write("\n" + text)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        try:
+            print(json.dumps(_case(json.loads(sys.argv[2]))))
+        except Exception as e:  # a speed-up this install cannot run: a row saying why, not a crash
+            print(json.dumps({"error": f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:160]}"}))
+    else:
+        main(tyro.cli(Config))

@@ -1,0 +1,9 @@
+"""The fusion benchmark (benchmarks/fusion.py): its child times one tiny configuration."""
+
+from benchmarks.fusion import _case
+
+
+def test_model_case_reports_a_positive_median():
+    spec = {"kind": "model", "size": "small", "inputs": "both", "res": "64x48", "mode": "eager", "frames": 2, "warmup": 1, "threads": 1}
+    r = _case(spec)
+    assert r["median_ms"] > 0 and r["params_m"] > 0
