@@ -28,7 +28,7 @@ import torch
 import torch.nn as nn
 
 from rtgs2.data.views import IGNORE_LABEL, SceneViews
-from rtgs2.eval.metrics import confusion_matrix, segmentation_metrics
+from rtgs2.data.segmentation import confusion_matrix, segmentation_metrics
 from rtgs2.fusion.io import load_backbone_weights, load_fusion, save_fusion
 from rtgs2.fusion.losses import FusionLoss, FusionLossConfig
 from rtgs2.fusion.vdvi import FusionOutput, VDVINet, build_fusion
@@ -106,7 +106,7 @@ def lr_at(cfg: FusionTrainConfig, step: int) -> float:
 
 
 def validate(model: VDVINet, scenes: list[FusionScene], device: torch.device) -> dict:
-    """Segmentation metrics (``rtgs2.eval.metrics.segmentation_metrics``: miou, macc, oacc,
+    """Segmentation metrics (``rtgs2.data.segmentation.segmentation_metrics``: miou, macc, oacc,
     per_class) over the held-out views of ``scenes``, each at its full size, no augmentation."""
     K = model.num_classes
     confusion = np.zeros((K, K), dtype=np.int64)
