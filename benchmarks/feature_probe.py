@@ -43,7 +43,7 @@ def main(cfg: Config) -> None:
     from rtgs2.train.features import training_scenes
 
     model = load_feature_net(cfg.weights)
-    _, test = training_scenes(cfg.data)
+    _, test = training_scenes(cfg.data, finished_only=True)  # a partial build: its finished test scenes
     test = test[: cfg.max_scenes] if cfg.max_scenes else test
     rows = []
     for views in test:
