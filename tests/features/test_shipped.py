@@ -1,0 +1,53 @@
+"""The shipped feature weights on a real 3DGS file they never saw (the donut, 0.2 m across):
+invariant to the order of the Gaussians, nearly so to a turn about z and a shift, not collapsed."""
+
+import math
+from dataclasses import replace
+
+import pytest
+import torch
+
+from rtgs2.features.extract import extract_features
+from rtgs2.features.io import SHIPPED, load_feature_net
+from rtgs2.scene import read_ply
+from tests.conftest import DONUT
+
+pytestmark = pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped feature weights in this checkout")
+
+
+@pytest.fixture(scope="module")
+def donut_and_features():
+    if not DONUT.is_file():
+        pytest.skip(f"shared asset not found at {DONUT}")
+    scene = read_ply(DONUT)
+    model = load_feature_net()
+    return scene, model, extract_features(scene, model)
+
+
+def test_shuffled_file_gives_the_same_features(donut_and_features):
+    scene, model, feats = donut_and_features
+    order = torch.randperm(scene.num_gaussians, generator=torch.Generator().manual_seed(0))
+    shuffled = extract_features(scene.subset(order), model)
+    cos = (shuffled * feats[order]).sum(1)
+    assert float(cos.mean()) >= 0.99
+
+
+def test_turned_and_shifted_file_gives_close_features(donut_and_features):
+    scene, model, feats = donut_and_features
+    angle = math.radians(70.0)
+    c, s = math.cos(angle), math.sin(angle)
+    turn = torch.tensor([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    # Each Gaussian turns with the scene: its rotation is q_turn * q (wxyz), q_turn = (cos a/2, 0, 0, sin a/2).
+    w, x, y, z = scene.quats.unbind(1)
+    cw, sz = math.cos(angle / 2), math.sin(angle / 2)
+    quats = torch.stack([cw * w - sz * z, cw * x - sz * y, cw * y + sz * x, cw * z + sz * w], 1)
+    moved = replace(scene, means=scene.means @ turn.T + torch.tensor([0.3, -0.2, 0.05]), quats=quats)
+    cos = (extract_features(moved, model) * feats).sum(1)
+    assert float(cos.mean()) >= 0.8
+
+
+def test_features_are_not_collapsed(donut_and_features):
+    _, _, feats = donut_and_features
+    gen = torch.Generator().manual_seed(1)
+    a, b = torch.randint(0, len(feats), (2, 20_000), generator=gen)
+    assert float((feats[a] * feats[b]).sum(1).abs().mean()) <= 0.7
