@@ -36,9 +36,9 @@ __all__ = [
     "ssim_map",
 ]
 
-# ImageNet backbones that the `lpips` package loads through torchvision, by their torch hub file
-# names (the package ships only its small linear heads; the backbone is fetched on first use,
-# which cannot happen offline, so we require it on disk).
+# ImageNet backbones of the `lpips` package, by the file names torchvision gives them. The
+# package ships only its small linear heads; the backbone must be on disk in rtgs2's cache
+# (nothing is downloaded: the model is built with a random backbone and loaded from that file).
 LPIPS_BACKBONES = {"alex": "alexnet-owt-7be5be79.pth", "vgg": "vgg16-397923af.pth"}
 
 
@@ -58,10 +58,9 @@ def per_image_segmentation_metrics(confusions: Sequence[np.ndarray]) -> dict:
     return {**out, "images": len(scores)}
 
 
-def _lpips_hub_dirs() -> list[Path]:
-    """Torch-hub-style folders searched for the backbone (``<dir>/checkpoints/<file>``): rtgs2's
-    cache (``$RTGS2_CACHE`` or ``~/.cache/rtgs2``, then ``lpips/``), then torch hub's own."""
-    return [cache_root() / "lpips", Path(torch.hub.get_dir())]
+def lpips_weights_dir() -> Path:
+    """Where the LPIPS backbone file is looked for: ``<$RTGS2_CACHE or ~/.cache/rtgs2>/lpips``."""
+    return cache_root() / "lpips"
 
 
 def lpips_available(net: str = "alex") -> tuple[bool, str]:
@@ -75,24 +74,26 @@ def lpips_available(net: str = "alex") -> tuple[bool, str]:
         raise ValueError(f"net must be one of {sorted(LPIPS_BACKBONES)}, got {net!r}")
     if importlib.util.find_spec("lpips") is None:
         return False, "the 'lpips' package is not installed (pip install lpips)"
-    name = LPIPS_BACKBONES[net]
-    for hub in _lpips_hub_dirs():
-        if (hub / "checkpoints" / name).is_file():
-            return True, str(hub / "checkpoints" / name)
-    looked = " or ".join(str(hub / "checkpoints") for hub in _lpips_hub_dirs())
-    return False, f"no {net} backbone weights {name} in {looked}"
+    path = lpips_weights_dir() / LPIPS_BACKBONES[net]
+    if not path.is_file():
+        return False, f"no {net} backbone weights {path.name} in {path.parent}"
+    return True, str(path)
 
 
 @cache
-def _lpips_model(net: str, hub_dir: str) -> torch.nn.Module:
+def _lpips_model(net: str, weights: str) -> torch.nn.Module:
     import lpips as lpips_package
 
-    previous = torch.hub.get_dir()
-    torch.hub.set_dir(hub_dir)  # torchvision reads <hub>/checkpoints: the file found, no download
-    try:
-        return lpips_package.LPIPS(net=net, verbose=False).eval()
-    finally:
-        torch.hub.set_dir(previous)
+    model = lpips_package.LPIPS(net=net, pnet_rand=True, verbose=False).eval()  # random backbone: no download
+    # The package's backbone holds torchvision's conv layers in their order, sliced: fill them in that order.
+    saved = [t for k, t in torch.load(weights, map_location="cpu", weights_only=True).items() if k.startswith("features.")]
+    own = list(model.net.parameters())
+    if len(saved) != len(own) or any(a.shape != b.shape for a, b in zip(saved, own)):
+        raise RuntimeError(f"LPIPS unavailable: {weights} does not hold the {net} backbone's layers")
+    with torch.no_grad():
+        for param, value in zip(own, saved):
+            param.copy_(value)
+    return model
 
 
 def lpips(
@@ -113,7 +114,7 @@ def lpips(
         raise RuntimeError(f"LPIPS unavailable: {where}")
     if img1.shape != img2.shape or img1.shape[-1] != 3:
         raise ValueError(f"lpips: images must be RGB of the same shape, got {list(img1.shape)} and {list(img2.shape)}")
-    model = _lpips_model(net, str(Path(where).parent.parent)).to(img1.device)
+    model = _lpips_model(net, where).to(img1.device)
     x, y = (t.reshape(-1, *t.shape[-3:]).permute(0, 3, 1, 2).float() for t in (img1, img2))
     with torch.no_grad():
         return model(x, y, normalize=True).mean()  # normalize: inputs in [0, 1], not [-1, 1]

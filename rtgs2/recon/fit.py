@@ -37,7 +37,7 @@ from rtgs2.scene.gaussians import GaussianScene, all_finite
 from rtgs2.scene.ply import read_ply, write_ply
 from rtgs2.utils.checkpoint import CheckpointStore
 from rtgs2.utils.io import atomic_write_text
-from rtgs2.utils.lock import LOCK_NAME
+from rtgs2.utils import lock
 from rtgs2.utils.progress import ProgressReport
 
 # Config fields that may change between a checkpoint and its resumption without changing the result.
@@ -226,15 +226,7 @@ def inputs_fingerprint(
 def check_output_folder(out: Path) -> None:
     """Refuse an output path that is a file, or a non-empty folder that is not an rtgs2 recon
     output (no ``recon.json``): nothing of a user's is ever overwritten."""
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"output {out} exists and is not a folder; give a folder for the reconstruction")
-    if out.is_dir():
-        entries = sorted(p.name for p in out.iterdir() if p.name != LOCK_NAME)
-        if entries and MARKER not in entries:
-            raise ValueError(
-                f"output folder {out} is not empty and is not an rtgs2 recon output (holds {entries[:5]}); "
-                "choose an empty or new folder (nothing was written)"
-            )
+    lock.check_output_folder(out, MARKER, "an rtgs2 recon output", "; give a folder for the reconstruction")
 
 
 def result_path(out: Path, iterations: int) -> Path:

@@ -41,7 +41,7 @@ from rtgs2.train.fusion_data import (
 from rtgs2.utils.checkpoint import CheckpointStore
 from rtgs2.utils.distributed import DistInfo, init_distributed, shutdown_distributed
 from rtgs2.utils.io import atomic_write_text
-from rtgs2.utils.lock import LOCK_NAME, OutputLock
+from rtgs2.utils.lock import OutputLock, check_output_folder
 from rtgs2.utils.metrics_log import MetricsLog
 from rtgs2.utils.progress import ProgressReport
 from rtgs2.utils.seed import derive_seed
@@ -196,15 +196,7 @@ def run_training(run: FusionRun, out: str | Path, cfg: FusionTrainConfig, progre
 
 
 def _check_output(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"output {out} exists and is not a folder")
-    if out.is_dir():
-        entries = sorted(p.name for p in out.iterdir() if p.name != LOCK_NAME)
-        if entries and MARKER not in entries:
-            raise ValueError(
-                f"output folder {out} is not empty and is not a fusion-training output (holds {entries[:5]}); "
-                "choose an empty or new folder (nothing was written)"
-            )
+    check_output_folder(out, MARKER, "a fusion-training output")
 
 
 def _devices(dist: DistInfo) -> tuple[torch.device, torch.device]:

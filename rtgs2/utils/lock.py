@@ -75,3 +75,18 @@ class OutputLock:
 
     def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.release()
+
+
+def check_output_folder(out: Path, marker: str, what: str, hint: str = "") -> None:
+    """Refuse an output path that is a file, or a non-empty folder without ``marker`` (the file a
+    run of this kind writes first), so nothing of a user's is ever overwritten; ``what`` names the
+    kind of output ("a feature-training output"), ``hint`` adds to the file message."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output {out} exists and is not a folder{hint}")
+    if out.is_dir():
+        entries = sorted(p.name for p in out.iterdir() if p.name != LOCK_NAME)
+        if entries and marker not in entries:
+            raise ValueError(
+                f"output folder {out} is not empty and is not {what} (holds {entries[:5]}); "
+                "choose an empty or new folder (nothing was written)"
+            )

@@ -56,7 +56,6 @@ def test_per_image_metrics_average_each_image_over_its_own_classes():
 
 def test_lpips_unavailable_is_reported_with_a_reason(tmp_path, monkeypatch):
     monkeypatch.setenv("RTGS2_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     ok, reason = metrics.lpips_available()
     assert not ok and ("'lpips' package" in reason or "alexnet-owt" in reason)
     a = torch.rand(16, 16, 3)
@@ -64,18 +63,14 @@ def test_lpips_unavailable_is_reported_with_a_reason(tmp_path, monkeypatch):
         metrics.lpips(a, a)
 
 
-def test_lpips_weights_are_looked_for_in_the_rtgs2_cache_and_torch_hub(tmp_path, monkeypatch):
+def test_lpips_weights_are_looked_for_in_the_rtgs2_cache_only(tmp_path, monkeypatch):
     monkeypatch.setenv("RTGS2_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: object() if name == "lpips" else None)
     ok, reason = metrics.lpips_available("vgg")
-    assert not ok and "vgg16-397923af.pth" in reason
-    for looked in (tmp_path / "cache" / "lpips" / "checkpoints", tmp_path / "hub" / "checkpoints"):
-        assert str(looked) in reason
-    for hub in (tmp_path / "hub", tmp_path / "cache" / "lpips"):  # the rtgs2 cache comes first
-        weights = hub / "checkpoints" / "vgg16-397923af.pth"
-        weights.parent.mkdir(parents=True)
-        weights.touch()
-        assert metrics.lpips_available("vgg") == (True, str(weights))
+    assert not ok and "vgg16-397923af.pth" in reason and str(tmp_path / "cache" / "lpips") in reason
+    weights = tmp_path / "cache" / "lpips" / "vgg16-397923af.pth"
+    weights.parent.mkdir(parents=True)
+    weights.touch()
+    assert metrics.lpips_available("vgg") == (True, str(weights))
     with pytest.raises(ValueError, match="net"):
         metrics.lpips_available("squeeze")
