@@ -1,0 +1,214 @@
+"""A 3DGS scene + its per-Gaussian features + a fusion network -> semantic labels per camera.
+
+The per-frame path is the paper's real-time loop: one rasterization pass gives Î (RGB), the
+feature image Z and depth; the fusion network turns them into logits; the arg-max is the label.
+The view-independent features F [N, D] are computed once per scene beforehand: read from the
+scene's ``f_vi_*`` properties when it has them, else extracted with the feature weights the
+fusion model was trained with and cached in ``<cache>/features`` (keyed by the bytes of the
+``.ply`` and of the weights).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from rtgs2.fusion.io import SHIPPED as SHIPPED_FUSION
+from rtgs2.fusion.io import load_fusion
+from rtgs2.fusion.vdvi import VDVINet
+from rtgs2.render import RenderOutput, render
+from rtgs2.scene import Camera, GaussianScene, read_ply
+from rtgs2.synth.config import cache_root
+from rtgs2.train.fusion_data import FeatureCache, file_fingerprint
+from rtgs2.utils.errors import Rtgs2Error
+
+UNLABELLED = 255  # label of pixels no Gaussian covers enough
+MIN_ALPHA = 0.5  # pixels less covered than this get UNLABELLED
+
+
+@dataclass
+class SegmentedView:
+    """One camera's result; images at the camera's size."""
+
+    rgb: Tensor  # [H, W, 3] rendered Î in [0, 1]
+    depth: Tensor  # [H, W] metres along the optical axis
+    alpha: Tensor  # [H, W] accumulated opacity
+    labels: Tensor  # [H, W] uint8 class index, UNLABELLED where alpha < MIN_ALPHA
+    confidence: Tensor  # [H, W] softmax probability of the chosen class
+    render_ms: float  # time of the rasterization pass
+    network_ms: float  # time of the fusion network and the arg-max
+
+
+class Segmenter:
+    """Labels views of one scene with one fusion model.
+
+    Args:
+        model: a fusion network (``load_fusion``); moved to ``device`` and put in eval mode.
+        scene: the Gaussians; when the model reads Z they must carry features of the model's
+            ``feature_dim`` (see :meth:`from_files`, which provides them).
+        device: where the network runs (the renderer picks its own backend for the scene's device).
+    """
+
+    def __init__(self, model: VDVINet, scene: GaussianScene, device: str | torch.device = "cpu"):
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.needs_features = model.config["inputs"] != "image"
+        if self.needs_features:
+            dim = 0 if scene.features is None else scene.features.shape[1]
+            if dim != model.config["feature_dim"]:
+                raise Rtgs2Error(
+                    f"the fusion model reads {model.config['feature_dim']}-channel features, the scene has "
+                    f"{dim or 'none'}: extract them first (rtgs2 features) or use Segmenter.from_files"
+                )
+        else:
+            scene = scene.with_features(None)  # nothing to blend: the image-only path renders RGB alone
+        self.scene = scene
+        self.class_names: list[str] = list(model.config.get("class_names") or [])
+
+    @classmethod
+    def from_files(
+        cls,
+        scene: str | Path | GaussianScene,
+        weights: str | Path | None = None,
+        *,
+        feature_weights: str | Path | None = None,
+        device: str | torch.device = "cpu",
+        feature_cache: str | Path | None = None,
+    ) -> Segmenter:
+        """A segmenter for a ``.ply`` (or a loaded scene) with the fusion model at ``weights``
+        (default: the shipped one). Features come from the file's ``f_vi_*`` when present and of
+        the right size, else are extracted with ``feature_weights`` (default: those named on the
+        fusion model's card, else the shipped ones) and cached in ``feature_cache``
+        (default ``<cache>/features``).
+
+        Raises:
+            FileNotFoundError: a weights file or the scene is missing.
+            Rtgs2Error: the feature weights differ from those the fusion model was trained with.
+        """
+        weights = Path(weights) if weights is not None else SHIPPED_FUSION
+        if not weights.is_file():
+            what = "shipped fusion weights" if weights == SHIPPED_FUSION else "fusion weights"
+            raise FileNotFoundError(f"no {what} at {weights}")
+        model = load_fusion(weights)
+        ply = None
+        if not isinstance(scene, GaussianScene):
+            ply = Path(scene)
+            if not ply.is_file():
+                raise FileNotFoundError(f"scene {ply} not found")
+            scene = read_ply(ply)
+        if model.config["inputs"] != "image":
+            dim = model.config["feature_dim"]
+            if scene.features is None or scene.features.shape[1] != dim:
+                fw = _feature_weights(weights, feature_weights)
+                scene = scene.with_features(_scene_features(scene, ply, fw, feature_cache))
+        return cls(model, scene, device)
+
+    def render(self, camera: Camera) -> RenderOutput:
+        """The rasterization pass of the per-frame path (Î, depth, alpha and Z when needed)."""
+        return render(self.scene, camera)
+
+    @torch.no_grad()
+    def logits(self, out: RenderOutput) -> Tensor:  # [K, H, W]
+        """Class logits of one rendered view."""
+        image = out.rgb.permute(2, 0, 1)[None].to(self.device)
+        feats = out.features.permute(2, 0, 1)[None].to(self.device) if self.needs_features else None
+        return self.model(image, feats)[0]
+
+    @torch.no_grad()
+    def segment(self, camera: Camera) -> SegmentedView:
+        """Render ``camera`` and label every pixel (module doc)."""
+        t0 = time.perf_counter()
+        out = self.render(camera)
+        t1 = time.perf_counter()
+        prob = self.logits(out).softmax(0)
+        confidence, labels = prob.max(0)
+        labels = labels.to(torch.uint8).cpu()
+        t2 = time.perf_counter()
+        alpha = out.alpha.cpu()
+        labels = torch.where(alpha >= MIN_ALPHA, labels, torch.full_like(labels, UNLABELLED))
+        return SegmentedView(
+            out.rgb.cpu(), out.depth.cpu(), alpha, labels, confidence.cpu(), (t1 - t0) * 1e3, (t2 - t1) * 1e3
+        )
+
+
+@dataclass
+class FrameRate:
+    """Speed of the per-frame path (render Î + Z, fusion, arg-max; features precomputed)."""
+
+    fps: float  # 1000 / median_ms
+    median_ms: float
+    render_ms: float  # median of the rasterization alone
+    network_ms: float  # median of the network + arg-max alone
+    frames: int
+    width: int
+    height: int
+    threads: int  # torch CPU threads
+
+    def describe(self) -> str:
+        return (
+            f"{self.fps:.1f} FPS ({self.median_ms:.1f} ms median over {self.frames} frames at "
+            f"{self.width}x{self.height}: render {self.render_ms:.1f} ms + network {self.network_ms:.1f} ms, "
+            f"{self.threads} threads)"
+        )
+
+
+def measure_fps(segmenter: Segmenter, cameras: Sequence[Camera], frames: int = 50, warmup: int = 3) -> FrameRate:
+    """Median time of :meth:`Segmenter.segment` over ``frames`` frames (cycling through
+    ``cameras``) after ``warmup`` untimed frames (numba compilation, allocator warm-up)."""
+    if not cameras or frames < 1:
+        raise ValueError("measure_fps needs at least one camera and one frame")
+    for k in range(warmup):
+        segmenter.segment(cameras[k % len(cameras)])
+    total, rend, net = [], [], []
+    for k in range(frames):
+        t = time.perf_counter()
+        v = segmenter.segment(cameras[k % len(cameras)])
+        total.append((time.perf_counter() - t) * 1e3)
+        rend.append(v.render_ms)
+        net.append(v.network_ms)
+    med = statistics.median(total)
+    cam = cameras[0]
+    return FrameRate(
+        1e3 / med, med, statistics.median(rend), statistics.median(net), frames, cam.width, cam.height,
+        torch.get_num_threads(),
+    )  # fmt: skip
+
+
+def _feature_weights(fusion_weights: Path, given: str | Path | None) -> Path:
+    """The feature weights to extract Z's features with: ``given``, else the file named on the
+    fusion model's card, else the shipped ones; refused when the card records another file's hash."""
+    from rtgs2.features.io import SHIPPED
+
+    card_file = fusion_weights.with_suffix(".json")
+    card = json.loads(card_file.read_text()) if card_file.is_file() else {}
+    expected = card.get("feature_weights_sha256")
+    path = Path(given) if given is not None else SHIPPED
+    if given is None and card.get("feature_weights") and Path(card["feature_weights"]).is_file():
+        path = Path(card["feature_weights"])
+    if not path.is_file():
+        raise FileNotFoundError(f"feature weights {path} not found (--feature-weights)")
+    if expected and file_fingerprint(path) != expected:
+        raise Rtgs2Error(
+            f"feature weights {path} are not the ones fusion model {fusion_weights} was trained with "
+            f"(its card records sha256 {expected[:12]}...): pass those with --feature-weights"
+        )
+    return path
+
+
+def _scene_features(scene: GaussianScene, ply: Path | None, weights: Path, folder: str | Path | None) -> Tensor:
+    """Per-Gaussian features [N, D]: cached by file when the scene came from a ``.ply``."""
+    if ply is None:
+        from rtgs2.features.extract import extract_features
+
+        return extract_features(scene, weights)
+    folder = Path(folder) if folder is not None else cache_root() / "features"
+    folder.mkdir(parents=True, exist_ok=True)
+    key = file_fingerprint(ply)[:16]  # one entry per file content; the weights are in FeatureCache's fingerprint
+    return FeatureCache(folder, weights).features(key, ply, scene)
