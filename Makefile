@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench results install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 -q
+
+# The paper-style table on SynthRooms v1 (about 14 h on 2 CPU cores; rerun to continue).
+results: $(STAMP)
+	$(VENV)/bin/rtgs2 reproduce --preset v1
 
 bench: $(STAMP)
 	$(PY) benchmarks/render.py

@@ -1,129 +1,192 @@
-"""``rtgs2 demo``: build a SynthRooms scene and render a walk through it with its labels.
+"""``rtgs2 demo``: segment a SynthRooms room no model has seen, and score it against its ground truth.
 
-Builds one SynthRooms room from ``seed`` with surface-sampled Gaussians (seconds, no data set
-needed), gives every Gaussian its class as a one-hot feature padded to 32 channels (the size of
-the view-independent features of DESIGN §2, so the timed work is RGB + depth + 32 features),
-renders the room's camera loop with the numba backend and writes, per view, ``rgb_XXX.png``,
-``depth_XXX.png`` (colourised, near = dark) and ``labels_XXX.png`` (the arg-max of the rendered
-label features, in the SynthRooms class colours; black where nothing was drawn), plus
-``demo.gif`` with the three side by side. Prints the render FPS: the median over views, after a
-warm-up render (which also compiles the numba kernels on first use).
+The room is built exactly as the v1 data set's rooms are (the v1 generator, 100 views of 320x240
+along a loop at eye height, a 3DGS fitted by ``rtgs2.recon`` for 300 steps to the 88 training
+views, at most 150k Gaussians), from data set seed DEMO_DATA_SEED: v1's rooms come from seed 0,
+so this one is none of the rooms the shipped model was trained or tested on. Fitted rather than
+surface-sampled Gaussians, because the model was trained on fitted ones and their artefacts are
+part of what it must cope with. Building it costs about 2 min on 2 idle cores (a v1 scene: 121 s,
+25 s ground truth + 96 s fit, benchmarks/RESULTS.md), so the first demo takes about 2.5-3 min (on
+2 cores shared with two full-load jobs it took 15 min wall, 9.3 CPU-minutes). Only once: the
+room is cached in ``<cache>/demo/``, the features of its Gaussians in ``<cache>/features``, and
+a second run takes seconds.
 
-Until the segmentation networks exist the labels are the Gaussians' own (ground truth), so the
-demo shows the render path that segmentation will run on, not a prediction.
+``num_views`` views evenly spaced along the room's loop are segmented with the fusion model
+(the shipped one unless ``weights`` is given); the folder ``out`` receives
+
+    demo.gif           image | prediction | ground truth for each view, looping, with a legend
+    contact_sheet.png  rows image / prediction / ground truth for SHEET_VIEWS of the views, legend
+    metrics.json       mIoU, mean class accuracy, pixel accuracy, IoU per class, FPS, scene, weights
+
+and mIoU, pixel accuracy and FPS are printed. The scores count every ground-truth pixel (a pixel
+the model leaves unlabelled is wrong); FPS is the median per-frame time of render + network +
+arg-max after one untimed warm-up frame.
 """
 
 from __future__ import annotations
 
-import statistics
+import hashlib
+import json
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import imageio.v2 as imageio
 import numpy as np
-import torch
-import torch.nn.functional as F
+from PIL import Image
 from rich.console import Console
 from rich.progress import track
-from torch import Tensor
 
-from rtgs2.data.readers.synthrooms import synthrooms_label_map
-from rtgs2.render import render
-from rtgs2.synth.build import make_scene
-from rtgs2.synth.config import preset_config
-from rtgs2.synth.gaussians import surface_gaussians
+from rtgs2.data.readers.synthrooms import DONE, list_scenes, open_scene, synthrooms_label_map
+from rtgs2.data.segmentation import confusion_matrix, segmentation_metrics
+from rtgs2.data.views import IGNORE_LABEL
+from rtgs2.pipeline.draw import gif_frame, legend, to_uint8, write_gif
+from rtgs2.pipeline.segmenter import FrameRate, Segmenter, fusion_weights_path
+from rtgs2.render.numba_backend import torch_threads_kept
+from rtgs2.synth.build import build_synthrooms, scene_list, scene_seeds
+from rtgs2.synth.config import PRESETS, cache_root, preset_config
+from rtgs2.utils.errors import Rtgs2Error
+from rtgs2.utils.io import atomic_write_text
+from rtgs2.utils.lock import check_output_folder
 
-DEMO_FEATURES = 32  # channels blended per pixel: the feature size of the full pipeline
-DEMO_SPACING = 0.03  # metres between surface Gaussians: ~150-250k Gaussians for a room
+DEMO_PRESET = "v1"  # the rooms the shipped model was trained on
+DEMO_DATA_SEED = 1  # v1 is data set seed 0: seed 1's rooms are none of v1's (checked in run_demo)
+DEMO_VIEWS = 50  # views segmented: every 2nd of the room's 100
+SHEET_VIEWS = 6  # columns of the contact sheet
 GIF_FPS = 8
-MIN_ALPHA = 0.5  # pixels less covered than this show no label
-# Colour stops of the depth map, near to far (dark blue, teal, yellow-green, pale yellow).
-DEPTH_STOPS = np.array([[0.05, 0.03, 0.3], [0.1, 0.5, 0.55], [0.6, 0.85, 0.25], [1.0, 0.98, 0.75]])
+MARKER = "demo.gif"  # the first file a demo writes into its folder
 
 
 @dataclass
 class DemoResult:
-    fps: float  # 1000 / median_ms
-    median_ms: float  # median render time per view, milliseconds
-    frames: list[Path]  # the PNGs written
+    """What :func:`run_demo` wrote and measured."""
+
+    metrics: dict  # miou, macc, oacc (fractions in [0, 1]) and per_class, as segmentation_metrics
+    frame_rate: FrameRate
     gif: Path
-    num_gaussians: int
+    contact_sheet: Path
+    metrics_file: Path
+    scene: Path  # the cached scene folder (SynthRooms layout)
 
 
-def colorize_depth(depth: Tensor, alpha: Tensor, near: float, far: float) -> np.ndarray:
-    """[H, W] metres, [H, W] alpha -> [H, W, 3] uint8: depth through DEPTH_STOPS, white where empty."""
-    t = ((depth - near) / max(far - near, 1e-6)).clamp(0, 1).numpy() * (len(DEPTH_STOPS) - 1)
-    i = np.minimum(t.astype(int), len(DEPTH_STOPS) - 2)
-    f = (t - i)[..., None]
-    rgb = DEPTH_STOPS[i] * (1 - f) + DEPTH_STOPS[i + 1] * f
-    rgb = np.where((alpha.numpy() > 0.5)[..., None], rgb, 1.0)
-    return to_uint8(rgb)
-
-
-def to_uint8(x) -> np.ndarray:
-    return (np.clip(np.asarray(x), 0, 1) * 255 + 0.5).astype(np.uint8)
+def demo_scene(preset: str = DEMO_PRESET, seed: int = DEMO_DATA_SEED, console: Console | None = None, **overrides) -> Path:
+    """The folder of the demo's room: the one scene of the SynthRooms data set ``preset`` with
+    data set seed ``seed`` and ``overrides`` (:class:`~rtgs2.synth.config.SynthConfig` fields),
+    built on first use into ``<cache>/demo/<preset>-<hash of the config>`` and reused after."""
+    cfg = preset_config(preset, num_scenes=1, seed=seed, **overrides)
+    v1 = set(scene_seeds(PRESETS["v1"]))
+    if scene_seeds(cfg)[0] in v1:
+        raise ValueError(f"seed must give a room outside SynthRooms v1 (seed {seed} gives one of v1's own rooms)")
+    key = hashlib.sha256(json.dumps(cfg.to_json(), sort_keys=True).encode()).hexdigest()[:12]
+    root = cache_root() / "demo" / f"{preset}-{key}"
+    if console is not None and not (root / scene_list(cfg)[0]["name"] / DONE).is_file():
+        what = "a 3DGS fit: about 2-3 min on 2 cores" if cfg.gaussians == "fitted" else "surface Gaussians"
+        console.print(f"building the demo room once ({cfg.num_views} views of {cfg.width}x{cfg.height}, {what}) into {root}")
+    build_synthrooms(root, preset, progress=console is not None, num_scenes=1, seed=seed, **overrides)
+    return list_scenes(root)[0]
 
 
 def run_demo(
-    out: Path,
-    num_views: int = 24,
-    width: int = 320,
-    height: int = 240,
-    seed: int = 0,
-    spacing: float = DEMO_SPACING,
+    out: str | Path = Path("outputs/demo"),
+    weights: str | Path | None = None,
+    *,
+    feature_weights: str | Path | None = None,
+    num_views: int = DEMO_VIEWS,
+    preset: str = DEMO_PRESET,
+    seed: int = DEMO_DATA_SEED,
+    **overrides,
 ) -> DemoResult:
-    """Render ``num_views`` views (``width`` x ``height`` pixels) of the SynthRooms room of ``seed``,
-    Gaussians ``spacing`` metres apart, into the folder ``out`` (see module doc)."""
-    if min(num_views, width, height) < 1 or not spacing > 0:
-        raise ValueError(f"num_views, width, height, spacing must be positive, got {num_views}, {width}, {height}, {spacing}")
-    console = Console()
+    """Build (or reuse) the demo room, segment ``num_views`` of its views into ``out`` and score
+    them (module doc). ``preset``, ``seed`` and ``overrides`` choose the room (:func:`demo_scene`;
+    tests use small ones).
+
+    Raises:
+        FileNotFoundError: no weights (the shipped file is missing and ``weights`` not given).
+        ValueError: bad ``num_views`` or ``seed``; ``out`` is a file or a folder holding other things.
+        Rtgs2Error: the model does not predict SynthRooms' classes.
+    """
+    if not isinstance(num_views, int) or isinstance(num_views, bool) or num_views < 1:
+        raise ValueError(f"num_views must be a positive integer, got {num_views!r}")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_output_folder(out, MARKER, "an rtgs2 demo output")
+    weights = fusion_weights_path(weights)  # before the build: a missing model should not cost minutes
+    console = Console()
+    with torch_threads_kept():  # the ground truth's numba ray caster would set torch's threads to numba's
+        scene_dir = demo_scene(preset, seed, console, **overrides)
     label_map = synthrooms_label_map()
-    if label_map.num_classes > DEMO_FEATURES:
-        raise ValueError(f"{label_map.num_classes} classes do not fit in {DEMO_FEATURES} feature channels")
-    with console.status(f"building SynthRooms room {seed}"):
-        room, cams = make_scene(seed, preset_config("mini", num_views=num_views, width=width, height=height))
-        scene, prim = surface_gaussians(room, spacing)
-        labels = torch.from_numpy(room.label[prim].astype(np.int64))
-        scene = scene.with_features(F.one_hot(labels, DEMO_FEATURES).float())
-    with console.status("warm-up render (compiles the numba kernels on first use)"), torch.no_grad():
-        render(scene, cams[0], backend="numba")
-    renders, times = [], []
-    with torch.no_grad():
-        for cam in track(cams, description="rendering", console=console):
-            t = time.perf_counter()
-            o = render(scene, cam, backend="numba")
-            times.append((time.perf_counter() - t) * 1000.0)
-            renders.append(o)
-    # Shared depth scale over all views, so colours mean the same in every frame.
-    drawn = torch.cat([o.depth[o.alpha > MIN_ALPHA] for o in renders])
-    near, far = (float(v) for v in torch.quantile(drawn[:: max(1, len(drawn) // 100_000)], torch.tensor([0.02, 0.98])))
-    frames, panels = [], []
-    for k, o in enumerate(renders):
-        images = {
-            "rgb": to_uint8(o.rgb.numpy()),
-            "depth": colorize_depth(o.depth, o.alpha, near, far),
-            "labels": label_map.colorize(rendered_labels(o.features, o.alpha)),
-        }
-        for name, img in images.items():
-            path = out / f"{name}_{k:03d}.png"
-            imageio.imwrite(path, img)
-            frames.append(path)
-        panels.append(np.concatenate(list(images.values()), axis=1))
-    gif = out / "demo.gif"
-    imageio.mimsave(gif, panels, duration=1.0 / GIF_FPS, loop=0)
-    median = statistics.median(times)
-    console.print(
-        f"{num_views} views of {width}x{height}, {scene.num_gaussians:,} Gaussians, RGB + depth + {DEMO_FEATURES} "
-        f"features: median {median:.1f} ms per view = [bold]{1000 / median:.1f} FPS[/bold] (numba, CPU)"
+    views = open_scene(scene_dir, label_map)
+    if num_views > len(views):
+        raise ValueError(f"num_views must be at most the room's {len(views)} views, got {num_views}")
+    with console.status("loading the model and the room's features (extracted on first use, then cached)"):
+        segmenter = Segmenter.from_files(views.gaussians, weights, feature_weights=feature_weights)
+    names = segmenter.class_names or [f"class {k}" for k in range(segmenter.model.config["num_classes"])]
+    if len(names) != label_map.num_classes or (segmenter.class_names and names != label_map.names):
+        raise Rtgs2Error(
+            f"{weights} predicts {len(names)} classes ({', '.join(names[:4])}, ...); the demo scores SynthRooms' "
+            f"{label_map.num_classes} ({', '.join(label_map.names[:4])}, ...): pass a model trained on SynthRooms"
+        )
+
+    picks = np.linspace(0, len(views), num_views, endpoint=False).astype(int).tolist()  # the path is a loop
+    with console.status("warm-up frame (compiles the numba kernels on first use)"):
+        segmenter.segment(views.cameras[picks[0]])
+    k = label_map.num_classes
+    confusion = np.zeros((k + 1, k + 1), np.int64)  # predicted column k: pixels left unlabelled
+    shown: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # image, prediction, truth per view
+    total, rend, net = [], [], []
+    for i in track(picks, description="segmenting", console=console):
+        t = time.perf_counter()
+        view = segmenter.segment(views.cameras[i])
+        total.append((time.perf_counter() - t) * 1e3)
+        rend.append(view.render_ms)
+        net.append(view.network_ms)
+        pred, truth = view.labels.numpy(), views.labels[i].numpy()
+        confusion += confusion_matrix(np.where(pred == IGNORE_LABEL, k, pred), truth, k + 1)
+        shown.append((to_uint8(view.rgb), pred, truth))
+    rate = FrameRate.of(total, rend, net, views.cameras[picks[0]])
+    scores = segmentation_metrics(confusion)
+    scores["per_class"] = {key: values[:k] for key, values in scores["per_class"].items()}
+
+    seen = sorted({int(c) for _, p, t in shown for c in np.union1d(p, t)} - {IGNORE_LABEL})
+    panels = [gif_frame(np.concatenate([img, label_map.colorize(p), label_map.colorize(t)], 1)) for img, p, t in shown]
+    out.mkdir(parents=True, exist_ok=True)
+    gif = out / MARKER
+    write_gif(gif, panels, GIF_FPS, legend(label_map, seen, panels[0].shape[1]))
+    cols = [shown[j] for j in np.linspace(0, len(shown), min(SHEET_VIEWS, len(shown)), endpoint=False).astype(int)]
+    sheet = np.concatenate(
+        [
+            np.concatenate([img for img, _, _ in cols], 1),
+            np.concatenate([label_map.colorize(p) for _, p, _ in cols], 1),
+            np.concatenate([label_map.colorize(t) for _, _, t in cols], 1),
+        ],
+        0,
     )
-    console.print(f"wrote {len(frames)} PNGs and {gif}")
-    return DemoResult(1000.0 / median, median, frames, gif, scene.num_gaussians)
+    sheet = np.concatenate([sheet, legend(label_map, seen, sheet.shape[1])], 0)
+    contact = out / "contact_sheet.png"
+    Image.fromarray(sheet).save(contact)
+    record = {
+        "miou": scores["miou"],
+        "macc": scores["macc"],
+        "oacc": scores["oacc"],
+        "iou_per_class": {n: _finite(v) for n, v in zip(label_map.names, scores["per_class"]["iou"])},
+        "frame_rate": asdict(rate),
+        "views": picks,
+        "scene": str(scene_dir),
+        "num_gaussians": segmenter.scene.num_gaussians,
+        "weights": str(weights.resolve()),
+        "note": "scores over every ground-truth pixel of the views (unlabelled = wrong); classes absent from "
+        "the ground truth have iou null and are left out of the means; FPS: median after one warm-up frame",
+    }
+    metrics_file = out / "metrics.json"
+    atomic_write_text(metrics_file, json.dumps(record, indent=1))
+    console.print(
+        f"unseen SynthRooms room, {num_views} views: [bold]mIoU {scores['miou']:.1%}[/bold], pixel accuracy "
+        f"{scores['oacc']:.1%}, mean class accuracy {scores['macc']:.1%}"
+    )
+    console.print(f"{segmenter.scene.num_gaussians:,} Gaussians: [bold]{rate.describe()}[/bold]")
+    console.print(f"wrote {gif}, {contact} and {metrics_file}")
+    return DemoResult(scores, rate, gif, contact, metrics_file, scene_dir)
 
 
-def rendered_labels(features: Tensor, alpha: Tensor) -> np.ndarray:
-    """[H, W, D] blended one-hot labels, [H, W] alpha -> [H, W] uint8 arg-max (255 where alpha is low)."""
-    lab = features.argmax(-1).to(torch.uint8)
-    return torch.where(alpha > MIN_ALPHA, lab, torch.full_like(lab, 255)).numpy()
+def _finite(x: float) -> float | None:
+    """``x``, or None for NaN (JSON has no NaN)."""
+    return None if math.isnan(x) else x

@@ -1,26 +1,82 @@
-import imageio.v2 as imageio
-import numpy as np
+"""``rtgs2 demo`` on a tiny unseen room (mini preset, surface Gaussians, 64x48): files, finite
+scores in [0, 1], the cached room, the clear error without weights; the shipped model's quality
+when it is in the checkout. A random model's scores are checked for range only, never quality."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import imageio.v3 as iio
 import pytest
+import torch
 
-from rtgs2.data.readers.synthrooms import synthrooms_label_map
-from rtgs2.demo import run_demo
+from rtgs2.data.readers.synthrooms import CLASS_NAMES
+from rtgs2.demo import DEMO_DATA_SEED, run_demo
+from rtgs2.fusion.io import SHIPPED, save_fusion
+from rtgs2.fusion.vdvi import build_fusion
+from rtgs2.pipeline import segmenter as segmenter_module
+from rtgs2.synth import build as synth_build
+from rtgs2.synth.build import scene_seeds
+from rtgs2.synth.config import CACHE_ENV, PRESETS, preset_config
+from tests.cli.test_errors import one_line_error
+
+TINY = {"preset": "mini", "width": 64, "height": 48, "surface_spacing": 0.15}  # ~11k Gaussians, seconds
 
 
-def test_demo_writes_frames_gif_and_labels(tmp_path):
-    res = run_demo(tmp_path / "demo", num_views=2, width=40, height=30, seed=3, spacing=0.08)
-    assert len(res.frames) == 6 and all(p.exists() for p in res.frames)
-    rgb = imageio.imread(tmp_path / "demo" / "rgb_001.png")
-    assert rgb.shape == (30, 40, 3) and rgb.std() > 5  # a lit room, not a blank frame
-    labels = imageio.imread(tmp_path / "demo" / "labels_001.png").reshape(-1, 3)
-    palette = {tuple(c) for c in synthrooms_label_map().colors.tolist()} | {(0, 0, 0)}
-    colours = {tuple(c) for c in np.unique(labels, axis=0).tolist()}
-    assert colours <= palette  # every pixel is a class colour (or black = nothing drawn)
-    assert len(colours - {(0, 0, 0)}) >= 2  # walls, floor, furniture: several classes in view
-    gif = imageio.mimread(res.gif)
-    assert len(gif) == 2 and gif[0].shape[:2] == (30, 120)  # rgb | depth | labels
-    assert res.fps > 0 and res.num_gaussians > 1000
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def random_weights(tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / "random.pt"
+    save_fusion(build_fusion("small", "both", num_classes=len(CLASS_NAMES), class_names=list(CLASS_NAMES)), path)
+    return path
+
+
+def test_demo_writes_gif_sheet_and_metrics(tmp_path, cache, random_weights, monkeypatch):
+    res = run_demo(tmp_path / "demo", random_weights, num_views=3, **TINY)
+    gif = iio.imread(res.gif, index=None)
+    assert gif.shape[0] == 3 and gif.shape[2] == 3 * 64 and gif.shape[1] > 48  # image | prediction | truth, legend
+    sheet = iio.imread(res.contact_sheet)
+    assert sheet.shape[1] == 3 * 64 and sheet.shape[0] > 3 * 48  # 3 views x rows image / prediction / truth, legend
+    metrics = json.loads(res.metrics_file.read_text())
+    for key in ("miou", "macc", "oacc"):
+        assert math.isfinite(metrics[key]) and 0 <= metrics[key] <= 1
+    assert list(metrics["iou_per_class"]) == list(CLASS_NAMES) and metrics["frame_rate"]["fps"] > 0
+    assert len(metrics["views"]) == 3 and res.scene.is_relative_to(cache / "demo")
+
+    def no_build(*_, **__):
+        raise AssertionError("the demo room is cached: nothing is built twice")
+
+    monkeypatch.setattr(synth_build, "build_scene", no_build)
+    again = run_demo(tmp_path / "demo", random_weights, num_views=3, **TINY)  # same folder: its own files replaced
+    assert again.metrics["miou"] == pytest.approx(res.metrics["miou"])
+
+
+def test_demo_room_is_none_of_v1s(tmp_path, cache, random_weights):
+    assert scene_seeds(preset_config("v1", num_scenes=1, seed=DEMO_DATA_SEED))[0] not in scene_seeds(PRESETS["v1"])
+    with pytest.raises(ValueError, match="seed must give a room outside SynthRooms v1"):
+        run_demo(tmp_path / "demo", random_weights, seed=0, **TINY)
+
+
+def test_demo_without_weights_fails_at_once(tmp_path, cache, monkeypatch, capsys):
+    monkeypatch.setattr(segmenter_module, "SHIPPED_FUSION", tmp_path / "vdvi_small_both_synthrooms_v1.pt")
+    line = one_line_error(["demo", "--out", str(tmp_path / "demo")], capsys)
+    assert line.startswith(f"rtgs2 demo: no shipped fusion weights at {tmp_path}/vdvi_small_both_synthrooms_v1.pt")
+    assert "--weights" in line and not cache.exists()  # refused before building anything
 
 
 def test_demo_rejects_bad_sizes(tmp_path):
     with pytest.raises(ValueError, match="num_views"):
         run_demo(tmp_path, num_views=0)
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped fusion weights in this checkout")
+def test_shipped_model_segments_an_unseen_room(tmp_path, cache):
+    res = run_demo(tmp_path / "demo", num_views=4, preset="mini", width=320, height=240)  # surface Gaussians
+    assert res.metrics["miou"] > 0.3

@@ -27,13 +27,16 @@ class TrainFusion:
     """Feature-network weights giving Z (default: the shipped ones; not needed with --inputs image)."""
     max_scenes: int = 0
     """Use only the first N training scenes (0 = all)."""
+    finished_only: bool = False
+    """SynthRooms build still in progress: train on its finished scenes (listed in the card)."""
 
     def main(self) -> None:
         from rtgs2.train.fusion import train_fusion
 
         best = train_fusion(
-            self.data, self.out, self.config, feature_weights=self.feature_weights, max_scenes=self.max_scenes
-        )
+            self.data, self.out, self.config, feature_weights=self.feature_weights, max_scenes=self.max_scenes,
+            finished_only=self.finished_only,
+        )  # fmt: skip
         print(f"fusion weights: {best} (best validation mIoU), {best.with_name('last.pt')} (last step)")
 
 

@@ -84,6 +84,33 @@ def nearest_views(cameras: Sequence[Camera]) -> list[int]:
     return dist.argmin(1).tolist()
 
 
+def view_agreement(
+    cameras: Sequence[Camera],
+    depths: Sequence[ImageLike],  # V x [H, W] camera z, metres; 0 = unknown
+    labels: Sequence[ImageLike],  # V x [H, W] uint8, IGNORE_LABEL = ignore
+    *,
+    rel_tol: float = DEPTH_REL_TOL,
+    abs_tol: float = DEPTH_ABS_TOL,
+    ignore: int = IGNORE_LABEL,
+) -> tuple[int, int]:
+    """(agreeing, compared) pixel counts summed over all views, each paired with its nearest
+    other view by camera centre (``nearest_views``) and scored with ``pair_agreement`` (see it
+    for which pixels count); (0, 0) for fewer than 2 views. Counts of several scenes add up to
+    a pooled score."""
+    if not len(cameras) == len(depths) == len(labels):
+        raise ValueError(f"cameras, depths and labels differ in length: {len(cameras)}, {len(depths)}, {len(labels)}")
+    if len(cameras) < 2:
+        return 0, 0
+    agree = compared = 0
+    for a, b in enumerate(nearest_views(cameras)):
+        n_agree, n = pair_agreement(
+            cameras[a], depths[a], labels[a], cameras[b], depths[b], labels[b],
+            rel_tol=rel_tol, abs_tol=abs_tol, ignore=ignore,
+        )  # fmt: skip
+        agree, compared = agree + n_agree, compared + n
+    return agree, compared
+
+
 def view_consistency(
     cameras: Sequence[Camera],
     depths: Sequence[ImageLike],  # V x [H, W] camera z, metres; 0 = unknown
@@ -94,17 +121,11 @@ def view_consistency(
     ignore: int = IGNORE_LABEL,
 ) -> float:
     """Fraction of compared pixels whose label agrees with the same point's label in the
-    neighbouring view: each view is paired with its nearest other view by camera centre
-    (``nearest_views``) and scored with ``pair_agreement`` (see it for which pixels count),
-    counts summed over all pairs. NaN when no pixel could be compared.
+    neighbouring view (the counts of ``view_agreement``). NaN when no pixel could be compared.
+
+    Raises:
+        ValueError: fewer than 2 views, or lists of different lengths.
     """
-    if not len(cameras) == len(depths) == len(labels):
-        raise ValueError(f"cameras, depths and labels differ in length: {len(cameras)}, {len(depths)}, {len(labels)}")
-    agree = compared = 0
-    for a, b in enumerate(nearest_views(cameras)):
-        n_agree, n = pair_agreement(
-            cameras[a], depths[a], labels[a], cameras[b], depths[b], labels[b],
-            rel_tol=rel_tol, abs_tol=abs_tol, ignore=ignore,
-        )  # fmt: skip
-        agree, compared = agree + n_agree, compared + n
+    nearest_views(cameras)  # refuses fewer than 2 views
+    agree, compared = view_agreement(cameras, depths, labels, rel_tol=rel_tol, abs_tol=abs_tol, ignore=ignore)
     return agree / compared if compared else float("nan")

@@ -92,10 +92,7 @@ class Segmenter:
             FileNotFoundError: a weights file or the scene is missing.
             Rtgs2Error: the feature weights differ from those the fusion model was trained with.
         """
-        weights = Path(weights) if weights is not None else SHIPPED_FUSION
-        if not weights.is_file():
-            what = "shipped fusion weights" if weights == SHIPPED_FUSION else "fusion weights"
-            raise FileNotFoundError(f"no {what} at {weights}")
+        weights = fusion_weights_path(weights)
         model = load_fusion(weights)
         ply = None
         if not isinstance(scene, GaussianScene):
@@ -158,6 +155,22 @@ class FrameRate:
             f"{self.threads} threads)"
         )
 
+    @classmethod
+    def of(
+        cls, total_ms: Sequence[float], render_ms: Sequence[float], network_ms: Sequence[float], camera: Camera
+    ) -> FrameRate:
+        """Medians of timed frames: of each whole :meth:`Segmenter.segment` call, of its render
+        and of its network parts (milliseconds, one per frame); ``camera`` gives the size reported."""
+        if not total_ms or not len(total_ms) == len(render_ms) == len(network_ms):
+            raise ValueError(
+                f"need as many times of each kind, at least one: {len(total_ms)}, {len(render_ms)}, {len(network_ms)}"
+            )
+        med = statistics.median(total_ms)
+        return cls(
+            1e3 / med, med, statistics.median(render_ms), statistics.median(network_ms), len(total_ms),
+            camera.width, camera.height, torch.get_num_threads(),
+        )  # fmt: skip
+
 
 def measure_fps(segmenter: Segmenter, cameras: Sequence[Camera], frames: int = 50, warmup: int = 3) -> FrameRate:
     """Median time of :meth:`Segmenter.segment` over ``frames`` frames (cycling through
@@ -173,12 +186,20 @@ def measure_fps(segmenter: Segmenter, cameras: Sequence[Camera], frames: int = 5
         total.append((time.perf_counter() - t) * 1e3)
         rend.append(v.render_ms)
         net.append(v.network_ms)
-    med = statistics.median(total)
-    cam = cameras[0]
-    return FrameRate(
-        1e3 / med, med, statistics.median(rend), statistics.median(net), frames, cam.width, cam.height,
-        torch.get_num_threads(),
-    )  # fmt: skip
+    return FrameRate.of(total, rend, net, cameras[0])
+
+
+def fusion_weights_path(weights: str | Path | None) -> Path:
+    """``weights``, else the shipped fusion model; FileNotFoundError when that file is missing
+    (callers check it before slow work such as building a scene)."""
+    path = Path(weights) if weights is not None else SHIPPED_FUSION
+    if not path.is_file():
+        if weights is None:
+            raise FileNotFoundError(
+                f"no shipped fusion weights at {path}: pass a fusion model with --weights (rtgs2 train fusion writes one)"
+            )
+        raise FileNotFoundError(f"no fusion weights at {path}")
+    return path
 
 
 def _feature_weights(fusion_weights: Path, given: str | Path | None) -> Path:

@@ -172,21 +172,26 @@ def build_synthrooms(out: str | Path | None = None, preset: str = "mini", *, pro
     manifest = {"format": FORMAT, "version": VERSION, "preset": preset, "config": cfg.to_json(), "scenes": scenes}
     atomic_write_text(root / MANIFEST, json.dumps(manifest, indent=1))
     synthrooms_label_map().to_json(root / LABEL_MAP)
+    # Scenes finished by an earlier run count as done from the start, so the rate and ETA are
+    # those of this run's builds.
+    done = sum((root / s["name"] / DONE).is_file() for s in scenes)
     with OutputLock(root, f"rtgs2 synth --preset {preset}"), ProgressReport(
-        "SynthRooms scenes", len(scenes), fields="{scene}", enabled=progress
+        "SynthRooms scenes", len(scenes), start=done, fields="{scene}", enabled=progress
     ) as bar:
         # Test scenes first: a partial build already holds the whole test split, so a model
         # trained on the train scenes finished so far can be scored as on the full data set.
-        for i, s in enumerate(sorted(scenes, key=lambda s: s["split"] != "test")):
+        for s in sorted(scenes, key=lambda s: s["split"] != "test"):
             d = root / s["name"]
-            bar.update(i, scene=f"building {s['name']}")
-            if not (d / DONE).is_file():
-                for sub in ("images", "labels", "depth", "instances"):  # a partial scene is redone
-                    shutil.rmtree(d / sub, ignore_errors=True)
-                if (d / "fit").is_dir() and not (d / "fit" / RECON_MARKER).is_file():
-                    shutil.rmtree(d / "fit")  # an older rtgs2's fit checkpoints: they record no identity
-                d.mkdir(exist_ok=True)
-                stats = build_scene(d, s["seed"], cfg)
-                atomic_write_text(d / DONE, json.dumps({"seed": s["seed"], **stats}, indent=1))
-            bar.update(i + 1, scene=f"{s['name']} done")
+            if (d / DONE).is_file():
+                continue
+            bar.update(done, scene=f"building {s['name']}")
+            for sub in ("images", "labels", "depth", "instances"):  # a partial scene is redone
+                shutil.rmtree(d / sub, ignore_errors=True)
+            if (d / "fit").is_dir() and not (d / "fit" / RECON_MARKER).is_file():
+                shutil.rmtree(d / "fit")  # an older rtgs2's fit checkpoints: they record no identity
+            d.mkdir(exist_ok=True)
+            stats = build_scene(d, s["seed"], cfg)
+            atomic_write_text(d / DONE, json.dumps({"seed": s["seed"], **stats}, indent=1))
+            done += 1
+            bar.update(done, scene=f"{s['name']} done")
     return root

@@ -7,9 +7,11 @@ The loop, checkpoints and resume are those of :func:`rtgs2.train.fusion.run_trai
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from rtgs2.data.views import SceneViews
 from rtgs2.fusion.io import read_fusion_file
 from rtgs2.train.config import FusionTrainConfig
 from rtgs2.train.fusion import FusionRun, run_training
@@ -42,12 +44,10 @@ def finetune(
     """
     from rtgs2.data.open import open_dataset
 
-    if not isinstance(steps, int) or steps <= 0:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    _check_steps(steps)
     scene_dir, weights = Path(scene_dir), Path(weights)
     config, _ = read_fusion_file(weights)
-    cfg = replace(cfg, steps=steps, size=config["size"], inputs=config["inputs"], depth_head=config["depth_head"])
-    features = feature_weights_path(cfg.inputs, feature_weights)
+    features = feature_weights_path(config["inputs"], feature_weights)
     opened = open_dataset(scene_dir)
     if len(opened.scenes) != 1:
         raise ValueError(f"{scene_dir}: finetune takes one scene folder; this holds {len(opened.scenes)} scenes")
@@ -63,9 +63,39 @@ def finetune(
     flags = f" --feature-weights {features}" if features is not None else ""
     flags += "".join(f" --{k.replace('_', '-')} {getattr(cfg, k)}" for k in ("lr", "batch_size", "seed")
                      if getattr(cfg, k) != getattr(FINETUNE, k))  # fmt: skip
+    reproduce = f"finetune --scene {scene_dir} --weights {weights} --steps {steps} --out OUT{flags}"
+    return finetune_views(scene, names, weights, steps, out, cfg=cfg, data=scene_dir, feature_weights=features,
+                          progress=progress, reproduce=reproduce)  # fmt: skip
+
+
+def finetune_views(
+    scene: SceneViews,
+    class_names: Sequence[str],
+    weights: str | Path,
+    steps: int,
+    out: str | Path,
+    *,
+    cfg: FusionTrainConfig = FINETUNE,
+    data: Path,
+    feature_weights: Path | None,
+    progress: bool = True,
+    reproduce: str = "",
+) -> Path:
+    """:func:`finetune` on views already read: ``scene`` (its 3DGS ``.ply`` in ``gaussians``, its
+    labels' value k meaning ``class_names[k]``, the model's k-th class), from ``weights`` for
+    ``steps`` steps; ``feature_weights`` give Z (None for an image-only model), ``data`` names
+    the source on the card and ``reproduce`` the command that reruns it. Returns ``out/last.pt``."""
+    _check_steps(steps)
+    config, _ = read_fusion_file(weights)
+    cfg = replace(cfg, steps=steps, size=config["size"], inputs=config["inputs"], depth_head=config["depth_head"])
     run = FusionRun(
-        kind="finetune", data=scene_dir, train=[scene], val=[scene], class_names=list(names), feature_weights=features,
-        init_weights=weights, eval_at_start=True, keep_best=False,
-        reproduce=f"finetune --scene {scene_dir} --weights {weights} --steps {steps} --out OUT{flags}",
+        kind="finetune", data=data, train=[scene], val=[scene], class_names=list(class_names),
+        feature_weights=feature_weights, init_weights=Path(weights), eval_at_start=True, keep_best=False,
+        reproduce=reproduce,
     )  # fmt: skip
     return run_training(run, out, cfg, progress).last
+
+
+def _check_steps(steps: int) -> None:
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps <= 0:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")

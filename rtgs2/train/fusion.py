@@ -122,14 +122,15 @@ def validate(model: VDVINet, scenes: list[FusionScene], device: torch.device) ->
     return segmentation_metrics(confusion)
 
 
-def training_scenes(data: Path) -> tuple[list[SceneViews], list[str]]:
+def training_scenes(data: Path, finished_only: bool = False) -> tuple[list[SceneViews], list[str]]:
     """The training scenes of a data set and its class names: a SynthRooms folder's train
-    scenes (never its test scenes); any other folder's ``train`` scenes when it names a split,
-    else all its scenes that have a 3DGS file and labels."""
+    scenes (never its test scenes; with ``finished_only``, those of a build in progress that
+    are finished); any other folder's ``train`` scenes when it names a split, else all its
+    scenes that have a 3DGS file and labels."""
     from rtgs2.data.readers.synthrooms import is_synthrooms, open_synthrooms
 
     if is_synthrooms(data):
-        ds = open_synthrooms(data)
+        ds = open_synthrooms(data, finished_only=finished_only)
         return ds.train, ds.label_map.names
     from rtgs2.data.open import open_dataset
 
@@ -153,13 +154,16 @@ def train_fusion(
     feature_weights: str | Path | None = None,
     progress: bool = True,
     max_scenes: int = 0,
+    finished_only: bool = False,
 ) -> Path:
     """Train the fusion network on the training scenes of ``data``; returns ``out/best.pt``
     (``out/last.pt`` is beside it).
 
     Rerunning the same command resumes from the newest checkpoint in ``out/checkpoints``; a
     finished run returns at once. ``feature_weights`` (default: the shipped weights) give Z
-    unless ``cfg.inputs`` is ``image``. ``max_scenes`` > 0 uses only the first training scenes.
+    unless ``cfg.inputs`` is ``image``. ``max_scenes`` > 0 uses only the first training scenes;
+    ``finished_only`` trains on the finished scenes of a SynthRooms build still in progress (the
+    card lists the scenes; on the finished build ``max_scenes`` picks the same ones).
 
     Raises:
         FileNotFoundError: the feature weights are missing (checked before anything else).
@@ -169,10 +173,13 @@ def train_fusion(
     """
     data = Path(data)
     weights = feature_weights_path(cfg.inputs, feature_weights)
-    train, names = training_scenes(data)
+    train, names = training_scenes(data, finished_only)
     if max_scenes:
         train = train[:max_scenes]
-    flags = f" --feature-weights {weights}" if weights is not None else ""
+    from rtgs2.features.io import SHIPPED
+
+    flags = f" --feature-weights {weights}" if weights is not None and weights != SHIPPED else ""
+    flags += f" --max-scenes {len(train)}" if max_scenes or finished_only else ""
     run = FusionRun(
         kind="train fusion", data=data, train=train, val=train[: cfg.val_scenes], class_names=list(names),
         feature_weights=weights,

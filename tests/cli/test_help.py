@@ -5,7 +5,7 @@ import sys
 
 HELP = [
     ["--help"], ["synth", "--preset", "v1", "--help"], ["recon", "--help"], ["data", "check", "--help"],
-    ["train", "fusion", "--help"], ["finetune", "--help"],
+    ["train", "fusion", "--help"], ["finetune", "--help"], ["segment", "--help"], ["demo", "--help"],
 ]  # fmt: skip
 
 CHECK = f"""
@@ -24,7 +24,7 @@ assert not heavy, heavy
 def test_help_lists_subcommands_and_loads_no_heavy_modules():
     out = subprocess.run([sys.executable, "-c", CHECK], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    for name in ("demo", "data", "synth", "synth-report", "recon", "finetune"):
+    for name in ("demo", "data", "synth", "synth-report", "recon", "finetune", "segment"):
         assert name in out.stdout
     assert "--fit-iterations" in out.stdout and "--dssim-weight" in out.stdout and "--frame-stride" in out.stdout
-    assert "--ceco-weight" in out.stdout and "--feature-weights" in out.stdout
+    assert "--ceco-weight" in out.stdout and "--feature-weights" in out.stdout and "--orbit" in out.stdout

@@ -1,0 +1,42 @@
+"""``rtgs2 segment``: labelled views of any 3DGS .ply (:func:`rtgs2.pipeline.segment.segment_scene`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+
+@dataclass
+class Segment:
+    """Label views of a 3DGS .ply with a fusion model: per-frame PNGs (image | labels), a GIF with a
+    legend and segment.json (classes seen, FPS) in OUT; prints the FPS. Views come from a
+    cameras.json or an automatic orbit (from inside a room-sized scene, z up, else around it)."""
+
+    scene: Path
+    """3DGS .ply (INRIA layout, any trainer); features are extracted once and cached when it has no f_vi_*."""
+    out: Path
+    """Output folder (new, empty, or an earlier segment output)."""
+    cameras: Optional[Path] = None
+    """INRIA cameras.json giving the views (default: an orbit)."""
+    orbit: Optional[int] = None
+    """Views on the automatic orbit (default 36; not with --cameras)."""
+    width: int = 320
+    """Image width of the orbit's views, pixels."""
+    height: int = 240
+    """Image height of the orbit's views, pixels."""
+    weights: Optional[Path] = None
+    """Fusion weights (default: the shipped SynthRooms model)."""
+    feature_weights: Optional[Path] = None
+    """Feature-network weights for scenes without f_vi_* (default: those on the fusion model's card, else the shipped ones)."""
+
+    def main(self) -> None:
+        from rtgs2.pipeline.segment import segment_scene
+
+        res = segment_scene(
+            self.scene, self.out, cameras=self.cameras, orbit=self.orbit, width=self.width, height=self.height,
+            weights=self.weights, feature_weights=self.feature_weights,
+        )  # fmt: skip
+        if res.orbit is not None:
+            print(res.orbit.describe())
+        print(f"{len(res.frames)} frames, {res.gif} and {res.summary}; {res.frame_rate.describe()}")

@@ -1,0 +1,38 @@
+"""Options of ``rtgs2 eval`` (a plain dataclass, no torch: the CLI builds its ``--help`` from it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """What ``rtgs2 eval`` scores and how (the models, data and output are arguments of its own)."""
+
+    views: Literal["test", "all"] = "test"
+    """Views scored in each scene: the held-out ones (every 8th, as the paper) or all."""
+    scenes: str = "auto"
+    """Scenes scored: auto (the folder's test scenes when it names them, as SynthRooms does, else all), all,
+    a scene split the folder names, or one scene's name."""
+    average: Literal["pixels", "images"] = "pixels"
+    """mIoU/mAcc/oAcc from one confusion matrix over all pixels (the paper's), or the mean over images (GSNeRF's)."""
+    finetune_steps: int = 0
+    """Also fine-tune the first model on each scene's training views for this many steps and score it (0 = no)."""
+    fps_frames: int = 50
+    """Frames timed per scene for the FPS column (median after the warm-up)."""
+    fps_warmup: int = 3
+    """Untimed frames before the FPS is measured (numba compilation, allocator warm-up)."""
+    figure_views: int = 3
+    """Views per scene drawn in figures/<scene>.png (0 = no figures)."""
+    seed: int = 0
+    """Seed of the fine-tuning's batches and augmentations."""
+    num_threads: int = 0
+    """torch CPU threads (0 = leave as is); the FPS column states the number used."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.fps_frames, int) or self.fps_frames < 1:
+            raise ValueError(f"EvalConfig.fps_frames must be a positive integer, got {self.fps_frames!r}")
+        for name in ("finetune_steps", "fps_warmup", "figure_views", "seed", "num_threads"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
+                raise ValueError(f"EvalConfig.{name} must be a non-negative integer, got {getattr(self, name)!r}")

@@ -1,0 +1,117 @@
+"""``rtgs2 reproduce``: the whole results table from nothing, in one resumable command.
+
+Steps, in order: build the SynthRooms data set; pre-train the feature network; train the
+fusion network in its three input variants (full, image only, Z only) on the same budget;
+evaluate them on the test scenes, with the full model also fine-tuned on each (``rtgs2 eval``).
+Every step is the library call of its own command, writing into ``out/<step>`` (the data set
+into its usual cache folder), and each resumes where it stopped; ``out/reproduce.json`` records
+the finished steps, so a rerun skips them and says which step it is in and about how long is
+left. One process: the steps share the machine's cores (run the trainings under ``torchrun``
+yourself for DDP; their cards say how).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from rtgs2.eval.config import EvalConfig
+from rtgs2.eval.reproduce_config import PRESETS, ReproducePreset
+from rtgs2.synth.config import cache_root
+from rtgs2.utils.io import atomic_write_text
+from rtgs2.utils.lock import OutputLock, check_output_folder
+
+MARKER = "reproduce.json"
+VARIANTS = ("both", "image", "features")  # the rows full, image only, Z only
+
+
+def step_names() -> list[str]:
+    """The steps in order."""
+    return ["data", "features", *(f"fusion-{v}" for v in VARIANTS), "eval"]
+
+
+def default_out(preset: str) -> Path:
+    """Where ``preset`` is reproduced by default: ``<cache>/reproduce/<preset>``."""
+    return cache_root() / "reproduce" / preset
+
+
+def reproduce(preset: str = "v1", out: str | Path | None = None, *, num_threads: int = 0) -> Path:
+    """Run (or continue) every step of ``preset`` (module doc); returns ``out/results.md``.
+
+    Raises:
+        ValueError: unknown preset, or ``out`` is a file or a folder holding other things.
+        CheckpointMismatchError: a step's folder holds a run of another config (from another preset).
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"unknown reproduce preset {preset!r} (known: {', '.join(PRESETS)})")
+    p = PRESETS[preset]
+    out = Path(out) if out is not None else default_out(preset)
+    check_output_folder(out, MARKER, "an rtgs2 reproduce output", "; give another --out")
+    state = _read_state(out, preset)
+    with OutputLock(out, f"rtgs2 reproduce --preset {preset} --out {out}"):
+        names = step_names()
+        for k, name in enumerate(names, 1):
+            if name in state["done"]:
+                continue
+            left = sum(p.minutes.get(n, 0) for n in names if n not in state["done"])
+            print(f"reproduce {preset}: step {k}/{len(names)} {name} (about {_hours(left)} left in all)", flush=True)
+            t0 = time.perf_counter()
+            _run_step(name, p, out, num_threads)
+            state["done"][name] = {"seconds": round(time.perf_counter() - t0, 1)}
+            atomic_write_text(out / MARKER, json.dumps(state, indent=1) + "\n")
+        shutil.copyfile(out / "eval" / "results.md", out / "results.md")
+    print(f"reproduce {preset}: done; table in {out / 'results.md'}")
+    return out / "results.md"
+
+
+def _read_state(out: Path, preset: str) -> dict:
+    if (out / MARKER).is_file():
+        state = json.loads((out / MARKER).read_text())
+        if state.get("preset") != preset:
+            raise ValueError(f"{out} reproduces preset {state.get('preset')!r}, not {preset!r}; give another --out")
+        return state
+    out.mkdir(parents=True, exist_ok=True)
+    state = {"preset": preset, "config": asdict(PRESETS[preset]), "done": {}}
+    atomic_write_text(out / MARKER, json.dumps(state, indent=1) + "\n")
+    return state
+
+
+def data_root(preset: ReproducePreset) -> Path:
+    from rtgs2.synth.config import default_root
+
+    return default_root(preset.data)
+
+
+def _run_step(name: str, p: ReproducePreset, out: Path, num_threads: int) -> None:
+    data = data_root(p)
+    features = out / "features" / "weights.pt"
+    if name == "data":
+        from rtgs2.synth.build import build_synthrooms
+
+        build_synthrooms(data, p.data)
+    elif name == "features":
+        from rtgs2.train.features import train_features
+
+        train_features(data, out / "features", replace(p.features, num_threads=num_threads))
+    elif name.startswith("fusion-"):
+        from rtgs2.train.fusion import train_fusion
+
+        inputs = name.removeprefix("fusion-")
+        cfg = replace(p.fusion, inputs=inputs, num_threads=num_threads)
+        train_fusion(data, out / name, cfg, feature_weights=None if inputs == "image" else features)
+    elif name == "eval":
+        from rtgs2.eval.run import evaluate
+
+        weights = [out / f"fusion-{v}" / "best.pt" for v in VARIANTS]
+        cfg = EvalConfig(finetune_steps=p.finetune_steps, fps_frames=p.fps_frames, figure_views=p.figure_views,
+                         num_threads=num_threads)  # fmt: skip
+        evaluate(data, out / "eval", weights, feature_weights=features, config=cfg)
+    else:
+        raise AssertionError(name)
+
+
+def _hours(minutes: float) -> str:
+    return f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:.1f} h"

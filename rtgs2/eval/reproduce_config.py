@@ -1,0 +1,56 @@
+"""Presets of ``rtgs2 reproduce`` (plain dataclasses, no torch: the CLI builds ``--help`` from them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rtgs2.train.config import FeatureTrainConfig, FusionTrainConfig
+
+
+@dataclass(frozen=True)
+class ReproducePreset:
+    """What ``rtgs2 reproduce`` builds, trains and scores, and about how long each step takes on
+    2 CPU cores (minutes; for the ETA only)."""
+
+    data: str
+    """SynthRooms preset of the data set (``rtgs2 synth --preset``)."""
+    features: FeatureTrainConfig
+    """Pre-training of the feature network."""
+    fusion: FusionTrainConfig
+    """Training of each fusion variant (its ``inputs`` is set per variant)."""
+    finetune_steps: int
+    """Fine-tuning steps of the full model on each test scene (the fine-tuned row)."""
+    fps_frames: int = 50
+    """Frames timed per scene for the FPS column."""
+    figure_views: int = 3
+    """Views per scene in the evaluation's figures."""
+    minutes: dict[str, float] = field(default_factory=dict)
+    """Estimated minutes per step on 2 CPU cores, by step name (for the ETA)."""
+
+
+PRESETS: dict[str, ReproducePreset] = {
+    # The paper-style table on SynthRooms v1: the shipped models' recipes (their cards), with the
+    # budgets of the issues: features ~4 h, each fusion variant ~3 h.
+    "v1": ReproducePreset(
+        data="v1",
+        features=FeatureTrainConfig(steps=5000, warmup_steps=200, checkpoint_every=50, eval_every=500),
+        fusion=FusionTrainConfig(steps=5000, checkpoint_every=100, eval_every=500),
+        finetune_steps=300,
+        minutes={"data": 100, "features": 210, "fusion-both": 170, "fusion-image": 120, "fusion-features": 140,
+                 "eval": 90},  # fmt: skip
+    ),
+    # The whole pipeline in minutes: tests and a check that every step runs (numbers meaningless).
+    "mini": ReproducePreset(
+        data="mini",
+        features=FeatureTrainConfig(steps=3, warmup_steps=1, pairs_per_step=1, max_points=3000, subsample_grid=0.04,
+                                    num_correspondences=256, overlap_min=0.2, overlap_max=0.9, eval_pairs=2,
+                                    checkpoint_every=3, eval_every=0),  # fmt: skip
+        fusion=FusionTrainConfig(steps=3, warmup_steps=1, batch_size=2, crop_height=96, crop_width=128,
+                                 checkpoint_every=3, eval_every=0, val_scenes=1),  # fmt: skip
+        finetune_steps=2,
+        fps_frames=2,
+        figure_views=1,
+        minutes={"data": 1, "features": 0.5, "fusion-both": 0.5, "fusion-image": 0.5, "fusion-features": 0.5,
+                 "eval": 1},  # fmt: skip
+    ),
+}

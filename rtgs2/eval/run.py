@@ -1,0 +1,483 @@
+"""``rtgs2 eval``: score fusion models on the views of any data set ``open_dataset`` reads.
+
+Per scene, the Gaussians are the data set's own ``.ply`` (SynthRooms, 3DGS output folders),
+those given with ``gaussians`` (one ``.ply`` or recon output for a one-scene folder, or a
+folder of ``<scene>.ply`` / ``<scene>/`` outputs), or else a reconstruction by ``rtgs2 recon``
+(default settings; run it yourself for others and pass ``gaussians``) kept in
+``<cache>/recon``. Each model's :class:`~rtgs2.pipeline.segmenter.Segmenter` then labels the
+scored views (the held-out ones, every 8th, or all) at the data's own resolution.
+
+Classes are matched by name (case, ``_`` and ``-`` aside) between a model's ``class_names``
+and the data's label set: data classes a model does not know are not scored (IGNORE_LABEL)
+and are listed; a model sharing no class with the data is refused. Scores:
+
+- mIoU, mAcc, oAcc from a confusion matrix over all scored pixels (or the mean over images),
+  means over the classes present in the ground truth. Pixels the Gaussians leave uncovered
+  (the segmenter's UNLABELLED) count as wrong: a column of their own that no class owns.
+- PSNR, SSIM and LPIPS (only when its weights are on disk) of the rendered Î against the
+  data's images: the same Gaussians render the same Î for every model.
+- FPS of the per-frame path (:func:`~rtgs2.pipeline.segmenter.measure_fps`), median over scenes.
+- View consistency (:mod:`rtgs2.eval.consistency`) of the predictions, and of the ground
+  truth (its ceiling: the data's depth where it has one, else the rendered depth).
+
+Fine-tuned row (``finetune_steps``): the first model fine-tuned on each scene's training views
+(in the model's classes), scored like the others.
+
+``out`` gets ``eval.json`` (written first: it marks the folder as an eval output, so that a
+folder holding anything else is refused), ``results.md``, ``results.json``,
+``figures/<scene>.png`` and ``finetune/<scene>/`` (fine-tuning runs, resumable).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rtgs2.data.labelsets import load_label_set
+from rtgs2.data.open import OpenedDataset, detect_format, open_dataset
+from rtgs2.data.readers.gaussian_output import latest_ply
+from rtgs2.data.views import IGNORE_LABEL, LazyFrames, SceneViews
+from rtgs2.eval.config import EvalConfig
+from rtgs2.eval.consistency import view_agreement
+from rtgs2.eval.figures import FigureView, write_figure
+from rtgs2.eval.metrics import (
+    confusion_matrix, lpips, lpips_available, per_image_segmentation_metrics, psnr, segmentation_metrics, ssim,
+)  # fmt: skip
+from rtgs2.eval.table import finite_or_none, write_results
+from rtgs2.fusion.io import read_fusion_file
+from rtgs2.pipeline.segmenter import MIN_ALPHA, UNLABELLED, FrameRate, Segmenter, fusion_weights_path, measure_fps
+from rtgs2.scene import Camera
+from rtgs2.synth.config import cache_root
+from rtgs2.utils.errors import Rtgs2Error
+from rtgs2.utils.io import atomic_write_text
+from rtgs2.utils.lock import OutputLock, check_output_folder
+from rtgs2.utils.progress import ProgressReport
+
+FORMAT = "rtgs2-eval-1"
+MARKER = "eval.json"
+ROW_NAMES = {"both": "full", "image": "image only", "features": "Z only"}  # the paper's rows, by model inputs
+FINETUNED = "fine-tuned"
+
+
+@dataclass
+class Model:
+    """A model to score (one row) and how its classes meet the data's."""
+
+    name: str
+    weights: Path
+    config: dict  # VDVINet.config: size, inputs, num_classes, class_names, ...
+    lut: np.ndarray  # [256] uint8: data class -> the model's class (IGNORE_LABEL: unknown to it)
+    ignored: list[str]  # data classes the model does not know: not scored
+    absent: list[str]  # model classes the data does not have
+
+    @property
+    def num_classes(self) -> int:
+        return self.config["num_classes"]
+
+
+@dataclass
+class Tally:
+    """One row's counts on one scene."""
+
+    weights: Path  # the model's file (the fine-tuned row's differs by scene)
+    per_view: list[np.ndarray] = field(default_factory=list)  # [K+1, K+1] confusion per view (module doc)
+    agree: int = 0  # view consistency: agreeing pixels ...
+    compared: int = 0  # ... of those compared
+    fps: FrameRate | None = None
+
+
+@dataclass
+class SceneScores:
+    """Everything scored on one scene."""
+
+    name: str
+    views: int
+    width: int  # px, of the first scored view
+    height: int
+    psnr: list[float] = field(default_factory=list)  # per view, dB
+    ssim: list[float] = field(default_factory=list)
+    lpips: list[float] = field(default_factory=list)  # empty when LPIPS is unavailable
+    gt_agree: int = 0  # view consistency of the ground truth: agreeing pixels ...
+    gt_compared: int = 0  # ... of those compared
+    tallies: dict[str, Tally] = field(default_factory=dict)  # by row name
+
+
+def evaluate(
+    data: str | Path,
+    out: str | Path,
+    weights: Sequence[str | Path] = (),
+    *,
+    names: Sequence[str] = (),
+    label_set: str | Path | None = None,
+    gaussians: str | Path | None = None,
+    feature_weights: str | Path | None = None,
+    config: EvalConfig = EvalConfig(),
+    progress: bool = True,
+) -> dict:
+    """Score the fusion models at ``weights`` (default: the shipped one) on the data set at
+    ``data`` and write the results into ``out`` (module doc); returns what ``results.json`` holds
+    (fractions in [0, 1]; None where a score is undefined or not measured).
+
+    Args:
+        names: one row name per model (default: from each model's inputs: full, image only, Z only).
+        label_set: the data's label set (a shipped name or a LabelMap JSON); for a folder with
+            its own (SynthRooms) a JSON whose ``raw_to_label`` maps the folder's label values.
+        gaussians: where the scenes' Gaussians are (module doc; default: the data set's own).
+        feature_weights: the feature network giving Z (default: as the fusion model's card says).
+    Raises:
+        ValueError, FileNotFoundError: bad output folder, data, weights, names or Gaussians,
+            all checked before any scoring.
+        Rtgs2Error: a model sharing no class name with the data.
+    """
+    data, out = Path(data), Path(out)
+    check_output_folder(out, MARKER, "an rtgs2 eval output", "; give a folder for the results")
+    opened, data_names, data_lut = open_eval_data(data, label_set)
+    models = load_models(weights, names, data_names, config.finetune_steps > 0)
+    scenes = select_scenes(opened, config.scenes)
+    plys = scene_gaussians(scenes, None if gaussians is None else Path(gaussians))
+    for views in scenes:
+        if views.labels is None:
+            raise ValueError(f"scene {views.name!r} of {data} has no label images to score against")
+        if not views.indices(config.views):
+            raise ValueError(f"scene {views.name!r} of {data} has no {config.views} views to score")
+    ft_features = None
+    if config.finetune_steps:
+        from rtgs2.train.fusion_data import feature_weights_path
+
+        ft_features = feature_weights_path(models[0].config["inputs"], feature_weights)
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    lpips_ok, lpips_note = lpips_available()
+    with OutputLock(out, f"rtgs2 eval --data {data} --out {out}"):
+        atomic_write_text(out / MARKER, json.dumps({"format": FORMAT, "data": str(data.resolve())}, indent=1) + "\n")
+        scored = []
+        for views in scenes:
+            ply = plys[views.name] or reconstruct(data, views, progress)
+            scene_rows = list(models)
+            if config.finetune_steps:
+                scene_rows.append(finetuned(views, ply, models[0], data, out, config, ft_features, data_lut, progress))
+            scored.append(score_scene(views, ply, scene_rows, data_lut, config, out, feature_weights, lpips_ok, progress))
+        rows = models + ([_finetuned_row(models[0])] if config.finetune_steps else [])
+        label_set_name = opened.label_set if label_set is None else str(label_set)
+        results = finite_or_none(summarize(opened, data, label_set_name, rows, scored, config, None if lpips_ok else lpips_note))
+        write_results(out, results)
+    return results
+
+
+def open_eval_data(data: Path, label_set: str | Path | None) -> tuple[OpenedDataset, list[str], np.ndarray]:
+    """The data set at ``data``, the names of its classes and a [256] uint8 table from the label
+    values of its label images to those classes (identity, except for a folder with a label set
+    of its own, whose values ``label_set``'s ``raw_to_label`` maps as raw ids)."""
+    reader, _ = detect_format(data)
+    if label_set is not None and reader.own_label_set:
+        label_map = load_label_set(label_set)
+        return open_dataset(data), list(label_map.names), label_map.lookup_table(IGNORE_LABEL)
+    opened = open_dataset(data, label_set)
+    if opened.label_map is None:
+        raise ValueError(f"{data}: the {opened.format} folder has no labels to score against; name its label set with label_set")
+    return opened, list(opened.label_map.names), np.arange(IGNORE_LABEL + 1, dtype=np.uint8)
+
+
+def _norm(name: str) -> str:
+    """A class name compared across label sets: lower case, ``_`` and ``-`` as spaces."""
+    return " ".join(name.lower().replace("_", " ").replace("-", " ").split())
+
+
+def match_classes(model_names: Sequence[str], data_names: Sequence[str]) -> tuple[np.ndarray, list[str], list[str]]:
+    """Classes matched by name: a [256] uint8 table from data class k to the model's class of the
+    same name (IGNORE_LABEL where the model has none), the data classes the model does not know,
+    and the model classes the data does not have."""
+    index = {_norm(n): k for k, n in enumerate(model_names)}
+    lut = np.full(IGNORE_LABEL + 1, IGNORE_LABEL, dtype=np.uint8)
+    ignored = []
+    for k, name in enumerate(data_names):
+        if _norm(name) in index:
+            lut[k] = index[_norm(name)]
+        else:
+            ignored.append(name)
+    known = {_norm(n) for n in data_names}
+    return lut, ignored, [n for n in model_names if _norm(n) not in known]
+
+
+def load_models(weights: Sequence[str | Path], names: Sequence[str], data_names: list[str], finetune: bool) -> list[Model]:
+    """The rows' models (default: the shipped one), their classes matched with ``data_names``;
+    ``finetune``: a fine-tuned row will follow (its name is taken)."""
+    paths = [fusion_weights_path(w) for w in weights] if weights else [fusion_weights_path(None)]
+    if names and len(names) != len(paths):
+        raise ValueError(f"names must name each model given with weights, in order: got {len(names)} for {len(paths)}")
+    models = []
+    for i, path in enumerate(paths):
+        config, _ = read_fusion_file(path)
+        classes = config.get("class_names")
+        if not classes:
+            raise Rtgs2Error(f"fusion model {path} has no class names to match the data's classes by")
+        lut, ignored, absent = match_classes(classes, data_names)
+        if len(ignored) == len(data_names):
+            raise Rtgs2Error(
+                f"fusion model {path} shares no class name with the data's label set (data: "
+                f"{', '.join(data_names[:8])}{', ...' if len(data_names) > 8 else ''}; model: {', '.join(classes[:8])}"
+                f"{', ...' if len(classes) > 8 else ''}); choose the data's label set with label_set"
+            )
+        name = names[i] if names else ROW_NAMES[config["inputs"]]
+        models.append(Model(name, path, config, lut, ignored, absent))
+    rows = [m.name for m in models] + ([FINETUNED] if finetune else [])
+    dup = sorted({r for r in rows if rows.count(r) > 1})
+    if dup:
+        raise ValueError(f"several rows would be named {dup}: name each model (names)")
+    return models
+
+
+def select_scenes(opened: OpenedDataset, which: str) -> list[SceneViews]:
+    """The scenes ``EvalConfig.scenes`` names."""
+    if which == "auto":
+        return opened.split("test") if opened.scene_split.get("test") else list(opened.scenes)
+    if which == "all" or which in opened.scene_split:
+        return opened.split(which)
+    if which in [s.name for s in opened.scenes]:
+        return [opened.scene(which)]
+    raise ValueError(
+        f"scenes must be auto, all, a scene split of {opened.root} ({', '.join(opened.scene_split) or 'none'}) or a "
+        f"scene name ({', '.join(s.name for s in opened.scenes[:8])}), got {which!r}"
+    )
+
+
+def _ply_of(path: Path) -> Path | None:
+    """A ``.ply`` file itself, or the one of a scene or 3DGS / recon output folder."""
+    if path.is_file() and path.suffix == ".ply":
+        return path
+    if path.is_dir():
+        return latest_ply(path) or (path / "point_cloud.ply" if (path / "point_cloud.ply").is_file() else None)
+    return None
+
+
+def scene_gaussians(scenes: Sequence[SceneViews], gaussians: Path | None) -> dict[str, Path | None]:
+    """The 3DGS ``.ply`` of each scene: from ``gaussians`` (module doc), else the data set's
+    own; None where there is none (it is reconstructed)."""
+    if gaussians is None:
+        return {v.name: v.gaussians if v.gaussians is not None and v.gaussians.is_file() else None for v in scenes}
+    if not gaussians.exists():
+        raise FileNotFoundError(f"gaussians {gaussians} not found")
+    if gaussians.is_file() and gaussians.suffix != ".ply":
+        raise ValueError(f"gaussians {gaussians} is not a .ply file, a 3DGS output folder or a folder of them")
+    single = _ply_of(gaussians)
+    if single is not None:
+        if len(scenes) != 1:
+            raise ValueError(
+                f"gaussians {gaussians} holds one scene, but {len(scenes)} scenes are scored: give a folder "
+                "holding <scene>.ply or a 3DGS output folder <scene>/ for each"
+            )
+        return {scenes[0].name: single}
+    found = {v.name: _ply_of(gaussians / v.name) or _ply_of(gaussians / f"{v.name}.ply") for v in scenes}
+    missing = [n for n, p in found.items() if p is None]
+    if missing:
+        raise FileNotFoundError(
+            f"no Gaussians for scenes {missing} in {gaussians} (expected <scene>.ply or a 3DGS output folder <scene>/)"
+        )
+    return found
+
+
+def reconstruct(data: Path, views: SceneViews, progress: bool) -> Path:
+    """The ``.ply`` of a scene the data set has no Gaussians for: fitted by ``rtgs2 recon`` with
+    its default settings into ``<cache>/recon/<data>-<hash>/<scene>`` once, then reused."""
+    from rtgs2.data.reconstruct import run_recon
+    from rtgs2.recon.config import ReconConfig
+    from rtgs2.recon.fit import result_path
+
+    cfg = ReconConfig()
+    root = data.resolve()
+    dest = cache_root() / "recon" / f"{root.name}-{hashlib.sha256(str(root).encode()).hexdigest()[:10]}" / views.name
+    ply = result_path(dest, cfg.iterations)
+    if not ply.is_file():
+        if progress:
+            print(f"eval: scene {views.name} has no Gaussians; fitting them (rtgs2 recon, resumable) into {dest}")
+        run_recon(data, dest, cfg, scene=views.name, progress=progress)
+    return ply
+
+
+def _finetuned_row(model: Model) -> Model:
+    """The fine-tuned row: ``model``'s classes, weights set per scene."""
+    return replace(model, name=FINETUNED)
+
+
+def finetuned(
+    views: SceneViews,
+    ply: Path,
+    model: Model,
+    data: Path,
+    out: Path,
+    config: EvalConfig,
+    feature_weights: Path | None,
+    data_lut: np.ndarray,
+    progress: bool,
+) -> Model:
+    """``model`` fine-tuned on the training views of ``views`` (labels in its classes) for
+    ``config.finetune_steps`` steps in ``out/finetune/<scene>`` (resumed when there)."""
+    from rtgs2.train.finetune import FINETUNE, finetune_views
+
+    lut = torch.from_numpy(model.lut[data_lut])  # raw label value -> model class
+    labels = views.labels
+    mapped = LazyFrames(lambda i: lut[torch.as_tensor(labels[i]).long()], len(views))
+    scene = replace(views, labels=mapped, gaussians=ply)
+    last = finetune_views(
+        scene, model.config["class_names"], model.weights, config.finetune_steps, out / "finetune" / views.name,
+        cfg=replace(FINETUNE, seed=config.seed), data=data, feature_weights=feature_weights, progress=progress,
+        reproduce=f"eval --data {data} --weights {model.weights} --finetune-steps {config.finetune_steps} --out OUT",
+    )  # fmt: skip
+    return replace(_finetuned_row(model), weights=last)
+
+
+def _frame(x, camera: Camera, what: str, views: SceneViews, i: int) -> torch.Tensor:
+    """Frame ``i``'s ``what`` as a CPU tensor, checked to be the camera's size."""
+    t = torch.as_tensor(x)
+    if tuple(t.shape[:2]) != (camera.height, camera.width):
+        raise ValueError(
+            f"scene {views.name!r}, view {i}: the {what} is {list(t.shape[:2])} (H, W), its camera {camera.height}x{camera.width}"
+        )
+    return t
+
+
+def score_scene(
+    views: SceneViews,
+    ply: Path,
+    rows: Sequence[Model],
+    data_lut: np.ndarray,
+    config: EvalConfig,
+    out: Path,
+    feature_weights: str | Path | None,
+    with_lpips: bool,
+    progress: bool,
+) -> SceneScores:
+    """Label the scored views of one scene with each row's model; count, time and draw them."""
+    idx = views.indices(config.views)
+    cams = [views.cameras[i] for i in idx]
+    shown = sorted({round(x) for x in np.linspace(0, len(idx) - 1, min(config.figure_views, len(idx)))})
+    figure = {p: FigureView() for p in shown}
+    scores = SceneScores(views.name, len(idx), cams[0].width, cams[0].height)
+    gt_depths, gt_labels = [], []
+    with ProgressReport(f"eval {views.name}", len(rows) * len(idx), enabled=progress) as bar:
+        for r, model in enumerate(rows):
+            seg = Segmenter.from_files(ply, model.weights, feature_weights=feature_weights)
+            k = model.num_classes
+            tally = Tally(model.weights)
+            depths, preds = [], []
+            for p, (i, cam) in enumerate(zip(idx, cams)):
+                view = seg.segment(cam)
+                data_labels = data_lut[_frame(views.labels[i], cam, "label image", views, i).numpy()]
+                gt = model.lut[data_labels]
+                pred = view.labels.numpy()
+                tally.per_view.append(confusion_matrix(np.where(pred == UNLABELLED, k, pred), gt, k + 1))
+                depth = torch.where(view.alpha >= MIN_ALPHA, view.depth, 0.0)
+                depths.append(depth)
+                preds.append(view.labels)
+                if r == 0:  # the image and the ground truth are the same for every row
+                    image = _frame(views.images[i], cam, "image", views, i).float()
+                    rgb = view.rgb.clamp(0, 1)
+                    scores.psnr.append(float(psnr(rgb, image)))
+                    scores.ssim.append(float(ssim(rgb, image)))
+                    if with_lpips:
+                        scores.lpips.append(float(lpips(rgb, image)))
+                    has_depth = views.depths is not None
+                    gt_depths.append(_frame(views.depths[i], cam, "depth map", views, i) if has_depth else depth)
+                    gt_labels.append(data_labels)
+                if p in figure:
+                    if r == 0:
+                        figure[p].set_truth(image, gt, model.config["class_names"])
+                    figure[p].add(model.name, model.config["class_names"], gt, pred)
+                bar.advance()
+            tally.agree, tally.compared = view_agreement(cams, depths, preds)
+            tally.fps = measure_fps(seg, cams, frames=config.fps_frames, warmup=config.fps_warmup)
+            scores.tallies[model.name] = tally
+    scores.gt_agree, scores.gt_compared = view_agreement(cams, gt_depths, gt_labels)
+    if figure:
+        write_figure(out / "figures" / f"{views.name}.png", [figure[p] for p in shown], [idx[p] for p in shown])
+    return scores
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def _fraction(agree: int, compared: int) -> float:
+    return agree / compared if compared else float("nan")
+
+
+def _segmentation(confusions: Sequence[np.ndarray], average: str) -> dict:
+    """miou, macc, oacc of confusion matrices (the last class, uncovered pixels, has no
+    ground truth and so no score) and IoU / accuracy per class, over all pixels or per image."""
+    pooled = segmentation_metrics(np.sum(confusions, axis=0))
+    means = pooled if average == "pixels" else per_image_segmentation_metrics(confusions)
+    per_class = {"iou": pooled["per_class"]["iou"][:-1], "acc": pooled["per_class"]["acc"][:-1]}
+    return {"miou": means["miou"], "macc": means["macc"], "oacc": means["oacc"], "per_class": per_class}
+
+
+def summarize(
+    opened: OpenedDataset,
+    data: Path,
+    label_set: str | None,
+    rows: Sequence[Model],
+    scored: Sequence[SceneScores],
+    config: EvalConfig,
+    lpips_note: str | None,
+) -> dict:
+    """The content of ``results.json`` (fractions in [0, 1]; NaN where a score is undefined)."""
+    image = {
+        "psnr": _mean([v for s in scored for v in s.psnr]),
+        "ssim": _mean([v for s in scored for v in s.ssim]),
+        "lpips": _mean([v for s in scored for v in s.lpips]) if lpips_note is None else None,
+    }
+    out_rows = {}
+    for model in rows:
+        tallies = [s.tallies[model.name] for s in scored]
+        seg = _segmentation([c for t in tallies for c in t.per_view], config.average)
+        rates = [t.fps for t in tallies if t.fps is not None]
+        per_scene = {}
+        for s, t in zip(scored, tallies):
+            one = _segmentation(t.per_view, config.average)
+            per_scene[s.name] = {
+                "miou": one["miou"], "macc": one["macc"], "oacc": one["oacc"],
+                "view_consistency": _fraction(t.agree, t.compared), "fps": t.fps.fps if t.fps else None,
+                "psnr": _mean(s.psnr), "ssim": _mean(s.ssim), "lpips": _mean(s.lpips) if lpips_note is None else None,
+                "weights": str(t.weights),
+            }  # fmt: skip
+        out_rows[model.name] = {
+            "miou": seg["miou"], "macc": seg["macc"], "oacc": seg["oacc"], **image,
+            "fps": statistics.median(r.fps for r in rates) if rates else None,
+            "view_consistency": _fraction(sum(t.agree for t in tallies), sum(t.compared for t in tallies)),
+            "weights": str(model.weights) if model.name != FINETUNED else None,
+            "inputs": model.config["inputs"], "size": model.config["size"],
+            "ignored_classes": model.ignored, "absent_classes": model.absent,
+            "per_class": {
+                n: {"iou": iou, "acc": acc}
+                for n, iou, acc in zip(model.config["class_names"], seg["per_class"]["iou"], seg["per_class"]["acc"])
+            },
+            "scenes": per_scene,
+        }  # fmt: skip
+    rate = next((s.tallies[rows[0].name].fps for s in scored), None)
+    return {
+        "format": FORMAT,
+        "data": str(data),
+        "data_format": opened.format,
+        "label_set": label_set,
+        "views": config.views,
+        "averaging": config.average,
+        "scenes": {s.name: {"views": s.views, "width": s.width, "height": s.height} for s in scored},
+        "fps_setup": {
+            "frames": config.fps_frames, "warmup": config.fps_warmup, "threads": rate.threads if rate else None,
+            "path": "render (image, Z, depth) + fusion network + arg-max per frame, features precomputed",
+        },  # fmt: skip
+        "lpips_unavailable": lpips_note,
+        "ground_truth_view_consistency": _fraction(sum(s.gt_agree for s in scored), sum(s.gt_compared for s in scored)),
+        "ground_truth_view_consistency_scenes": {s.name: _fraction(s.gt_agree, s.gt_compared) for s in scored},
+        "finetune_steps": config.finetune_steps,
+        "finetuned_from": rows[0].name if config.finetune_steps else None,
+        "figures": [f"figures/{s.name}.png" for s in scored] if config.figure_views else [],
+        "rows": out_rows,
+    }
+

@@ -1,0 +1,242 @@
+"""``rtgs2 segment``: label views of any 3DGS ``.ply`` with a fusion model and write them out.
+
+The cameras come from an INRIA ``cameras.json`` or from an automatic orbit (:func:`orbit_cameras`).
+Features are taken from the file's ``f_vi_*`` or extracted once and cached (:class:`Segmenter`).
+Output folder (a new or empty one, or an earlier ``segment`` output; only its own files are
+written or replaced)::
+
+    segment.json       scene, weights, cameras, frames, pixels per class, FPS (written first)
+    frame_<kkkk>.png   rendered image | label overlay (classes in the model's class colours)
+    segment.gif        the frames in a loop, with a legend of the classes seen
+
+FPS is the median per-frame time of render + network + arg-max over the frames, after one
+untimed warm-up frame (numba compilation), as :func:`~rtgs2.pipeline.segmenter.measure_fps`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from PIL import Image
+
+from rtgs2.data.views import IGNORE_LABEL
+from rtgs2.pipeline.draw import class_label_map, gif_frame, legend, overlay, to_uint8, write_gif
+from rtgs2.pipeline.segmenter import FrameRate, Segmenter, fusion_weights_path
+from rtgs2.scene import Camera, GaussianScene
+from rtgs2.scene.cameras_json import read_cameras_json
+from rtgs2.utils.io import atomic_write_text
+from rtgs2.utils.lock import check_output_folder
+
+MARKER = "segment.json"
+FORMAT = "rtgs2-segment-1"
+ORBIT_VIEWS = 36  # views of the automatic orbit when neither cameras nor a count are given
+GIF_FPS = 8
+# The orbit: the scene's box is that of its Gaussians' centres between these quantiles per axis,
+# so that a few floaters far out (common in real captures) do not stretch it.
+BOX_QUANTILES = (0.02, 0.98)
+ROOM_MIN_SIDE_M = 2.0  # a box at least this wide (both horizontal sides) and this tall is a room to stand in
+EYE_HEIGHT_M = 1.5  # inside a room: eyes this far above the floor ...
+EYE_HEIGHT_MAX = 0.6  # ... but at most this fraction of the way to the ceiling
+INSIDE_RADIUS = 0.2  # inside: circle radius as a fraction of the room's shorter horizontal side
+INSIDE_PITCH_DEG = -15.0  # inside: look slightly down, so the floor and furniture are in view as well as walls
+INSIDE_FOV_DEG = 90.0  # inside: the field of view of Replica-like sequences (and of SynthRooms)
+OUTSIDE_FOV_DEG = 60.0  # outside: a normal lens
+OUTSIDE_ELEVATION_DEG = 30.0  # outside: cameras this far above the object's centre, seen from it
+OUTSIDE_MARGIN = 1.05  # outside: distance beyond the one at which the object's bounding sphere fills the view
+
+
+@dataclass
+class Orbit:
+    """Automatic cameras around (``outside``) or inside (``inside``) a scene, z up."""
+
+    mode: Literal["inside", "outside"]
+    centre: tuple[float, float, float]  # world metres: the point circled (inside: at eye height)
+    radius: float  # metres: horizontal distance of the cameras from the centre's vertical axis
+    cameras: list[Camera]
+
+    def describe(self) -> str:
+        where = "inside the scene, looking outwards" if self.mode == "inside" else "around the scene, looking at"
+        x, y, z = self.centre
+        return (
+            f"orbit of {len(self.cameras)} views {where} its centre ({x:.2f}, {y:.2f}, {z:.2f}) m, "
+            f"radius {self.radius:.2f} m (z up; --cameras for other views)"
+        )
+
+
+@dataclass
+class SegmentResult:
+    """What :func:`segment_scene` wrote and measured."""
+
+    frames: list[Path]  # frame_<kkkk>.png
+    gif: Path
+    summary: Path  # segment.json
+    frame_rate: FrameRate
+    class_pixels: dict[str, int]  # pixels per class name over all frames ("unlabelled" included)
+    orbit: Orbit | None  # None with a cameras.json
+
+
+def orbit_cameras(scene: GaussianScene, num_views: int, width: int, height: int) -> Orbit:
+    """``num_views`` cameras (``width`` x ``height`` px) on a circle about the scene's vertical
+    (z) axis through its centre; the scene is taken to be z-up in metres (DESIGN §4).
+
+    A box at least ROOM_MIN_SIDE_M wide on both horizontal sides and as tall is taken for a room:
+    the cameras stand inside it at eye height, on a small circle about its centre, and look
+    outwards (a little down) at the walls, a 90° field of view. Anything smaller is an object:
+    the cameras circle it from outside, 30° above its centre, looking at the centre, at the
+    distance where a sphere holding it (its reach from the vertical axis, its half height) fills
+    a 60° view. Other paths: pass a cameras.json.
+    """
+    _check_orbit(num_views, width, height)
+    means = scene.means.detach().cpu().double().numpy()
+    lo, hi = np.quantile(means, BOX_QUANTILES, axis=0)
+    size = hi - lo
+    if not np.isfinite(size).all() or size.max() <= 0:
+        raise ValueError(f"the scene has no extent to place an orbit in (box {lo.tolist()} to {hi.tolist()})")
+    angles = 2 * math.pi * np.arange(num_views) / num_views
+    if min(size[0], size[1], size[2]) >= ROOM_MIN_SIDE_M:
+        z = lo[2] + min(EYE_HEIGHT_M, EYE_HEIGHT_MAX * size[2])
+        centre = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, z])
+        radius = INSIDE_RADIUS * min(size[0], size[1])
+        tilt = math.tan(math.radians(INSIDE_PITCH_DEG))
+        cams = []
+        for a in angles:
+            out = np.array([math.cos(a), math.sin(a), 0.0])
+            eye = centre + radius * out
+            cams.append(Camera.look_at(eye, eye + out + [0, 0, tilt], fov_x_deg=INSIDE_FOV_DEG, width=width, height=height))
+        return Orbit("inside", tuple(centre.tolist()), float(radius), cams)
+    centre = (lo + hi) / 2
+    reach = np.quantile(np.linalg.norm(means[:, :2] - centre[:2], axis=1), BOX_QUANTILES[1])  # round objects
+    fov_x = math.radians(OUTSIDE_FOV_DEG)
+    fov_y = 2 * math.atan(math.tan(fov_x / 2) * height / width)
+    distance = OUTSIDE_MARGIN * math.hypot(reach, size[2] / 2) / math.sin(min(fov_x, fov_y) / 2)
+    elev = math.radians(OUTSIDE_ELEVATION_DEG)
+    cams = []
+    for a in angles:
+        eye = centre + distance * np.array([math.cos(elev) * math.cos(a), math.cos(elev) * math.sin(a), math.sin(elev)])
+        cams.append(Camera.look_at(eye, centre, fov_x_deg=OUTSIDE_FOV_DEG, width=width, height=height))
+    return Orbit("outside", tuple(centre.tolist()), float(distance * math.cos(elev)), cams)
+
+
+def segment_scene(
+    scene: str | Path,
+    out: str | Path,
+    *,
+    cameras: str | Path | None = None,
+    orbit: int | None = None,
+    width: int = 320,
+    height: int = 240,
+    weights: str | Path | None = None,
+    feature_weights: str | Path | None = None,
+    device: str = "cpu",
+) -> SegmentResult:
+    """Segment views of the 3DGS ``scene`` (.ply) into the folder ``out`` (module doc).
+
+    Args:
+        cameras: an INRIA cameras.json giving the views (at its image sizes); else an orbit.
+        orbit: views on the automatic orbit (:func:`orbit_cameras`; default ORBIT_VIEWS).
+        width, height: image size of the orbit's views, pixels.
+        weights: fusion model (default: the shipped one).
+        feature_weights: feature network for scenes without fitting ``f_vi_*`` (default: the
+            one on the fusion model's card, else the shipped one).
+
+    Raises:
+        ValueError: both ``cameras`` and ``orbit``, bad sizes, a cameras.json that does not parse
+            or lists no camera, an output path that is a file or a folder holding other things.
+        FileNotFoundError: the scene, cameras, or weights are missing.
+    """
+    out = Path(out)
+    check_output_folder(out, MARKER, "an rtgs2 segment output")
+    if cameras is not None and orbit is not None:
+        raise ValueError("pass either cameras (a cameras.json) or orbit (a number of views), not both")
+    cams = None
+    if cameras is not None:
+        cams = read_cameras_json(cameras)
+        if not cams:
+            raise ValueError(f"{cameras}: lists no camera")
+    else:
+        orbit = ORBIT_VIEWS if orbit is None else orbit
+        _check_orbit(orbit, width, height)  # before loading anything
+    weights = fusion_weights_path(weights)
+    segmenter = Segmenter.from_files(scene, weights, feature_weights=feature_weights, device=device)
+    orbit_ = None
+    if cams is None:
+        orbit_ = orbit_cameras(segmenter.scene, orbit, width, height)
+        cams = orbit_.cameras
+    names = segmenter.class_names or [f"class {k}" for k in range(segmenter.model.config["num_classes"])]
+    label_map = class_label_map(names)
+
+    old = _previous_frames(out)
+    record = {
+        "format": FORMAT,
+        "finished": False,
+        "scene": str(Path(scene).resolve()),
+        "weights": str(weights.resolve()),
+        "cameras": str(Path(cameras).resolve()) if cameras is not None else None,
+        "orbit": {k: v for k, v in asdict(orbit_).items() if k != "cameras"} if orbit_ else None,
+        "class_names": names,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / MARKER, json.dumps(record, indent=1))
+    for name in old:  # frames of an earlier run in this folder: this run's list replaces them
+        (out / name).unlink(missing_ok=True)
+
+    segmenter.segment(cams[0])  # warm-up, untimed: numba compiles its kernels on first use
+    counts = np.zeros(256, np.int64)
+    frames, panels, total, rend, net = [], [], [], [], []
+    for k, cam in enumerate(cams):
+        t = time.perf_counter()
+        view = segmenter.segment(cam)
+        total.append((time.perf_counter() - t) * 1e3)
+        rend.append(view.render_ms)
+        net.append(view.network_ms)
+        labels = view.labels.numpy()
+        counts += np.bincount(labels.ravel(), minlength=256)
+        image = to_uint8(view.rgb)
+        panel = np.concatenate([image, overlay(image, labels, label_map)], 1)
+        frames.append(out / f"frame_{k:04d}.png")
+        Image.fromarray(panel).save(frames[-1])
+        panels.append(gif_frame(panel))
+    rate = FrameRate.of(total, rend, net, cams[0])
+
+    seen = [k for k in range(label_map.num_classes) if counts[k] > 0]
+    gif = out / "segment.gif"
+    if len({p.shape for p in panels}) == 1:
+        write_gif(gif, panels, GIF_FPS, legend(label_map, seen, panels[0].shape[1]))
+    else:  # cameras of several image sizes: each frame on a canvas of the largest
+        h, w = max(p.shape[0] for p in panels), max(p.shape[1] for p in panels)
+        canvases = [np.pad(p, ((0, h - p.shape[0]), (0, w - p.shape[1]), (0, 0))) for p in panels]
+        write_gif(gif, canvases, GIF_FPS, legend(label_map, seen, w))
+    class_pixels = {label_map.names[k]: int(counts[k]) for k in range(label_map.num_classes)}
+    class_pixels["unlabelled"] = int(counts[IGNORE_LABEL])
+    record.update(
+        finished=True,
+        frames=[p.name for p in frames],
+        gif=gif.name,
+        class_pixels=class_pixels,
+        frame_rate={**asdict(rate), "note": "median over the frames after one warm-up frame; render + network + arg-max"},
+        device=device,
+    )
+    atomic_write_text(out / MARKER, json.dumps(record, indent=1))
+    return SegmentResult(frames, gif, out / MARKER, rate, class_pixels, orbit_)
+
+
+def _check_orbit(num_views: int, width: int, height: int) -> None:
+    if not isinstance(num_views, int) or isinstance(num_views, bool) or num_views < 1:
+        raise ValueError(f"orbit must be a positive number of views, got {num_views!r}")
+    if min(width, height) < 1:
+        raise ValueError(f"width and height must be positive, got {width}x{height}")
+
+
+def _previous_frames(out: Path) -> list[str]:
+    """The frame files an earlier segment run listed in ``out``'s segment.json (names only)."""
+    try:
+        listed = json.loads((out / MARKER).read_text()).get("frames", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [n for n in listed if isinstance(n, str) and n.startswith("frame_") and "/" not in n and "\\" not in n]

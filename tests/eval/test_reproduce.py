@@ -1,0 +1,55 @@
+"""rtgs2 reproduce: every step of the mini preset runs, the table has the paper's rows, a rerun
+skips finished steps, and a folder of another preset or another tool is refused."""
+
+import json
+
+import pytest
+
+from rtgs2.eval import reproduce as rep
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch, synthrooms_mini):
+    """A fresh cache whose SynthRooms mini is the session's build (the data step then only checks it)."""
+    monkeypatch.setenv("RTGS2_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "cache" / "synthrooms").mkdir(parents=True)
+    (tmp_path / "cache" / "synthrooms" / "mini").symlink_to(synthrooms_mini)
+    return tmp_path / "cache"
+
+
+def test_reproduce_mini_runs_every_step_and_resumes(cache, monkeypatch, capsys):
+    table = rep.reproduce("mini", num_threads=1)
+    out = cache / "reproduce" / "mini"
+    assert table == out / "results.md"
+    text = table.read_text()
+    for row in ("| full ", "| image only ", "| Z only ", "| fine-tuned "):
+        assert row in text
+    state = json.loads((out / rep.MARKER).read_text())
+    assert list(state["done"]) == rep.step_names()
+    results = json.loads((out / "eval" / "results.json").read_text())
+    assert set(results["rows"]) == {"full", "image only", "Z only", "fine-tuned"}
+    for row in results["rows"].values():
+        assert 0.0 <= row["miou"] <= 1.0
+    assert "step 6/6 eval" in capsys.readouterr().out
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a finished step ran again")
+
+    monkeypatch.setattr(rep, "_run_step", fail)
+    assert rep.reproduce("mini") == table  # every step recorded done: nothing runs
+
+
+def test_reproduce_refuses_other_preset_folder_and_unknown_preset(tmp_path):
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / rep.MARKER).write_text(json.dumps({"preset": "v1", "done": {}}))
+    with pytest.raises(ValueError, match="reproduces preset 'v1'"):
+        rep.reproduce("mini", out)
+    with pytest.raises(ValueError, match="unknown reproduce preset"):
+        rep.reproduce("v2", tmp_path / "x")
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError):
+        rep.reproduce("mini", busy)
+    assert (busy / "notes.txt").read_text() == "mine"

@@ -1,0 +1,75 @@
+"""Segmenter: where the per-Gaussian features come from (the file, extraction, the cache), which
+feature weights it accepts, and the unlabelled pixels."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from rtgs2.features.io import SHIPPED as SHIPPED_FEATURES
+from rtgs2.pipeline import segmenter as segmenter_module
+from rtgs2.pipeline.segmenter import MIN_ALPHA, UNLABELLED, Segmenter, measure_fps
+from rtgs2.scene import write_ply
+from rtgs2.utils.errors import Rtgs2Error
+from tests.pipeline.conftest import CLASSES, donut_camera
+
+needs_feature_weights = pytest.mark.skipif(not SHIPPED_FEATURES.is_file(), reason="no shipped feature weights")
+
+
+@needs_feature_weights
+def test_features_of_the_wrong_size_are_extracted_once_then_cached(tmp_path, small_donut, fusion_file):
+    ply = tmp_path / "scene.ply"
+    write_ply(small_donut.with_features(torch.randn(small_donut.num_gaussians, 5)), ply)  # f_vi_0..4: not the model's 32
+    cache = tmp_path / "cache"
+    first = Segmenter.from_files(ply, fusion_file("both"), feature_cache=cache)
+    assert first.scene.features.shape == (small_donut.num_gaussians, 32)
+    (entry,) = cache.glob("*.npz")
+    written = entry.stat().st_mtime_ns
+
+    second = Segmenter.from_files(ply, fusion_file("both"), feature_cache=cache)
+    assert torch.equal(second.scene.features, first.scene.features)
+    assert list(cache.glob("*.npz")) == [entry] and entry.stat().st_mtime_ns == written  # read, not rewritten
+
+
+def test_image_only_model_ignores_features(small_donut, fusion_file, monkeypatch):
+    def no_extraction(*_, **__):
+        raise AssertionError("an image-only model must not extract features")
+
+    monkeypatch.setattr("rtgs2.features.extract.extract_features", no_extraction)
+    scene = small_donut.with_features(torch.randn(small_donut.num_gaussians, 5))
+    seg = Segmenter.from_files(scene, fusion_file("image"))
+    assert seg.scene.features is None  # nothing to blend per pixel
+    view = seg.segment(donut_camera())
+    assert view.labels.shape == (48, 64) and view.labels.dtype == torch.uint8
+
+
+def test_pixels_less_covered_than_half_are_unlabelled(small_donut, fusion_file):
+    seg = Segmenter.from_files(small_donut, fusion_file("image"))
+    view = seg.segment(donut_camera())
+    covered = view.alpha >= MIN_ALPHA
+    assert covered.any() and (~covered).any()  # the donut and the empty space around it
+    assert bool((view.labels[~covered] == UNLABELLED).all())
+    assert int(view.labels[covered].max()) < len(CLASSES)
+    assert float(view.confidence.min()) >= 1 / len(CLASSES) - 1e-6 and float(view.confidence.max()) <= 1
+    rate = measure_fps(seg, [donut_camera()], frames=2, warmup=0)
+    assert rate.frames == 2 and rate.fps > 0 and (rate.width, rate.height) == (64, 48)
+
+
+def test_feature_weights_other_than_the_cards_are_refused(tmp_path, small_donut, fusion_file):
+    weights = tmp_path / "model.pt"
+    weights.write_bytes(fusion_file("both").read_bytes())
+    weights.with_suffix(".json").write_text(json.dumps({"feature_weights_sha256": "0" * 64}))
+    other = tmp_path / "other_features.pt"
+    other.write_bytes(b"not the weights the model was trained with")
+    with pytest.raises(Rtgs2Error, match="not the ones fusion model .* was trained with"):
+        Segmenter.from_files(small_donut, weights, feature_weights=other)
+
+
+def test_missing_shipped_weights_say_what_to_pass(tmp_path, small_donut, monkeypatch):
+    monkeypatch.setattr(segmenter_module, "SHIPPED_FUSION", tmp_path / "vdvi.pt")
+    with pytest.raises(FileNotFoundError, match="no shipped fusion weights at .*vdvi.pt: pass a fusion model with --weights"):
+        Segmenter.from_files(small_donut)
+    with pytest.raises(FileNotFoundError, match="no fusion weights at .*mine.pt"):
+        Segmenter.from_files(small_donut, tmp_path / "mine.pt")
