@@ -42,7 +42,6 @@ from rtgs2.data.segmentation import confusion_matrix, segmentation_metrics
 from rtgs2.data.views import IGNORE_LABEL
 from rtgs2.pipeline.draw import gif_frame, legend, to_uint8, write_gif
 from rtgs2.pipeline.segmenter import FrameRate, Segmenter, fusion_weights_path
-from rtgs2.render.numba_backend import torch_threads_kept
 from rtgs2.synth.build import build_synthrooms, scene_list, scene_seeds
 from rtgs2.synth.config import PRESETS, cache_root, preset_config
 from rtgs2.utils.errors import Rtgs2Error
@@ -111,8 +110,7 @@ def run_demo(
     check_output_folder(out, MARKER, "an rtgs2 demo output")
     weights = fusion_weights_path(weights)  # before the build: a missing model should not cost minutes
     console = Console()
-    with torch_threads_kept():  # the ground truth's numba ray caster would set torch's threads to numba's
-        scene_dir = demo_scene(preset, seed, console, **overrides)
+    scene_dir = demo_scene(preset, seed, console, **overrides)
     label_map = synthrooms_label_map()
     views = open_scene(scene_dir, label_map)
     if num_views > len(views):

@@ -21,8 +21,6 @@ gradients are cast back to the dtype of ``means``.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -32,6 +30,7 @@ from torch import Tensor
 from rtgs2.render import numba_kernels as nk
 from rtgs2.render import numba_kernels_bwd as bk
 from rtgs2.render.contract import RasterInputs, RasterOutputs
+from rtgs2.utils.threads import torch_threads_kept
 
 F32 = np.float32
 
@@ -237,20 +236,6 @@ def _arrays(inputs: RasterInputs) -> tuple[list[np.ndarray], np.ndarray]:
     arrays = [_f32(t) for t in (i.means, i.quats, i.log_scales, i.opacity_logits, i.sh)]
     feats = _f32(i.features) if i.features is not None else np.zeros((i.means.shape[0], 0), F32)
     return arrays, feats
-
-
-@contextmanager
-def torch_threads_kept() -> Iterator[None]:
-    """Keep torch's CPU thread count across numba kernels. numba's ``omp`` threading layer shares
-    the process's OpenMP runtime with torch and sets its thread count to numba's at each parallel
-    launch: a training pinned to 1 torch thread found itself on 2 (and 38x slower beside another
-    job) after its first render."""
-    n = torch.get_num_threads()
-    try:
-        yield
-    finally:
-        if torch.get_num_threads() != n:
-            torch.set_num_threads(n)
 
 
 class _RasterizeNumba(torch.autograd.Function):

@@ -15,6 +15,7 @@ from rtgs2.scene.camera import Camera
 from rtgs2.synth.furniture import BOX, CYLINDER
 from rtgs2.synth.materials import albedo
 from rtgs2.synth.room import Room
+from rtgs2.utils.threads import torch_threads_kept
 
 RAY_EPS = 1e-6  # metres; hits closer than this along a ray are ignored (self-intersection)
 SHADOW_OFFSET = 1e-4  # metres; shadow rays start this far off the surface, along its normal
@@ -142,10 +143,11 @@ def cast(room: Room, orig: np.ndarray, dirs: np.ndarray, t_max: np.ndarray | flo
     """
     orig = np.ascontiguousarray(np.broadcast_to(orig, dirs.shape), dtype=np.float64)
     tm = np.ascontiguousarray(np.broadcast_to(np.asarray(t_max, dtype=np.float64), (len(dirs),)))
-    return closest_hits(
-        orig, np.ascontiguousarray(dirs, dtype=np.float64), tm, room.kind.astype(np.int64), room.center, room.half,
-        np.cos(room.yaw), np.sin(room.yaw), np.linalg.norm(room.half, axis=1) * (1 + 1e-9) + RAY_EPS,
-    )  # fmt: skip
+    with torch_threads_kept():  # numba's parallel launch would set torch's thread count to its own
+        return closest_hits(
+            orig, np.ascontiguousarray(dirs, dtype=np.float64), tm, room.kind.astype(np.int64), room.center, room.half,
+            np.cos(room.yaw), np.sin(room.yaw), np.linalg.norm(room.half, axis=1) * (1 + 1e-9) + RAY_EPS,
+        )  # fmt: skip
 
 
 def shade(room: Room, points: np.ndarray, normals: np.ndarray, prim: np.ndarray, view_dirs: np.ndarray | None) -> np.ndarray:

@@ -116,3 +116,19 @@ def test_shading_is_view_dependent_and_shadowed():
     v1 = np.array([[0.0, 0, -1.0]] * 2)
     v2 = np.array([[math.sqrt(0.5), 0, -math.sqrt(0.5)]] * 2)
     assert not np.allclose(shade(room, pts, nrm, np.array([0, 0]), v1)[1], shade(room, pts, nrm, np.array([0, 0]), v2)[1])
+
+
+def test_ray_caster_keeps_torch_thread_count():
+    """numba's parallel ray caster shares the OpenMP runtime with torch: it must not change torch's threads."""
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("one numba thread: nothing to reset")
+    room = _room()
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        render_ground_truth(room, Camera.look_at((2.0, 2.0, 1.5), (6.0, 2.0, 1.5), width=32, height=24))
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
