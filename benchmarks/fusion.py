@@ -8,8 +8,10 @@ Model rows: ``build_fusion(size, inputs)`` with random weights (speed does not d
 17 classes (SynthRooms), batch 1, random float32 inputs, under ``torch.inference_mode()``;
 ``warmup`` calls, then the median of ``frames`` timed calls. Modes: ``eager``; ``compile``
 (``torch.compile``, default mode, CPU inductor; its first call, which compiles, is reported
-apart); ``bf16`` (bfloat16 autocast on the CPU). A speed-up that cannot run here is reported as
-unavailable, with the reason.
+apart); ``bf16`` (bfloat16 autocast on the CPU); ``onnxruntime`` (the same model exported as
+``rtgs2 export onnx`` writes it: opset 18, dynamic batch, at the row's size; run by onnxruntime's
+CPU provider on ``threads`` intra-op threads; the export's seconds and its max |onnx - torch|
+are in the note). A speed-up that cannot run here is reported as unavailable, with the reason.
 
 End-to-end rows: the first finished test scene of a SynthRooms root (``--data``), else the
 procedural room of ``benchmarks/scenes.py``. Its per-Gaussian features are computed once,
@@ -25,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import importlib.util
 import itertools
 import json
 import os
@@ -34,10 +35,15 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import tyro
+
+if TYPE_CHECKING:
+    from rtgs2.fusion.vdvi import VDVINet
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 FEATURE_DIM = 32  # channels of Z when no feature weights say otherwise (the shipped network's)
@@ -52,14 +58,14 @@ class Config:
     """Model inputs: both (Î and Z), image (Î only) or features (Z only)."""
     resolutions: list[str] = field(default_factory=lambda: ["320x240", "640x480"])
     """Image sizes of the model rows, WIDTHxHEIGHT pixels."""
-    modes: list[str] = field(default_factory=lambda: ["eager", "compile", "bf16"])
-    """eager (float32), compile (torch.compile, default mode), bf16 (bfloat16 autocast)."""
+    modes: list[str] = field(default_factory=lambda: ["eager", "compile", "bf16", "onnxruntime"])
+    """eager (float32), compile (torch.compile, default mode), bf16 (bfloat16 autocast), onnxruntime (ONNX export)."""
     frames: int = 20
     """Timed frames per configuration (median)."""
     warmup: int = 3
     """Untimed frames before them."""
     threads: int = 2
-    """torch threads (and numba threads in the end-to-end rows)."""
+    """torch threads (onnxruntime's in its rows, numba's in the end-to-end rows)."""
     end_to_end: bool = True
     """Time render + fusion + argmax on a scene."""
     data: Path | None = None
@@ -96,6 +102,8 @@ def _model_case(spec: dict) -> dict:
         autocast = torch.autocast("cpu", dtype=torch.bfloat16)
         if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
             out["note"] = "no native bf16 on this CPU"
+    elif spec["mode"] == "onnxruntime":
+        fn, out["note"] = _onnx_runner(net, spec["threads"], h, w)
     with torch.inference_mode(), autocast:
         times = []
         for _ in range(spec["warmup"] + spec["frames"]):
@@ -106,6 +114,25 @@ def _model_case(spec: dict) -> dict:
         out["compile_s"] = times[0] / 1000.0  # the first call compiles
     out["median_ms"] = statistics.median(times[spec["warmup"] :])
     return out
+
+
+def _onnx_runner(net: VDVINet, threads: int, h: int, w: int) -> tuple[Callable, str]:
+    """``net`` exported to a temporary file as ``rtgs2 export onnx`` writes it, a function running
+    it with onnxruntime (``fn(image, feats) -> logits``), and a note on the export."""
+    import tempfile
+
+    from rtgs2.export.onnx import export_fusion_onnx, onnx_session, run_onnx
+    from rtgs2.fusion.io import save_fusion
+
+    with tempfile.TemporaryDirectory() as tmp:
+        weights, path = Path(tmp) / "fusion.pt", Path(tmp) / "fusion.onnx"
+        save_fusion(net, weights)
+        t = time.perf_counter()
+        r = export_fusion_onnx(weights, path, height=h, width=w, threads=threads)
+        export_s = time.perf_counter() - t
+        session = onnx_session(path, threads=threads)  # the file is read here; the folder may go
+    note = f"export {export_s:.0f} s, max abs diff to torch {r.max_abs_diff:.1e}"  # no "|": a table cell
+    return lambda image, feats: run_onnx(session, image, feats), note
 
 
 def _scene_case(spec: dict) -> dict:
@@ -199,9 +226,6 @@ def main(cfg: Config) -> None:
         compile_s = f"{r['compile_s']:.1f}" if "compile_s" in r else ""
         model_rows.append((size, inputs, res, mode, params, ms, fps, compile_s, r.get("note", "")))
         print(" | ".join(model_rows[-1]), flush=True)
-    if importlib.util.find_spec("onnxruntime") is None:
-        model_rows.append(("", "", "", "onnxruntime", "", "not installed", "", "", ""))
-        print("onnxruntime: not installed", flush=True)
 
     weights = cfg.feature_weights or (SHIPPED if SHIPPED.is_file() else None)
     scene_rows, scene_name = [], ""
@@ -221,7 +245,7 @@ def main(cfg: Config) -> None:
     text = (
         f"## fusion: model, speed-ups, end to end — {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC\n\n"
         f"`benchmarks/fusion.py`, {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
-        f"{torch.__version__}, {cfg.threads} torch threads (numba too, end to end); median ms per frame of {cfg.frames} "
+        f"{torch.__version__}, {cfg.threads} torch threads (onnxruntime's too, and numba's end to end); median ms per frame of {cfg.frames} "
         f"frames after {cfg.warmup} warm-ups, batch 1, random fusion weights, {len(CLASS_NAMES)} classes, each row in a "
         f"fresh process; load average before: {load_before}, after: {_load()}.\n\n"
         "| size | inputs | resolution | mode | params M | ms / frame | FPS | compile s | note |\n"

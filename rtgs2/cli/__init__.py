@@ -30,8 +30,10 @@ from rtgs2.cli.common import subcommands
 from rtgs2.cli.data import Data
 from rtgs2.cli.demo import Demo
 from rtgs2.cli.eval import Eval
+from rtgs2.cli.export import Export
 from rtgs2.cli.features import Features, Train
 from rtgs2.cli.fusion import Finetune
+from rtgs2.cli.lift import Lift
 from rtgs2.cli.recon import Recon
 from rtgs2.cli.reproduce import Reproduce
 from rtgs2.cli.segment import Segment
@@ -40,8 +42,8 @@ from rtgs2.utils.errors import Rtgs2Error
 
 COMMANDS: dict[str, type] = {
     "demo": Demo, "data": Data, "synth": Synth, "synth-report": SynthReport, "recon": Recon, "train": Train,
-    "features": Features, "finetune": Finetune, "segment": Segment, "eval": Eval,
-    "reproduce": Reproduce,
+    "features": Features, "finetune": Finetune, "segment": Segment, "lift": Lift, "eval": Eval,
+    "reproduce": Reproduce, "export": Export,
 }  # fmt: skip
 """The subcommands by name; one with subcommands of its own lists them in its ``commands``."""
 

@@ -12,9 +12,10 @@ def subcommands(commands: Mapping[str, type], defaults: Mapping[str, object] | N
     """The tyro ``Union`` of ``commands``, each class under its name; ``defaults[name]`` (an
     instance of that class), where given, supplies that subcommand's default values."""
     defaults = defaults or {}
-    return Union[  # built at run time from the mapping, so typing.Union rather than X | Y
-        tuple(
-            Annotated[cls, tyro.conf.subcommand(name, default=defaults.get(name, tyro.MISSING_NONPROP))]
-            for name, cls in commands.items()
-        )
-    ]
+    members = tuple(
+        Annotated[cls, tyro.conf.subcommand(name, default=defaults.get(name, tyro.MISSING_NONPROP))]
+        for name, cls in commands.items()
+    )
+    if len(members) == 1:  # a Union of one is that one type, and tyro offers no subcommand: pad it as
+        members += (Annotated[None, tyro.conf.Suppress],)  # tyro.extras.subcommand_cli_from_dict does
+    return Union[members]  # built at run time from the mapping, so typing.Union rather than X | Y

@@ -57,6 +57,7 @@ class Data:
     """Data set tools: `check` a folder, `list` label sets and splits."""
 
     command: tyro.conf.OmitSubcommandPrefixes[DataCommand]  # type: ignore[valid-type]
+    """What to do with the data set."""
     commands: ClassVar[dict[str, type]] = DATA_COMMANDS
     """Its subcommands by name (the error handler names the one that failed)."""
 

@@ -69,6 +69,7 @@ class Train:
     """Train a network: `features` (contrastive pre-training) or `fusion` (semantic, on rendered views)."""
 
     command: tyro.conf.OmitSubcommandPrefixes[TrainCommand]  # type: ignore[valid-type]
+    """The network to train."""
     commands: ClassVar[dict[str, type]] = TRAIN_COMMANDS
 
     def main(self) -> None:

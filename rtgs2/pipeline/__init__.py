@@ -1,2 +1,3 @@
-"""From a scene and trained networks to labelled views: ``Segmenter``, and ``segment_scene``
-behind ``rtgs2 segment`` (DESIGN §3 ``pipeline/``)."""
+"""From a scene and trained networks to labelled views: ``Segmenter``, ``segment_scene`` behind
+``rtgs2 segment``, and labels on the Gaussians themselves, ``lift_scene`` behind ``rtgs2 lift``
+(DESIGN §3 ``pipeline/``)."""

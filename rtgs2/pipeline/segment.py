@@ -93,34 +93,112 @@ def orbit_cameras(scene: GaussianScene, num_views: int, width: int, height: int)
     a 60° view. Other paths: pass a cameras.json.
     """
     _check_orbit(num_views, width, height)
+    box = scene_box(scene)
+    if box.is_room:
+        centre, radius = box.eye_centre(), INSIDE_RADIUS * box.min_side
+        cams = inside_ring(centre, radius, INSIDE_PITCH_DEG, num_views, width, height)
+        return Orbit("inside", tuple(centre.tolist()), float(radius), cams)
+    distance = box.outside_distance(width, height)
+    cams = outside_ring(box.centre, distance, OUTSIDE_ELEVATION_DEG, num_views, width, height)
+    return Orbit("outside", tuple(box.centre.tolist()), float(distance * math.cos(math.radians(OUTSIDE_ELEVATION_DEG))), cams)
+
+
+@dataclass
+class SceneBox:
+    """Where a z-up scene's Gaussians are: the box of their centres between BOX_QUANTILES per axis."""
+
+    lo: np.ndarray  # [3] world metres
+    hi: np.ndarray  # [3] world metres
+    means: np.ndarray  # [N, 3] float64 centres, metres
+
+    @property
+    def size(self) -> np.ndarray:  # [3] metres
+        return self.hi - self.lo
+
+    @property
+    def centre(self) -> np.ndarray:  # [3] metres
+        return (self.lo + self.hi) / 2
+
+    @property
+    def min_side(self) -> float:
+        """The shorter horizontal side, metres."""
+        return float(min(self.size[0], self.size[1]))
+
+    @property
+    def is_room(self) -> bool:
+        """At least ROOM_MIN_SIDE_M on every side: a room to stand in (else an object to circle)."""
+        return bool(self.size.min() >= ROOM_MIN_SIDE_M)
+
+    def eye_centre(self) -> np.ndarray:  # [3] metres
+        """The box's horizontal centre at eye height: EYE_HEIGHT_M above the floor, at most
+        EYE_HEIGHT_MAX of the way to the ceiling."""
+        z = self.lo[2] + min(EYE_HEIGHT_M, EYE_HEIGHT_MAX * self.size[2])
+        return np.array([self.centre[0], self.centre[1], z])
+
+    def outside_distance(self, width: int, height: int) -> float:
+        """Metres from the centre at which a sphere holding the scene (its reach from the vertical
+        axis, its half height) fills an OUTSIDE_FOV_DEG view of ``width`` x ``height``, times OUTSIDE_MARGIN."""
+        reach = np.quantile(np.linalg.norm(self.means[:, :2] - self.centre[:2], axis=1), BOX_QUANTILES[1])  # round objects
+        fov_x = math.radians(OUTSIDE_FOV_DEG)
+        fov_y = 2 * math.atan(math.tan(fov_x / 2) * height / width)
+        return OUTSIDE_MARGIN * math.hypot(reach, self.size[2] / 2) / math.sin(min(fov_x, fov_y) / 2)
+
+
+def scene_box(scene: GaussianScene) -> SceneBox:
+    """The :class:`SceneBox` of ``scene``.
+
+    Raises:
+        ValueError: a scene with no extent (all centres at one point, or not finite).
+    """
     means = scene.means.detach().cpu().double().numpy()
     lo, hi = np.quantile(means, BOX_QUANTILES, axis=0)
     size = hi - lo
     if not np.isfinite(size).all() or size.max() <= 0:
         raise ValueError(f"the scene has no extent to place an orbit in (box {lo.tolist()} to {hi.tolist()})")
-    angles = 2 * math.pi * np.arange(num_views) / num_views
-    if min(size[0], size[1], size[2]) >= ROOM_MIN_SIDE_M:
-        z = lo[2] + min(EYE_HEIGHT_M, EYE_HEIGHT_MAX * size[2])
-        centre = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, z])
-        radius = INSIDE_RADIUS * min(size[0], size[1])
-        tilt = math.tan(math.radians(INSIDE_PITCH_DEG))
-        cams = []
-        for a in angles:
-            out = np.array([math.cos(a), math.sin(a), 0.0])
-            eye = centre + radius * out
-            cams.append(Camera.look_at(eye, eye + out + [0, 0, tilt], fov_x_deg=INSIDE_FOV_DEG, width=width, height=height))
-        return Orbit("inside", tuple(centre.tolist()), float(radius), cams)
-    centre = (lo + hi) / 2
-    reach = np.quantile(np.linalg.norm(means[:, :2] - centre[:2], axis=1), BOX_QUANTILES[1])  # round objects
-    fov_x = math.radians(OUTSIDE_FOV_DEG)
-    fov_y = 2 * math.atan(math.tan(fov_x / 2) * height / width)
-    distance = OUTSIDE_MARGIN * math.hypot(reach, size[2] / 2) / math.sin(min(fov_x, fov_y) / 2)
-    elev = math.radians(OUTSIDE_ELEVATION_DEG)
+    return SceneBox(lo, hi, means)
+
+
+def inside_ring(
+    centre: np.ndarray,  # [3] world metres, at the cameras' height
+    radius: float,  # metres
+    pitch_deg: float,  # up from horizontal (negative: looking down)
+    num_views: int,
+    width: int,
+    height: int,
+    *,
+    inward: bool = False,
+    phase: float = 0.0,  # radians: angle of the first camera about the vertical axis
+) -> list[Camera]:
+    """Cameras on a horizontal circle about ``centre``, evenly spaced, each looking away from the
+    centre (``inward``: towards it), pitched by ``pitch_deg``; INSIDE_FOV_DEG wide."""
+    tilt = math.tan(math.radians(pitch_deg))
     cams = []
-    for a in angles:
+    for a in phase + 2 * math.pi * np.arange(num_views) / num_views:
+        out = np.array([math.cos(a), math.sin(a), 0.0])
+        eye = centre + radius * out
+        look = -out if inward else out
+        cams.append(Camera.look_at(eye, eye + look + [0, 0, tilt], fov_x_deg=INSIDE_FOV_DEG, width=width, height=height))
+    return cams
+
+
+def outside_ring(
+    centre: np.ndarray,  # [3] world metres: the point looked at
+    distance: float,  # metres from the centre
+    elevation_deg: float,  # of the cameras above the centre, seen from it
+    num_views: int,
+    width: int,
+    height: int,
+    *,
+    phase: float = 0.0,  # radians: angle of the first camera about the vertical axis
+) -> list[Camera]:
+    """Cameras evenly spaced on a circle ``distance`` from ``centre`` at ``elevation_deg``, each
+    looking at the centre; OUTSIDE_FOV_DEG wide."""
+    elev = math.radians(elevation_deg)
+    cams = []
+    for a in phase + 2 * math.pi * np.arange(num_views) / num_views:
         eye = centre + distance * np.array([math.cos(elev) * math.cos(a), math.cos(elev) * math.sin(a), math.sin(elev)])
         cams.append(Camera.look_at(eye, centre, fov_x_deg=OUTSIDE_FOV_DEG, width=width, height=height))
-    return Orbit("outside", tuple(centre.tolist()), float(distance * math.cos(elev)), cams)
+    return cams
 
 
 def segment_scene(

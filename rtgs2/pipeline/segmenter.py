@@ -72,6 +72,11 @@ class Segmenter:
         self.scene = scene
         self.class_names: list[str] = list(model.config.get("class_names") or [])
 
+    @property
+    def num_classes(self) -> int:
+        """K, the classes the model tells apart (labels 0..K-1)."""
+        return int(self.model.config["num_classes"])
+
     @classmethod
     def from_files(
         cls,

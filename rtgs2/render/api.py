@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
@@ -219,3 +219,52 @@ def render(
         radii=out.radii,
         means2d_probe=inputs.means2d_probe,
     )
+
+
+@dataclass
+class Gathered:
+    """Per-pixel values summed back onto the Gaussians with their blending weights (``gather_to_gaussians``).
+
+    - ``sums``   [N, C] per Gaussian i, sum over pixels p of w_i(p)·V(p)
+    - ``weight`` [N] sum over pixels of w_i(p), pixels (0 for a Gaussian the view does not draw)
+    """
+
+    sums: Tensor
+    weight: Tensor
+
+
+def gather_to_gaussians(
+    scene: GaussianScene,
+    camera: Camera,
+    values: Tensor,  # [H, W, C] per-pixel values V, e.g. one-hot labels
+    *,
+    backend: Backend = "auto",
+    settings: RasterSettings = RasterSettings(),
+) -> Gathered:
+    """Sum ``values`` onto the Gaussians of ``scene`` seen by ``camera``, each pixel's value
+    weighted by each Gaussian's blending weight there, w_i = T_i·alpha_i: the weight ``render``
+    blends its colour and features with, so that sum_i w_i = alpha at every pixel.
+
+    The sums equal the gradient of sum_p <V(p), Z(p)> w.r.t. per-Gaussian features F, where Z is
+    the feature image ``render`` blends from F. Not differentiable. Colour and features do not
+    enter: the scene is rendered at SH degree 0 without features.
+
+    Raises:
+        ValueError: ``values`` not floating point, not finite, or not [H, W, C] of the camera,
+            plus what ``render`` raises.
+        TypeError: a scene, camera or values of the wrong type.
+    """
+    if not isinstance(values, torch.Tensor):
+        raise TypeError(f"values must be a torch.Tensor [H, W, C], got {type(values).__name__}")
+    if values.ndim != 3 or tuple(values.shape[:2]) != (camera.height, camera.width):
+        raise ValueError(f"values must have shape [H={camera.height}, W={camera.width}, C], got {list(values.shape)}")
+    if not values.is_floating_point():
+        raise ValueError(f"values must be a floating-point tensor, got {values.dtype} (convert with .float())")
+    if not all_finite(values):
+        raise ValueError("values have non-finite entries (NaN or Inf)")
+    inputs = raster_inputs(scene, camera, sh_degree=0, settings=settings)
+    pixel_values = values.detach().to(device=scene.device, dtype=scene.means.dtype)
+    inputs = replace(inputs, features=None, pixel_values=pixel_values)
+    with torch.no_grad():
+        out: RasterOutputs = backend_fn(resolve_backend(backend, scene.device))(inputs)
+    return Gathered(out.gathered, out.gathered_weight)

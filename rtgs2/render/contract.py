@@ -40,6 +40,7 @@ class RasterInputs:
     near_plane: float  # metres; camera z at or below it is culled
     far_plane: float  # metres; camera z at or beyond it is culled
     means2d_probe: Tensor | None = None  # [N, 2] zeros; its .grad becomes dL/d(2D means), px
+    pixel_values: Tensor | None = None  # [H, W, C] per-pixel values V to sum onto the Gaussians (outputs gathered*)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,11 @@ class RasterOutputs:
     features: Tensor | None  # [H, W, D] sum of w·feature; None without input features
     visible: Tensor  # [N] bool: can reach alpha >= 1/255 somewhere in the image
     radii: Tensor  # [N] int32 pixels: half-side of the alpha >= 1/255 box used for tile binning, 0 if culled
+    # With inputs.pixel_values V, per Gaussian i the sums over pixels p of its blending weight
+    # w_i(p) = T_i(p)·alpha_i(p) (the weight its colour is blended with) times V(p), and of w_i(p)
+    # alone; None without V. Equal to d/dF sum_p <V(p), features rendered at p> (F: per-Gaussian features).
+    gathered: Tensor | None = None  # [N, C] sum_p w_i(p)·V(p)
+    gathered_weight: Tensor | None = None  # [N] sum_p w_i(p), pixels
 
 
 BackendFn = Callable[[RasterInputs], RasterOutputs]

@@ -18,6 +18,9 @@ Facts relied on, from gsplat v1.5.3 (pinned in the ``[cuda]`` extra):
   ceil(sqrt(2 ln(o / (1/255)) cov2d_ii)), capped at 3.33 std-devs (a cap only o > 1 reaches),
   which is rtgs2's alpha >= 1/255 box; ``meta["means2d"]`` [C, N, 2] pixels is the tensor whose
   gradient 3DGS densification uses.
+
+``pixel_values`` (``RasterOutputs.gathered``) are summed onto the Gaussians by gsplat's backward:
+the gradient of sum_p <[V, 1](p), F_rendered(p)> w.r.t. per-Gaussian features F is sum_p w(p)·[V, 1](p).
 """
 
 from __future__ import annotations
@@ -70,6 +73,9 @@ def render_gsplat(inputs: RasterInputs) -> RasterOutputs:
         _route_grad(meta["means2d"], i.means2d_probe)
     radii = meta["radii"][0]
     visible = (radii > 0).all(dim=-1)
+    gathered = gathered_weight = None
+    if i.pixel_values is not None:
+        gathered, gathered_weight = _gather(i)
     return RasterOutputs(
         rgb=out[..., :3],
         depth_acc=out[..., -1],
@@ -77,7 +83,41 @@ def render_gsplat(inputs: RasterInputs) -> RasterOutputs:
         features=out[..., 3:-1] if i.features is not None else None,
         visible=visible,
         radii=torch.where(visible, radii.amax(dim=-1), 0).to(torch.int32),
+        gathered=gathered,
+        gathered_weight=gathered_weight,
     )
+
+
+def _gather(i: RasterInputs) -> tuple[Tensor, Tensor]:  # [N, C], [N]
+    """``RasterOutputs.gathered`` and ``gathered_weight`` by the gradient of a second pass whose
+    colours are zero features F [N, C + 1] (module doc); not differentiable."""
+    import gsplat
+
+    v = i.pixel_values.detach()
+    target = torch.cat([v, torch.ones_like(v[..., :1])], dim=-1)  # [H, W, C + 1]
+    with torch.enable_grad():
+        f = torch.zeros(i.means.shape[0], target.shape[-1], dtype=v.dtype, device=v.device, requires_grad=True)
+        out, _, _ = gsplat.rasterization(
+            i.means.detach(),
+            i.quats.detach(),
+            i.log_scales.detach().exp(),
+            torch.sigmoid(i.opacity_logits.detach()),
+            f,
+            i.world_to_cam[None],
+            i.K[None],
+            i.width,
+            i.height,
+            near_plane=i.near_plane,
+            far_plane=i.far_plane,
+            eps2d=COV2D_BLUR,
+            sh_degree=None,
+            packed=False,
+            tile_size=TILE_SIZE,
+            render_mode="RGB",
+            rasterize_mode="classic",
+        )
+        (grad,) = torch.autograd.grad((out[0] * target).sum(), f)
+    return grad[:, :-1], grad[:, -1]
 
 
 def _route_grad(means2d: Tensor, probe: Tensor) -> None:

@@ -4,6 +4,8 @@
 differentiable: a ``torch.autograd.Function`` runs the numba forward
 kernels (``numba_kernels.py``) and, on ``backward()``, the gradient kernels
 (``numba_kernels_bwd.py``) w.r.t. means, quats, log_scales, opacity_logits, sh and features.
+Given ``pixel_values``, ``numba_kernels_gather.py`` sums them back onto the Gaussians with the
+forward's blending weights (``RasterOutputs.gathered``).
 
 Densification statistic. 3DGS densifies Gaussians by the norm of dL/d(projected 2D mean),
 pixels. Pass ``means2d_probe``, a zeros [N, 2] tensor with ``requires_grad=True``: it stands for
@@ -29,6 +31,7 @@ from torch import Tensor
 
 from rtgs2.render import numba_kernels as nk
 from rtgs2.render import numba_kernels_bwd as bk
+from rtgs2.render import numba_kernels_gather as gk
 from rtgs2.render.contract import RasterInputs, RasterOutputs
 from rtgs2.utils.threads import torch_threads_kept
 
@@ -106,9 +109,12 @@ def _check_inputs(inputs: RasterInputs) -> None:
         raise ValueError(f"sh must have shape [N={n}, >={k}, 3] for degree {i.sh_degree}, got {list(i.sh.shape)}")
     if i.features is not None and (i.features.ndim != 2 or i.features.shape[0] != n):
         raise ValueError(f"features must have shape [N={n}, D], got {list(i.features.shape)}")
+    pv = i.pixel_values
+    if pv is not None and (pv.ndim != 3 or tuple(pv.shape[:2]) != (int(i.height), int(i.width))):
+        raise ValueError(f"pixel_values must have shape [H={i.height}, W={i.width}, C], got {list(pv.shape)}")
     if int(i.width) <= 0 or int(i.height) <= 0:
         raise ValueError(f"image size must be positive, got {i.width}x{i.height}")
-    for name, t in (("means", i.means), ("sh", i.sh), ("features", i.features)):
+    for name, t in (("means", i.means), ("sh", i.sh), ("features", i.features), ("pixel_values", pv)):
         if t is not None and t.device.type != "cpu":
             raise ValueError(f"the numba backend runs on the CPU; {name} is on {t.device}")
 
@@ -230,6 +236,24 @@ def rasterize_backward(
     return grads
 
 
+def gather_forward(
+    state: RasterState,
+    cam: RasterCamera,
+    num_gaussians: int,
+    pixel_values: np.ndarray,  # [H, W, C] float32 V
+) -> tuple[np.ndarray, np.ndarray]:  # [N, C], [N]
+    """Per Gaussian, sum_p w(p)·V(p) and sum_p w(p) with the forward's blending weights
+    (``numba_kernels_gather``); zero for Gaussians not drawn."""
+    c = pixel_values.shape[-1]
+    ent_sums = np.empty((state.tile_list.shape[0], c + 1), F32)
+    gk.gather_tiles(
+        state.tile_off, state.tile_list, state.gpar, cam.width, cam.height, state.last, pixel_values, ent_sums
+    )  # fmt: skip
+    sums, weight = np.zeros((num_gaussians, c), F32), np.zeros(num_gaussians, F32)
+    gk.sum_entries(state.order, state.rank_off, state.rank_entry, ent_sums, sums, weight)
+    return sums, weight
+
+
 def _arrays(inputs: RasterInputs) -> tuple[list[np.ndarray], np.ndarray]:
     """float32 numpy copies (or views) of the Gaussian parameters, and the features [N, D >= 0]."""
     i = inputs
@@ -277,14 +301,21 @@ def render_numba(inputs: RasterInputs) -> RasterOutputs:
     i = replace(inputs, sh=inputs.sh[:, : (inputs.sh_degree + 1) ** 2])
     tensors = (i.means, i.quats, i.log_scales, i.opacity_logits, i.sh, i.features, i.means2d_probe)
     dtype = i.means.dtype
+    fwd = None
     if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
         acc, alpha, visible, radii = _RasterizeNumba.apply(*tensors, i, cam)
     else:
-        arrays, feats = _arrays(i)
-        with torch_threads_kept():
-            fwd = rasterize_forward(*arrays, feats, cam)
+        fwd = _forward(i, cam)
         acc, alpha = torch.from_numpy(fwd.acc).to(dtype), torch.from_numpy(fwd.alpha).to(dtype)
         visible, radii = torch.from_numpy(fwd.visible), torch.from_numpy(fwd.radii)
+    gathered = gathered_weight = None
+    if i.pixel_values is not None:
+        # Not differentiable; the autograd path keeps its forward state in the graph, so it is run again.
+        if fwd is None:
+            fwd = _forward(i, cam)
+        with torch_threads_kept():
+            sums, weight = gather_forward(fwd.state, cam, i.means.shape[0], _f32(i.pixel_values))
+        gathered, gathered_weight = torch.from_numpy(sums).to(dtype), torch.from_numpy(weight).to(dtype)
     return RasterOutputs(
         rgb=acc[..., :3],
         depth_acc=acc[..., nk.V_DEPTH],
@@ -292,4 +323,13 @@ def render_numba(inputs: RasterInputs) -> RasterOutputs:
         features=acc[..., nk.V_FEAT :] if i.features is not None else None,
         visible=visible,
         radii=radii,
+        gathered=gathered,
+        gathered_weight=gathered_weight,
     )
+
+
+def _forward(inputs: RasterInputs, cam: RasterCamera) -> Forward:
+    """The forward kernels on ``inputs`` (no autograd)."""
+    arrays, feats = _arrays(inputs)
+    with torch_threads_kept():
+        return rasterize_forward(*arrays, feats, cam)

@@ -12,10 +12,13 @@ needs, the projection and SH colour, is in ``projection.py``, checked on its own
 - alpha = min(ALPHA_MAX, o·exp(-σ)), skipped if σ < 0 or alpha < ALPHA_MIN;
 - front-to-back by camera z; a pixel stops *before* the Gaussian that would take its
   transmittance to T_MIN or below (gsplat ``rasterize_to_pixels_fwd``);
-- colour = max(SH + 0.5, 0); depth and features blended with the same weights.
+- colour = max(SH + 0.5, 0); depth and features blended with the same weights;
+- ``gather``: those same weights summed back onto the Gaussians, times a per-pixel value.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import torch
 from torch import Tensor
@@ -63,40 +66,82 @@ def screen_radii(
     return torch.where(visible, r, torch.zeros_like(r)).to(torch.int32)
 
 
+def blend_weights(
+    proj: Projected,
+    opacities: Tensor,  # [N] in (0, 1)
+    width: int,
+    height: int,
+    max_elements: int = 1 << 24,
+) -> tuple[Tensor, Iterator[Tensor]]:
+    """Blending weights w = T·alpha of every visible Gaussian at every pixel centre, front to back.
+
+    Returns:
+        the visible Gaussians' ids in depth order [M], and an iterator over the weights [P, M]
+        of successive chunks of P pixels (row-major; the last chunk may be shorter).
+    """
+    keep = visible_on_screen(proj, opacities, width, height)
+    order = torch.argsort(torch.where(keep, proj.depths, torch.full_like(proj.depths, float("inf"))), stable=True)
+    order = order[: int(keep.sum())]
+    mu, con, op = proj.means2d[order], proj.conics[order], opacities[order]
+    j = torch.arange(width, dtype=mu.dtype, device=mu.device) + 0.5
+    i = torch.arange(height, dtype=mu.dtype, device=mu.device) + 0.5
+    pix = torch.stack(torch.meshgrid(j, i, indexing="xy"), dim=-1).reshape(-1, 2)  # [P, 2] (x, y)
+    chunk = max(1, max_elements // max(1, len(order)))
+
+    def chunks() -> Iterator[Tensor]:
+        for p in pix.split(chunk):
+            d = p[:, None, :] - mu[None]  # [P, M, 2]
+            sigma = 0.5 * (con[:, 0] * d[..., 0] ** 2 + con[:, 2] * d[..., 1] ** 2) + con[:, 1] * d[..., 0] * d[..., 1]
+            alpha = torch.clamp_max(op * torch.exp(-sigma), ALPHA_MAX)
+            alpha = torch.where((sigma < 0) | (alpha < ALPHA_MIN), torch.zeros_like(alpha), alpha)
+            t_after = torch.cumprod(1 - alpha, dim=1)
+            t_before = torch.cat([torch.ones_like(t_after[:, :1]), t_after[:, :-1]], dim=1)
+            yield alpha * t_before * (t_after > T_MIN)
+
+    return order, chunks()
+
+
 def rasterize(
     proj: Projected,
     opacities: Tensor,  # [N] in (0, 1)
     values: Tensor,  # [N, C] anything to blend: colour, depth, features
     width: int,
     height: int,
-    max_elements: int = 1 << 24,
 ) -> tuple[Tensor, Tensor]:
     """Front-to-back alpha blending of every visible Gaussian at every pixel centre.
 
     Returns:
         accumulated values [H, W, C] (no background) and alpha [H, W] (= 1 - final T).
     """
-    keep = visible_on_screen(proj, opacities, width, height)
-    order = torch.argsort(torch.where(keep, proj.depths, torch.full_like(proj.depths, float("inf"))), stable=True)
-    order = order[: int(keep.sum())]
-    mu, con, op, val = proj.means2d[order], proj.conics[order], opacities[order], values[order]
-    j = torch.arange(width, dtype=mu.dtype, device=mu.device) + 0.5
-    i = torch.arange(height, dtype=mu.dtype, device=mu.device) + 0.5
-    pix = torch.stack(torch.meshgrid(j, i, indexing="xy"), dim=-1).reshape(-1, 2)  # [P, 2] (x, y)
-    chunk = max(1, max_elements // max(1, len(order)))
+    order, chunks = blend_weights(proj, opacities, width, height)
+    val = values[order]
     out_v, out_a = [], []
-    for p in pix.split(chunk):
-        d = p[:, None, :] - mu[None]  # [P, N, 2]
-        sigma = 0.5 * (con[:, 0] * d[..., 0] ** 2 + con[:, 2] * d[..., 1] ** 2) + con[:, 1] * d[..., 0] * d[..., 1]
-        alpha = torch.clamp_max(op * torch.exp(-sigma), ALPHA_MAX)
-        alpha = torch.where((sigma < 0) | (alpha < ALPHA_MIN), torch.zeros_like(alpha), alpha)
-        t_after = torch.cumprod(1 - alpha, dim=1)
-        t_before = torch.cat([torch.ones_like(t_after[:, :1]), t_after[:, :-1]], dim=1)
-        w = alpha * t_before * (t_after > T_MIN)
+    for w in chunks:
         out_v.append(w @ val)
         out_a.append(w.sum(1))
     acc = torch.cat(out_v).reshape(height, width, -1)
     return acc, torch.cat(out_a).reshape(height, width)
+
+
+def gather(
+    proj: Projected,
+    opacities: Tensor,  # [N] in (0, 1)
+    pixel_values: Tensor,  # [H, W, C] V
+) -> tuple[Tensor, Tensor]:  # [N, C], [N]
+    """Per Gaussian, the sums over pixels of its blending weight times V, and of the weight alone
+    (``contract.RasterOutputs.gathered``; checks ``numba_kernels_gather``). Zero for Gaussians not drawn."""
+    height, width, c = pixel_values.shape
+    order, chunks = blend_weights(proj, opacities, width, height)
+    v = pixel_values.reshape(-1, c)
+    sums = v.new_zeros(len(order), c)
+    weight = v.new_zeros(len(order))
+    start = 0
+    for w in chunks:
+        sums = sums + w.T @ v[start : start + len(w)]
+        weight = weight + w.sum(0)
+        start += len(w)
+    n = opacities.shape[0]
+    return v.new_zeros(n, c).index_copy(0, order, sums), v.new_zeros(n).index_copy(0, order, weight)
 
 
 def render_reference(inputs: RasterInputs) -> RasterOutputs:
@@ -113,6 +158,9 @@ def render_reference(inputs: RasterInputs) -> RasterOutputs:
     with torch.no_grad():
         visible = visible_on_screen(proj, opacities, i.width, i.height)
         radii = screen_radii(proj, opacities, visible)
+    gathered = gathered_weight = None
+    if i.pixel_values is not None:
+        gathered, gathered_weight = gather(proj, opacities, i.pixel_values)
     return RasterOutputs(
         rgb=acc[..., :3],
         depth_acc=acc[..., 3],
@@ -120,4 +168,6 @@ def render_reference(inputs: RasterInputs) -> RasterOutputs:
         features=acc[..., 4:] if i.features is not None else None,
         visible=visible,
         radii=radii,
+        gathered=gathered,
+        gathered_weight=gathered_weight,
     )

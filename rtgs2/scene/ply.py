@@ -9,6 +9,7 @@ extra float properties ``f_vi_0..f_vi_{D-1}`` (the RT-GS2 code's ``f_pc_*`` are 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -223,8 +224,6 @@ def write_ply_with_features(src: str | Path, features: torch.Tensor, dst: str | 
     """Copy the ``.ply`` at ``src`` to ``dst`` with per-Gaussian ``features`` [N, D] as float
     properties ``f_vi_0..f_vi_{D-1}``; every other element and property is kept as it was
     (features already in the file, ``f_vi_*`` or ``f_pc_*``, are replaced). Atomic."""
-    from plyfile import PlyElement
-
     src, dst = Path(src), Path(dst)
     ply = PlyData.read(str(src))
     v = ply["vertex"].data
@@ -238,6 +237,46 @@ def write_ply_with_features(src: str | Path, features: torch.Tensor, dst: str | 
         data[n] = v[n]
     for i in range(feats.shape[1]):
         data[f"{FEATURE_PREFIX}{i}"] = feats[:, i]
+    _write_with_vertex(ply, data, dst)
+
+
+def write_ply_with_properties(
+    src: str | Path,
+    properties: Mapping[str, np.ndarray],  # name -> [N]; its dtype is the PLY type (uint8: uchar, float32: float)
+    dst: str | Path,
+    *,
+    zeroed: Sequence[str] = (),
+) -> None:
+    """Copy the ``.ply`` at ``src`` to ``dst`` with per-Gaussian ``properties`` set: a property the
+    file already has is replaced where it stands (in the new array's type), a new one is appended.
+    Properties whose names start with a prefix in ``zeroed`` are set to 0 ("f_rest_": a colour
+    without view dependence). Every other element and property is kept as it was. Atomic.
+
+    Raises:
+        ValueError: an array that is not [N] for the file's N Gaussians.
+    """
+    src, dst = Path(src), Path(dst)
+    ply = PlyData.read(str(src))
+    v = ply["vertex"].data
+    arrays = {name: np.asarray(a) for name, a in properties.items()}
+    for name, a in arrays.items():
+        if a.shape != (len(v),):
+            raise ValueError(f"property {name} must have shape [N={len(v)}], got {list(a.shape)}")
+    names = list(v.dtype.names)
+    dtype = [(n, arrays[n].dtype.newbyteorder("<") if n in arrays else v.dtype[n]) for n in names]
+    dtype += [(n, a.dtype.newbyteorder("<")) for n, a in arrays.items() if n not in names]
+    data = np.empty(len(v), dtype=dtype)
+    for n in names:
+        data[n] = 0 if n.startswith(tuple(zeroed)) else v[n]
+    for n, a in arrays.items():
+        data[n] = a
+    _write_with_vertex(ply, data, dst)
+
+
+def _write_with_vertex(ply: PlyData, data: np.ndarray, dst: Path) -> None:
+    """Write ``ply`` to ``dst`` (atomically) with its vertex element's records replaced by ``data``."""
+    from plyfile import PlyElement
+
     elements = [PlyElement.describe(data, "vertex") if el.name == "vertex" else el for el in ply.elements]
     out = PlyData(elements, text=ply.text, byte_order=ply.byte_order, comments=ply.comments, obj_info=ply.obj_info)
     with atomic_open(dst, "wb") as f:

@@ -140,12 +140,14 @@ def inside_any(room: Room, points: np.ndarray, exclude: np.ndarray, tol: float) 
     return out
 
 
-def surface_gaussians(room: Room, spacing: float) -> tuple[GaussianScene, np.ndarray]:
-    """Flat Gaussian discs on every visible-side surface of ``room``, ``spacing`` metres apart.
+def surface_samples(room: Room, spacing: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Points on every visible-side surface of ``room``, ``spacing`` metres apart (parts outside
+    the room or hidden inside another primitive left out).
 
-    Colours are the ray caster's view-independent shading (albedo x (ambient + diffuse with
-    shadows)), as display RGB in SH degree 0. Returns the scene and the primitive index [N]
-    of each Gaussian (its label is ``room.label[prim]``).
+    Returns:
+        points [S, 3] world metres, tangent frames [S, 3, 3] (columns t1, t2, normal), tangential
+        sample spacings [S, 2] metres, and the primitive index [S] of each (its class is
+        ``room.label[prim]``).
     """
     if not spacing > 0:
         raise ValueError(f"spacing must be positive, got {spacing}")
@@ -162,7 +164,18 @@ def surface_gaussians(room: Room, spacing: float) -> tuple[GaussianScene, np.nda
     lo, hi = -ROOM_TOL, room.size + ROOM_TOL
     keep = ((pts >= lo) & (pts <= hi)).all(1)
     keep[keep] = ~inside_any(room, pts[keep], prim[keep], INSIDE_TOL)
-    pts, frames, sig, prim = pts[keep], frames[keep], sig[keep], prim[keep]
+    return pts[keep], frames[keep], sig[keep], prim[keep]
+
+
+def surface_gaussians(room: Room, spacing: float) -> tuple[GaussianScene, np.ndarray]:
+    """Flat Gaussian discs on every visible-side surface of ``room``, ``spacing`` metres apart
+    (at the points of :func:`surface_samples`).
+
+    Colours are the ray caster's view-independent shading (albedo x (ambient + diffuse with
+    shadows)), as display RGB in SH degree 0. Returns the scene and the primitive index [N]
+    of each Gaussian (its label is ``room.label[prim]``).
+    """
+    pts, frames, sig, prim = surface_samples(room, spacing)
     color = to_display(shade(room, pts, frames[:, :, 2], prim, None))
     scales = np.concatenate([sig * DISC_SIGMA, np.full((len(pts), 1), DISC_THICKNESS)], 1)
     scene = GaussianScene.from_activated(

@@ -3,8 +3,10 @@ sampler read), and ``RoomBuilder``, which turns placed templates into those arra
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -84,6 +86,42 @@ class Room:
             "lights": {k: getattr(self.lights, k).tolist() for k in ("pos", "color", "ambient")},
             "objects": [o.__dict__ for o in self.objects],
         }
+
+    @staticmethod
+    def from_json(d: dict) -> Room:
+        """The room that :meth:`to_json` gave ``d`` (keys it does not write, such as ``seed``, are ignored)."""
+        p = d["primitives"]
+        ints = {"pattern", "axis", "seed"}
+        mats = {k: np.asarray(v, dtype=np.int64 if k in ints else np.float64) for k, v in d["material"].items()}
+        return Room(
+            size=np.asarray(d["size"], dtype=np.float64),
+            kind=np.asarray(p["kind"], dtype=np.int8),
+            center=np.asarray(p["center"], dtype=np.float64).reshape(-1, 3),
+            half=np.asarray(p["half"], dtype=np.float64).reshape(-1, 3),
+            yaw=np.asarray(p["yaw"], dtype=np.float64),
+            label=np.asarray(p["label"], dtype=np.uint8),
+            instance=np.asarray(p["instance"], dtype=np.int32),
+            material=MaterialArrays(**mats),
+            lights=Lights(**{k: np.asarray(v, dtype=np.float64) for k, v in d["lights"].items()}),
+            objects=[ObjectInfo(o["instance"], o["cls"], tuple(o["origin"]), o["yaw"]) for o in d.get("objects", [])],
+        )
+
+
+def read_room(path: str | Path) -> Room:
+    """The room of a SynthRooms scene: its ``room.json``, or the scene folder holding it.
+
+    Raises:
+        FileNotFoundError: no room.json there.
+        ValueError: a file that is not a room.json.
+    """
+    path = Path(path)
+    file = path / "room.json" if path.is_dir() else path
+    if not file.is_file():
+        raise FileNotFoundError(f"no SynthRooms room.json at {file}")
+    try:
+        return Room.from_json(json.loads(file.read_text()))
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{file}: not a SynthRooms room.json ({type(e).__name__}: {e})") from e
 
 
 class RoomBuilder:

@@ -53,3 +53,15 @@ def test_gradients_and_means2d_probe_match_reference():
         results[backend].append(out.means2d_probe.grad.cpu())
     for got, want in zip(results["gsplat"], results["reference"]):
         assert float((got - want).norm() / want.norm()) < 2e-2  # fast-math exp and mismatched pixels
+
+
+def test_gather_matches_reference():
+    # gsplat has no gather kernel: the backend takes the gradient of a features pass (gsplat_backend._gather).
+    from rtgs2.render import gather_to_gaussians
+
+    scene = random_scene(300, 6, sh_degree=1)
+    v = torch.randn(camera().height, camera().width, 5, generator=torch.Generator().manual_seed(6))
+    a = gather_to_gaussians(scene.to("cuda"), camera(), v.to("cuda"), backend="gsplat")
+    b = gather_to_gaussians(scene, camera(), v, backend="reference")
+    for got, want in ((a.sums, b.sums), (a.weight, b.weight)):
+        assert float((got.cpu() - want).norm() / want.norm()) < 2e-2  # fast-math exp and mismatched pixels

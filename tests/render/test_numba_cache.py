@@ -9,6 +9,7 @@ import pytest
 import rtgs2.render.constants as constants
 import rtgs2.render.numba_kernels as nk
 import rtgs2.render.numba_kernels_bwd as bk
+import rtgs2.render.numba_kernels_gather as gk
 import rtgs2.scene.sh as sh
 
 
@@ -21,12 +22,12 @@ def compiled_in_values() -> str:
 
 def fingerprint(module) -> str:
     digest = hashlib.sha256(compiled_in_values().encode())
-    if module is bk:  # the backward inlines the forward file's helpers
+    if module is not nk:  # the backward and gather kernels inline the forward file's helpers
         digest.update(Path(nk.__file__).read_bytes())
     return digest.hexdigest()[:16]
 
 
-@pytest.mark.parametrize("module", [nk, bk], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [nk, bk, gk], ids=lambda m: m.__name__)
 def test_kernel_file_fingerprints_what_it_compiles_in(module):
     want = fingerprint(module)
     assert module.INLINED_SOURCES == want, (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,7 @@ from rtgs2.synth.cameras import EYE_HEIGHT_RANGE, camera_path
 from rtgs2.synth.config import SynthConfig
 from rtgs2.synth.gaussians import _sample_primitive, inside_any
 from rtgs2.synth.layout import generate_room
+from rtgs2.synth.room import read_room
 
 SEEDS = range(5)
 
@@ -20,6 +23,19 @@ def test_same_seed_same_room_different_seed_different_room():
     assert a.to_json() == b.to_json()
     assert a.to_json() != c.to_json()
     assert not np.array_equal(a.size, c.size)
+
+
+def test_room_json_round_trip(tmp_path):
+    room = generate_room(3)
+    (tmp_path / "room.json").write_text(json.dumps({"seed": 3, **room.to_json()}))
+    back = read_room(tmp_path)  # the scene folder, as rtgs2.eval.lift_eval reads it
+    assert back.to_json() == room.to_json()
+    assert back.kind.dtype == room.kind.dtype and back.label.dtype == room.label.dtype
+    (tmp_path / "room.json").write_text("{}")
+    with pytest.raises(ValueError, match="not a SynthRooms room.json"):
+        read_room(tmp_path / "room.json")
+    with pytest.raises(FileNotFoundError, match="no SynthRooms room.json"):
+        read_room(tmp_path / "elsewhere")
 
 
 def test_rooms_have_many_classes_and_unique_instances():

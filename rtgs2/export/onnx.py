@@ -1,0 +1,312 @@
+"""The fusion network as an ONNX file, and running that file with onnxruntime.
+
+``export_fusion_onnx(weights, out)`` writes ``out`` (atomically) from weights that ``save_fusion``
+wrote, runs it once on a random input and reports max |onnx - torch|; ``run_onnx(path, image,
+features)`` runs a file on the CPU.
+
+The file:
+
+- inputs ``image`` [batch, 3, H, W] float32, RGB in [0, 1] (absent when the model reads only Z)
+  and ``features`` [batch, D, H, W] float32, the splatted feature image Z (absent when it reads
+  only the image); output ``logits`` [batch, K, H, W] float32, labels = arg-max over axis 1.
+- H and W are fixed when exporting (``height``, ``width``); the batch is dynamic unless
+  ``dynamic=False`` fixes it at 1.
+- metadata_props: ``rtgs2.config`` (the model's config, JSON: size, inputs, num_classes,
+  feature_dim, depth_head, class_names), ``rtgs2.class_names`` (a JSON list; ``null`` when the
+  weights name no classes), ``rtgs2.inputs`` and ``rtgs2.weights_sha256`` (of the source file).
+
+Exporter: torch.onnx with ``dynamo=True`` (torch.export, then onnxscript's torchlib). Every op of
+the model has a translation: LayerNorm -> LayerNormalization, scaled_dot_product_attention ->
+MatMul + Softmax, GELU -> Erf (a Gelu node from opset 20), bilinear interpolate -> Resize, the
+zero padding's slice writes -> ScatterND, avg_pool2d -> AveragePool; max |onnx - torch| was about
+4e-7 on random small models, so the model is unchanged. The TorchScript exporter
+(``dynamo=False``) also writes a file, but it was 0.13 off in logits at its own example's shape
+and failed in onnxruntime at another batch size, so it is not used.
+
+Why H and W are fixed: the model pads its maps to multiples of 4 and 8 through Python branches
+on the size (``stem_input``; ``pad_map``'s ``-H % multiple``) and slices by sizes computed from
+it. torch.export traces one branch and guards it by conditions such as ``H % 4 == 0`` and
+``(W // 4) % 8 != 0``; ONNX keeps no guards, so a file exported with symbolic H and W returned
+logits 0.1 off, or failed in a Reshape, at sizes outside the traced branch (measured: exported at
+48x64, run at 37x51 and at 60x84). The batch goes through no such branch: one file serves batches
+1, 2, 3 (tested).
+
+The feature network (``rtgs2.features.ptv3``) does not export, and is not bent to: voxelising the
+Gaussians is data-dependent. Its first op, ``offset_to_batch`` (``torch.repeat_interleave`` by
+the per-sample counts), returns a tensor whose length is a value of the input, not a shape;
+``grid_sample``'s check of that length (``rtgs2/features/points.py``) then makes torch.export raise
+``GuardOnDataDependentSymNode: Could not guard on data-dependent expression Eq(u0, N)``. Past it,
+``int(batch.max())`` and ``grid_coord.amax(0).tolist()`` turn tensor values into the Python ints
+that size the voxel hash, ``torch.unique`` makes the voxel count data, and pooling sorts by codes;
+``torch.export.draft_export``, which assumes the example's values at such guards, fails inside
+``unpack_grid_key`` (points.py) with ``PendingUnbackedSymbolNotFound`` on the unique keys' length.
+Features are computed once per scene (DESIGN §2); the per-frame path needs only this network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import logging
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from rtgs2.export import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
+from rtgs2.fusion.vdvi import VDVINet
+from rtgs2.utils.errors import Rtgs2Error
+from rtgs2.utils.io import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from onnxruntime import InferenceSession
+
+OUTPUT = "logits"
+_MEANING = {"image": "RGB in [0, 1]", "features": "the splatted feature image Z"}
+METADATA_PREFIX = "rtgs2."
+# The exporter fixes a dimension whose example size is 1 ("0/1 specialisation"): a dynamic batch
+# is exported from a batch of 2.
+DYNAMIC_EXAMPLE_BATCH = 2
+
+
+@dataclass(frozen=True)
+class OnnxExport:
+    """What ``export_fusion_onnx`` wrote and measured."""
+
+    path: Path
+    opset: int
+    inputs: dict[str, list[int | str]]
+    """input name -> shape, ``"batch"`` where the batch is dynamic."""
+    output: list[int | str]
+    """shape of ``logits``."""
+    config: dict[str, Any]
+    """the fusion model's config (also in the file's metadata)."""
+    max_abs_diff: float
+    """max |onnx - torch| over the logits of a random input."""
+    argmax_agreement: float
+    """fraction of that input's pixels whose arg-max class is the same in both, 0-1."""
+
+
+def input_names(config: dict[str, Any]) -> list[str]:
+    """The ONNX inputs of a fusion model with this config: ``image`` and/or ``features``."""
+    return {"both": ["image", "features"], "image": ["image"], "features": ["features"]}[config["inputs"]]
+
+
+class _Positional(nn.Module):
+    """``VDVINet.forward`` over the inputs the model reads, as positional arguments in
+    ``input_names`` order, so that the ONNX file has exactly those inputs."""
+
+    def __init__(self, model: VDVINet):
+        super().__init__()
+        self.model = model
+        self.names = input_names(model.config)
+
+    def forward(self, *inputs: Tensor) -> Tensor:  # [B, 3, H, W] and/or [B, D, H, W] -> [B, K, H, W]
+        given = dict(zip(self.names, inputs))
+        return self.model(given.get("image"), given.get("features"))
+
+
+def export_fusion_onnx(
+    weights: str | Path | None,
+    out: str | Path,
+    *,
+    height: int = 240,
+    width: int = 320,
+    opset: int = DEFAULT_OPSET,
+    dynamic: bool = True,
+    threads: int | None = None,
+    seed: int = 0,
+) -> OnnxExport:
+    """Write the fusion network saved at ``weights`` as an ONNX file and check it against torch.
+
+    Args:
+        weights: a file ``save_fusion`` wrote (None: the shipped model).
+        out: the ``.onnx`` file to write (an earlier export there is replaced).
+        height, width: the fixed image size of the file, pixels (module doc: why fixed).
+        opset: ONNX opset, ``MIN_OPSET`` to ``MAX_OPSET``.
+        dynamic: a dynamic batch dimension (False: batch 1).
+        threads: onnxruntime intra-op threads of the check run (None: its default).
+        seed: of the random example and check inputs.
+
+    Raises ValueError for a bad size, opset or output path and FileNotFoundError for missing
+    weights, before any slow work.
+    """
+    from rtgs2.fusion.io import load_fusion
+    from rtgs2.pipeline.segmenter import fusion_weights_path
+    from rtgs2.train.fusion_data import file_fingerprint
+
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise ValueError(
+            f"opset must be between {MIN_OPSET} and {MAX_OPSET} (what torch {torch.__version__}'s ONNX exporter "
+            f"writes); got {opset}"
+        )
+    for name, value in (("height", height), ("width", width)):
+        if value < 1:
+            raise ValueError(f"{name} must be a positive number of pixels; got {value}")
+    out = Path(out)
+    if out.is_dir():
+        raise ValueError(f"out must be a .onnx file; {out} is a folder")
+    if out.suffix.lower() != ".onnx":
+        raise ValueError(f"out must end in .onnx; got {out}")
+    if blocked := next((p for p in out.parents if p.exists() and not p.is_dir()), None):
+        raise ValueError(f"out must be in a folder; {blocked} is a file")
+    weights = fusion_weights_path(weights)
+    if out.resolve() == weights.resolve():
+        raise ValueError(f"out must not be the weights file {weights}")
+    _require_onnx("onnx", "onnxscript", "onnxruntime")
+
+    model = load_fusion(weights).eval()
+    names = input_names(model.config)
+    generator = torch.Generator().manual_seed(seed)
+    example = _random_inputs(model, DYNAMIC_EXAMPLE_BATCH if dynamic else 1, height, width, generator)
+    batch = torch.export.Dim("batch", min=1)  # one dimension, shared by the inputs
+    with _quiet_exporter():
+        program = torch.onnx.export(
+            _Positional(model).eval(),  # a new module is in training mode, which the exporter warns about
+            example,
+            input_names=names,
+            output_names=[OUTPUT],
+            opset_version=opset,
+            dynamo=True,
+            dynamic_shapes=(tuple({0: batch} for _ in names),) if dynamic else None,  # outer tuple: *inputs
+            verbose=False,
+        )
+    proto = program.model_proto
+    shapes = {n: ["batch" if dynamic else 1, x.shape[1], height, width] for n, x in zip(names, example)}
+    metadata = {
+        "config": json.dumps(model.config, sort_keys=True),
+        "class_names": json.dumps(model.class_names),
+        "inputs": "; ".join(f"{n} {_shape_text(shapes[n])} float32 ({_MEANING[n]})" for n in names),
+        "weights_sha256": file_fingerprint(weights),
+    }
+    for key, value in metadata.items():
+        proto.metadata_props.add(key=METADATA_PREFIX + key, value=value)
+    proto.doc_string = f"rtgs2 VDVI fusion network, {model.config['size']}/{model.config['inputs']}"
+    atomic_write_bytes(out, proto.SerializeToString())
+
+    # fresh random values, not the example's: the check must not see what was traced
+    check = _random_inputs(model, DYNAMIC_EXAMPLE_BATCH if dynamic else 1, height, width, generator)
+    with torch.inference_mode():
+        expected = _Positional(model)(*check).numpy()
+    got = run_onnx(out, **dict(zip(names, (x.numpy() for x in check))), threads=threads)
+    return OnnxExport(
+        path=out,
+        opset=opset,
+        inputs=shapes,
+        output=["batch" if dynamic else 1, model.num_classes, height, width],
+        config=model.config,
+        max_abs_diff=float(np.abs(got - expected).max()),
+        argmax_agreement=float((got.argmax(1) == expected.argmax(1)).mean()),
+    )
+
+
+def _random_inputs(
+    model: VDVINet, batch: int, height: int, width: int, generator: torch.Generator
+) -> tuple[Tensor, ...]:  # [B, 3, H, W] in [0, 1] and/or [B, D, H, W] unit vectors per pixel
+    """Random inputs in the ranges the model sees: an image in [0, 1], Z of unit per-pixel vectors."""
+    make = {
+        "image": lambda: torch.rand(batch, 3, height, width, generator=generator),
+        "features": lambda: torch.nn.functional.normalize(
+            torch.randn(batch, model.feature_dim, height, width, generator=generator), dim=1
+        ),
+    }
+    return tuple(make[n]() for n in input_names(model.config))
+
+
+def _require_onnx(*modules: str) -> None:
+    """Rtgs2Error naming the ONNX packages (the ``onnx`` extra) that are not installed."""
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise Rtgs2Error(f"ONNX export and runs need {', '.join(missing)}: pip install 'rtgs2[onnx]'")
+
+
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Hide the exporter's notes that say nothing about this model: a log line for each
+    torchvision op it skips (rtgs2 has no torchvision), a deprecation inside torch's own pytree
+    code, and that the inputs' shared batch dimension is named once."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)", category=FutureWarning)
+            warnings.filterwarnings("ignore", message=r"# The axis name: batch will not be used")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def onnx_session(path: str | Path, *, threads: int | None = None) -> InferenceSession:
+    """An onnxruntime session on the CPU for the ONNX file at ``path``.
+
+    Args:
+        threads: intra-op threads (None: onnxruntime's default, one per physical core).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"ONNX file {path} not found")
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be positive; got {threads}")
+    _require_onnx("onnxruntime")
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own types for a damaged or foreign file
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise Rtgs2Error(f"{path} is not an ONNX file onnxruntime can run ({reason})") from e
+
+
+def run_onnx(
+    model: str | Path | InferenceSession,
+    image: np.ndarray | Tensor | None = None,  # [B, 3, H, W] float, RGB in [0, 1]
+    features: np.ndarray | Tensor | None = None,  # [B, D, H, W] float, Z
+    *,
+    threads: int | None = None,
+) -> np.ndarray:  # [B, K, H, W] float32 logits
+    """Logits of an exported fusion network (a file, or a session from ``onnx_session`` to run
+    many frames). The inputs it does not read may be None; CPU tensors are taken as arrays.
+
+    Raises ValueError for a missing input or a shape the file does not take (its H and W are
+    fixed when exporting).
+    """
+    session = onnx_session(model, threads=threads) if isinstance(model, (str, Path)) else model
+    given = {"image": image, "features": features}
+    feed = {}
+    for spec in session.get_inputs():
+        wanted = _shape_text(spec.shape)
+        if given.get(spec.name) is None:
+            raise ValueError(f"this ONNX model reads {spec.name} {wanted}; got None")
+        x = np.ascontiguousarray(given[spec.name], dtype=np.float32)
+        if x.ndim != len(spec.shape) or any(isinstance(e, int) and e != n for e, n in zip(spec.shape, x.shape)):
+            raise ValueError(
+                f"{spec.name} must be {wanted} for this ONNX model (its size is fixed when exporting: "
+                f"rtgs2 export onnx --height --width); got {list(x.shape)}"
+            )
+        feed[spec.name] = x
+    return session.run([OUTPUT], feed)[0]
+
+
+def onnx_config(model: str | Path | InferenceSession) -> dict[str, Any]:
+    """The fusion config stored in an exported file (size, inputs, num_classes, feature_dim,
+    depth_head, class_names)."""
+    session = onnx_session(model) if isinstance(model, (str, Path)) else model
+    meta = session.get_modelmeta().custom_metadata_map
+    if METADATA_PREFIX + "config" not in meta:
+        raise Rtgs2Error("this ONNX file was not written by rtgs2 export onnx (no rtgs2.config in its metadata)")
+    return json.loads(meta[METADATA_PREFIX + "config"])
+
+
+def _shape_text(shape: Sequence[int | str | None]) -> str:
+    return "[" + ", ".join(str(d) if d is not None else "?" for d in shape) + "]"
