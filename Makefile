@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench results install clean
+.PHONY: demo test bench results install clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,15 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/rtgs2 demo
 
-test: $(STAMP)
+# Headless Chromium for the viewer's browser test (tests/viewer/test_view.py skips without it):
+# installed with apt-get when missing, if we are root on a Debian-like machine; else a note.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; \
+	  else echo "make: no chromium, and apt-get needs root: tests/viewer/test_view.py will skip"; fi; }
+
+test: $(STAMP) browser
 	$(PY) -m pytest -n 2 -q
 
 # The paper-style table on SynthRooms v1 (about 14 h on 2 CPU cores; rerun to continue).

@@ -38,12 +38,13 @@ from rtgs2.cli.recon import Recon
 from rtgs2.cli.reproduce import Reproduce
 from rtgs2.cli.segment import Segment
 from rtgs2.cli.synth import Synth, SynthReport
+from rtgs2.cli.view import View
 from rtgs2.utils.errors import Rtgs2Error
 
 COMMANDS: dict[str, type] = {
     "demo": Demo, "data": Data, "synth": Synth, "synth-report": SynthReport, "recon": Recon, "train": Train,
     "features": Features, "finetune": Finetune, "segment": Segment, "lift": Lift, "eval": Eval,
-    "reproduce": Reproduce, "export": Export,
+    "reproduce": Reproduce, "view": View, "export": Export,
 }  # fmt: skip
 """The subcommands by name; one with subcommands of its own lists them in its ``commands``."""
 
