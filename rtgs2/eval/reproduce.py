@@ -50,8 +50,9 @@ def reproduce(preset: str = "v1", out: str | Path | None = None, *, num_threads:
     p = PRESETS[preset]
     out = Path(out) if out is not None else default_out(preset)
     check_output_folder(out, MARKER, "an rtgs2 reproduce output", "; give another --out")
-    state = _read_state(out, preset)
+    out.mkdir(parents=True, exist_ok=True)
     with OutputLock(out, f"rtgs2 reproduce --preset {preset} --out {out}"):
+        state = _read_state(out, preset)
         names = step_names()
         for k, name in enumerate(names, 1):
             if name in state["done"]:
@@ -73,7 +74,6 @@ def _read_state(out: Path, preset: str) -> dict:
         if state.get("preset") != preset:
             raise ValueError(f"{out} reproduces preset {state.get('preset')!r}, not {preset!r}; give another --out")
         return state
-    out.mkdir(parents=True, exist_ok=True)
     state = {"preset": preset, "config": asdict(PRESETS[preset]), "done": {}}
     atomic_write_text(out / MARKER, json.dumps(state, indent=1) + "\n")
     return state

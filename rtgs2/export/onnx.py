@@ -161,6 +161,8 @@ def export_fusion_onnx(
     if out.resolve() == weights.resolve():
         raise ValueError(f"out must not be the weights file {weights}")
     _require_onnx("onnx", "onnxscript", "onnxruntime")
+    if out.exists() and not _written_by_rtgs2(out):
+        raise ValueError(f"{out} exists and is not an rtgs2 export: choose a new file (it is left as it is)")
 
     model = load_fusion(weights).eval()
     names = input_names(model.config)
@@ -310,3 +312,14 @@ def onnx_config(model: str | Path | InferenceSession) -> dict[str, Any]:
 
 def _shape_text(shape: Sequence[int | str | None]) -> str:
     return "[" + ", ".join(str(d) if d is not None else "?" for d in shape) + "]"
+
+
+def _written_by_rtgs2(path: Path) -> bool:
+    """True when ``path`` is an ONNX file with rtgs2's metadata (an earlier export: safe to replace)."""
+    import onnx
+
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception:  # not an ONNX file at all (onnx raises several types)
+        return False
+    return any(p.key == METADATA_PREFIX + "config" for p in proto.metadata_props)

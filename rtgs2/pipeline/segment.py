@@ -259,9 +259,13 @@ def segment_scene(
         "orbit": {k: v for k, v in asdict(orbit_).items() if k != "cameras"} if orbit_ else None,
         "class_names": names,
     }
+    # Until this run finishes, the list holds the earlier run's frames and all of this run's, so
+    # that a rerun after a kill still knows every frame file written here.
+    mine = {f"frame_{k:04d}.png" for k in range(len(cams))}
+    record["frames"] = sorted(set(old) | mine)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / MARKER, json.dumps(record, indent=1))
-    for name in old:  # frames of an earlier run in this folder: this run's list replaces them
+    for name in set(old) - mine:  # an earlier run's frames that this run does not rewrite
         (out / name).unlink(missing_ok=True)
 
     segmenter.segment(cams[0])  # warm-up, untimed: numba compiles its kernels on first use

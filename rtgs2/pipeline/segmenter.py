@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from rtgs2.data.views import IGNORE_LABEL
 from rtgs2.fusion.io import SHIPPED as SHIPPED_FUSION
 from rtgs2.fusion.io import load_fusion
 from rtgs2.fusion.vdvi import VDVINet
@@ -29,7 +30,7 @@ from rtgs2.synth.config import cache_root
 from rtgs2.train.fusion_data import FeatureCache, file_fingerprint
 from rtgs2.utils.errors import Rtgs2Error
 
-UNLABELLED = 255  # label of pixels no Gaussian covers enough
+UNLABELLED = IGNORE_LABEL  # label of pixels no Gaussian covers enough
 MIN_ALPHA = 0.5  # pixels less covered than this get UNLABELLED
 
 
@@ -106,8 +107,12 @@ class Segmenter:
                 raise FileNotFoundError(f"scene {ply} not found")
             scene = read_ply(ply)
         if model.config["inputs"] != "image":
+            # A file's own f_vi_* say nothing of the weights that made them: they are used only
+            # when nothing names the weights the model needs (no --feature-weights, no hash on
+            # the model's card) and they have the model's width; else features are extracted.
             dim = model.config["feature_dim"]
-            if scene.features is None or scene.features.shape[1] != dim:
+            named = feature_weights is not None or _card(weights).get("feature_weights_sha256")
+            if named or scene.features is None or scene.features.shape[1] != dim:
                 fw = _feature_weights(weights, feature_weights)
                 scene = scene.with_features(_scene_features(scene, ply, fw, feature_cache))
         return cls(model, scene, device)
@@ -212,8 +217,7 @@ def _feature_weights(fusion_weights: Path, given: str | Path | None) -> Path:
     fusion model's card, else the shipped ones; refused when the card records another file's hash."""
     from rtgs2.features.io import SHIPPED
 
-    card_file = fusion_weights.with_suffix(".json")
-    card = json.loads(card_file.read_text()) if card_file.is_file() else {}
+    card = _card(fusion_weights)
     expected = card.get("feature_weights_sha256")
     path = Path(given) if given is not None else SHIPPED
     if given is None and card.get("feature_weights") and Path(card["feature_weights"]).is_file():
@@ -228,6 +232,20 @@ def _feature_weights(fusion_weights: Path, given: str | Path | None) -> Path:
     return path
 
 
+def _card(fusion_weights: Path) -> dict:
+    """The JSON card beside a fusion weights file ({} when there is none)."""
+    card_file = fusion_weights.with_suffix(".json")
+    if not card_file.is_file():
+        return {}
+    try:
+        card = json.loads(card_file.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise Rtgs2Error(f"{card_file}: not a readable fusion model card ({e})") from None
+    if not isinstance(card, dict):
+        raise Rtgs2Error(f"{card_file}: not a fusion model card (expected a JSON object)")
+    return card
+
+
 def _scene_features(scene: GaussianScene, ply: Path | None, weights: Path, folder: str | Path | None) -> Tensor:
     """Per-Gaussian features [N, D]: cached by file when the scene came from a ``.ply``."""
     if ply is None:
@@ -236,5 +254,5 @@ def _scene_features(scene: GaussianScene, ply: Path | None, weights: Path, folde
         return extract_features(scene, weights)
     folder = Path(folder) if folder is not None else cache_root() / "features"
     folder.mkdir(parents=True, exist_ok=True)
-    key = file_fingerprint(ply)[:16]  # one entry per file content; the weights are in FeatureCache's fingerprint
+    key = file_fingerprint(ply, weights)[:16]  # one entry per (file, weights): two models' features do not evict each other
     return FeatureCache(folder, weights).features(key, ply, scene)

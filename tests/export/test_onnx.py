@@ -166,3 +166,12 @@ def test_a_missing_or_foreign_file_is_refused(tmp_path):
     (tmp_path / "junk.onnx").write_bytes(b"not a protobuf")
     with pytest.raises(Rtgs2Error, match="junk.onnx is not an ONNX file onnxruntime can run"):
         onnx_session(tmp_path / "junk.onnx")
+
+
+def test_a_users_onnx_file_is_not_overwritten(tmp_path, capsys):
+    (tmp_path / "w.pt").write_bytes(b"checked after the output")
+    mine = tmp_path / "mine.onnx"
+    mine.write_bytes(b"someone else's model")
+    line = one_line_error(["export", "onnx", "--weights", str(tmp_path / "w.pt"), "--out", str(mine)], capsys)
+    assert line == f"rtgs2 export onnx: {mine} exists and is not an rtgs2 export: choose a new file (it is left as it is)"
+    assert mine.read_bytes() == b"someone else's model"

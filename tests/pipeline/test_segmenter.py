@@ -73,3 +73,26 @@ def test_missing_shipped_weights_say_what_to_pass(tmp_path, small_donut, monkeyp
         Segmenter.from_files(small_donut)
     with pytest.raises(FileNotFoundError, match="no fusion weights at .*mine.pt"):
         Segmenter.from_files(small_donut, tmp_path / "mine.pt")
+
+
+@needs_feature_weights
+def test_file_features_are_used_only_when_no_weights_are_named(tmp_path, small_donut, fusion_file):
+    """A .ply's own f_vi_* carry no record of the weights that made them: once the model's card
+    names its feature weights, the file's features are replaced by extracted ones."""
+    ply = tmp_path / "scene.ply"
+    own = torch.nn.functional.normalize(torch.randn(small_donut.num_gaussians, 32), dim=1)
+    write_ply(small_donut.with_features(own), ply)
+    plain = Segmenter.from_files(ply, fusion_file("both"), feature_cache=tmp_path / "c")  # no card: the file's
+    assert torch.allclose(plain.scene.features, own, atol=1e-6)
+
+    carded = tmp_path / "model.pt"
+    carded.write_bytes(fusion_file("both").read_bytes())
+    sha = segmenter_module.file_fingerprint(SHIPPED_FEATURES)
+    carded.with_suffix(".json").write_text(json.dumps({"feature_weights_sha256": sha}))
+    named = Segmenter.from_files(ply, carded, feature_cache=tmp_path / "c")
+    assert not torch.allclose(named.scene.features, own, atol=1e-3)
+    assert len(list((tmp_path / "c").glob("*.npz"))) == 1
+    (tmp_path / "broken.json").write_text("{not json")
+    (tmp_path / "broken.pt").write_bytes(fusion_file("both").read_bytes())
+    with pytest.raises(Rtgs2Error, match="broken.json: not a readable fusion model card"):
+        Segmenter.from_files(ply, tmp_path / "broken.pt", feature_cache=tmp_path / "c")
