@@ -19,6 +19,9 @@ class EvalConfig:
     """mIoU/mAcc/oAcc from one confusion matrix over all pixels (the paper's), or the mean over images (GSNeRF's)."""
     finetune_steps: int = 0
     """Also fine-tune the first model on each scene's training views for this many steps and score it (0 = no)."""
+    lift: bool = False
+    """Also lift the first model's labels of each scene's training views onto the Gaussians and score them: rendered
+    in the scored views (row "lifted (3D labels)"), and on SynthRooms on the Gaussians against the room's surfaces."""
     fps_frames: int = 50
     """Frames timed per scene for the FPS column (median after the warm-up)."""
     fps_warmup: int = 3

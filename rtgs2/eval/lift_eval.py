@@ -20,12 +20,14 @@ shows) and compared with the per-view predictions of the same segmenter: mIoU of
 ground truth when there is one, their pixel agreement, and the view consistency
 (:mod:`rtgs2.eval.consistency`) of each; the consistency gain is lifted minus per-view.
 
-:func:`evaluate_lift` does all of it for one scene and one segmenter and returns plain numbers.
+:func:`tally_lift` does all of it for one scene and one segmenter, :func:`evaluate_lift` returns it as plain numbers;
+``rtgs2 eval --lift`` pools the tallies of its scenes (:func:`pool_lift`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -34,8 +36,8 @@ from scipy.spatial import cKDTree
 from torch import Tensor
 
 from rtgs2.data.views import IGNORE_LABEL
-from rtgs2.eval.consistency import view_consistency
-from rtgs2.eval.metrics import confusion_matrix, segmentation_metrics
+from rtgs2.eval.consistency import view_agreement
+from rtgs2.eval.metrics import confusion_matrix, per_image_segmentation_metrics, segmentation_metrics
 from rtgs2.pipeline.lift import LiftedLabels, ViewLabeller, lift_labels
 from rtgs2.pipeline.segmenter import MIN_ALPHA, UNLABELLED
 from rtgs2.render import render
@@ -126,6 +128,108 @@ def render_labels(
     return torch.where(show, lab, UNLABELLED).to(torch.uint8).cpu(), depth.cpu()
 
 
+@dataclass
+class LiftTally:
+    """What :func:`tally_lift` measured on one scene; the 2D scores as pixel counts, which add up
+    over scenes to pooled scores (as ``rtgs2 eval`` pools its rows)."""
+
+    lift_views: int | None  # views the labels were lifted from (None: lifted labels given)
+    views: int  # score views
+    gaussians: dict | None  # 3D scores (:func:`gaussian_scores` plus median_truth_distance_m), None without a room
+    # [K+1, K+1] confusion per score view (column K: UNLABELLED), of the per-view predictions and of
+    # the rendered lifted labels; empty without ground truth
+    per_view: list[np.ndarray] = field(default_factory=list)
+    lifted: list[np.ndarray] = field(default_factory=list)
+    agree: int = 0  # pixels where both are labelled and agree ...
+    both: int = 0  # ... of those where both are labelled
+    consistency_per_view: tuple[int, int] = (0, 0)  # (agreeing, compared) pixels (view_agreement) of the per-view predictions
+    consistency_lifted: tuple[int, int] = (0, 0)  # the same for the rendered lifted labels
+
+    def scores(self) -> dict:
+        """:func:`evaluate_lift`'s plain numbers."""
+        truth = bool(self.lifted)
+        per_view, lifted = fraction(*self.consistency_per_view), fraction(*self.consistency_lifted)
+        views = {
+            "views": self.views,
+            "miou_per_view": segmentation_metrics(np.sum(self.per_view, axis=0))["miou"] if truth else None,
+            "miou_lifted": segmentation_metrics(np.sum(self.lifted, axis=0))["miou"] if truth else None,
+            "agreement": fraction(self.agree, self.both),
+            "consistency_per_view": per_view,
+            "consistency_lifted": lifted,
+            "consistency_gain": lifted - per_view,
+        }
+        return {"lift_views": self.lift_views, "gaussians": self.gaussians, "views": views}
+
+
+def fraction(part: int, whole: int) -> float:
+    """``part / whole``, NaN when ``whole`` is 0."""
+    return part / whole if whole else float("nan")
+
+
+def tally_lift(
+    segmenter: ViewLabeller,
+    lift_cameras: Sequence[Camera],
+    score_cameras: Sequence[Camera],
+    *,
+    truth_labels: Sequence[Tensor | np.ndarray] | None = None,  # per score camera [H, W] uint8, IGNORE_LABEL = ignore
+    room: Room | None = None,
+    room_lut: np.ndarray | None = None,  # [256] uint8: room class id -> the segmenter's class
+    truth_spacing: float = TRUTH_SPACING,  # metres
+    lifted: LiftedLabels | None = None,
+    progress: bool = False,
+) -> LiftTally:
+    """Lift ``segmenter``'s labels from ``lift_cameras`` (or take ``lifted``) and score them (module doc).
+
+    Args:
+        score_cameras: views scored in 2D (held-out views, say).
+        truth_labels: their ground truth in the segmenter's classes; without it no 2D mIoU.
+        room: the SynthRooms room of the scene; without it no 3D scores.
+        room_lut: maps the room's class ids to the segmenter's classes (IGNORE_LABEL: not
+            scored); default: the same ids.
+        truth_spacing: of the surface samples giving the 3D truth (:func:`gaussian_truth`).
+        progress: show a progress bar while lifting.
+    Raises:
+        ValueError: no score camera, or ground truth not one per score camera.
+    """
+    if not score_cameras:
+        raise ValueError("lifted labels need at least one score camera to be scored on")
+    if truth_labels is not None and len(truth_labels) != len(score_cameras):
+        raise ValueError(f"{len(truth_labels)} ground-truth label images for {len(score_cameras)} score cameras")
+    k = segmenter.num_classes
+    scene = segmenter.scene
+    lift_views = len(lift_cameras) if lifted is None else None
+    if lifted is None:
+        lifted = lift_labels(segmenter, lift_cameras, progress=progress)
+    gaussians = None
+    if room is not None:
+        truth, dist = gaussian_truth(room, scene.means, truth_spacing)
+        if room_lut is not None:
+            truth = np.asarray(room_lut, dtype=np.uint8)[truth]
+        scores = gaussian_scores(
+            lifted.labels, truth, k, opacity=scene.opacities.detach().cpu(), visibility=lifted.votes.sum(1)
+        )  # fmt: skip
+        gaussians = {**scores, "median_truth_distance_m": float(np.median(dist))}
+
+    tally = LiftTally(lift_views, len(score_cameras), gaussians)
+    per_view, lifted_views, depths = [], [], []
+    for v, cam in enumerate(score_cameras):
+        pred = segmenter.segment(cam).labels
+        lab, depth = render_labels(scene, lifted.labels, k, cam)
+        per_view.append(pred)
+        lifted_views.append(lab)
+        depths.append(depth)
+        labelled = (pred != UNLABELLED) & (lab != UNLABELLED)
+        tally.agree += int((pred[labelled] == lab[labelled]).sum())
+        tally.both += int(labelled.sum())
+        if truth_labels is not None:
+            gt = np.asarray(truth_labels[v])
+            tally.per_view.append(confusion_matrix(np.where(pred.numpy() == UNLABELLED, k, pred.numpy()), gt, k + 1))
+            tally.lifted.append(confusion_matrix(np.where(lab.numpy() == UNLABELLED, k, lab.numpy()), gt, k + 1))
+    tally.consistency_per_view = view_agreement(score_cameras, depths, per_view)
+    tally.consistency_lifted = view_agreement(score_cameras, depths, lifted_views)
+    return tally
+
+
 def evaluate_lift(
     segmenter: ViewLabeller,
     lift_cameras: Sequence[Camera],
@@ -137,15 +241,8 @@ def evaluate_lift(
     truth_spacing: float = TRUTH_SPACING,  # metres
     lifted: LiftedLabels | None = None,
 ) -> dict:
-    """Lift ``segmenter``'s labels from ``lift_cameras`` (or take ``lifted``) and score them (module doc).
+    """:func:`tally_lift` (same arguments) as plain numbers.
 
-    Args:
-        score_cameras: views scored in 2D (held-out views, say).
-        truth_labels: their ground truth in the segmenter's classes; without it no 2D mIoU.
-        room: the SynthRooms room of the scene; without it no 3D scores.
-        room_lut: maps the room's class ids to the segmenter's classes (IGNORE_LABEL: not
-            scored); default: the same ids.
-        truth_spacing: of the surface samples giving the 3D truth (:func:`gaussian_truth`).
     Returns:
         ``{"lift_views" (None with ``lifted``), "gaussians": {...} | None, "views": {...}}`` with fractions in [0, 1]
         (NaN where undefined): ``gaussians`` as :func:`gaussian_scores` plus ``median_truth_distance_m``;
@@ -155,52 +252,37 @@ def evaluate_lift(
     Raises:
         ValueError: no score camera, or ground truth not one per score camera.
     """
-    if not score_cameras:
-        raise ValueError("evaluate_lift needs at least one score camera")
-    if truth_labels is not None and len(truth_labels) != len(score_cameras):
-        raise ValueError(f"{len(truth_labels)} ground-truth label images for {len(score_cameras)} score cameras")
-    k = segmenter.num_classes
-    scene = segmenter.scene
-    lift_views = len(lift_cameras) if lifted is None else None
-    if lifted is None:
-        lifted = lift_labels(segmenter, lift_cameras)
-    gaussians = None
-    if room is not None:
-        truth, dist = gaussian_truth(room, scene.means, truth_spacing)
-        if room_lut is not None:
-            truth = np.asarray(room_lut, dtype=np.uint8)[truth]
-        scores = gaussian_scores(
-            lifted.labels, truth, k, opacity=scene.opacities.detach().cpu(), visibility=lifted.votes.sum(1)
-        )  # fmt: skip
-        gaussians = {**scores, "median_truth_distance_m": float(np.median(dist))}
+    return tally_lift(
+        segmenter, lift_cameras, score_cameras, truth_labels=truth_labels, room=room, room_lut=room_lut,
+        truth_spacing=truth_spacing, lifted=lifted,
+    ).scores()  # fmt: skip
 
-    per_view, lifted_views, depths = [], [], []
-    conf_view = np.zeros((k + 1, k + 1), np.int64)
-    conf_lift = np.zeros((k + 1, k + 1), np.int64)
-    agree = both = 0
-    for v, cam in enumerate(score_cameras):
-        pred = segmenter.segment(cam).labels
-        lab, depth = render_labels(scene, lifted.labels, k, cam)
-        per_view.append(pred)
-        lifted_views.append(lab)
-        depths.append(depth)
-        labelled = (pred != UNLABELLED) & (lab != UNLABELLED)
-        agree += int((pred[labelled] == lab[labelled]).sum())
-        both += int(labelled.sum())
-        if truth_labels is not None:
-            gt = np.asarray(truth_labels[v])
-            conf_view += confusion_matrix(np.where(pred.numpy() == UNLABELLED, k, pred.numpy()), gt, k + 1)
-            conf_lift += confusion_matrix(np.where(lab.numpy() == UNLABELLED, k, lab.numpy()), gt, k + 1)
-    multi = len(score_cameras) >= 2
-    cons_view = view_consistency(score_cameras, depths, per_view) if multi else float("nan")
-    cons_lift = view_consistency(score_cameras, depths, lifted_views) if multi else float("nan")
-    views = {
-        "views": len(score_cameras),
-        "miou_per_view": segmentation_metrics(conf_view)["miou"] if truth_labels is not None else None,
-        "miou_lifted": segmentation_metrics(conf_lift)["miou"] if truth_labels is not None else None,
-        "agreement": agree / both if both else float("nan"),
-        "consistency_per_view": cons_view,
-        "consistency_lifted": cons_lift,
-        "consistency_gain": cons_lift - cons_view,
-    }
-    return {"lift_views": lift_views, "gaussians": gaussians, "views": views}
+
+def pool_lift(tallies: dict[str, LiftTally], average: str) -> dict:
+    """The ``lift`` section of ``rtgs2 eval``'s results from the tallies of its scenes (by name), all
+    with ground truth (fractions in [0, 1], NaN where undefined).
+
+    Args:
+        average: "pixels" (one confusion matrix over all pixels) or "images" (the mean over images),
+            as ``EvalConfig.average``.
+    Returns:
+        ``miou``, ``macc``, ``oacc``, ``view_consistency`` of the rendered lifted labels and
+        ``view_consistency_per_view`` of the per-view predictions, pooled over the scenes as the
+        table's rows are; ``consistency_gain`` (lifted minus per-view); ``agreement``; ``gaussians``:
+        the 3D scores, means over the scenes that have them (None if none has); ``scenes``: each
+        scene's :meth:`LiftTally.scores`.
+    """
+    if not tallies or any(not t.lifted for t in tallies.values()):
+        raise ValueError("pool_lift needs at least one scene, each scored against ground truth")
+    lifted = [c for t in tallies.values() for c in t.lifted]
+    seg = segmentation_metrics(np.sum(lifted, axis=0)) if average == "pixels" else per_image_segmentation_metrics(lifted)
+    per_view = fraction(*np.sum([t.consistency_per_view for t in tallies.values()], axis=0).tolist())
+    consistent = fraction(*np.sum([t.consistency_lifted for t in tallies.values()], axis=0).tolist())
+    rooms = [t.gaussians for t in tallies.values() if t.gaussians is not None]
+    return {
+        "miou": seg["miou"], "macc": seg["macc"], "oacc": seg["oacc"], "view_consistency": consistent,
+        "view_consistency_per_view": per_view, "consistency_gain": consistent - per_view,
+        "agreement": fraction(sum(t.agree for t in tallies.values()), sum(t.both for t in tallies.values())),
+        "gaussians": {key: float(np.mean([g[key] for g in rooms])) for key in rooms[0]} if rooms else None,
+        "scenes": {name: t.scores() for name, t in tallies.items()},
+    }  # fmt: skip

@@ -2,7 +2,8 @@
 
 Steps, in order: build the SynthRooms data set; pre-train the feature network; train the
 fusion network in its three input variants (full, image only, Z only) on the same budget;
-evaluate them on the test scenes, with the full model also fine-tuned on each (``rtgs2 eval``).
+evaluate them on the test scenes, with the full model also fine-tuned on each and its labels
+lifted onto the Gaussians (``rtgs2 eval --finetune-steps N --lift``).
 Every step is the library call of its own command, writing into ``out/<step>`` (the data set
 into its usual cache folder), and each resumes where it stopped; ``out/reproduce.json`` records
 the finished steps, so a rerun skips them and says which step it is in and about how long is
@@ -107,7 +108,7 @@ def _run_step(name: str, p: ReproducePreset, out: Path, num_threads: int) -> Non
 
         weights = [out / f"fusion-{v}" / "best.pt" for v in VARIANTS]
         cfg = EvalConfig(finetune_steps=p.finetune_steps, fps_frames=p.fps_frames, figure_views=p.figure_views,
-                         num_threads=num_threads)  # fmt: skip
+                         lift=True, num_threads=num_threads)  # fmt: skip
         evaluate(data, out / "eval", weights, feature_weights=features, config=cfg)
     else:
         raise AssertionError(name)

@@ -23,6 +23,11 @@ and are listed; a model sharing no class with the data is refused. Scores:
 Fine-tuned row (``finetune_steps``): the first model fine-tuned on each scene's training views
 (in the model's classes), scored like the others.
 
+Lifted labels (``lift``): the first model's labels of each scene's training views lifted onto the
+Gaussians (:mod:`rtgs2.pipeline.lift`), rendered in the scored views and scored there (mIoU, mAcc,
+oAcc, view consistency: row "lifted (3D labels)"); on SynthRooms also on the Gaussians themselves
+against the room's true surfaces (:mod:`rtgs2.eval.lift_eval`).
+
 ``out`` gets ``eval.json`` (written first: it marks the folder as an eval output, so that a
 folder holding anything else is refused), ``results.md``, ``results.json``,
 ``figures/<scene>.png`` and ``finetune/<scene>/`` (fine-tuning runs, resumable).
@@ -43,10 +48,12 @@ import torch
 from rtgs2.data.labelsets import load_label_set
 from rtgs2.data.open import OpenedDataset, detect_format, open_dataset
 from rtgs2.data.readers.gaussian_output import latest_ply
+from rtgs2.data.readers.synthrooms import FORMAT as SYNTHROOMS
 from rtgs2.data.views import IGNORE_LABEL, LazyFrames, SceneViews
 from rtgs2.eval.config import EvalConfig
 from rtgs2.eval.consistency import view_agreement
 from rtgs2.eval.figures import FigureView, write_figure
+from rtgs2.eval.lift_eval import LiftTally, pool_lift, tally_lift
 from rtgs2.eval.metrics import (
     confusion_matrix, lpips, lpips_available, per_image_segmentation_metrics, psnr, segmentation_metrics, ssim,
 )  # fmt: skip
@@ -55,6 +62,7 @@ from rtgs2.fusion.io import read_fusion_file
 from rtgs2.pipeline.segmenter import MIN_ALPHA, UNLABELLED, FrameRate, Segmenter, fusion_weights_path, measure_fps
 from rtgs2.scene import Camera
 from rtgs2.synth.config import cache_root
+from rtgs2.synth.room import Room, read_room
 from rtgs2.utils.errors import Rtgs2Error
 from rtgs2.utils.io import atomic_write_text
 from rtgs2.utils.lock import OutputLock, check_output_folder
@@ -107,6 +115,7 @@ class SceneScores:
     gt_agree: int = 0  # view consistency of the ground truth: agreeing pixels ...
     gt_compared: int = 0  # ... of those compared
     tallies: dict[str, Tally] = field(default_factory=dict)  # by row name
+    lift: LiftTally | None = None  # the first row's lifted labels (EvalConfig.lift)
 
 
 def evaluate(
@@ -147,6 +156,8 @@ def evaluate(
             raise ValueError(f"scene {views.name!r} of {data} has no label images to score against")
         if not views.indices(config.views):
             raise ValueError(f"scene {views.name!r} of {data} has no {config.views} views to score")
+        if config.lift and not views.indices("train"):
+            raise ValueError(f"scene {views.name!r} of {data} has no training views to lift labels from (lift)")
     ft_features = None
     if config.finetune_steps:
         from rtgs2.train.fusion_data import feature_weights_path
@@ -163,7 +174,8 @@ def evaluate(
             scene_rows = list(models)
             if config.finetune_steps:
                 scene_rows.append(finetuned(views, ply, models[0], data, out, config, ft_features, data_lut, progress))
-            scored.append(score_scene(views, ply, scene_rows, data_lut, config, out, feature_weights, lpips_ok, progress))
+            room = scene_room(opened, views) if config.lift else None
+            scored.append(score_scene(views, ply, scene_rows, data_lut, config, out, feature_weights, lpips_ok, progress, room))
         rows = models + ([_finetuned_row(models[0])] if config.finetune_steps else [])
         label_set_name = opened.label_set if label_set is None else str(label_set)
         results = finite_or_none(summarize(opened, data, label_set_name, rows, scored, config, None if lpips_ok else lpips_note))
@@ -333,6 +345,12 @@ def finetuned(
     return replace(_finetuned_row(model), weights=last)
 
 
+def scene_room(opened: OpenedDataset, views: SceneViews) -> Room | None:
+    """The SynthRooms room of a scene, whose surfaces give the true class of each Gaussian; None
+    for other data sets (no such truth)."""
+    return read_room(opened.infos[views.name].root) if opened.format == SYNTHROOMS else None
+
+
 def _frame(x, camera: Camera, what: str, views: SceneViews, i: int) -> torch.Tensor:
     """Frame ``i``'s ``what`` as a CPU tensor, checked to be the camera's size."""
     t = torch.as_tensor(x)
@@ -353,14 +371,16 @@ def score_scene(
     feature_weights: str | Path | None,
     with_lpips: bool,
     progress: bool,
+    room: Room | None = None,
 ) -> SceneScores:
-    """Label the scored views of one scene with each row's model; count, time and draw them."""
+    """Label the scored views of one scene with each row's model; count, time and draw them; with
+    ``config.lift``, lift the first row's labels (scored in 3D against ``room`` when given)."""
     idx = views.indices(config.views)
     cams = [views.cameras[i] for i in idx]
     shown = sorted({round(x) for x in np.linspace(0, len(idx) - 1, min(config.figure_views, len(idx)))})
     figure = {p: FigureView() for p in shown}
     scores = SceneScores(views.name, len(idx), cams[0].width, cams[0].height)
-    gt_depths, gt_labels = [], []
+    gt_depths, gt_labels, truth = [], [], []  # truth: the first row's ground truth, in its classes
     with ProgressReport(f"eval {views.name}", len(rows) * len(idx), enabled=progress) as bar:
         for r, model in enumerate(rows):
             seg = Segmenter.from_files(ply, model.weights, feature_weights=feature_weights)
@@ -386,6 +406,7 @@ def score_scene(
                     has_depth = views.depths is not None
                     gt_depths.append(_frame(views.depths[i], cam, "depth map", views, i) if has_depth else depth)
                     gt_labels.append(data_labels)
+                    truth.append(gt)
                 if p in figure:
                     if r == 0:
                         figure[p].set_truth(image, gt, model.config["class_names"])
@@ -394,6 +415,12 @@ def score_scene(
             tally.agree, tally.compared = view_agreement(cams, depths, preds)
             tally.fps = measure_fps(seg, cams, frames=config.fps_frames, warmup=config.fps_warmup)
             scores.tallies[model.name] = tally
+            if r == 0:
+                first = seg
+    if config.lift:  # after the bar: lifting shows its own, and one shows at a time
+        train = [views.cameras[i] for i in views.indices("train")]
+        room_lut = None if room is None else rows[0].lut[data_lut]  # room class id -> the model's class
+        scores.lift = tally_lift(first, train, cams, truth_labels=truth, room=room, room_lut=room_lut, progress=progress)
     scores.gt_agree, scores.gt_compared = view_agreement(cams, gt_depths, gt_labels)
     if figure:
         write_figure(out / "figures" / f"{views.name}.png", [figure[p] for p in shown], [idx[p] for p in shown])
@@ -477,6 +504,7 @@ def summarize(
         "ground_truth_view_consistency_scenes": {s.name: _fraction(s.gt_agree, s.gt_compared) for s in scored},
         "finetune_steps": config.finetune_steps,
         "finetuned_from": rows[0].name if config.finetune_steps else None,
+        "lift": {"row": rows[0].name, **pool_lift({s.name: s.lift for s in scored}, config.average)} if config.lift else None,
         "figures": [f"figures/{s.name}.png" for s in scored] if config.figure_views else [],
         "rows": out_rows,
     }

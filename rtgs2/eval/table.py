@@ -20,6 +20,18 @@ COLUMNS = (
     ("fps", "FPS", ".1f"),
     ("view_consistency", "view consistency", "pct"),
 )
+LIFTED = "lifted (3D labels)"  # the main table's row of the rendered lifted labels
+LIFTED_COLUMNS = ("miou", "macc", "oacc", "view_consistency")  # the columns it has ("-" in the others)
+# Columns of the "Labels on the Gaussians" table: key in a scene's 3D scores, header.
+GAUSSIAN_COLUMNS = (
+    ("accuracy", "acc."),
+    ("miou", "mIoU"),
+    ("accuracy_opacity", "acc. (opacity)"),
+    ("miou_opacity", "mIoU (opacity)"),
+    ("accuracy_visible", "acc. (visibility)"),
+    ("miou_visible", "mIoU (visibility)"),
+    ("labelled", "labelled"),
+)
 
 
 def finite_or_none(x):
@@ -37,6 +49,8 @@ def _cell(x: float | None, fmt: str) -> str:
     """A number as the table shows it ("n/a": undefined or not measured); fractions as %."""
     if x is None:
         return "n/a"
+    if fmt == "pp":  # a difference of fractions, in percentage points
+        return f"{100 * x:+.1f}"
     return f"{100 * x:.1f}" if fmt == "pct" else format(x, fmt)
 
 
@@ -55,6 +69,9 @@ def markdown(results: dict) -> str:
     setup = results["fps_setup"]
     shapes = ", ".join(f"{n} ({s['views']} views, {s['width']}x{s['height']})" for n, s in scenes.items())
     main = [[name] + [_cell(r[k], f) for k, _, f in COLUMNS] for name, r in rows.items()]
+    lift = results["lift"]
+    if lift:
+        main.append([LIFTED] + [_cell(lift[k], f) if k in LIFTED_COLUMNS else "-" for k, _, f in COLUMNS])
     ceiling = _cell(results["ground_truth_view_consistency"], "pct")
     lines = [
         "# rtgs2 eval",
@@ -83,6 +100,12 @@ def markdown(results: dict) -> str:
             f"- fine-tuned: {results['finetuned_from']} fine-tuned for {results['finetune_steps']} steps on each "
             f"scene's training views (finetune/<scene>/last.pt){seen}"
         )
+    if lift:
+        seen = "; scored on all views, the training views among them" if results["views"] == "all" else ""
+        lines.append(
+            f"- {LIFTED}: {lift['row']}'s labels of each scene's training views lifted onto the Gaussians (votes "
+            f"weighted by blending weight), rendered in the scored views{seen}; see Labels on the Gaussians."
+        )
     lines += ["", "## mIoU per scene (%)", ""]
     lines += _table(["scene"] + list(rows), [[n] + [_cell(r["scenes"][n]["miou"], "pct") for r in rows.values()] for n in scenes])
     lines += ["", "## IoU per class (%)", ""]
@@ -90,11 +113,37 @@ def markdown(results: dict) -> str:
     per_class = [[c] + [_cell(r["per_class"][c]["iou"], "pct") if c in r["per_class"] else "-" for r in rows.values()]
                  for c in classes]  # fmt: skip
     lines += _table(["class"] + list(rows), per_class)
+    if lift:
+        lines += ["", "## Labels on the Gaussians (%)", ""] + _gaussian_table(lift)
     if results["figures"]:
         lines += ["", "## Figures", ""] + [f"- [{f}]({f})" for f in results["figures"]]
         lines += ["", "Columns: the data's image, its ground truth, then each model's prediction and errors "
                   "(red: wrong or uncovered, black: not scored)."]  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def _gaussian_table(lift: dict) -> list[str]:
+    """Lines of the "Labels on the Gaussians" table: per scene and over all, the 3D scores ("-"
+    without a room) and the view consistency of the per-view predictions and of the lifted labels."""
+    header = ["scene"] + [h for _, h in GAUSSIAN_COLUMNS] + ["consistency per view", "consistency lifted", "gain (pp)"]
+
+    def row(name: str, gaussians: dict | None, per_view: float | None, lifted: float | None, gain: float | None) -> list[str]:
+        scores = [_cell(gaussians[k], "pct") if gaussians else "-" for k, _ in GAUSSIAN_COLUMNS]
+        return [name] + scores + [_cell(per_view, "pct"), _cell(lifted, "pct"), _cell(gain, "pp")]
+
+    rows = [
+        row(n, s["gaussians"], *(s["views"][k] for k in ("consistency_per_view", "consistency_lifted", "consistency_gain")))
+        for n, s in lift["scenes"].items()
+    ]
+    pooled = (lift[k] for k in ("view_consistency_per_view", "view_consistency", "consistency_gain"))
+    rows.append(row("all", lift["gaussians"], *pooled))
+    return _table(header, rows) + [
+        "",
+        "Each Gaussian's lifted label against the class of the nearest surface of the scene's room (SynthRooms only; "
+        "unlabelled Gaussians count as wrong): plain, weighted by opacity, and weighted by how much the lifting views "
+        "saw it; labelled: the share with a label. 3D scores of all: the mean over scenes; consistency: pooled. "
+        "View consistency of the first model's per-view predictions and of the rendered lifted labels, on the scored views.",
+    ]
 
 
 def _present(row: dict, name: str) -> bool:

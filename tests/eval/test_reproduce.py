@@ -22,7 +22,7 @@ def test_reproduce_mini_runs_every_step_and_resumes(cache, monkeypatch, capsys):
     out = cache / "reproduce" / "mini"
     assert table == out / "results.md"
     text = table.read_text()
-    for row in ("| full ", "| image only ", "| Z only ", "| fine-tuned "):
+    for row in ("| full ", "| image only ", "| Z only ", "| fine-tuned ", "| lifted (3D labels) "):
         assert row in text
     state = json.loads((out / rep.MARKER).read_text())
     assert list(state["done"]) == rep.step_names()

@@ -1,9 +1,10 @@
 """``rtgs2 eval`` on the SynthRooms mini data set with two tiny random fusion models (the full
 model and the image-only one): the table's shape, its numbers against a direct count, classes
-matched by name, the fine-tuned row, and bad input as one line."""
+matched by name, the fine-tuned row, the lifted labels, and bad input as one line."""
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import subprocess
@@ -20,11 +21,12 @@ from rtgs2.data.views import IGNORE_LABEL
 from rtgs2.eval.config import EvalConfig
 from rtgs2.eval.metrics import lpips_available
 from rtgs2.eval.run import evaluate, match_classes, scene_gaussians
+from rtgs2.eval.table import LIFTED, markdown
 from rtgs2.fusion import build_fusion, save_fusion
 from rtgs2.utils.errors import Rtgs2Error
 from tests.cli.test_errors import one_line_error
 
-FAST = EvalConfig(fps_frames=3, fps_warmup=1)  # the FPS is only checked to be positive here
+FAST = EvalConfig(fps_frames=3, fps_warmup=1, lift=True)  # the FPS is only checked to be positive here
 BARE = EvalConfig(fps_frames=1, fps_warmup=0, figure_views=0)
 SCORES = ("miou", "macc", "oacc", "view_consistency")
 
@@ -51,7 +53,7 @@ def models(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def scored(synthrooms_mini, models, cache, tmp_path_factory) -> tuple[Path, dict]:
-    """The output folder and results of both models on the mini set's test scene."""
+    """The output folder and results of both models on the mini set's test scene, labels lifted."""
     out = tmp_path_factory.mktemp("eval") / "out"
     return out, evaluate(synthrooms_mini, out, [models["both"], models["image"]], config=FAST, progress=False)
 
@@ -84,6 +86,44 @@ def test_numbers_are_in_range_and_lpips_is_never_made_up(scored):
     if not lpips_available()[0]:
         assert results["rows"]["full"]["lpips"] is None and results["lpips_unavailable"]
         assert "LPIPS: n/a" in (scored[0] / "results.md").read_text()
+
+
+def test_lifted_labels_are_scored_in_2d_and_on_the_gaussians(scored):
+    out, results = scored
+    lift, full = results["lift"], results["rows"]["full"]
+    assert lift["row"] == "full" and list(lift["scenes"]) == ["test_000"]
+    scene = lift["scenes"]["test_000"]
+    assert scene["lift_views"] == 14 and scene["views"]["views"] == 2  # lifted from the training views, scored on 0 and 8
+    pooled = ("miou", "macc", "oacc", "view_consistency", "view_consistency_per_view", "agreement")
+    assert all(0 <= lift[k] <= 1 for k in pooled), lift
+    # One scene: pooled and per-scene numbers are the same; the per-view predictions are the full row's.
+    assert lift["miou"] == pytest.approx(scene["views"]["miou_lifted"], abs=1e-12)
+    assert scene["views"]["miou_per_view"] == pytest.approx(full["miou"], abs=1e-12)
+    assert lift["consistency_gain"] == pytest.approx(lift["view_consistency"] - lift["view_consistency_per_view"], abs=1e-12)
+    # SynthRooms: the room gives the Gaussians' true classes.
+    g = lift["gaussians"]
+    assert g == scene["gaussians"] and g["median_truth_distance_m"] < 0.02  # Gaussians on the surfaces
+    assert all(0 <= g[k] <= 1 for k in g if k != "median_truth_distance_m"), g
+    assert 0.5 < g["labelled"] < 1  # 14 views from inside see most, not all, surfaces
+    md = (out / "results.md").read_text()
+    cells = [_pct(lift[k]) for k in ("miou", "macc", "oacc")] + ["-"] * 4 + [_pct(lift["view_consistency"])]
+    assert f"\n| {LIFTED} | " + " | ".join(cells) + " |" in md
+    assert "## Labels on the Gaussians (%)" in md
+    assert f"\n| all | {_pct(g['accuracy'])} | {_pct(g['miou'])} | " in md
+
+
+def _pct(x: float) -> str:
+    """A fraction as results.md shows it."""
+    return f"{100 * x:.1f}"
+
+
+def test_lifted_table_without_a_room_has_no_3d_scores(scored):
+    """Other data sets than SynthRooms have no room: their 3D columns say "-", consistency is still there."""
+    results = copy.deepcopy(scored[1])
+    results["lift"]["gaussians"] = results["lift"]["scenes"]["test_000"]["gaussians"] = None
+    table = markdown(results).split("## Labels on the Gaussians (%)")[1]
+    line = next(ln for ln in table.splitlines() if ln.startswith("| test_000 |"))
+    assert line.split(" | ")[1:8] == ["-"] * 7 and _pct(results["lift"]["view_consistency_per_view"]) in line
 
 
 def test_scores_match_a_direct_count(scored, synthrooms_mini, models):
@@ -131,7 +171,9 @@ def test_classes_are_matched_by_name(synthrooms_mini, models, cache, scored, tmp
     assert row["ignored_classes"] == ["seat"] and set(row["absent_classes"]) == {"chair", "clutter"}
     assert before["per_class"]["chair"]["iou"] is not None and before["per_class"]["clutter"]["iou"] is not None
     assert row["per_class"]["chair"]["iou"] is None and row["per_class"]["clutter"]["iou"] is None
-    assert "Not scored (data classes the model does not know): image only: seat" in (tmp_path / "out" / "results.md").read_text()
+    md = (tmp_path / "out" / "results.md").read_text()
+    assert "Not scored (data classes the model does not know): image only: seat" in md
+    assert results["lift"] is None and LIFTED not in md and "Labels on the Gaussians" not in md  # not asked for
 
     foreign = _label_set(tmp_path / "x.json", {n: f"x{n}" for n in CLASS_NAMES})
     with pytest.raises(Rtgs2Error, match="shares no class name"):
@@ -209,4 +251,4 @@ def test_help_loads_no_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert "--finetune-steps" in out.stdout and "--label-set" in out.stdout
+    assert "--finetune-steps" in out.stdout and "--label-set" in out.stdout and "--lift" in out.stdout
