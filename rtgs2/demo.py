@@ -117,7 +117,7 @@ def run_demo(
         raise ValueError(f"num_views must be at most the room's {len(views)} views, got {num_views}")
     with console.status("loading the model and the room's features (extracted on first use, then cached)"):
         segmenter = Segmenter.from_files(views.gaussians, weights, feature_weights=feature_weights)
-    names = segmenter.class_names or [f"class {k}" for k in range(segmenter.model.config["num_classes"])]
+    names = segmenter.label_names
     if len(names) != label_map.num_classes or (segmenter.class_names and names != label_map.names):
         raise Rtgs2Error(
             f"{weights} predicts {len(names)} classes ({', '.join(names[:4])}, ...); the demo scores SynthRooms' "

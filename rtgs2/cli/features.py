@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal, Optional
+from typing import Annotated, ClassVar, Optional
 
 import tyro
 
-from rtgs2.cli.common import subcommands
+from rtgs2.cli.common import FrameArg, FrameOptions, subcommands
 from rtgs2.cli.fusion import TrainFusion
 from rtgs2.train.config import FeatureTrainConfig  # a plain dataclass: no torch
 
@@ -25,17 +25,14 @@ class Features:
     """Output .ply (must not be the input; an existing .ply is replaced, anything else refused)."""
     weights: Optional[Path] = None
     """Feature-network weights (default: the shipped SynthRooms model)."""
-    metres_per_unit: Optional[float] = None
-    """Scene units in metres (default: 1 for room-sized scenes, else chosen to make the scene room-sized; printed)."""
-    up: Literal["+x", "-x", "+y", "-y", "+z", "-z"] = "+z"
-    """The file's up axis (COLMAP frames are often -y)."""
+    frame: FrameArg = FrameOptions()
     preview: Optional[Path] = None
     """Also write a PNG of the features' principal components rendered from 4 views."""
 
     def main(self) -> None:
         from rtgs2.features.cli_run import run_features
 
-        run_features(self.scene, self.out, self.weights, self.metres_per_unit, self.up, self.preview)
+        run_features(self.scene, self.out, self.weights, self.frame.metres_per_unit, self.frame.up, self.preview)
 
 
 @dataclass

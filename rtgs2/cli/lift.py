@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from rtgs2.cli.common import FrameArg, FrameOptions
+
 
 @dataclass
 class Lift:
@@ -13,7 +15,7 @@ class Lift:
     labelled pixel vote for its class with each Gaussian's blending weight there. Writes OUT, the
     .ply with `label` (uchar, 255 = never seen) and `label_confidence` (winning share of the votes)
     added, and a copy coloured by class for any 3DGS viewer. Views come from a cameras.json or
-    automatic rings (inside a room-sized scene, z up, else around it)."""
+    automatic rings (inside a room-sized scene, turned z-up by --up, else around it)."""
 
     scene: Path
     """3DGS .ply (INRIA layout, any trainer); features are extracted once and cached when it has no f_vi_*."""
@@ -31,6 +33,8 @@ class Lift:
     """Fusion weights (default: the shipped SynthRooms model)."""
     feature_weights: Optional[Path] = None
     """Feature-network weights for scenes without f_vi_* (default: those on the fusion model's card, else the shipped ones)."""
+    frame: FrameArg = FrameOptions()
+    """The scene's units and up axis (features and automatic cameras use them; the choice is printed)."""
     colored: Optional[Path] = None
     """The copy coloured by class (default: OUT's name with _colored, beside it)."""
 
@@ -40,7 +44,9 @@ class Lift:
         res = lift_scene(
             self.scene, self.out, cameras=self.cameras, views=self.views, width=self.width, height=self.height,
             weights=self.weights, feature_weights=self.feature_weights, colored=self.colored,
+            metres_per_unit=self.frame.metres_per_unit, up=self.frame.up,
         )  # fmt: skip
+        print(f"frame: {res.frame.note}")
         if res.coverage is not None:
             print(res.coverage.describe())
         print(res.describe())

@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from rtgs2.cli.common import FrameArg, FrameOptions
+
 
 @dataclass
 class Segment:
     """Label views of a 3DGS .ply with a fusion model: per-frame PNGs (image | labels), a GIF with a
     legend and segment.json (classes seen, FPS) in OUT; prints the FPS. Views come from a
-    cameras.json or an automatic orbit (from inside a room-sized scene, z up, else around it)."""
+    cameras.json or an automatic orbit (from inside a room-sized scene, turned z-up by --up, else around it)."""
 
     scene: Path
     """3DGS .ply (INRIA layout, any trainer); features are extracted once and cached when it has no f_vi_*."""
@@ -29,6 +31,8 @@ class Segment:
     """Fusion weights (default: the shipped SynthRooms model)."""
     feature_weights: Optional[Path] = None
     """Feature-network weights for scenes without f_vi_* (default: those on the fusion model's card, else the shipped ones)."""
+    frame: FrameArg = FrameOptions()
+    """The scene's units and up axis (features and automatic cameras use them; the choice is printed)."""
 
     def main(self) -> None:
         from rtgs2.pipeline.segment import segment_scene
@@ -36,7 +40,9 @@ class Segment:
         res = segment_scene(
             self.scene, self.out, cameras=self.cameras, orbit=self.orbit, width=self.width, height=self.height,
             weights=self.weights, feature_weights=self.feature_weights,
+            metres_per_unit=self.frame.metres_per_unit, up=self.frame.up,
         )  # fmt: skip
+        print(f"frame: {res.frame.note}")
         if res.orbit is not None:
             print(res.orbit.describe())
         print(f"{len(res.frames)} frames, {res.gif} and {res.summary}; {res.frame_rate.describe()}")

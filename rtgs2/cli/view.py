@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from rtgs2.cli.common import FrameArg, FrameOptions
+
 
 @dataclass
 class View:
@@ -15,11 +17,14 @@ class View:
     --weights) the labels mode is off and the rest still works. Ctrl-C stops."""
 
     scene: Path
-    """3DGS .ply (INRIA layout, z up, metres); features are extracted once and cached when it has no f_vi_*."""
+    """3DGS .ply (INRIA layout, any trainer; frame: --up, --metres-per-unit); features are extracted once and cached
+    when it has no f_vi_*."""
     weights: Optional[Path] = None
     """Fusion weights for the labels mode (default: the shipped SynthRooms model, if installed)."""
     feature_weights: Optional[Path] = None
     """Feature-network weights for scenes without f_vi_* (default: those on the fusion model's card, else the shipped ones)."""
+    frame: FrameArg = FrameOptions()
+    """The scene's units and up axis (features and automatic cameras use them; the choice is printed)."""
     port: int = 8080
     """Port to listen on; one in use is an error."""
     host: str = "0.0.0.0"
@@ -32,5 +37,5 @@ class View:
 
         view(
             self.scene, self.weights, feature_weights=self.feature_weights, host=self.host, port=self.port,
-            max_height=self.max_height,
+            max_height=self.max_height, metres_per_unit=self.frame.metres_per_unit, up=self.frame.up,
         )  # fmt: skip

@@ -9,7 +9,8 @@ the class with the most vote weight over all views, its confidence that class's 
 votes. Pixels the segmenter leaves UNLABELLED (alpha < MIN_ALPHA) do not vote; a Gaussian no
 labelled pixel sees has no vote at all and gets label UNLABELLED (255) and confidence 0.
 
-Views: an INRIA cameras.json, or :func:`coverage_cameras` (three orbits, module constants below).
+Views: an INRIA cameras.json, or :func:`coverage_cameras` (three orbits, module constants below),
+placed in the scene turned z-up in metres (DESIGN §4) as ``rtgs2 segment``'s orbit is.
 
 Output: a copy of the input ``.ply`` with ``label`` (uchar, 255 = unlabelled) and
 ``label_confidence`` (float, 0-1) per Gaussian, every other property kept; and a copy for any
@@ -34,7 +35,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from rtgs2.pipeline.draw import class_label_map
-from rtgs2.pipeline.segment import INSIDE_PITCH_DEG, INSIDE_RADIUS, SceneBox, inside_ring, outside_ring, scene_box
+from rtgs2.features.inputs import SceneFrame
+from rtgs2.pipeline.segment import (
+    INSIDE_PITCH_DEG, INSIDE_RADIUS, SceneBox, check_views, file_cameras, inside_ring, orbit_frame, outside_ring,
+    scene_box,
+)  # fmt: skip
 from rtgs2.pipeline.segmenter import UNLABELLED, SegmentedView, Segmenter, fusion_weights_path
 from rtgs2.render import gather_to_gaussians
 from rtgs2.scene import Camera, GaussianScene
@@ -123,7 +128,7 @@ def lift_labels(segmenter: ViewLabeller, cameras: Sequence[Camera], *, progress:
 
 @dataclass
 class Coverage:
-    """Automatic cameras meant to see every surface of a z-up scene: rings inside a room or around an object."""
+    """Automatic cameras meant to see every surface of a scene (turned z-up): rings inside a room or around an object."""
 
     mode: str  # "inside" or "outside"
     where: str  # the rings' centre, or their distance from it
@@ -135,24 +140,21 @@ class Coverage:
         return f"{len(self.cameras)} views {where} ({self.where}) on {len(self.rings)} rings: " + "; ".join(self.rings)
 
 
-def coverage_cameras(scene: GaussianScene, num_views: int, width: int, height: int) -> Coverage:
+def coverage_cameras(
+    scene: GaussianScene, num_views: int, width: int, height: int, frame: SceneFrame = SceneFrame()
+) -> Coverage:
     """``num_views`` cameras (``width`` x ``height`` px) on several rings, so that most surfaces are
-    seen by some view (z up, metres; a room or an object as :func:`~rtgs2.pipeline.segment.orbit_cameras`
-    decides). Inside a room, INSIDE_RINGS at eye height; around an object, rings at
-    OUTSIDE_ELEVATIONS_DEG at the orbit's distance. Views are shared among the rings by their
-    shares (a ring left with none is dropped); rings are turned against each other, so that their
-    cameras do not line up.
+    seen by some view (placed in ``frame``, z up, metres, and returned as cameras of the file; a
+    room or an object as :func:`~rtgs2.pipeline.segment.orbit_cameras` decides). Inside a room,
+    INSIDE_RINGS at eye height; around an object, rings at OUTSIDE_ELEVATIONS_DEG at the orbit's
+    distance. Views are shared among the rings by their shares (a ring left with none is dropped);
+    rings are turned against each other, so that their cameras do not line up.
     """
-    _check_views(num_views, width, height)
-    box = scene_box(scene)
-    return _inside(box, num_views, width, height) if box.is_room else _outside(box, num_views, width, height)
-
-
-def _check_views(num_views: int, width: int, height: int) -> None:
-    if not isinstance(num_views, int) or isinstance(num_views, bool) or num_views < 1:
-        raise ValueError(f"views must be a positive number, got {num_views!r}")
-    if min(width, height) < 1:
-        raise ValueError(f"width and height must be positive, got {width}x{height}")
+    check_views(num_views, width, height, "views")
+    box = scene_box(scene, frame)
+    coverage = _inside(box, num_views, width, height) if box.is_room else _outside(box, num_views, width, height)
+    coverage.cameras = file_cameras(coverage.cameras, frame)
+    return coverage
 
 
 def _split(num_views: int, shares: Sequence[float]) -> list[int]:
@@ -198,6 +200,7 @@ class LiftResult:
     lifted: LiftedLabels
     class_names: list[str]
     coverage: Coverage | None  # None with a cameras.json
+    frame: SceneFrame  # the scene's units and up axis the features were computed in
 
     def describe(self) -> str:
         n = len(self.lifted.labels)
@@ -222,6 +225,8 @@ def lift_scene(
     colored: str | Path | None = None,
     device: str = "cpu",
     progress: bool = True,
+    metres_per_unit: float | None = None,
+    up: str = "+z",
 ) -> LiftResult:
     """Label the Gaussians of the 3DGS ``scene`` (.ply) from many views and write ``out`` and
     ``colored`` (module doc).
@@ -233,6 +238,9 @@ def lift_scene(
         weights: fusion model (default: the shipped one).
         feature_weights: feature network for scenes without fitting ``f_vi_*`` (as ``rtgs2 segment``).
         colored: the class-coloured copy (default ``<out stem>_colored.ply`` beside ``out``).
+        metres_per_unit, up: the file's units and up axis (as ``rtgs2 segment``); the result's
+            ``frame`` says which the features used; the coverage is placed in
+            :func:`~rtgs2.pipeline.segment.orbit_frame`.
 
     Raises:
         ValueError: both ``cameras`` and ``views``, bad sizes, a cameras.json that does not parse or
@@ -252,18 +260,22 @@ def lift_scene(
         if not cams:
             raise ValueError(f"{cameras}: lists no camera")
     else:
-        _check_views(LIFT_VIEWS if views is None else views, width, height)  # before loading anything
-    segmenter = Segmenter.from_files(scene, fusion_weights_path(weights), feature_weights=feature_weights, device=device)
+        check_views(LIFT_VIEWS if views is None else views, width, height, "views")  # before loading anything
+    segmenter = Segmenter.from_files(
+        scene, fusion_weights_path(weights), feature_weights=feature_weights, device=device,
+        metres_per_unit=metres_per_unit, up=up,
+    )  # fmt: skip
     coverage = None
     if cams is None:
-        coverage = coverage_cameras(segmenter.scene, LIFT_VIEWS if views is None else views, width, height)
+        num_views = LIFT_VIEWS if views is None else views
+        coverage = coverage_cameras(segmenter.scene, num_views, width, height, orbit_frame(metres_per_unit, up))
         cams = coverage.cameras
     lifted = lift_labels(segmenter, cams, progress=progress)
-    names = segmenter.class_names or [f"class {k}" for k in range(segmenter.num_classes)]
+    names = segmenter.label_names
     labels = lifted.labels.numpy()
     write_ply_with_properties(scene, {LABEL: labels, CONFIDENCE: lifted.confidence.numpy().astype(np.float32)}, out)
     write_ply_with_properties(out, class_color_dc(labels, names), colored, zeroed=("f_rest_",))
-    return LiftResult(out, colored, lifted, names, coverage)
+    return LiftResult(out, colored, lifted, names, coverage, segmenter.frame)
 
 
 def class_color_dc(labels: np.ndarray, class_names: Sequence[str]) -> dict[str, np.ndarray]:  # labels [N] uint8

@@ -1,6 +1,8 @@
 """``rtgs2 segment``: label views of any 3DGS ``.ply`` with a fusion model and write them out.
 
-The cameras come from an INRIA ``cameras.json`` or from an automatic orbit (:func:`orbit_cameras`).
+The cameras come from an INRIA ``cameras.json`` or from an automatic orbit (:func:`orbit_cameras`),
+placed in the scene turned z-up and scaled to metres (DESIGN §4, :func:`orbit_frame`) and handed
+back as cameras of the file (:func:`file_cameras`).
 Features are taken from the file's ``f_vi_*`` or extracted once and cached (:class:`Segmenter`).
 Output folder (a new or empty one, or an earlier ``segment`` output; only its own files are
 written or replaced)::
@@ -23,12 +25,14 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import torch
 from PIL import Image
 
 from rtgs2.data.views import IGNORE_LABEL
+from rtgs2.features.inputs import SceneFrame
 from rtgs2.pipeline.draw import class_label_map, gif_frame, legend, overlay, to_uint8, write_gif
 from rtgs2.pipeline.segmenter import FrameRate, Segmenter, fusion_weights_path
-from rtgs2.scene import Camera, GaussianScene
+from rtgs2.scene import Camera, GaussianScene, orbit
 from rtgs2.scene.cameras_json import read_cameras_json
 from rtgs2.utils.io import atomic_write_text
 from rtgs2.utils.lock import check_output_folder
@@ -56,8 +60,8 @@ class Orbit:
     """Automatic cameras around (``outside``) or inside (``inside``) a scene, z up."""
 
     mode: Literal["inside", "outside"]
-    centre: tuple[float, float, float]  # world metres: the point circled (inside: at eye height)
-    radius: float  # metres: horizontal distance of the cameras from the centre's vertical axis
+    centre: tuple[float, float, float]  # in :func:`orbit_frame` (z up): the point circled (inside: at eye height)
+    radius: float  # orbit_frame metres: horizontal distance of the cameras from the centre's vertical axis
     cameras: list[Camera]
 
     def describe(self) -> str:
@@ -79,11 +83,15 @@ class SegmentResult:
     frame_rate: FrameRate
     class_pixels: dict[str, int]  # pixels per class name over all frames ("unlabelled" included)
     orbit: Orbit | None  # None with a cameras.json
+    frame: SceneFrame  # the scene's units and up axis the features were computed in
 
 
-def orbit_cameras(scene: GaussianScene, num_views: int, width: int, height: int) -> Orbit:
+def orbit_cameras(
+    scene: GaussianScene, num_views: int, width: int, height: int, frame: SceneFrame = SceneFrame()
+) -> Orbit:
     """``num_views`` cameras (``width`` x ``height`` px) on a circle about the scene's vertical
-    (z) axis through its centre; the scene is taken to be z-up in metres (DESIGN §4).
+    axis through its centre, placed in ``frame`` (the scene turned z-up, in metres: DESIGN §4)
+    and returned as cameras of the file (:func:`file_cameras`).
 
     A box at least ROOM_MIN_SIDE_M wide on both horizontal sides and as tall is taken for a room:
     the cameras stand inside it at eye height, on a small circle about its centre, and look
@@ -92,20 +100,43 @@ def orbit_cameras(scene: GaussianScene, num_views: int, width: int, height: int)
     distance where a sphere holding it (its reach from the vertical axis, its half height) fills
     a 60° view. Other paths: pass a cameras.json.
     """
-    _check_orbit(num_views, width, height)
-    box = scene_box(scene)
+    check_views(num_views, width, height, "orbit")
+    box = scene_box(scene, frame)
     if box.is_room:
         centre, radius = box.eye_centre(), INSIDE_RADIUS * box.min_side
         cams = inside_ring(centre, radius, INSIDE_PITCH_DEG, num_views, width, height)
-        return Orbit("inside", tuple(centre.tolist()), float(radius), cams)
+        return Orbit("inside", tuple(centre.tolist()), float(radius), file_cameras(cams, frame))
     distance = box.outside_distance(width, height)
     cams = outside_ring(box.centre, distance, OUTSIDE_ELEVATION_DEG, num_views, width, height)
-    return Orbit("outside", tuple(box.centre.tolist()), float(distance * math.cos(math.radians(OUTSIDE_ELEVATION_DEG))), cams)
+    radius = float(distance * math.cos(math.radians(OUTSIDE_ELEVATION_DEG)))
+    return Orbit("outside", tuple(box.centre.tolist()), radius, file_cameras(cams, frame))
+
+
+def orbit_frame(metres_per_unit: float | None, up: str) -> SceneFrame:
+    """The frame automatic cameras are placed in: the file's ``up`` axis and the given units, else
+    1 unit = 1 m. Not the features' automatic scale: that makes every scene room-sized for the
+    network, and would put the cameras inside small objects."""
+    return SceneFrame(1.0 if metres_per_unit is None else metres_per_unit, up)
+
+
+def file_cameras(cameras: list[Camera], frame: SceneFrame) -> list[Camera]:
+    """``cameras`` placed in ``frame``'s z-up metre frame (``x_net = s R x_file``) as cameras of
+    the file: world_to_cam [A, t] becomes [A R, t / s]. Dividing the camera frame by s moves no
+    pixel (projection divides by depth); depth then comes out in the file's units."""
+    to_net = torch.eye(4, dtype=torch.float64)
+    to_net[:3, :3] = frame.rotation()
+    out = []
+    for c in cameras:
+        w2c = c.world_to_cam @ to_net
+        w2c[:3, 3] /= frame.metres_per_unit
+        out.append(Camera(c.K, w2c, c.width, c.height))
+    return out
 
 
 @dataclass
 class SceneBox:
-    """Where a z-up scene's Gaussians are: the box of their centres between BOX_QUANTILES per axis."""
+    """Where a scene's Gaussians are, turned z-up in metres: the box of their centres between
+    BOX_QUANTILES per axis."""
 
     lo: np.ndarray  # [3] world metres
     hi: np.ndarray  # [3] world metres
@@ -144,13 +175,13 @@ class SceneBox:
         return OUTSIDE_MARGIN * math.hypot(reach, self.size[2] / 2) / math.sin(min(fov_x, fov_y) / 2)
 
 
-def scene_box(scene: GaussianScene) -> SceneBox:
-    """The :class:`SceneBox` of ``scene``.
+def scene_box(scene: GaussianScene, frame: SceneFrame = SceneFrame()) -> SceneBox:
+    """The :class:`SceneBox` of ``scene`` in ``frame`` (z up, metres).
 
     Raises:
         ValueError: a scene with no extent (all centres at one point, or not finite).
     """
-    means = scene.means.detach().cpu().double().numpy()
+    means = (scene.means.detach().cpu().double().numpy() * frame.metres_per_unit) @ frame.rotation().numpy().T
     lo, hi = np.quantile(means, BOX_QUANTILES, axis=0)
     size = hi - lo
     if not np.isfinite(size).all() or size.max() <= 0:
@@ -194,11 +225,10 @@ def outside_ring(
     """Cameras evenly spaced on a circle ``distance`` from ``centre`` at ``elevation_deg``, each
     looking at the centre; OUTSIDE_FOV_DEG wide."""
     elev = math.radians(elevation_deg)
-    cams = []
-    for a in phase + 2 * math.pi * np.arange(num_views) / num_views:
-        eye = centre + distance * np.array([math.cos(elev) * math.cos(a), math.cos(elev) * math.sin(a), math.sin(elev)])
-        cams.append(Camera.look_at(eye, centre, fov_x_deg=OUTSIDE_FOV_DEG, width=width, height=height))
-    return cams
+    return orbit(
+        centre, distance * math.cos(elev), distance * math.sin(elev), num_views,
+        fov_x_deg=OUTSIDE_FOV_DEG, width=width, height=height, start_deg=math.degrees(phase),
+    )  # fmt: skip
 
 
 def segment_scene(
@@ -212,6 +242,8 @@ def segment_scene(
     weights: str | Path | None = None,
     feature_weights: str | Path | None = None,
     device: str = "cpu",
+    metres_per_unit: float | None = None,
+    up: str = "+z",
 ) -> SegmentResult:
     """Segment views of the 3DGS ``scene`` (.ply) into the folder ``out`` (module doc).
 
@@ -222,6 +254,9 @@ def segment_scene(
         weights: fusion model (default: the shipped one).
         feature_weights: feature network for scenes without fitting ``f_vi_*`` (default: the
             one on the fusion model's card, else the shipped one).
+        metres_per_unit, up: the file's units and up axis (:meth:`Segmenter.from_files`; default
+            chosen from the scene's size, z up); the result's ``frame`` says which the features
+            used. The orbit is placed in :func:`orbit_frame`.
 
     Raises:
         ValueError: both ``cameras`` and ``orbit``, bad sizes, a cameras.json that does not parse
@@ -239,14 +274,16 @@ def segment_scene(
             raise ValueError(f"{cameras}: lists no camera")
     else:
         orbit = ORBIT_VIEWS if orbit is None else orbit
-        _check_orbit(orbit, width, height)  # before loading anything
+        check_views(orbit, width, height, "orbit")  # before loading anything
     weights = fusion_weights_path(weights)
-    segmenter = Segmenter.from_files(scene, weights, feature_weights=feature_weights, device=device)
+    segmenter = Segmenter.from_files(
+        scene, weights, feature_weights=feature_weights, device=device, metres_per_unit=metres_per_unit, up=up
+    )
     orbit_ = None
     if cams is None:
-        orbit_ = orbit_cameras(segmenter.scene, orbit, width, height)
+        orbit_ = orbit_cameras(segmenter.scene, orbit, width, height, orbit_frame(metres_per_unit, up))
         cams = orbit_.cameras
-    names = segmenter.class_names or [f"class {k}" for k in range(segmenter.model.config["num_classes"])]
+    names = segmenter.label_names
     label_map = class_label_map(names)
 
     old = _previous_frames(out)
@@ -257,6 +294,7 @@ def segment_scene(
         "weights": str(weights.resolve()),
         "cameras": str(Path(cameras).resolve()) if cameras is not None else None,
         "orbit": {k: v for k, v in asdict(orbit_).items() if k != "cameras"} if orbit_ else None,
+        "frame": asdict(segmenter.frame),
         "class_names": names,
     }
     # Until this run finishes, the list holds the earlier run's frames and all of this run's, so
@@ -305,12 +343,14 @@ def segment_scene(
         device=device,
     )
     atomic_write_text(out / MARKER, json.dumps(record, indent=1))
-    return SegmentResult(frames, gif, out / MARKER, rate, class_pixels, orbit_)
+    return SegmentResult(frames, gif, out / MARKER, rate, class_pixels, orbit_, segmenter.frame)
 
 
-def _check_orbit(num_views: int, width: int, height: int) -> None:
+def check_views(num_views: int, width: int, height: int, what: str) -> None:
+    """Refuse a view count that is not a positive int (``what`` names it in the message) and a
+    non-positive image size (pixels), before anything slow is loaded."""
     if not isinstance(num_views, int) or isinstance(num_views, bool) or num_views < 1:
-        raise ValueError(f"orbit must be a positive number of views, got {num_views!r}")
+        raise ValueError(f"{what} must be a positive number of views, got {num_views!r}")
     if min(width, height) < 1:
         raise ValueError(f"width and height must be positive, got {width}x{height}")
 

@@ -5,7 +5,7 @@ feature image Z and depth; the fusion network turns them into logits; the arg-ma
 The view-independent features F [N, D] are computed once per scene beforehand: read from the
 scene's ``f_vi_*`` properties when it has them, else extracted with the feature weights the
 fusion model was trained with and cached in ``<cache>/features`` (keyed by the bytes of the
-``.ply`` and of the weights).
+``.ply`` and of the weights, and by the scene frame: DESIGN §4, :class:`SceneFrame`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from rtgs2.data.views import IGNORE_LABEL
+from rtgs2.features.inputs import SceneFrame, choose_frame
 from rtgs2.fusion.io import SHIPPED as SHIPPED_FUSION
 from rtgs2.fusion.io import load_fusion
 from rtgs2.fusion.vdvi import VDVINet
@@ -55,10 +56,19 @@ class Segmenter:
         scene: the Gaussians; when the model reads Z they must carry features of the model's
             ``feature_dim`` (see :meth:`from_files`, which provides them).
         device: where the network runs (the renderer picks its own backend for the scene's device).
+        frame: the scene's units and up axis its features were computed in (DESIGN §4; its ``note``
+            says how it was chosen).
     """
 
-    def __init__(self, model: VDVINet, scene: GaussianScene, device: str | torch.device = "cpu"):
+    def __init__(
+        self,
+        model: VDVINet,
+        scene: GaussianScene,
+        device: str | torch.device = "cpu",
+        frame: SceneFrame = SceneFrame(),
+    ):
         self.device = torch.device(device)
+        self.frame = frame
         self.model = model.to(self.device).eval()
         self.needs_features = model.config["inputs"] != "image"
         if self.needs_features:
@@ -78,6 +88,11 @@ class Segmenter:
         """K, the classes the model tells apart (labels 0..K-1)."""
         return int(self.model.config["num_classes"])
 
+    @property
+    def label_names(self) -> list[str]:
+        """A name per label 0..K-1: the model's class names, else "class k"."""
+        return self.class_names or [f"class {k}" for k in range(self.num_classes)]
+
     @classmethod
     def from_files(
         cls,
@@ -87,12 +102,16 @@ class Segmenter:
         feature_weights: str | Path | None = None,
         device: str | torch.device = "cpu",
         feature_cache: str | Path | None = None,
+        metres_per_unit: float | None = None,
+        up: str = "+z",
     ) -> Segmenter:
         """A segmenter for a ``.ply`` (or a loaded scene) with the fusion model at ``weights``
         (default: the shipped one). Features come from the file's ``f_vi_*`` when present and of
         the right size, else are extracted with ``feature_weights`` (default: those named on the
         fusion model's card, else the shipped ones) and cached in ``feature_cache``
-        (default ``<cache>/features``).
+        (default ``<cache>/features``). They are extracted in the frame
+        ``choose_frame(scene, metres_per_unit, up)`` (the file's units in metres, default chosen
+        from its size; its up axis), kept as :attr:`frame`, whose ``note`` callers print.
 
         Raises:
             FileNotFoundError: a weights file or the scene is missing.
@@ -106,6 +125,7 @@ class Segmenter:
             if not ply.is_file():
                 raise FileNotFoundError(f"scene {ply} not found")
             scene = read_ply(ply)
+        frame = choose_frame(scene, metres_per_unit, up)
         if model.config["inputs"] != "image":
             # A file's own f_vi_* say nothing of the weights that made them: they are used only
             # when nothing names the weights the model needs (no --feature-weights, no hash on
@@ -114,8 +134,8 @@ class Segmenter:
             named = feature_weights is not None or _card(weights).get("feature_weights_sha256")
             if named or scene.features is None or scene.features.shape[1] != dim:
                 fw = _feature_weights(weights, feature_weights)
-                scene = scene.with_features(_scene_features(scene, ply, fw, feature_cache))
-        return cls(model, scene, device)
+                scene = scene.with_features(scene_features(scene, ply, fw, feature_cache, frame))
+        return cls(model, scene, device, frame)
 
     def render(self, camera: Camera) -> RenderOutput:
         """The rasterization pass of the per-frame path (Î, depth, alpha and Z when needed)."""
@@ -134,8 +154,11 @@ class Segmenter:
         t0 = time.perf_counter()
         out = self.render(camera)
         t1 = time.perf_counter()
-        prob = self.logits(out).softmax(0)
-        confidence, labels = prob.max(0)
+        logits = self.logits(out)
+        best, labels = logits.max(0)
+        # The softmax of the chosen class alone, exp(best) / sum(exp(logits)): the full [K, H, W]
+        # softmax would only be thrown away but for its maximum.
+        confidence = 1 / (logits - best).exp().sum(0)
         labels = labels.to(torch.uint8).cpu()
         t2 = time.perf_counter()
         alpha = out.alpha.cpu()
@@ -246,13 +269,24 @@ def _card(fusion_weights: Path) -> dict:
     return card
 
 
-def _scene_features(scene: GaussianScene, ply: Path | None, weights: Path, folder: str | Path | None) -> Tensor:
-    """Per-Gaussian features [N, D]: cached by file when the scene came from a ``.ply``."""
+def scene_features(
+    scene: GaussianScene,
+    ply: Path | None,
+    weights: Path,
+    folder: str | Path | None = None,
+    frame: SceneFrame | None = None,
+) -> Tensor:  # [N, D] float32
+    """Per-Gaussian features [N, D] of ``scene`` by the feature network at ``weights``, in
+    ``frame`` (default: ``choose_frame``'s automatic one): cached in ``folder`` (default
+    ``<cache>/features``) by the bytes of ``ply`` and ``weights`` and by the frame when the scene
+    came from a ``.ply`` (``ply`` not None), else extracted each call."""
+    frame = frame if frame is not None else choose_frame(scene)
     if ply is None:
         from rtgs2.features.extract import extract_features
 
-        return extract_features(scene, weights)
+        return extract_features(scene, weights, frame=frame)
     folder = Path(folder) if folder is not None else cache_root() / "features"
     folder.mkdir(parents=True, exist_ok=True)
-    key = file_fingerprint(ply, weights)[:16]  # one entry per (file, weights): two models' features do not evict each other
-    return FeatureCache(folder, weights).features(key, ply, scene)
+    # One entry per (file, weights, frame): two models' or two frames' features do not evict each other.
+    key = f"{file_fingerprint(ply, weights)[:16]}_{frame.metres_per_unit:.9g}m{frame.up}"
+    return FeatureCache(folder, weights).features(key, ply, scene, frame)

@@ -24,6 +24,7 @@ from torch import Tensor
 from rtgs2.data.transforms import Compose
 from rtgs2.data.view_transforms import Cutout, HorizontalFlip, PhotometricJitter, RandomZoomCrop, ViewSample
 from rtgs2.data.views import SceneViews
+from rtgs2.features.inputs import SceneFrame
 from rtgs2.render import render
 from rtgs2.scene import GaussianScene, read_ply
 from rtgs2.train.config import FusionTrainConfig
@@ -66,9 +67,13 @@ class FeatureCache:
         self.folder, self.weights = Path(folder), Path(weights)
         self._net = None  # loaded on the first miss
 
-    def features(self, name: str, ply: Path, scene: GaussianScene) -> Tensor:  # [N, D] float32, CPU
-        """The features of ``scene`` (read from ``ply``): the cached ones when their
-        fingerprint matches the current ``ply`` and weights, else extracted and cached."""
+    def features(
+        self, name: str, ply: Path, scene: GaussianScene, frame: SceneFrame | None = None
+    ) -> Tensor:  # [N, D] float32, CPU
+        """The features of ``scene`` (read from ``ply``) in ``frame`` (default: the automatic
+        choice): the cached ones when their fingerprint matches the current ``ply`` and weights,
+        else extracted and cached. The fingerprint does not cover the frame: callers passing one
+        put it in ``name``."""
         fingerprint = file_fingerprint(ply, self.weights)
         path = self.folder / f"{name}.npz"
         if path.is_file():
@@ -80,7 +85,7 @@ class FeatureCache:
 
         if self._net is None:
             self._net = load_feature_net(self.weights)
-        feats = extract_features(scene, self._net).float().contiguous()
+        feats = extract_features(scene, self._net, frame=frame).float().contiguous()
         with atomic_open(path, "wb") as f:
             np.savez(f, fingerprint=np.array(fingerprint), features=feats.numpy())
         return feats

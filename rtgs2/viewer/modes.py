@@ -9,9 +9,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from rtgs2.features.inputs import SceneFrame
 from rtgs2.features.preview import pca_colours
 from rtgs2.pipeline.draw import class_label_map, overlay, to_uint8
-from rtgs2.pipeline.segmenter import MIN_ALPHA, Segmenter
+from rtgs2.pipeline.segmenter import MIN_ALPHA, Segmenter, scene_features
 from rtgs2.render import render
 from rtgs2.scene import Camera, GaussianScene
 
@@ -29,6 +30,7 @@ class ModeRenderer:
         segmenter: labels the views; None disables the labels mode.
         features: [N, D] per-Gaussian features for the PCA mode; None disables it.
         notes: why a mode is off, shown to the user (mode -> sentence).
+        frame: the scene's units and up axis its features were computed in; the viewer keeps that axis up.
     """
 
     def __init__(
@@ -37,13 +39,15 @@ class ModeRenderer:
         segmenter: Segmenter | None = None,
         features: Tensor | None = None,  # [N, D]
         notes: dict[str, str] | None = None,
+        frame: SceneFrame = SceneFrame(),
     ):
         self.scene = scene.with_features(None)  # RGB and depth need no feature channels: cheaper to render
         self.segmenter = segmenter
         self.pca = pca_colours(features) if features is not None else None  # [N, 3] in [0, 1], once per scene
         self.notes = dict(notes or {})
+        self.frame = frame
         if segmenter is not None:
-            self.label_map = class_label_map(segmenter.class_names or [str(k) for k in range(segmenter.num_classes)])
+            self.label_map = class_label_map(segmenter.label_names)
 
     @property
     def modes(self) -> list[str]:
@@ -85,26 +89,22 @@ def depth_colours(depth: np.ndarray, alpha: np.ndarray) -> np.ndarray:  # [H, W]
 
 
 def pca_features(
-    scene: GaussianScene, ply: Path | None, feature_weights: Path | None, cache: str | Path | None
+    scene: GaussianScene,
+    ply: Path | None,
+    feature_weights: Path | None,
+    cache: str | Path | None,
+    frame: SceneFrame | None = None,
 ) -> Tensor | None:  # [N, D]
     """Features [N, D] for the PCA mode: the scene's own (``f_vi_*``), else extracted with
-    ``feature_weights`` (default: the shipped ones) and cached like the segmenter's; None when
-    there are neither."""
+    ``feature_weights`` (default: the shipped ones) in ``frame`` (default: the automatic one)
+    and cached like the segmenter's; None when there are neither."""
     if scene.features is not None:
         return scene.features
     from rtgs2.features.io import SHIPPED
-    from rtgs2.synth.config import cache_root
-    from rtgs2.train.fusion_data import FeatureCache, file_fingerprint
 
     weights = Path(feature_weights) if feature_weights is not None else SHIPPED
     if not weights.is_file():
         if feature_weights is not None:
             raise FileNotFoundError(f"feature weights {weights} not found (--feature-weights)")
         return None
-    if ply is None:
-        from rtgs2.features.extract import extract_features
-
-        return extract_features(scene, weights)
-    folder = Path(cache) if cache is not None else cache_root() / "features"
-    folder.mkdir(parents=True, exist_ok=True)
-    return FeatureCache(folder, weights).features(file_fingerprint(ply)[:16], ply, scene)
+    return scene_features(scene, ply, weights, cache, frame)

@@ -123,7 +123,7 @@ class Viewer:
             server.stop()
             raise OSError(f"port {self.port} on {self.host} is in use: pick another with --port")
         self._server = server
-        server.scene.set_up_direction("+z")  # scenes are z-up (DESIGN §4): orbiting keeps z up
+        server.scene.set_up_direction(self.renderer.frame.up)  # orbiting keeps the scene's up axis up
         c2w = self.initial.cam_to_world.numpy()
         server.initial_camera.position = tuple(c2w[:3, 3])
         server.initial_camera.look_at = tuple(self.target)
@@ -199,10 +199,14 @@ def build_renderer(
     weights: str | Path | None = None,
     feature_weights: str | Path | None = None,
     feature_cache: str | Path | None = None,
+    metres_per_unit: float | None = None,
+    up: str = "+z",
 ) -> tuple[ModeRenderer, GaussianScene]:
     """The scene at ``scene`` in its modes, and the scene. Labels need a fusion model: ``weights``,
     else the shipped one; without either the viewer still shows RGB, depth and feature PCA, and
-    says in its panel why labels are off (more useful than refusing: the scene can be inspected)."""
+    says in its panel why labels are off (more useful than refusing: the scene can be inspected).
+    ``metres_per_unit`` and ``up`` give the file's frame (``choose_frame``; the renderer's ``frame``)."""
+    from rtgs2.features.inputs import choose_frame
     from rtgs2.pipeline.segmenter import Segmenter, fusion_weights_path
     from rtgs2.scene import read_ply
     from rtgs2.viewer.modes import pca_features
@@ -219,15 +223,20 @@ def build_renderer(
         weights_file = None
         notes[LABELS] = "**Labels off**: no shipped fusion model in this install; pass one with `--weights`."
     gaussians = read_ply(ply)
+    frame = choose_frame(gaussians, metres_per_unit, up)
     segmenter = None
     if weights_file is not None:
-        segmenter = Segmenter.from_files(ply, weights_file, feature_weights=feature_weights, feature_cache=feature_cache)
+        segmenter = Segmenter.from_files(
+            ply, weights_file, feature_weights=feature_weights, feature_cache=feature_cache,
+            metres_per_unit=metres_per_unit, up=up,
+        )  # fmt: skip
         if segmenter.scene.features is not None:
             gaussians = gaussians.with_features(segmenter.scene.features)
-    features = pca_features(gaussians, ply, None if feature_weights is None else Path(feature_weights), feature_cache)
+    feature_file = None if feature_weights is None else Path(feature_weights)
+    features = pca_features(gaussians, ply, feature_file, feature_cache, frame)
     if features is None:
         notes[PCA] = "**Feature PCA off**: the scene has no `f_vi_*` and no feature weights are installed."
-    return ModeRenderer(gaussians, segmenter, features, notes), gaussians
+    return ModeRenderer(gaussians, segmenter, features, notes, frame), gaussians
 
 
 def view(
@@ -238,17 +247,23 @@ def view(
     host: str = "0.0.0.0",
     port: int = 8080,
     max_height: int = 480,
+    metres_per_unit: float | None = None,
+    up: str = "+z",
 ) -> None:
-    """Serve the viewer of the ``.ply`` at ``scene`` until Ctrl-C (module doc, :func:`build_renderer`)."""
-    from rtgs2.pipeline.segment import orbit_cameras
+    """Serve the viewer of the ``.ply`` at ``scene`` until Ctrl-C (module doc, :func:`build_renderer`;
+    ``metres_per_unit``, ``up``: the file's frame, printed)."""
+    from rtgs2.pipeline.segment import orbit_cameras, orbit_frame
 
     check_port_free(host, port)  # before the slow part: reading the scene, extracting features
-    renderer, gaussians = build_renderer(scene, weights, feature_weights)
-    orbit = orbit_cameras(gaussians, 1, 640, 480)
+    renderer, gaussians = build_renderer(scene, weights, feature_weights, metres_per_unit=metres_per_unit, up=up)
+    print(f"rtgs2 view: frame: {renderer.frame.note}")
+    frame = orbit_frame(metres_per_unit, up)
+    orbit = orbit_cameras(gaussians, 1, 640, 480, frame)
     initial = orbit.cameras[0]
     eye = initial.center.numpy()
+    centre = frame.rotation().numpy().T @ np.array(orbit.centre) / frame.metres_per_unit  # the orbit's is z-up metres
     # look at the orbit's centre when it is ahead (outside), else as far ahead as the ring's radius (inside)
-    target = eye + initial.forward.numpy() * max(float(np.linalg.norm(np.array(orbit.centre) - eye)), 1e-2)
+    target = eye + initial.forward.numpy() * max(float(np.linalg.norm(centre - eye)), 1e-2)
     viewer = Viewer(renderer, host=host, port=port, max_height=max_height, initial=initial, target=target)
     viewer.start()
     print(f"rtgs2 view: {viewer.url} (modes: {', '.join(renderer.modes)}); Ctrl-C stops")

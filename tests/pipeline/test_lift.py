@@ -239,12 +239,13 @@ def test_cli_without_weights_is_refused_when_none_are_shipped(tmp_path, capsys):
     assert "no shipped fusion weights" in line and "--weights" in line
 
 
-def test_cli_prints_the_rings_and_what_it_wrote(tmp_path, fusion_file, capsys):
+def test_cli_prints_the_frame_the_rings_and_what_it_wrote(tmp_path, fusion_file, capsys):
     src = tmp_path / "blob.ply"
     small_object_ply(src)
     out = tmp_path / "out.ply"
     args = ["lift", "--scene", str(src), "--out", str(out), "--views", "2", "--width", "24", "--height", "16"]
     cli.entrypoint([*args, "--weights", str(fusion_file("image")), "--colored", str(tmp_path / "c.ply")])
     printed = capsys.readouterr().out
+    assert "frame: scene extent" in printed  # the automatic choice, printed
     assert "2 views around the scene" in printed and "Gaussians labelled" in printed
     assert out.is_file() and (tmp_path / "c.ply").is_file() and LIFT_VIEWS == 60

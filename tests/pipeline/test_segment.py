@@ -1,5 +1,6 @@
 """``rtgs2 segment``: an orbit or a cameras.json in, frames / GIF / segment.json out; the orbit's
-placement (around an object, inside a room); bad cameras and output paths as one-line errors."""
+placement (around an object, inside a room, in a file of other units and up axis); bad cameras
+and output paths as one-line errors."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 import torch
 
 from rtgs2 import cli
+from rtgs2.features.inputs import SceneFrame
 from rtgs2.pipeline.segment import orbit_cameras, segment_scene
 from rtgs2.scene import Camera, GaussianScene
 from rtgs2.scene.cameras_json import write_cameras_json
@@ -53,6 +55,29 @@ def test_orbit_inside_a_room_looks_outwards_at_eye_height():
         outward = eye[:2] - torch.tensor(orbit.centre[:2], dtype=eye.dtype)
         assert float((forward[:2] * outward).sum()) > 0 and float(forward[2]) < 0  # at the walls, a little down
         assert ((eye > 0) & (eye < room)).all()
+
+
+def test_orbit_in_a_file_of_other_units_and_up_axis_matches_the_z_up_metre_one():
+    gen = torch.Generator().manual_seed(0)
+    net = torch.rand(3000, 3, generator=gen) * torch.tensor([5.0, 4.0, 2.8])  # a room's Gaussians, z up, metres
+    frame = SceneFrame(0.01, "-y")  # the file: centimetres, -y up
+    R = frame.rotation()
+    to_file = (net.double() @ R / frame.metres_per_unit).float()  # x_file = R^T x_net / s
+
+    def scene(means):
+        n = len(means)
+        return GaussianScene.from_activated(
+            means, torch.full((n, 3), 0.05), torch.tensor([[1.0, 0, 0, 0]]).expand(n, 4), torch.full((n,), 0.9),
+            torch.full((n, 3), 0.5),
+        )  # fmt: skip
+
+    metres, file = orbit_cameras(scene(net), 4, 32, 24), orbit_cameras(scene(to_file), 4, 32, 24, frame)
+    assert file.mode == metres.mode == "inside"
+    assert file.centre == pytest.approx(metres.centre, abs=1e-4) and file.radius == pytest.approx(metres.radius, abs=1e-4)
+    for a, b in zip(metres.cameras, file.cameras):
+        eye = frame.metres_per_unit * R @ b.cam_to_world[:3, 3]  # the file camera's eye, back in metres
+        assert torch.allclose(eye, a.cam_to_world[:3, 3], atol=1e-4)  # float32 means: ~1e-6 m measured
+        assert torch.allclose(R @ b.cam_to_world[:3, :3], a.cam_to_world[:3, :3], atol=1e-6)
 
 
 def test_cameras_json_and_a_second_run_in_the_same_folder(tmp_path, donut_path, fusion_file):
@@ -112,9 +137,11 @@ def test_cli_errors_are_one_line(args, expected, tmp_path, donut_path, fusion_fi
     assert line.startswith(f"rtgs2 segment: {expected.format(tmp=tmp_path)}")
 
 
-def test_cli_prints_the_orbit_and_the_fps(tmp_path, donut_path, fusion_file, capsys):
+def test_cli_prints_the_frame_the_orbit_and_the_fps(tmp_path, donut_path, fusion_file, capsys):
     args = ["segment", "--scene", str(donut_path), "--out", str(tmp_path / "out"), "--orbit", "2"]
-    cli.entrypoint([*args, "--width", "32", "--height", "24", "--weights", str(fusion_file("image"))])
+    args += ["--width", "32", "--height", "24", "--weights", str(fusion_file("image")), "--metres-per-unit", "5"]
+    cli.entrypoint(args)
     printed = capsys.readouterr().out
+    assert "frame: 5 m per unit (given), up +z\n" in printed
     assert "orbit of 2 views around the scene" in printed and " FPS (" in printed
     assert len(list((tmp_path / "out").glob("frame_*.png"))) == 2

@@ -33,6 +33,27 @@ def test_features_of_the_wrong_size_are_extracted_once_then_cached(tmp_path, sma
     assert list(cache.glob("*.npz")) == [entry] and entry.stat().st_mtime_ns == written  # read, not rewritten
 
 
+@needs_feature_weights
+def test_features_are_extracted_and_cached_in_the_frame_given(tmp_path, small_donut, fusion_file, monkeypatch):
+    frames = []  # the frame of each extraction
+
+    def record(scene, net, *, frame):
+        frames.append(frame)
+        return torch.zeros(scene.num_gaussians, 32)  # the model's width; the values do not matter here
+
+    monkeypatch.setattr("rtgs2.features.extract.extract_features", record)
+    ply = tmp_path / "scene.ply"
+    write_ply(small_donut, ply)
+    cache = tmp_path / "cache"
+    seg = Segmenter.from_files(ply, fusion_file("both"), feature_cache=cache, metres_per_unit=0.01, up="-y")
+    assert [(f.metres_per_unit, f.up) for f in frames] == [(0.01, "-y")] and seg.frame == frames[0]
+    assert seg.frame.note == "0.01 m per unit (given), up -y"
+    Segmenter.from_files(ply, fusion_file("both"), feature_cache=cache)  # the automatic frame: another entry
+    assert len(frames) == 2 and frames[1].note.startswith("scene extent") and len(list(cache.glob("*.npz"))) == 2
+    Segmenter.from_files(ply, fusion_file("both"), feature_cache=cache, metres_per_unit=0.01, up="-y")
+    assert len(frames) == 2  # read from the cache
+
+
 def test_image_only_model_ignores_features(small_donut, fusion_file, monkeypatch):
     def no_extraction(*_, **__):
         raise AssertionError("an image-only model must not extract features")
