@@ -38,7 +38,7 @@ from rich.console import Console
 from rich.progress import track
 
 from rtgs2.data.readers.synthrooms import DONE, list_scenes, open_scene, synthrooms_label_map
-from rtgs2.data.segmentation import confusion_matrix, segmentation_metrics
+from rtgs2.data.segmentation import confusion_with_unlabelled, segmentation_metrics
 from rtgs2.data.views import IGNORE_LABEL
 from rtgs2.pipeline.draw import gif_frame, legend, to_uint8, write_gif
 from rtgs2.pipeline.segmenter import FrameRate, Segmenter, fusion_weights_path
@@ -138,7 +138,7 @@ def run_demo(
         rend.append(view.render_ms)
         net.append(view.network_ms)
         pred, truth = view.labels.numpy(), views.labels[i].numpy()
-        confusion += confusion_matrix(np.where(pred == IGNORE_LABEL, k, pred), truth, k + 1)
+        confusion += confusion_with_unlabelled(pred, truth, k)
         shown.append((to_uint8(view.rgb), pred, truth))
     rate = FrameRate.of(total, rend, net, views.cameras[picks[0]])
     scores = segmentation_metrics(confusion)

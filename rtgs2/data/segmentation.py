@@ -25,6 +25,13 @@ def confusion_matrix(pred: np.ndarray, target: np.ndarray, num_classes: int, ign
     return np.bincount(t * num_classes + p, minlength=num_classes**2).reshape(num_classes, num_classes)
 
 
+def confusion_with_unlabelled(pred: np.ndarray, target: np.ndarray, num_classes: int) -> np.ndarray:
+    """[K+1, K+1] counts as :func:`confusion_matrix`, where a prediction of IGNORE_LABEL (a pixel
+    left unlabelled) falls in column K, which no class owns: it counts as wrong, never skipped."""
+    pred = np.asarray(pred)
+    return confusion_matrix(np.where(pred == IGNORE_LABEL, num_classes, pred), target, num_classes + 1)
+
+
 def segmentation_metrics(confusion: np.ndarray) -> dict:
     """mIoU, mean class accuracy and overall accuracy (fractions in [0, 1]) from a [K, K]
     confusion matrix (rows true, columns predicted). Classes absent from the ground truth are

@@ -37,7 +37,7 @@ from torch import Tensor
 
 from rtgs2.data.views import IGNORE_LABEL
 from rtgs2.eval.consistency import view_agreement
-from rtgs2.eval.metrics import confusion_matrix, per_image_segmentation_metrics, segmentation_metrics
+from rtgs2.eval.metrics import confusion_with_unlabelled, per_image_segmentation_metrics, segmentation_metrics
 from rtgs2.pipeline.lift import LiftedLabels, ViewLabeller, lift_labels
 from rtgs2.pipeline.segmenter import MIN_ALPHA, UNLABELLED
 from rtgs2.render import render
@@ -223,8 +223,8 @@ def tally_lift(
         tally.both += int(labelled.sum())
         if truth_labels is not None:
             gt = np.asarray(truth_labels[v])
-            tally.per_view.append(confusion_matrix(np.where(pred.numpy() == UNLABELLED, k, pred.numpy()), gt, k + 1))
-            tally.lifted.append(confusion_matrix(np.where(lab.numpy() == UNLABELLED, k, lab.numpy()), gt, k + 1))
+            tally.per_view.append(confusion_with_unlabelled(pred.numpy(), gt, k))
+            tally.lifted.append(confusion_with_unlabelled(lab.numpy(), gt, k))
     tally.consistency_per_view = view_agreement(score_cameras, depths, per_view)
     tally.consistency_lifted = view_agreement(score_cameras, depths, lifted_views)
     return tally

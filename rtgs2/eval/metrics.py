@@ -21,12 +21,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from rtgs2.data.segmentation import confusion_matrix, segmentation_metrics
+from rtgs2.data.segmentation import confusion_matrix, confusion_with_unlabelled, segmentation_metrics
 from rtgs2.recon.losses import psnr, ssim, ssim_map
 from rtgs2.synth.config import cache_root
 
 __all__ = [
     "confusion_matrix",
+    "confusion_with_unlabelled",
     "lpips",
     "lpips_available",
     "per_image_segmentation_metrics",

@@ -55,11 +55,11 @@ from rtgs2.eval.consistency import view_agreement
 from rtgs2.eval.figures import FigureView, write_figure
 from rtgs2.eval.lift_eval import LiftTally, pool_lift, tally_lift
 from rtgs2.eval.metrics import (
-    confusion_matrix, lpips, lpips_available, per_image_segmentation_metrics, psnr, segmentation_metrics, ssim,
+    confusion_with_unlabelled, lpips, lpips_available, per_image_segmentation_metrics, psnr, segmentation_metrics, ssim,
 )  # fmt: skip
 from rtgs2.eval.table import finite_or_none, write_results
 from rtgs2.fusion.io import read_fusion_file
-from rtgs2.pipeline.segmenter import MIN_ALPHA, UNLABELLED, FrameRate, Segmenter, fusion_weights_path, measure_fps
+from rtgs2.pipeline.segmenter import MIN_ALPHA, FrameRate, Segmenter, fusion_weights_path, measure_fps
 from rtgs2.scene import Camera
 from rtgs2.synth.config import cache_root
 from rtgs2.synth.room import Room, read_room
@@ -392,7 +392,7 @@ def score_scene(
                 data_labels = data_lut[_frame(views.labels[i], cam, "label image", views, i).numpy()]
                 gt = model.lut[data_labels]
                 pred = view.labels.numpy()
-                tally.per_view.append(confusion_matrix(np.where(pred == UNLABELLED, k, pred), gt, k + 1))
+                tally.per_view.append(confusion_with_unlabelled(pred, gt, k))
                 depth = torch.where(view.alpha >= MIN_ALPHA, view.depth, 0.0)
                 depths.append(depth)
                 preds.append(view.labels)

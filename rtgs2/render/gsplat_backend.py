@@ -39,8 +39,6 @@ def render_gsplat(inputs: RasterInputs) -> RasterOutputs:
     Raises:
         ValueError: tensors not on a CUDA device.
     """
-    import gsplat  # the [cuda] extra; imported here so rtgs2 imports without it
-
     i = inputs
     if i.means.device.type != "cuda":
         raise ValueError(f"the gsplat backend needs CUDA tensors; means is on {i.means.device}")
@@ -49,25 +47,7 @@ def render_gsplat(inputs: RasterInputs) -> RasterOutputs:
     if i.features is not None:
         channels.append(i.features)
     colors = torch.cat(channels, dim=-1)
-    out, alphas, meta = gsplat.rasterization(
-        i.means,
-        i.quats,
-        i.log_scales.exp(),
-        torch.sigmoid(i.opacity_logits),
-        colors,
-        i.world_to_cam[None],
-        i.K[None],
-        i.width,
-        i.height,
-        near_plane=i.near_plane,
-        far_plane=i.far_plane,
-        eps2d=COV2D_BLUR,
-        sh_degree=None,
-        packed=False,
-        tile_size=TILE_SIZE,
-        render_mode="RGB+D",
-        rasterize_mode="classic",
-    )
+    out, alphas, meta = _rasterize(i, i.means, i.quats, i.log_scales, i.opacity_logits, colors, "RGB+D")
     out, alpha = out[0], alphas[0, ..., 0]
     if i.means2d_probe is not None and meta["means2d"].requires_grad:
         _route_grad(meta["means2d"], i.means2d_probe)
@@ -91,33 +71,42 @@ def render_gsplat(inputs: RasterInputs) -> RasterOutputs:
 def _gather(i: RasterInputs) -> tuple[Tensor, Tensor]:  # [N, C], [N]
     """``RasterOutputs.gathered`` and ``gathered_weight`` by the gradient of a second pass whose
     colours are zero features F [N, C + 1] (module doc); not differentiable."""
-    import gsplat
-
     v = i.pixel_values.detach()
     target = torch.cat([v, torch.ones_like(v[..., :1])], dim=-1)  # [H, W, C + 1]
     with torch.enable_grad():
         f = torch.zeros(i.means.shape[0], target.shape[-1], dtype=v.dtype, device=v.device, requires_grad=True)
-        out, _, _ = gsplat.rasterization(
-            i.means.detach(),
-            i.quats.detach(),
-            i.log_scales.detach().exp(),
-            torch.sigmoid(i.opacity_logits.detach()),
-            f,
-            i.world_to_cam[None],
-            i.K[None],
-            i.width,
-            i.height,
-            near_plane=i.near_plane,
-            far_plane=i.far_plane,
-            eps2d=COV2D_BLUR,
-            sh_degree=None,
-            packed=False,
-            tile_size=TILE_SIZE,
-            render_mode="RGB",
-            rasterize_mode="classic",
+        out, _, _ = _rasterize(
+            i, i.means.detach(), i.quats.detach(), i.log_scales.detach(), i.opacity_logits.detach(), f, "RGB"
         )
         (grad,) = torch.autograd.grad((out[0] * target).sum(), f)
     return grad[:, :-1], grad[:, -1]
+
+
+def _rasterize(
+    i: RasterInputs, means: Tensor, quats: Tensor, log_scales: Tensor, opacity_logits: Tensor, colors: Tensor, mode: str
+) -> tuple[Tensor, Tensor, dict]:
+    """gsplat's rasterization of one camera of ``i`` with rtgs2's rules (blur, tiles, classic mode)."""
+    import gsplat  # the [cuda] extra; imported here so rtgs2 imports without it
+
+    return gsplat.rasterization(
+        means,
+        quats,
+        log_scales.exp(),
+        torch.sigmoid(opacity_logits),
+        colors,
+        i.world_to_cam[None],
+        i.K[None],
+        i.width,
+        i.height,
+        near_plane=i.near_plane,
+        far_plane=i.far_plane,
+        eps2d=COV2D_BLUR,
+        sh_degree=None,
+        packed=False,
+        tile_size=TILE_SIZE,
+        render_mode=mode,
+        rasterize_mode="classic",
+    )
 
 
 def _route_grad(means2d: Tensor, probe: Tensor) -> None:

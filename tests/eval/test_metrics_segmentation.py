@@ -20,3 +20,14 @@ def test_metrics_by_hand():
 def test_out_of_range_labels_are_refused():
     with pytest.raises(ValueError, match="0..2"):
         confusion_matrix(np.array([0, 3]), np.array([0, 1]), 3)
+
+
+def test_unlabelled_predictions_count_as_wrong_in_a_column_of_their_own():
+    from rtgs2.eval.metrics import confusion_with_unlabelled
+
+    pred = np.array([0, 255, 1, 255, 1])
+    target = np.array([0, 0, 1, 1, 255])  # the last pixel is ignored: its prediction does not count
+    c = confusion_with_unlabelled(pred, target, 2)
+    np.testing.assert_array_equal(c, [[1, 0, 1], [0, 1, 1], [0, 0, 0]])
+    m = segmentation_metrics(c)
+    assert m["oacc"] == pytest.approx(0.5)  # 2 of the 4 scored pixels; the unlabelled ones are wrong
