@@ -1,6 +1,6 @@
 """``rtgs2 demo`` on a tiny unseen room (mini preset, surface Gaussians, 64x48): files, finite
 scores in [0, 1], the cached room, the clear error without weights; the shipped model's quality
-when it is in the checkout. A random model's scores are checked for range only, never quality."""
+on the real demo room (slow). A random model's scores are checked for range only, never quality."""
 
 from __future__ import annotations
 
@@ -76,7 +76,10 @@ def test_demo_rejects_bad_sizes(tmp_path):
         run_demo(tmp_path, num_views=0)
 
 
+@pytest.mark.slow  # builds the real demo room: a 3DGS fit, ~2-3 min on 2 idle cores
 @pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped fusion weights in this checkout")
-def test_shipped_model_segments_an_unseen_room(tmp_path, cache):
-    res = run_demo(tmp_path / "demo", num_views=4, preset="mini", width=320, height=240)  # surface Gaussians
-    assert res.metrics["miou"] > 0.3
+def test_shipped_model_segments_the_unseen_demo_room(tmp_path, cache):
+    # The shipped model scores 35.8 % mIoU on v1's test rooms (its card); a fitted room like them,
+    # not a surface-sampled one (6.7 % there: the model has only seen fitted Gaussians).
+    res = run_demo(tmp_path / "demo", num_views=10)
+    assert res.metrics["miou"] > 0.25 and res.metrics["oacc"] > 0.6

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import fields, is_dataclass
 from typing import Any, NoReturn, get_args, get_type_hints
@@ -83,6 +84,7 @@ def entrypoint(args: Sequence[str] | None = None) -> None:
     """Run ``rtgs2 ARGS`` (default: this process's arguments) under the error handler (module doc)."""
     args = list(sys.argv[1:] if args is None else args)
     name, command = _subcommand(args)
+    _show_user_warnings_as_lines(name)
     try:
         parse(args).main()
     except KeyboardInterrupt:
@@ -91,6 +93,20 @@ def entrypoint(args: Sequence[str] | None = None) -> None:
         if os.environ.get(TRACEBACK_ENV):
             raise
         _exit(name, _as_flags(_message(e), _flags(command) if command else {}), USER_ERROR_EXIT)
+
+
+def _show_user_warnings_as_lines(name: str) -> None:
+    """Print plain ``UserWarning``s (rtgs2 raises those) as ``rtgs2 <subcommand>: warning: ...``, one
+    line without a source location; other categories keep Python's format."""
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001 (warnings' signature)
+        if category is UserWarning:
+            print(f"rtgs2 {name}: warning: {message}" if name else f"rtgs2: warning: {message}", file=sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
 
 
 def _exit(name: str, message: str, status: int) -> NoReturn:

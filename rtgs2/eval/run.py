@@ -249,7 +249,11 @@ def load_models(weights: Sequence[str | Path], names: Sequence[str], data_names:
 def select_scenes(opened: OpenedDataset, which: str) -> list[SceneViews]:
     """The scenes ``EvalConfig.scenes`` names."""
     if which == "auto":
-        return opened.split("test") if opened.scene_split.get("test") else list(opened.scenes)
+        if "test" not in opened.scene_split:
+            return list(opened.scenes)
+        if not opened.scene_split["test"]:  # e.g. a SynthRooms build whose test scenes are unfinished
+            raise ValueError(f"{opened.root}: none of its test scenes is here (or finished, for SynthRooms); name the scenes to score")
+        return opened.split("test")
     if which == "all" or which in opened.scene_split:
         return opened.split(which)
     if which in [s.name for s in opened.scenes]:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,17 @@ def test_rtgs2_errors_are_user_errors_and_bugs_keep_their_traceback(monkeypatch,
     monkeypatch.delenv(cli.TRACEBACK_ENV)
     with pytest.raises(RuntimeError):
         cli.entrypoint(["demo"])
+
+
+def test_warnings_are_one_line_naming_the_subcommand(monkeypatch, capsys):
+    def warn(_: Demo) -> None:
+        warnings.warn("3 of 50 scenes are not finished and are left out", stacklevel=1)
+
+    monkeypatch.setattr(Demo, "main", warn)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        cli.entrypoint(["demo"])
+    assert capsys.readouterr().err == "rtgs2 demo: warning: 3 of 50 scenes are not finished and are left out\n"
 
 
 def test_field_names_read_as_flags():

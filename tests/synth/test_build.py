@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rtgs2.data.open import open_dataset
+
 from rtgs2.data.readers.synthrooms import CLASS_NAMES, DONE, MANIFEST, is_synthrooms, open_synthrooms, read_depth
 from rtgs2.data.views import IGNORE_LABEL, SceneViews
 from rtgs2.scene import read_ply
@@ -79,6 +81,9 @@ def test_resume_skips_finished_and_redoes_partial_scenes(tmp_path):
         open_synthrooms(root)
     partial = open_synthrooms(root, finished_only=True)  # a build in progress, for training on what is done
     assert [v.name for v in partial.train] == ["train_000"] and partial.test == []
+    with pytest.warns(UserWarning, match="1 of 2 scenes are not finished"):  # eval on a build in progress
+        opened = open_dataset(root)
+    assert [v.name for v in opened.scenes] == ["train_000"] and opened.scene_split["test"] == []
     build_synthrooms(root, progress=False, **TINY)
     assert done.read_text() == stamp and (root / "train_000" / "images" / "00000.png").stat().st_mtime_ns == first
     assert (root / "test_000" / DONE).is_file() and (root / "test_000" / "labels" / "00001.png").is_file()

@@ -24,6 +24,7 @@ is held out for testing (``rtgs2.data.every_nth_split``).
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,6 +131,25 @@ def scene_split(root: Path) -> dict[str, list[str]]:
     return {k: [n for n, s in splits.items() if s == k] for k in ("train", "test")} if splits else {}
 
 
+def finished_scenes(root: Path) -> list[Path]:
+    """The finished scene folders of ``root`` (:func:`list_scenes` order), warning about the rest:
+    a data set whose build is still going on (or was stopped) opens with the scenes it has."""
+    scenes = list_scenes(root)
+    done = [d for d in scenes if (d / DONE).is_file()]
+    if len(done) < len(scenes):
+        warnings.warn(
+            f"{root}: {len(scenes) - len(done)} of {len(scenes)} scenes are not finished and are left out "
+            f"(rtgs2 synth resumes the build)",
+            stacklevel=2,
+        )
+    return done
+
+
+def finished_split(root: Path) -> dict[str, list[str]]:
+    """:func:`scene_split` restricted to the finished scenes."""
+    return {k: [n for n in names if (root / n / DONE).is_file()] for k, names in scene_split(root).items()}
+
+
 def _png(path: Path) -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(f"missing frame file: {path}")
@@ -198,8 +218,8 @@ READER = SceneReader(
     read=read_synthrooms_scene,
     label_dataset=FORMAT,
     own_label_set=True,
-    list_scenes=list_scenes,
-    scene_split=scene_split,
+    list_scenes=finished_scenes,
+    scene_split=finished_split,
 )
 
 

@@ -1,0 +1,33 @@
+"""The shipped fusion model: it loads, predicts SynthRooms' classes, was trained on the shipped
+feature weights (the card's hash), and its card says how it was made and how well it scores."""
+
+import json
+
+import pytest
+import torch
+
+from rtgs2.data.readers.synthrooms import CLASS_NAMES
+from rtgs2.features.io import SHIPPED as SHIPPED_FEATURES
+from rtgs2.fusion.io import SHIPPED, load_fusion
+from rtgs2.train.fusion_data import file_fingerprint
+
+pytestmark = pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped fusion weights in this checkout")
+
+
+def test_card_names_the_shipped_features_and_its_scores():
+    card = json.loads(SHIPPED.with_suffix(".json").read_text())
+    assert card["feature_weights_sha256"] == file_fingerprint(SHIPPED_FEATURES)
+    assert card["config"]["inputs"] == "both" and card["config"]["size"] == "small"
+    test = card["metrics"]["test"]
+    assert 0 < test["miou"] <= 1 and 0 < test["oacc"] <= 1 and "rtgs2 eval" in test["command"]
+    assert "rtgs2.cli train fusion" in card["reproduce"] and card["steps"] == card["config"]["steps"]
+    assert not set(card["train_scenes"]) & {f"test_{i:03d}" for i in range(10)}  # never trained on a test room
+
+
+def test_loads_and_predicts_synthrooms_classes():
+    model = load_fusion(SHIPPED).eval()
+    assert list(model.class_names) == list(CLASS_NAMES)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        logits = model(torch.rand(1, 3, 48, 64), torch.nn.functional.normalize(torch.randn(1, 32, 48, 64), dim=1))
+    assert logits.shape == (1, len(CLASS_NAMES), 48, 64) and torch.isfinite(logits).all()
