@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/fusion.py --sizes small --modes eager --resolutions 64x48 --frames 2 --no-append
 
 Model rows: ``build_fusion(size, inputs)`` with random weights (speed does not depend on them),
-17 classes (SynthRooms), batch 1, random float32 inputs, under ``torch.inference_mode()``;
+17 classes (SynthRooms), batch 1, random float32 inputs in the renderer's channels-last layout, under ``torch.inference_mode()``;
 ``warmup`` calls, then the median of ``frames`` timed calls. Modes: ``eager``; ``compile``
 (``torch.compile``, default mode, CPU inductor; its first call, which compiles, is reported
 apart); ``bf16`` (bfloat16 autocast on the CPU); ``onnxruntime`` (the same model exported as
@@ -93,7 +93,10 @@ def _model_case(spec: dict) -> dict:
 
     w, h = _wh(spec["res"])
     net = build_fusion(spec["size"], spec["inputs"], num_classes=len(CLASS_NAMES)).eval()
-    image, feats = torch.rand(1, 3, h, w), torch.randn(1, net.feature_dim, h, w)
+    # laid out as the renderer gives them: [H, W, C] viewed as [1, C, H, W] (channels last); an NCHW
+    # input would add a transpose of Z (~10 MB at 320x240) that the per-frame path never pays
+    image = torch.rand(1, h, w, 3).permute(0, 3, 1, 2)
+    feats = torch.randn(1, h, w, net.feature_dim).permute(0, 3, 1, 2)
     out = {"params_m": sum(p.numel() for p in net.parameters()) / 1e6}
     fn, autocast = net, contextlib.nullcontext()
     if spec["mode"] == "compile":
