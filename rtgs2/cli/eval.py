@@ -35,12 +35,26 @@ class Eval:
     """Feature-network weights giving Z (default: those on each fusion model's card, else the shipped ones)."""
     config: Annotated[EvalConfig, tyro.conf.arg(name="")] = EvalConfig()
 
+    def command(self) -> str:
+        """The ``rtgs2 eval`` command line that gives these results (recorded in them)."""
+        import shlex
+
+        from rtgs2.train.card import config_flags
+
+        parts = ["rtgs2", "eval", "--data", str(self.data), "--out", str(self.out)]
+        parts += [a for w in self.weights for a in ("--weights", str(w))]
+        parts += [a for n in self.names for a in ("--names", n)]
+        for flag, value in (("--label-set", self.label_set), ("--gaussians", self.gaussians), ("--feature-weights", self.feature_weights)):
+            if value is not None:
+                parts += [flag, str(value)]
+        return " ".join([shlex.join(parts), config_flags(self.config)]).strip()
+
     def main(self) -> None:
         from rtgs2.eval.run import evaluate
 
         results = evaluate(
             self.data, self.out, self.weights, names=self.names, label_set=self.label_set, gaussians=self.gaussians,
-            feature_weights=self.feature_weights, config=self.config,
+            feature_weights=self.feature_weights, config=self.config, command=self.command(),
         )  # fmt: skip
         for name, row in results["rows"].items():
             print(f"{name}: mIoU " + ("n/a" if row["miou"] is None else f"{100 * row['miou']:.1f}"))

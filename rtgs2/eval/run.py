@@ -63,6 +63,7 @@ from rtgs2.pipeline.segmenter import MIN_ALPHA, FrameRate, Segmenter, fusion_wei
 from rtgs2.scene import Camera
 from rtgs2.synth.config import cache_root
 from rtgs2.synth.room import Room, read_room
+from rtgs2.train.card import git_commit
 from rtgs2.utils.errors import Rtgs2Error
 from rtgs2.utils.io import atomic_write_text
 from rtgs2.utils.lock import OutputLock, check_output_folder
@@ -129,6 +130,7 @@ def evaluate(
     feature_weights: str | Path | None = None,
     config: EvalConfig = EvalConfig(),
     progress: bool = True,
+    command: str | None = None,
 ) -> dict:
     """Score the fusion models at ``weights`` (default: the shipped one) on the data set at
     ``data`` and write the results into ``out`` (module doc); returns what ``results.json`` holds
@@ -139,6 +141,7 @@ def evaluate(
         label_set: the data's label set (a shipped name or a LabelMap JSON); for a folder with
             its own (SynthRooms) a JSON whose ``raw_to_label`` maps the folder's label values.
         gaussians: where the scenes' Gaussians are (module doc; default: the data set's own).
+        command: the command line that gives these results, recorded in them with the code's commit.
         feature_weights: the feature network giving Z (default: as the fusion model's card says).
     Raises:
         ValueError, FileNotFoundError: bad output folder, data, weights, names or Gaussians,
@@ -179,6 +182,7 @@ def evaluate(
         rows = models + ([_finetuned_row(models[0])] if config.finetune_steps else [])
         label_set_name = opened.label_set if label_set is None else str(label_set)
         results = finite_or_none(summarize(opened, data, label_set_name, rows, scored, config, None if lpips_ok else lpips_note))
+        results.update(command=command, commit=git_commit())
         write_results(out, results)
     return results
 

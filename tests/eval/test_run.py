@@ -252,3 +252,16 @@ def test_help_loads_no_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "--finetune-steps" in out.stdout and "--label-set" in out.stdout and "--lift" in out.stdout
+
+
+def test_results_name_the_command_that_gives_them(scored):
+    import shlex
+
+    from rtgs2 import cli
+
+    args = ["eval", "--data", "d ir", "--out", "o", "--weights", "a.pt", "--weights", "b.pt", "--lift", "--fps-frames", "7"]
+    command = cli.parse(args).command()
+    assert command.startswith("rtgs2 eval --data 'd ir' --out o --weights a.pt --weights b.pt")
+    assert cli.parse(shlex.split(command)[1:]) == cli.parse(args)  # the recorded command parses back to the same run
+    _, results = scored
+    assert markdown({**results, "command": command, "commit": "abc"}).count(f"Made by `{command}`") == 1
