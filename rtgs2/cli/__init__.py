@@ -16,11 +16,12 @@ Errors: :func:`entrypoint` parses the arguments and runs the subcommand under on
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import fields, is_dataclass
 from typing import Any, NoReturn, get_args, get_type_hints
 
@@ -84,9 +85,9 @@ def entrypoint(args: Sequence[str] | None = None) -> None:
     """Run ``rtgs2 ARGS`` (default: this process's arguments) under the error handler (module doc)."""
     args = list(sys.argv[1:] if args is None else args)
     name, command = _subcommand(args)
-    _show_user_warnings_as_lines(name)
     try:
-        parse(args).main()
+        with _user_warnings_as_lines(name):
+            parse(args).main()
     except KeyboardInterrupt:
         _exit(name, "interrupted", INTERRUPTED_EXIT)
     except USER_ERRORS as e:
@@ -95,7 +96,8 @@ def entrypoint(args: Sequence[str] | None = None) -> None:
         _exit(name, _as_flags(_message(e), _flags(command) if command else {}), USER_ERROR_EXIT)
 
 
-def _show_user_warnings_as_lines(name: str) -> None:
+@contextlib.contextmanager
+def _user_warnings_as_lines(name: str) -> Iterator[None]:
     """Print plain ``UserWarning``s (rtgs2 raises those) as ``rtgs2 <subcommand>: warning: ...``, one
     line without a source location; other categories keep Python's format."""
     default = warnings.showwarning
@@ -107,6 +109,10 @@ def _show_user_warnings_as_lines(name: str) -> None:
             default(message, category, filename, lineno, file, line)
 
     warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = default
 
 
 def _exit(name: str, message: str, status: int) -> NoReturn:

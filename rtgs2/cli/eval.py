@@ -44,7 +44,8 @@ class Eval:
         parts = ["rtgs2", "eval", "--data", str(self.data), "--out", str(self.out)]
         parts += [a for w in self.weights for a in ("--weights", str(w))]
         parts += [a for n in self.names for a in ("--names", n)]
-        for flag, value in (("--label-set", self.label_set), ("--gaussians", self.gaussians), ("--feature-weights", self.feature_weights)):
+        optional = {"--label-set": self.label_set, "--gaussians": self.gaussians, "--feature-weights": self.feature_weights}
+        for flag, value in optional.items():
             if value is not None:
                 parts += [flag, str(value)]
         return " ".join([shlex.join(parts), config_flags(self.config)]).strip()

@@ -78,7 +78,8 @@ def markdown(results: dict) -> str:
         "",
         f"Data `{results['data']}` ({results['data_format']}, label set {results['label_set']}); {views} of {shapes}.",
         "",
-        *([f"Made by `{results['command']}` (rtgs2 commit {results.get('commit', 'unknown')[:12]}).", ""] if results.get("command") else []),
+        *([f"Made by `{results['command']}` (rtgs2 commit {results.get('commit', 'unknown')[:12]}).", ""]
+          if results.get("command") else []),
         *_table(["model"] + [h for _, h, _ in COLUMNS], main),
         "",
         f"- mIoU, mAcc, oAcc and view consistency in %, PSNR in dB. mIoU, mAcc, oAcc: {averaging}, means over the "
