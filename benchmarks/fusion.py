@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/fusion.py                                  # full grid, appends to RESULTS.md
     .venv/bin/python benchmarks/fusion.py --data ~/.cache/rtgs2/synthrooms/v1
     .venv/bin/python benchmarks/fusion.py --sizes small --modes eager --resolutions 64x48 --frames 2 --no-append
+    python benchmarks/fusion.py --device cuda --modes eager compile bf16      # the network on a GPU
 
 Model rows: ``build_fusion(size, inputs)`` with random weights (speed does not depend on them),
 17 classes (SynthRooms), batch 1, random float32 inputs in the renderer's channels-last layout, under ``torch.inference_mode()``;
@@ -18,6 +19,9 @@ procedural room of ``benchmarks/scenes.py``. Its per-Gaussian features are compu
 untimed (feature weights when there are any, else random unit vectors: the speed is the same).
 Each frame renders Î and Z with the numba backend at the next camera (cycling through them),
 runs fusion small/both and the argmax; medians per stage and of the total.
+
+With ``--device cuda`` the network and its inputs are on the GPU, each timed call ends with a
+``torch.cuda.synchronize()``; end to end, Î and Z are rendered on the CPU (numba) and copied.
 
 Each configuration runs in a fresh process, so one's compiled code and warm caches do not help
 the next. Pause background jobs before timing (or read the load averages printed with the table).
@@ -76,6 +80,9 @@ class Config:
     """Gaussians of the procedural room (SynthRooms v1 scenes have at most 150,000)."""
     feature_weights: Path | None = None
     """Feature-network weights for Z (default: the shipped ones; random unit features when there are none)."""
+    device: str = "cpu"
+    """Where the network runs: cpu, or cuda (onnxruntime rows are CPU-only; end to end, the numba
+    renderer stays on the CPU and Î, Z go to the GPU each frame)."""
     append: bool = True
     """Append the tables to benchmarks/RESULTS.md."""
 
@@ -85,6 +92,14 @@ def _wh(res: str) -> tuple[int, int]:
     return w, h
 
 
+def _sync(device: str) -> None:
+    """Wait for the GPU's queued work, so that a wall-clock time covers it."""
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
 def _model_case(spec: dict) -> dict:
     import torch
 
@@ -92,26 +107,30 @@ def _model_case(spec: dict) -> dict:
     from rtgs2.fusion.vdvi import build_fusion
 
     w, h = _wh(spec["res"])
-    net = build_fusion(spec["size"], spec["inputs"], num_classes=len(CLASS_NAMES)).eval()
+    device = spec["device"]
+    net = build_fusion(spec["size"], spec["inputs"], num_classes=len(CLASS_NAMES)).eval().to(device)
     # laid out as the renderer gives them: [H, W, C] viewed as [1, C, H, W] (channels last); an NCHW
     # input would add a transpose of Z (~10 MB at 320x240) that the per-frame path never pays
-    image = torch.rand(1, h, w, 3).permute(0, 3, 1, 2)
-    feats = torch.randn(1, h, w, net.feature_dim).permute(0, 3, 1, 2)
+    image = torch.rand(1, h, w, 3, device=device).permute(0, 3, 1, 2)
+    feats = torch.randn(1, h, w, net.feature_dim, device=device).permute(0, 3, 1, 2)
     out = {"params_m": sum(p.numel() for p in net.parameters()) / 1e6}
     fn, autocast = net, contextlib.nullcontext()
     if spec["mode"] == "compile":
         fn = torch.compile(net)
     elif spec["mode"] == "bf16":
-        autocast = torch.autocast("cpu", dtype=torch.bfloat16)
-        if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+        if device == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
             out["note"] = "no native bf16 on this CPU"
     elif spec["mode"] == "onnxruntime":
+        if device != "cpu":
+            raise ValueError("onnxruntime rows run on the CPU only")
         fn, out["note"] = _onnx_runner(net, spec["threads"], h, w)
     with torch.inference_mode(), autocast:
         times = []
         for _ in range(spec["warmup"] + spec["frames"]):
             t = time.perf_counter()
             fn(image, feats)
+            _sync(device)
             times.append((time.perf_counter() - t) * 1000.0)
     if spec["mode"] == "compile":
         out["compile_s"] = times[0] / 1000.0  # the first call compiles
@@ -169,7 +188,8 @@ def _scene_case(spec: dict) -> dict:
     else:
         feats = F.normalize(torch.randn(scene.num_gaussians, FEATURE_DIM), dim=1)
     scene = scene.with_features(feats.float().contiguous())
-    net = build_fusion("small", "both", num_classes=len(CLASS_NAMES), feature_dim=feats.shape[1]).eval()
+    device = spec["device"]
+    net = build_fusion("small", "both", num_classes=len(CLASS_NAMES), feature_dim=feats.shape[1]).eval().to(device)
     stages: dict[str, list[float]] = {"render": [], "fusion": [], "argmax": [], "total": []}
     with torch.inference_mode():
         for i in range(spec["warmup"] + spec["frames"]):
@@ -178,9 +198,10 @@ def _scene_case(spec: dict) -> dict:
             # [H, W, C] -> [1, C, H, W] is a view with channels-last memory, what the model reads
             image, z = out.rgb.permute(2, 0, 1)[None], out.features.permute(2, 0, 1)[None]
             t1 = time.perf_counter()
-            logits = net(image, z)
+            logits = net(image.to(device), z.to(device))  # the copies to a GPU count as fusion time
+            _sync(device)
             t2 = time.perf_counter()
-            logits.argmax(1)
+            logits.argmax(1).cpu()
             t3 = time.perf_counter()
             if i >= spec["warmup"]:
                 for k, v in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t3 - t0)):
@@ -206,6 +227,12 @@ def _run(spec: dict) -> dict:
     return json.loads(lines[-1])
 
 
+def _device_name(device: str) -> str:
+    import torch
+
+    return torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda") else "the CPU"
+
+
 def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -217,7 +244,7 @@ def main(cfg: Config) -> None:
     from rtgs2.features.io import SHIPPED
 
     load_before = _load()
-    common = {"frames": cfg.frames, "warmup": cfg.warmup, "threads": cfg.threads}
+    common = {"frames": cfg.frames, "warmup": cfg.warmup, "threads": cfg.threads, "device": cfg.device}
     model_rows = []
     for size, inputs, res, mode in itertools.product(cfg.sizes, cfg.inputs, cfg.resolutions, cfg.modes):
         r = _run({"kind": "model", "size": size, "inputs": inputs, "res": res, "mode": mode} | common)
@@ -248,7 +275,7 @@ def main(cfg: Config) -> None:
     text = (
         f"## fusion: model, speed-ups, end to end — {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC\n\n"
         f"`benchmarks/fusion.py`, {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
-        f"{torch.__version__}, {cfg.threads} torch threads (onnxruntime's too, and numba's end to end); median ms per frame of {cfg.frames} "
+        f"{torch.__version__}, {cfg.threads} torch threads (onnxruntime's too, and numba's end to end); network on {_device_name(cfg.device)}; median ms per frame of {cfg.frames} "
         f"frames after {cfg.warmup} warm-ups, batch 1, random fusion weights, {len(CLASS_NAMES)} classes, each row in a "
         f"fresh process; load average before: {load_before}, after: {_load()}.\n\n"
         "| size | inputs | resolution | mode | params M | ms / frame | FPS | compile s | note |\n"

@@ -23,11 +23,18 @@ MAX_POINTS_PER_PASS = 2_000_000  # Gaussians per forward pass (~4 GB peak for `s
 SLAB_CONTEXT_M = 1.0  # metres of neighbouring Gaussians each slab sees beyond its own extent
 
 
-def _run(model: GaussianFeatureNet, arrays: GaussianArrays) -> Tensor:  # [N, D]
-    coord = torch.from_numpy(arrays.xyz)
-    inputs = torch.from_numpy(arrays.inputs())
-    offset = torch.tensor([len(coord)])
-    return model(coord, inputs, offset)
+def _run(model: GaussianFeatureNet, arrays: GaussianArrays, device: torch.device) -> Tensor:  # [N, D] on the CPU
+    coord = torch.from_numpy(arrays.xyz).to(device)
+    inputs = torch.from_numpy(arrays.inputs()).to(device)
+    offset = torch.tensor([len(coord)], device=device)
+    return model(coord, inputs, offset).cpu()
+
+
+def feature_device(device: str | torch.device | None = None) -> torch.device:
+    """``device``, or by default the first GPU when CUDA is present, else the CPU."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
 
 
 def slabs(xyz: np.ndarray, max_points: int, context: float) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -58,7 +65,8 @@ def extract_features(
     *,
     frame: SceneFrame | None = None,
     max_points_per_pass: int = MAX_POINTS_PER_PASS,
-) -> Tensor:  # [N, D] float32, unit vectors
+    device: str | torch.device | None = None,
+) -> Tensor:  # [N, D] float32, unit vectors, on the CPU
     """Per-Gaussian view-independent features of ``scene``.
 
     Args:
@@ -66,16 +74,19 @@ def extract_features(
         weights: a weights file, a loaded network, or None for the shipped weights.
         frame: units and up axis of the file (default: :func:`choose_frame`'s automatic choice).
         max_points_per_pass: larger scenes are processed in slabs (see module docstring).
+        device: where the network runs (default: CUDA when present, else the CPU); a loaded
+            network passed as ``weights`` is moved there.
 
     Raises:
         ValueError: NaN/Inf attributes, a scene collapsed to one point.
     """
     model = weights if isinstance(weights, GaussianFeatureNet) else load_feature_net(weights)
-    model.eval()
+    device = feature_device(device)
+    model = model.to(device).eval()
     arrays = gaussian_arrays(scene, frame if frame is not None else choose_frame(scene))
     out = torch.empty(scene.num_gaussians, model.cfg.out_channels)
     with torch.no_grad():
         for rows, keep in slabs(arrays.xyz, max_points_per_pass, SLAB_CONTEXT_M):
-            feat = _run(model, arrays.subset(rows))
+            feat = _run(model, arrays.subset(rows), device)
             out[torch.from_numpy(rows[keep])] = feat[torch.from_numpy(keep)]
     return out

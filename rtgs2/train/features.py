@@ -80,9 +80,10 @@ def pair_loss(
     """Mean PointInfoNCE over ``pairs`` (one forward pass over all their samples) and the mean
     top-1 retrieval accuracy."""
     samples = [s for p in pairs for s in p]
-    coord, inputs, offset = _batch(samples)
+    device = next(model.parameters()).device
+    coord, inputs, offset = (t.to(device) for t in _batch(samples))
     feat = model(coord, inputs, offset)
-    starts = [0] + offset.tolist()
+    starts = [0] + offset.tolist()  # row ranges of the samples (host ints)
     losses, accs = [], []
     for k, (a, b) in enumerate(pairs):
         fa = feat[starts[2 * k] : starts[2 * k + 1]]
@@ -152,7 +153,7 @@ def train_features(
         CheckpointMismatchError: ``out`` holds a run of another data set or config.
     """
     data, out = Path(data), Path(out)
-    dist = init_distributed()
+    dist = init_distributed("cuda" if torch.cuda.is_available() else "cpu")
     try:
         if dist.is_main:
             _check_output(out)
@@ -200,14 +201,15 @@ def _train(
     scenes = [load_pair_scene(v, cfg, cache) for v in train_views]
     held = [load_pair_scene(v, cfg, cache) for v in held_views]
     torch.manual_seed(cfg.seed)
-    model: nn.Module = VARIANTS[cfg.size]()
+    device = torch.device("cuda", dist.local_rank) if torch.cuda.is_available() else torch.device("cpu")
+    model: nn.Module = VARIANTS[cfg.size]().to(device)
     opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
     optimizer = opt_cls(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     start, elapsed = 0, 0.0
     if saved is not None:
         start, state = saved
         model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+        optimizer.load_state_dict(state["optimizer"])  # its state follows the parameters' device
         elapsed = float(state["seconds"])
     net = nn.parallel.DistributedDataParallel(model) if dist.distributed else model
     log = MetricsLog(out / "metrics.csv", COLUMNS)
