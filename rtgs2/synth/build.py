@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -89,14 +90,18 @@ def make_scene(seed: int, cfg: SynthConfig) -> tuple[Room, list[Camera]]:
     raise RuntimeError(f"scene seed {seed}: no room with a camera path in {MAX_ROOM_TRIES} tries")
 
 
-def build_scene(scene_dir: Path, seed: int, cfg: SynthConfig) -> dict:
-    """Generate one scene into ``scene_dir`` (overwriting its files); returns timings, seconds."""
+def build_scene(scene_dir: Path, seed: int, cfg: SynthConfig, on_progress: Callable[[str], None] | None = None) -> dict:
+    """Generate one scene into ``scene_dir`` (overwriting its files); returns timings, seconds.
+    ``on_progress(what)`` hears how far the scene is ("ground truth 12/100", "fit 800/3000"): a
+    fitted scene takes minutes, and a log should show it is alive."""
+    report = on_progress or (lambda what: None)
     t0 = time.perf_counter()
     room, cams = make_scene(seed, cfg)
     names = [f"{i:05d}" for i in range(len(cams))]
     lm = synthrooms_label_map()
     gts = []
-    for name, cam in zip(names, cams):
+    for i, (name, cam) in enumerate(zip(names, cams)):
+        report(f"ground truth {i}/{len(cams)}")
         g = render_ground_truth(room, cam)
         _write_png(scene_dir / "images" / f"{name}.png", (g.rgb * 255).round().astype(np.uint8))
         _write_png(scene_dir / "labels" / f"{name}.png", g.label)
@@ -121,6 +126,7 @@ def build_scene(scene_dir: Path, seed: int, cfg: SynthConfig) -> dict:
             seed % 2**31,
             max_gaussians=cfg.fit_max_gaussians,
             out_dir=scene_dir / "fit",
+            on_step=lambda step, loss: report(f"fit {step}/{cfg.fit_iterations}"),
         )
     write_ply(scene, scene_dir / "point_cloud.ply")
     shutil.rmtree(scene_dir / "fit", ignore_errors=True)  # checkpoints are only needed to resume
@@ -190,7 +196,8 @@ def build_synthrooms(out: str | Path | None = None, preset: str = "mini", *, pro
             if (d / "fit").is_dir() and not (d / "fit" / RECON_MARKER).is_file():
                 shutil.rmtree(d / "fit")  # an older rtgs2's fit checkpoints: they record no identity
             d.mkdir(exist_ok=True)
-            stats = build_scene(d, s["seed"], cfg)
+            report = lambda what, name=s["name"]: bar.update(done, scene=f"{name}: {what}")  # noqa: E731
+            stats = build_scene(d, s["seed"], cfg, report)
             atomic_write_text(d / DONE, json.dumps({"seed": s["seed"], **stats}, indent=1))
             done += 1
             bar.update(done, scene=f"{s['name']} done")

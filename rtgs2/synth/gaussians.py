@@ -7,7 +7,7 @@ surfaces (exact geometry, baked diffuse light; seconds per scene), ``fitted`` mo
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -198,12 +198,15 @@ def fitted_gaussians(
     max_gaussians: int = 0,
     out_dir: Path | None = None,
     progress: bool = False,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> GaussianScene:
     """A 3DGS reconstruction from the training views (``rtgs2.recon``), initialised from
     ``max_init_points`` back-projected depth pixels, at most ``max_gaussians`` Gaussians (0 = no
-    cap); checkpoints in ``out_dir`` let it resume."""
+    cap); checkpoints in ``out_dir`` let it resume. ``on_step(step, loss)`` follows the fit."""
     from rtgs2.recon import ReconConfig, fit_gaussians, points_from_depth
 
     pts, cols = points_from_depth(cameras, images, depths, max_init_points, seed)
     cfg = ReconConfig(iterations=iterations, seed=seed, num_threads=FIT_THREADS, max_gaussians=max_gaussians)
-    return fit_gaussians(cameras, images, cfg, pts, cols, out_dir=out_dir, resume=True, progress=progress)
+    return fit_gaussians(
+        cameras, images, cfg, pts, cols, out_dir=out_dir, resume=True, progress=progress, on_step=on_step
+    )

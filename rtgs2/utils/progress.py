@@ -29,7 +29,7 @@ class ProgressReport:
             ``"loss {loss:.4f}"``; shown once every field has a value.
         enabled: False shows nothing.
         stream: where to write (default ``sys.stderr``); a terminal gets the rich bar.
-        interval_s: seconds between plain lines.
+        interval_s: seconds between plain lines (default :data:`PLAIN_INTERVAL_S`).
     """
 
     def __init__(
@@ -41,10 +41,11 @@ class ProgressReport:
         fields: str = "",
         enabled: bool = True,
         stream: IO[str] | None = None,
-        interval_s: float = PLAIN_INTERVAL_S,
+        interval_s: float | None = None,
     ):
         self.description, self.total, self.start, self.template = description, total, start, fields
-        self.enabled, self.interval_s = enabled, interval_s
+        self.enabled = enabled
+        self.interval_s = PLAIN_INTERVAL_S if interval_s is None else interval_s
         self.stream = stream if stream is not None else sys.stderr
         self.completed = start
         self.values: dict = {}

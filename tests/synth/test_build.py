@@ -95,7 +95,7 @@ def test_test_scenes_are_built_first(tmp_path, monkeypatch):
     import rtgs2.synth.build as build
 
     order, real = [], build.build_scene
-    monkeypatch.setattr(build, "build_scene", lambda d, seed, cfg: order.append(d.name) or real(d, seed, cfg))
+    monkeypatch.setattr(build, "build_scene", lambda d, seed, *rest: order.append(d.name) or real(d, seed, *rest))
     build_synthrooms(tmp_path / "o", progress=False, **{**TINY, "num_scenes": 3})
     assert order == ["test_000", "train_000", "train_001"]
 
@@ -136,13 +136,17 @@ def test_presets_and_cache_root(monkeypatch, tmp_path):
 
 
 @pytest.mark.slow  # 20 s with warm numba caches, minutes when recon's kernels compile
-def test_fitted_mode_runs_recon_from_depth_points(tmp_path):
-    """'fitted' mode: rtgs2.recon fits the training views, initialised from back-projected depth."""
+def test_fitted_mode_runs_recon_from_depth_points(tmp_path, monkeypatch, capsys):
+    """'fitted' mode: rtgs2.recon fits the training views, initialised from back-projected depth;
+    the log follows the scene's ground truth and fit (a v1 scene takes minutes)."""
     recon = pytest.importorskip("rtgs2.recon")
     if not hasattr(recon, "fit_gaussians") or not hasattr(recon, "points_from_depth"):
         pytest.skip("rtgs2.recon has no fit_gaussians / points_from_depth yet")
     cfg = dict(num_scenes=1, num_views=9, width=32, height=24, gaussians="fitted", fit_iterations=20, fit_init_points=2000)
-    root = build_synthrooms(tmp_path / "fit", progress=False, **cfg)
+    monkeypatch.setattr("rtgs2.utils.progress.PLAIN_INTERVAL_S", 0.0)  # a line at every update
+    root = build_synthrooms(tmp_path / "fit", progress=True, **cfg)
+    log = capsys.readouterr().err
+    assert "train_000: ground truth 8/9" in log and "train_000: fit 20/20" in log
     scene = read_ply(root / "train_000" / "point_cloud.ply")
     assert 500 <= scene.num_gaussians <= 20_000 and scene.sh_degree == 3  # a 3DGS fit, not surface discs
     assert not (root / "train_000" / "fit").exists()  # checkpoints removed once the scene is done
