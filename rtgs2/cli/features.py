@@ -49,11 +49,17 @@ class TrainFeatures:
     """Use only the first N training scenes (0 = all)."""
     finished_only: bool = False
     """SynthRooms build still in progress: train on its finished scenes (listed in the card)."""
+    init_weights: Path | None = None
+    """Start from these feature weights (same --size; e.g. the shipped ones) instead of a random
+    initialisation: continues an earlier pre-training. Recorded in the card."""
 
     def main(self) -> None:
         from rtgs2.train.features import train_features
 
-        weights = train_features(self.data, self.out, self.config, max_scenes=self.max_scenes, finished_only=self.finished_only)
+        weights = train_features(
+            self.data, self.out, self.config, max_scenes=self.max_scenes, finished_only=self.finished_only,
+            init_weights=self.init_weights,
+        )  # fmt: skip
         print(f"feature weights: {weights}")
 
 

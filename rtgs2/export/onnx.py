@@ -140,7 +140,7 @@ def export_fusion_onnx(
     """
     from rtgs2.fusion.io import load_fusion
     from rtgs2.pipeline.segmenter import fusion_weights_path
-    from rtgs2.train.fusion_data import file_fingerprint
+    from rtgs2.utils.io import file_sha256
 
     if not MIN_OPSET <= opset <= MAX_OPSET:
         raise ValueError(
@@ -186,7 +186,7 @@ def export_fusion_onnx(
         "config": json.dumps(model.config, sort_keys=True),
         "class_names": json.dumps(model.class_names),
         "inputs": "; ".join(f"{n} {_shape_text(shapes[n])} float32 ({_MEANING[n]})" for n in names),
-        "weights_sha256": file_fingerprint(weights),
+        "weights_sha256": file_sha256(weights),
     }
     for key, value in metadata.items():
         proto.metadata_props.add(key=METADATA_PREFIX + key, value=value)

@@ -28,7 +28,8 @@ from rtgs2.fusion.vdvi import VDVINet
 from rtgs2.render import RenderOutput, render
 from rtgs2.scene import Camera, GaussianScene, read_ply
 from rtgs2.synth.config import cache_root
-from rtgs2.train.fusion_data import FeatureCache, file_fingerprint
+from rtgs2.train.fusion_data import FeatureCache
+from rtgs2.utils.io import file_sha256
 from rtgs2.utils.errors import Rtgs2Error
 
 UNLABELLED = IGNORE_LABEL  # label of pixels no Gaussian covers enough
@@ -247,7 +248,7 @@ def _feature_weights(fusion_weights: Path, given: str | Path | None) -> Path:
         path = Path(card["feature_weights"])
     if not path.is_file():
         raise FileNotFoundError(f"feature weights {path} not found (--feature-weights)")
-    if expected and file_fingerprint(path) != expected:
+    if expected and file_sha256(path) != expected:
         raise Rtgs2Error(
             f"feature weights {path} are not the ones fusion model {fusion_weights} was trained with "
             f"(its card records sha256 {expected[:12]}...): pass those with --feature-weights"
@@ -288,5 +289,5 @@ def scene_features(
     folder = Path(folder) if folder is not None else cache_root() / "features"
     folder.mkdir(parents=True, exist_ok=True)
     # One entry per (file, weights, frame): two models' or two frames' features do not evict each other.
-    key = f"{file_fingerprint(ply, weights)[:16]}_{frame.metres_per_unit:.9g}m{frame.up}"
+    key = f"{file_sha256(ply, weights)[:16]}_{frame.metres_per_unit:.9g}m{frame.up}"
     return FeatureCache(folder, weights).features(key, ply, scene, frame)

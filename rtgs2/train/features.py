@@ -24,14 +24,14 @@ import torch.nn as nn
 from rtgs2.data.views import SceneViews
 from rtgs2.features.contrastive import matched_rows, point_info_nce
 from rtgs2.features.inputs import GaussianArrays
-from rtgs2.features.io import save_feature_net
+from rtgs2.features.io import card_path, load_feature_net, save_feature_net
 from rtgs2.features.ptv3 import VARIANTS
 from rtgs2.train.card import config_flags, git_commit, launcher
 from rtgs2.train.config import FeatureTrainConfig
 from rtgs2.train.feature_pairs import PairScene, augmentation, draw_pairs, load_pair_scene, pair_samples
 from rtgs2.utils.checkpoint import CheckpointStore
 from rtgs2.utils.distributed import DistInfo, init_distributed, shutdown_distributed
-from rtgs2.utils.io import atomic_write_text
+from rtgs2.utils.io import atomic_write_text, file_sha256
 from rtgs2.utils.lock import OutputLock, check_output_folder
 from rtgs2.utils.metrics_log import MetricsLog
 from rtgs2.utils.progress import ProgressReport
@@ -139,8 +139,13 @@ def train_features(
     progress: bool = True,
     max_scenes: int = 0,
     finished_only: bool = False,
+    init_weights: str | Path | None = None,
 ) -> Path:
     """Pre-train the feature network on the scenes of ``data``; returns ``out/weights.pt``.
+
+    ``init_weights`` (a feature-network file of the same size) starts the run from those weights
+    instead of a seeded random initialisation: a longer or wider pre-training continues an
+    earlier one. The identity holds its SHA-256 and the card names it.
 
     Rerunning the same command resumes from the newest checkpoint in ``out/checkpoints``; a
     finished run returns at once. ``max_scenes`` > 0 uses only the first training scenes;
@@ -149,7 +154,8 @@ def train_features(
 
     Raises:
         ValueError: bad data (no scene with Gaussians, no overlapping view pairs) or output
-            folder (a file, or a folder holding other things), before any training.
+            folder (a file, or a folder holding other things), or ``init_weights`` of another
+            network size, before any training.
         CheckpointMismatchError: ``out`` holds a run of another data set or config.
     """
     data, out = Path(data), Path(out)
@@ -158,7 +164,8 @@ def train_features(
         if dist.is_main:
             _check_output(out)
         with OutputLock(out, f"rtgs2 train features --data {data}") if dist.is_main else _NoLock():
-            return _train(data, out, cfg, dist, progress and dist.is_main, max_scenes, finished_only)
+            init = Path(init_weights) if init_weights is not None else None
+            return _train(data, out, cfg, dist, progress and dist.is_main, max_scenes, finished_only, init)
     finally:
         shutdown_distributed()
 
@@ -171,11 +178,31 @@ class _NoLock:
         return None
 
 
+def _initial_model(cfg: FeatureTrainConfig, init: Path | None) -> nn.Module:
+    """A seeded new network of ``cfg.size``, or the one saved at ``init`` (which must be of that size)."""
+    torch.manual_seed(cfg.seed)
+    model = VARIANTS[cfg.size]()
+    if init is None:
+        return model
+    start = load_feature_net(init)
+    if start.cfg != model.cfg:
+        raise ValueError(f"--init-weights {init} hold a network of another config than --size {cfg.size}")
+    return start.train()
+
+
 def _train(
-    data: Path, out: Path, cfg: FeatureTrainConfig, dist: DistInfo, progress: bool, max_scenes: int, finished_only: bool
+    data: Path,
+    out: Path,
+    cfg: FeatureTrainConfig,
+    dist: DistInfo,
+    progress: bool,
+    max_scenes: int,
+    finished_only: bool,
+    init: Path | None,
 ) -> Path:
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
+    model = _initial_model(cfg, init)  # before the data: a wrong file fails at once
     train_views, held_views = training_scenes(data, finished_only)
     if max_scenes:
         train_views = train_views[:max_scenes]
@@ -186,6 +213,7 @@ def _train(
         "data": str(data.resolve()),
         "train_scenes": [v.name for v in train_views],
         "config": {k: v for k, v in asdict(cfg).items() if k not in RESUMABLE_CHANGES},
+        "init_weights": file_sha256(init) if init is not None else None,
     }
     weights = out / "weights.pt"
     store = CheckpointStore(out / "checkpoints", identity, fresh_hint=f"delete {out} (or choose another --out) to start afresh")
@@ -200,9 +228,8 @@ def _train(
     cache = out / "visibility"
     scenes = [load_pair_scene(v, cfg, cache) for v in train_views]
     held = [load_pair_scene(v, cfg, cache) for v in held_views]
-    torch.manual_seed(cfg.seed)
     device = torch.device("cuda", dist.local_rank) if torch.cuda.is_available() else torch.device("cpu")
-    model: nn.Module = VARIANTS[cfg.size]().to(device)
+    model = model.to(device)
     opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
     optimizer = opt_cls(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     start, elapsed = 0, 0.0
@@ -250,18 +277,27 @@ def _train(
                     store.save(step, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "seconds": row["seconds"]})
     if dist.is_main:
         log.plot(out / "curves.png", [("loss", "eval_loss"), ("accuracy", "eval_accuracy")], "contrastive pre-training")
-        card = training_card(data, cfg, identity, log, [v.name for v in held_views], dist.world_size)
+        card = training_card(data, cfg, identity, log, [v.name for v in held_views], dist.world_size, init)
         save_feature_net(model, weights, card)
     return weights
 
 
 def training_card(
-    data: Path, cfg: FeatureTrainConfig, identity: dict, log: MetricsLog, held: list[str], world_size: int
+    data: Path,
+    cfg: FeatureTrainConfig,
+    identity: dict,
+    log: MetricsLog,
+    held: list[str],
+    world_size: int,
+    init: Path | None = None,
 ) -> dict:
     """The JSON card of trained weights: what they were trained on, how, and how well. Its command
     names the number of train scenes: on a complete data set it picks the same ones as a run on a
-    partial build (train scenes are built in order)."""
+    partial build (train scenes are built in order). A run started from ``init`` weights names
+    them, with their own card's steps, wall time and command (the whole chain reproduces)."""
     scenes = f" --max-scenes {len(identity['train_scenes'])}"
+    if init is not None:
+        scenes += f" --init-weights {init}"
     rows = log.rows()
     last = rows[-1] if rows else {}
     evals = [r for r in rows if r.get("eval_accuracy")]
@@ -281,4 +317,12 @@ def training_card(
             "chance_top1": 1.0 / cfg.num_correspondences,
         },
         "reproduce": f"{launcher(world_size)} train features --data {data} --out OUT {config_flags(cfg)}{scenes}".replace("  ", " "),
+        "init_weights": _init_summary(init) if init is not None else None,
     }
+
+
+def _init_summary(init: Path) -> dict:
+    """What a run started from: the file, its SHA-256, and what its own card says of it."""
+    card = json.loads(card_path(init).read_text()) if card_path(init).is_file() else {}
+    keep = ("train_scenes", "steps", "wall_time_s", "commit", "reproduce")
+    return {"path": str(init), "sha256": file_sha256(init), **{k: card[k] for k in keep if k in card}}

@@ -35,12 +35,12 @@ from rtgs2.fusion.vdvi import FusionOutput, VDVINet, build_fusion
 from rtgs2.train.card import config_flags, git_commit, launcher
 from rtgs2.train.config import FusionTrainConfig
 from rtgs2.train.fusion_data import (
-    FeatureCache, FusionScene, augmentation, collate, draw_batch, feature_weights_path, file_fingerprint,
+    FeatureCache, FusionScene, augmentation, collate, draw_batch, feature_weights_path,
     load_fusion_scene, render_sample, training_batch, training_pool,
 )  # fmt: skip
 from rtgs2.utils.checkpoint import CheckpointStore
 from rtgs2.utils.distributed import DistInfo, init_distributed, shutdown_distributed
-from rtgs2.utils.io import atomic_write_text
+from rtgs2.utils.io import atomic_write_text, file_sha256
 from rtgs2.utils.lock import OutputLock, check_output_folder
 from rtgs2.utils.metrics_log import MetricsLog
 from rtgs2.utils.progress import ProgressReport
@@ -253,8 +253,8 @@ def _train(run: FusionRun, out: Path, cfg: FusionTrainConfig, dist: DistInfo, pr
         "data": str(run.data.resolve()),
         "train_scenes": [v.name for v in run.train],
         "val_scenes": [v.name for v in run.val],
-        "feature_weights": file_fingerprint(run.feature_weights) if run.feature_weights else None,
-        "init_weights": file_fingerprint(run.init_weights) if run.init_weights else None,
+        "feature_weights": file_sha256(run.feature_weights) if run.feature_weights else None,
+        "init_weights": file_sha256(run.init_weights) if run.init_weights else None,
         "config": {k: v for k, v in asdict(cfg).items() if k not in RESUMABLE_CHANGES},
     }
     last, best = out / "last.pt", out / "best.pt"

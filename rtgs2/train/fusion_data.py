@@ -11,7 +11,6 @@ set's test scenes.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ from rtgs2.features.inputs import SceneFrame
 from rtgs2.render import render
 from rtgs2.scene import GaussianScene, read_ply
 from rtgs2.train.config import FusionTrainConfig
-from rtgs2.utils.io import atomic_open
+from rtgs2.utils.io import atomic_open, file_sha256
 
 
 def feature_weights_path(inputs: str, given: str | Path | None) -> Path | None:
@@ -49,16 +48,6 @@ def feature_weights_path(inputs: str, given: str | Path | None) -> Path | None:
     raise FileNotFoundError(f"feature weights {path} not found (--feature-weights)")
 
 
-def file_fingerprint(*paths: Path) -> str:
-    """SHA-256 (hex) of the bytes of ``paths`` in turn."""
-    h = hashlib.sha256()
-    for path in paths:
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 22):
-                h.update(chunk)
-    return h.hexdigest()
-
-
 class FeatureCache:
     """Per-Gaussian features of scenes, computed once by the network at ``weights`` and kept in
     ``folder`` as ``<scene>.npz`` (``fingerprint``, ``features`` [N, D] float32)."""
@@ -74,7 +63,7 @@ class FeatureCache:
         choice): the cached ones when their fingerprint matches the current ``ply`` and weights,
         else extracted and cached. The fingerprint does not cover the frame: callers passing one
         put it in ``name``."""
-        fingerprint = file_fingerprint(ply, self.weights)
+        fingerprint = file_sha256(ply, self.weights)
         path = self.folder / f"{name}.npz"
         if path.is_file():
             with np.load(path) as z:

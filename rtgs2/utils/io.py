@@ -6,6 +6,7 @@ writer's leftovers from a live one's."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 from collections.abc import Iterator
@@ -77,3 +78,13 @@ def remove_stale_temporaries(folder: str | Path, recursive: bool = False) -> lis
             p.unlink(missing_ok=True)
             removed.append(p)
     return removed
+
+
+def file_sha256(*paths: str | Path) -> str:
+    """SHA-256 (hex) of the bytes of ``paths`` in turn (weights, scenes: what a result came from)."""
+    h = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 22):
+                h.update(chunk)
+    return h.hexdigest()

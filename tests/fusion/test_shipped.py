@@ -9,14 +9,14 @@ import torch
 from rtgs2.data.readers.synthrooms import CLASS_NAMES
 from rtgs2.features.io import SHIPPED as SHIPPED_FEATURES
 from rtgs2.fusion.io import SHIPPED, load_fusion
-from rtgs2.train.fusion_data import file_fingerprint
+from rtgs2.utils.io import file_sha256
 
 pytestmark = pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped fusion weights in this checkout")
 
 
 def test_card_names_the_shipped_features_and_its_scores():
     card = json.loads(SHIPPED.with_suffix(".json").read_text())
-    assert card["feature_weights_sha256"] == file_fingerprint(SHIPPED_FEATURES)
+    assert card["feature_weights_sha256"] == file_sha256(SHIPPED_FEATURES)
     assert card["config"]["inputs"] == "both" and card["config"]["size"] == "small"
     test = card["metrics"]["test"]
     assert 0 < test["miou"] <= 1 and 0 < test["oacc"] <= 1 and "rtgs2 eval" in test["command"]

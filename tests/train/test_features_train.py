@@ -131,3 +131,26 @@ def test_partial_build_trains_on_its_finished_scenes(synthrooms_mini, tmp_path):
     # the command on the card picks the same scenes and config on the complete data set
     assert card["reproduce"].startswith("rtgs2 train features") and card["reproduce"].endswith("--max-scenes 1")
     assert "--steps 2 " in card["reproduce"] and "--num-correspondences 512" in card["reproduce"]
+
+
+def test_run_started_from_earlier_weights_continues_them(trained, synthrooms_mini, tmp_path):
+    from rtgs2.features.io import load_feature_net
+    from rtgs2.train.features import train_features
+    from rtgs2.utils.errors import CheckpointMismatchError
+    from rtgs2.utils.io import file_sha256
+
+    _, first = trained
+    cfg = replace(SHORT, steps=2, lr=1e-12, weight_decay=0.0, checkpoint_every=1, eval_every=0, eval_pairs=1)
+    weights = train_features(synthrooms_mini, tmp_path / "more", cfg, progress=False, init_weights=first)
+    a, b = load_feature_net(first).state_dict(), load_feature_net(weights).state_dict()
+    for k in a:  # a vanishing lr: the run starts from the earlier run's weights
+        torch.testing.assert_close(b[k], a[k], rtol=0, atol=1e-9)
+    card = json.loads((tmp_path / "more" / "weights.json").read_text())
+    assert card["init_weights"]["sha256"] == file_sha256(first) and card["init_weights"]["steps"] == SHORT.steps
+    assert card["reproduce"].endswith(f"--init-weights {first}")
+    fresh = train_features(synthrooms_mini, tmp_path / "fresh", cfg, progress=False)
+    assert not torch.equal(load_feature_net(fresh).state_dict()["backbone.embedding.conv.weight"], b["backbone.embedding.conv.weight"])
+    with pytest.raises(CheckpointMismatchError, match="init_weights"):  # resuming must not switch the start
+        train_features(synthrooms_mini, tmp_path / "more", cfg, progress=False)
+    with pytest.raises(ValueError, match="another config than --size paper"):
+        train_features(synthrooms_mini, tmp_path / "p", replace(cfg, size="paper"), progress=False, init_weights=first)
