@@ -124,7 +124,12 @@ def test_console_script_prints_one_line():
 def test_ctrl_c_stops_cleanly(tmp_path: Path):
     """SIGINT during a build: "interrupted", status 130, no traceback."""
     out = tmp_path / "s"
-    proc = subprocess.Popen([*RTGS2, "synth", "--out", str(out), "--preset", "mini"], stderr=subprocess.PIPE, text=True)
+    # A test run started in the background by a non-interactive shell inherits SIGINT ignored, and
+    # Python keeps an ignored SIGINT ignored: the child gets the default back, as from a terminal.
+    proc = subprocess.Popen(
+        [*RTGS2, "synth", "--out", str(out), "--preset", "mini"], stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
         while not (out / "synthrooms.json").exists() and proc.poll() is None and time.monotonic() < deadline:
