@@ -29,8 +29,8 @@ from rtgs2.render import RenderOutput, render
 from rtgs2.scene import Camera, GaussianScene, read_ply
 from rtgs2.synth.config import cache_root
 from rtgs2.train.fusion_data import FeatureCache
-from rtgs2.utils.io import file_sha256
 from rtgs2.utils.errors import Rtgs2Error
+from rtgs2.utils.io import file_sha256
 
 UNLABELLED = IGNORE_LABEL  # label of pixels no Gaussian covers enough
 MIN_ALPHA = 0.5  # pixels less covered than this get UNLABELLED

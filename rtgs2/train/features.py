@@ -317,12 +317,12 @@ def training_card(
             "chance_top1": 1.0 / cfg.num_correspondences,
         },
         "reproduce": f"{launcher(world_size)} train features --data {data} --out OUT {config_flags(cfg)}{scenes}".replace("  ", " "),
-        "init_weights": _init_summary(init) if init is not None else None,
+        "init_weights": _init_summary(init, identity["init_weights"]) if init is not None else None,
     }
 
 
-def _init_summary(init: Path) -> dict:
-    """What a run started from: the file, its SHA-256, and what its own card says of it."""
+def _init_summary(init: Path, sha256: str) -> dict:
+    """What a run started from: the file, its SHA-256 (the identity's), and what its own card says of it."""
     card = json.loads(card_path(init).read_text()) if card_path(init).is_file() else {}
     keep = ("train_scenes", "steps", "wall_time_s", "commit", "reproduce")
-    return {"path": str(init), "sha256": file_sha256(init), **{k: card[k] for k in keep if k in card}}
+    return {"path": str(init), "sha256": sha256, **{k: card[k] for k in keep if k in card}}

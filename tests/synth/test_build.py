@@ -90,6 +90,15 @@ def test_resume_skips_finished_and_redoes_partial_scenes(tmp_path):
     assert len(open_synthrooms(root)) == 2
 
 
+def test_log_follows_each_scene_inside_its_build(tmp_path, monkeypatch, capsys):
+    """A plain log gets lines while a scene is built (its ground-truth views), not only between
+    scenes: a fitted v1 scene takes minutes (the fit's steps: the slow fitted-mode test)."""
+    monkeypatch.setattr("rtgs2.utils.progress.PLAIN_INTERVAL_S", 0.0)  # a line at every update
+    build_synthrooms(tmp_path / "o", progress=True, **TINY)
+    log = capsys.readouterr().err
+    assert "test_000: ground truth 2/3" in log and "train_000: ground truth 0/3" in log
+
+
 def test_test_scenes_are_built_first(tmp_path, monkeypatch):
     """A partial build holds the whole test split before more train scenes."""
     import rtgs2.synth.build as build
