@@ -42,6 +42,17 @@ class FeatureTrainConfig:
     """Gradient-norm clip (paper: 1.0); 0 = none."""
     temperature: float = 0.07
     """InfoNCE temperature (paper: 0.07)."""
+    negative_radius: float = 0.0
+    """Leave out of an anchor's negatives the Gaussians whose centres lie closer than this to it,
+    metres in the scene (0 = the paper's: every other sampled Gaussian is a negative). Gaussians
+    inside one network voxel share its context, so pushing them apart teaches only their raw inputs."""
+    segment_weight: float = 0.0
+    """Weight of a segment-level InfoNCE added to the point-level one (0 = the paper's, point
+    level only): mean features of the segments of an unsupervised over-segmentation of the scene
+    (colour and normal boundaries) are matched across the two views, pulling each segment's
+    features together."""
+    segment_scale: float = 2.0
+    """Felzenszwalb scale of that over-segmentation (larger: fewer, larger segments)."""
     num_correspondences: int = 4096
     """Matched Gaussians sampled per pair (the similarity matrix is this square)."""
     overlap_min: float = 0.3
@@ -78,10 +89,11 @@ class FeatureTrainConfig:
         for name in ("steps", "pairs_per_step", "num_correspondences", "max_points", "checkpoint_every", "eval_pairs"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"FeatureTrainConfig.{name} must be positive, got {getattr(self, name)}")
-        for name in ("warmup_steps", "seed", "num_threads", "eval_every", "weight_decay", "grad_clip"):
+        for name in ("warmup_steps", "seed", "num_threads", "eval_every", "weight_decay", "grad_clip", "negative_radius",
+                     "segment_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"FeatureTrainConfig.{name} must be non-negative, got {getattr(self, name)}")
-        for name in ("lr", "temperature", "subsample_grid"):
+        for name in ("lr", "temperature", "subsample_grid", "segment_scale"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"FeatureTrainConfig.{name} must be positive, got {getattr(self, name)}")
         if not 0 <= self.overlap_min < self.overlap_max <= 1:

@@ -14,6 +14,7 @@ from rtgs2.data.transforms import ColourJitter, Compose, OpacityJitter, RandomRo
 from rtgs2.data.transforms import VoxelSubsample
 from rtgs2.data.views import SceneViews
 from rtgs2.features.inputs import GaussianArrays, gaussian_arrays
+from rtgs2.features.segments import segment_gaussians
 from rtgs2.scene.gaussians import GaussianScene
 from rtgs2.scene.ply import read_ply
 from rtgs2.train.config import FeatureTrainConfig
@@ -57,13 +58,15 @@ def overlapping_pairs(visible: list[np.ndarray], num_gaussians: int, low: float,
 
 @dataclass
 class PairScene:
-    """One scene ready for pair sampling: its Gaussians (network frame), per-view visible ids
-    and the overlapping pairs (may be empty)."""
+    """One scene ready for pair sampling: its Gaussians (network frame), per-view visible ids,
+    the overlapping pairs (may be empty) and, when the objective uses them, an unsupervised
+    over-segmentation ([N] int64 segment per Gaussian)."""
 
     name: str
     arrays: GaussianArrays
     visible: list[np.ndarray]
     pairs: np.ndarray
+    segments: np.ndarray | None = None
 
 
 def load_pair_scene(views: SceneViews, cfg: FeatureTrainConfig, cache_dir: Path | None = None) -> PairScene:
@@ -93,7 +96,8 @@ def load_pair_scene(views: SceneViews, cfg: FeatureTrainConfig, cache_dir: Path 
             with atomic_open(cached, "wb") as f:
                 np.savez(f, stamp=stamp, ids=np.concatenate(visible), bounds=bounds)
     pairs = overlapping_pairs(visible, scene.num_gaussians, cfg.overlap_min, cfg.overlap_max)
-    return PairScene(views.name, gaussian_arrays(scene), visible, pairs)
+    segments = segment_gaussians(scene, scale=cfg.segment_scale) if cfg.segment_weight > 0 else None
+    return PairScene(views.name, gaussian_arrays(scene), visible, pairs, segments)
 
 
 def augmentation(cfg: FeatureTrainConfig) -> Compose:

@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 
 from rtgs2.data.views import SceneViews
-from rtgs2.features.contrastive import matched_rows, point_info_nce
+from rtgs2.features.contrastive import matched_rows, near_pairs, point_info_nce, segment_info_nce
 from rtgs2.features.inputs import GaussianArrays
 from rtgs2.features.io import card_path, load_feature_net, save_feature_net
 from rtgs2.features.ptv3 import VARIANTS
@@ -76,9 +76,13 @@ def pair_loss(
     pairs: list[tuple[GaussianArrays, GaussianArrays]],
     cfg: FeatureTrainConfig,
     rng: np.random.Generator,
+    scenes: list[PairScene] | None = None,
 ) -> tuple[torch.Tensor, float]:
-    """Mean PointInfoNCE over ``pairs`` (one forward pass over all their samples) and the mean
-    top-1 retrieval accuracy."""
+    """Mean contrastive loss over ``pairs`` (one forward pass over all their samples) and the
+    mean top-1 point retrieval accuracy. ``scenes`` (each pair's scene) are needed by
+    ``cfg.negative_radius`` > 0 (scene positions) and ``cfg.segment_weight`` > 0 (segments)."""
+    if (cfg.negative_radius > 0 or cfg.segment_weight > 0) and (scenes is None or len(scenes) != len(pairs)):
+        raise ValueError("negative_radius or segment_weight > 0 needs each pair's scene")
     samples = [s for p in pairs for s in p]
     device = next(model.parameters()).device
     coord, inputs, offset = (t.to(device) for t in _batch(samples))
@@ -91,11 +95,19 @@ def pair_loss(
         ra, rb = matched_rows(torch.from_numpy(a.ids), torch.from_numpy(b.ids))
         if len(ra) < 2:
             raise ValueError("a view pair kept fewer than 2 common Gaussians after augmentation; lower subsampling")
+        segment_loss = 0.0
+        if cfg.segment_weight > 0:
+            segment = torch.from_numpy(scenes[k].segments[a.ids[ra.numpy()]]).to(device)
+            segment_loss = cfg.segment_weight * segment_info_nce(fa[ra], fb[rb], segment, cfg.temperature)[0]
         if len(ra) > cfg.num_correspondences:
             pick = torch.from_numpy(np.sort(rng.choice(len(ra), cfg.num_correspondences, replace=False)))
             ra, rb = ra[pick], rb[pick]
-        loss, acc = point_info_nce(fa[ra], fb[rb], cfg.temperature)
-        losses.append(loss)
+        exclude = None
+        if cfg.negative_radius > 0:
+            xyz = torch.from_numpy(scenes[k].arrays.xyz[a.ids[ra.numpy()]])
+            exclude = near_pairs(xyz, cfg.negative_radius).to(device)
+        loss, acc = point_info_nce(fa[ra], fb[rb], cfg.temperature, exclude)
+        losses.append(loss + segment_loss)
         accs.append(float(acc))
     return torch.stack(losses).mean(), float(np.mean(accs))
 
@@ -120,7 +132,8 @@ def evaluate(model: nn.Module, scenes: list[PairScene], cfg: FeatureTrainConfig)
     losses, accs = [], []
     with torch.no_grad():
         for s, pair in draw_pairs(scenes, cfg.eval_pairs, rng):
-            loss, acc = pair_loss(model, [pair_samples(scenes[s], pair, augment, rng)], cfg, rng)
+            sample = pair_samples(scenes[s], pair, augment, rng)
+            loss, acc = pair_loss(model, [sample], cfg, rng, [scenes[s]])
             losses.append(float(loss))
             accs.append(acc)
     model.train(was_training)
@@ -257,7 +270,7 @@ def _train(
             pairs = [pair_samples(scenes[s], pair, augment, rank_rng) for s, pair in draws]
             for g in optimizer.param_groups:
                 g["lr"] = lr_at(cfg, step)
-            loss, acc = pair_loss(net, pairs, cfg, rank_rng)
+            loss, acc = pair_loss(net, pairs, cfg, rank_rng, [scenes[s] for s, _ in draws])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip > 0:
