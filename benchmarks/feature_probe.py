@@ -32,6 +32,8 @@ class Config:
     """Probe only the first N test scenes (0 = all)."""
     append: bool = True
     """Append the table to benchmarks/RESULTS.md."""
+    raw: bool = True
+    """Also probe the raw 10 inputs (the baseline; --no-raw when comparing weights)."""
 
 
 def main(cfg: Config) -> None:
@@ -54,7 +56,7 @@ def main(cfg: Config) -> None:
         split = half_split(arrays.xyz)
         feats = extract_features(scene, model, frame=SceneFrame()).numpy()
         f = linear_probe(feats, y, split, k)["miou"]
-        r = linear_probe(arrays.inputs(), y, split, k)["miou"]
+        r = linear_probe(arrays.inputs(), y, split, k)["miou"] if cfg.raw else float("nan")
         rows.append((views.name, scene.num_gaussians, f, r))
         print(f"{views.name}: features {100 * f:.1f} mIoU, raw inputs {100 * r:.1f}", flush=True)
     mf, mr = np.mean([r[2] for r in rows]), np.mean([r[3] for r in rows])

@@ -64,6 +64,7 @@ from rtgs2.scene import Camera
 from rtgs2.synth.config import cache_root
 from rtgs2.synth.room import Room, read_room
 from rtgs2.train.card import git_commit
+from rtgs2.train.fusion_data import model_feature_weights
 from rtgs2.utils.errors import Rtgs2Error
 from rtgs2.utils.io import atomic_write_text
 from rtgs2.utils.lock import OutputLock, check_output_folder
@@ -162,10 +163,9 @@ def evaluate(
         if config.lift and not views.indices("train"):
             raise ValueError(f"scene {views.name!r} of {data} has no training views to lift labels from (lift)")
     ft_features = None
-    if config.finetune_steps:
-        from rtgs2.train.fusion_data import feature_weights_path
-
-        ft_features = feature_weights_path(models[0].config["inputs"], feature_weights)
+    if config.finetune_steps and models[0].config["inputs"] != "image":
+        # the features the model was trained on (its card's), not necessarily today's default
+        ft_features = model_feature_weights(models[0].weights, feature_weights)
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     lpips_ok, lpips_note = lpips_available()

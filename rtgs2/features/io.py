@@ -17,6 +17,13 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 SHIPPED = WEIGHTS_DIR / "ptv3_small_synthrooms_v1.pt"
 
 
+def shipped_with_sha256(sha256: str) -> Path | None:
+    """The shipped weights file (any in ``WEIGHTS_DIR``) whose SHA-256 is ``sha256``, or None."""
+    from rtgs2.utils.io import file_sha256
+
+    return next((p for p in sorted(WEIGHTS_DIR.glob("*.pt")) if file_sha256(p) == sha256), None)
+
+
 def card_path(weights: str | Path) -> Path:
     """The JSON card beside a weights file."""
     return Path(weights).with_suffix(".json")

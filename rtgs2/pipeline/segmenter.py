@@ -10,7 +10,6 @@ fusion model was trained with and cached in ``<cache>/features`` (keyed by the b
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections.abc import Sequence
@@ -28,7 +27,7 @@ from rtgs2.fusion.vdvi import VDVINet
 from rtgs2.render import RenderOutput, render
 from rtgs2.scene import Camera, GaussianScene, read_ply
 from rtgs2.synth.config import cache_root
-from rtgs2.train.fusion_data import FeatureCache
+from rtgs2.train.fusion_data import FeatureCache, model_feature_weights, read_fusion_card
 from rtgs2.utils.errors import Rtgs2Error
 from rtgs2.utils.io import file_sha256
 
@@ -132,9 +131,9 @@ class Segmenter:
             # when nothing names the weights the model needs (no --feature-weights, no hash on
             # the model's card) and they have the model's width; else features are extracted.
             dim = model.config["feature_dim"]
-            named = feature_weights is not None or _card(weights).get("feature_weights_sha256")
+            named = feature_weights is not None or read_fusion_card(weights).get("feature_weights_sha256")
             if named or scene.features is None or scene.features.shape[1] != dim:
-                fw = _feature_weights(weights, feature_weights)
+                fw = model_feature_weights(weights, feature_weights)
                 scene = scene.with_features(scene_features(scene, ply, fw, feature_cache, frame))
         return cls(model, scene, device, frame)
 
@@ -234,40 +233,6 @@ def fusion_weights_path(weights: str | Path | None) -> Path:
             )
         raise FileNotFoundError(f"no fusion weights at {path}")
     return path
-
-
-def _feature_weights(fusion_weights: Path, given: str | Path | None) -> Path:
-    """The feature weights to extract Z's features with: ``given``, else the file named on the
-    fusion model's card, else the shipped ones; refused when the card records another file's hash."""
-    from rtgs2.features.io import SHIPPED
-
-    card = _card(fusion_weights)
-    expected = card.get("feature_weights_sha256")
-    path = Path(given) if given is not None else SHIPPED
-    if given is None and card.get("feature_weights") and Path(card["feature_weights"]).is_file():
-        path = Path(card["feature_weights"])
-    if not path.is_file():
-        raise FileNotFoundError(f"feature weights {path} not found (--feature-weights)")
-    if expected and file_sha256(path) != expected:
-        raise Rtgs2Error(
-            f"feature weights {path} are not the ones fusion model {fusion_weights} was trained with "
-            f"(its card records sha256 {expected[:12]}...): pass those with --feature-weights"
-        )
-    return path
-
-
-def _card(fusion_weights: Path) -> dict:
-    """The JSON card beside a fusion weights file ({} when there is none)."""
-    card_file = fusion_weights.with_suffix(".json")
-    if not card_file.is_file():
-        return {}
-    try:
-        card = json.loads(card_file.read_text())
-    except (ValueError, UnicodeDecodeError) as e:
-        raise Rtgs2Error(f"{card_file}: not a readable fusion model card ({e})") from None
-    if not isinstance(card, dict):
-        raise Rtgs2Error(f"{card_file}: not a fusion model card (expected a JSON object)")
-    return card
 
 
 def scene_features(

@@ -15,7 +15,7 @@ from rtgs2.data.views import SceneViews
 from rtgs2.fusion.io import read_fusion_file
 from rtgs2.train.config import FusionTrainConfig
 from rtgs2.train.fusion import FusionRun, run_training
-from rtgs2.train.fusion_data import feature_weights_path
+from rtgs2.train.fusion_data import model_feature_weights
 
 # A gentler schedule than training from scratch: the weights are already good.
 FINETUNE = FusionTrainConfig(lr=1e-4, warmup_steps=10, checkpoint_every=50, eval_every=0)
@@ -34,8 +34,8 @@ def finetune(
     """Fine-tune the fusion model at ``weights`` for ``steps`` steps on the scene folder
     ``scene_dir`` (any format ``rtgs2.data.open_dataset`` reads, with a 3DGS .ply and labels);
     returns ``out/last.pt``. The model's size, inputs and depth head come from ``weights``
-    (``cfg``'s are replaced); ``feature_weights`` (default: the shipped ones) give Z unless the
-    model reads the image only. Rerunning the same command resumes.
+    (``cfg``'s are replaced); ``feature_weights`` (default: those the model's card names, else the
+    shipped ones) give Z unless the model reads the image only. Rerunning the same command resumes.
 
     Raises:
         FileNotFoundError: missing weights or feature weights.
@@ -47,7 +47,8 @@ def finetune(
     _check_steps(steps)
     scene_dir, weights = Path(scene_dir), Path(weights)
     config, _ = read_fusion_file(weights)
-    features = feature_weights_path(config["inputs"], feature_weights)
+    # the features the model was trained on (named by its card), not necessarily today's default
+    features = None if config["inputs"] == "image" else model_feature_weights(weights, feature_weights)
     opened = open_dataset(scene_dir)
     if len(opened.scenes) != 1:
         raise ValueError(f"{scene_dir}: finetune takes one scene folder; this holds {len(opened.scenes)} scenes")

@@ -11,6 +11,7 @@ set's test scenes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,47 @@ from rtgs2.features.inputs import SceneFrame
 from rtgs2.render import render
 from rtgs2.scene import GaussianScene, read_ply
 from rtgs2.train.config import FusionTrainConfig
+from rtgs2.utils.errors import Rtgs2Error
 from rtgs2.utils.io import atomic_open, file_sha256
+
+
+def read_fusion_card(fusion_weights: Path) -> dict:
+    """The JSON card beside a fusion weights file ({} when there is none); Rtgs2Error when unreadable."""
+    card_file = fusion_weights.with_suffix(".json")
+    if not card_file.is_file():
+        return {}
+    try:
+        card = json.loads(card_file.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise Rtgs2Error(f"{card_file}: not a readable fusion model card ({e})") from None
+    if not isinstance(card, dict):
+        raise Rtgs2Error(f"{card_file}: not a fusion model card (expected a JSON object)")
+    return card
+
+
+def model_feature_weights(fusion_weights: Path, given: str | Path | None) -> Path:
+    """The feature weights to extract Z's features with: ``given``, else the file named on the
+    fusion model's card, else the shipped file whose hash the card records (a fusion model may
+    have been trained on earlier shipped features than today's default), else the default
+    shipped ones; refused when the card records another file's hash."""
+    from rtgs2.features.io import SHIPPED, shipped_with_sha256
+
+    card = read_fusion_card(fusion_weights)
+    expected = card.get("feature_weights_sha256")
+    path = Path(given) if given is not None else SHIPPED
+    named = Path(card["feature_weights"]) if given is None and card.get("feature_weights") else None
+    if named is not None and named.is_file() and (not expected or file_sha256(named) == expected):
+        path = named
+    elif given is None and expected:
+        path = shipped_with_sha256(expected) or SHIPPED
+    if not path.is_file():
+        raise FileNotFoundError(f"feature weights {path} not found (--feature-weights)")
+    if expected and file_sha256(path) != expected:
+        raise Rtgs2Error(
+            f"feature weights {path} are not the ones fusion model {fusion_weights} was trained with "
+            f"(its card records sha256 {expected[:12]}...): pass those with --feature-weights"
+        )
+    return path
 
 
 def feature_weights_path(inputs: str, given: str | Path | None) -> Path | None:

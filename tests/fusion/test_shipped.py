@@ -1,5 +1,6 @@
-"""The shipped fusion model: it loads, predicts SynthRooms' classes, was trained on the shipped
-feature weights (the card's hash), and its card says how it was made and how well it scores."""
+"""The shipped fusion model: it loads, predicts SynthRooms' classes, was trained on shipped
+feature weights (the card's hash names one of the shipped files), and its card says how it was
+made and how well it scores."""
 
 import json
 
@@ -8,6 +9,7 @@ import torch
 
 from rtgs2.data.readers.synthrooms import CLASS_NAMES
 from rtgs2.features.io import SHIPPED as SHIPPED_FEATURES
+from rtgs2.features.io import shipped_with_sha256
 from rtgs2.fusion.io import SHIPPED, load_fusion
 from rtgs2.utils.io import file_sha256
 
@@ -16,7 +18,11 @@ pytestmark = pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped fusion
 
 def test_card_names_the_shipped_features_and_its_scores():
     card = json.loads(SHIPPED.with_suffix(".json").read_text())
-    assert card["feature_weights_sha256"] == file_sha256(SHIPPED_FEATURES)
+    features = shipped_with_sha256(card["feature_weights_sha256"])
+    assert features is not None and file_sha256(features) == card["feature_weights_sha256"]
+    assert card["feature_weights"] == f"rtgs2/features/weights/{features.name}"  # the path names that file
+    if features != SHIPPED_FEATURES:  # trained on earlier features than today's default: the command names them
+        assert f"--feature-weights rtgs2/features/weights/{features.name}" in card["reproduce"]
     assert card["config"]["inputs"] == "both" and card["config"]["size"] == "small"
     test = card["metrics"]["test"]
     assert 0 < test["miou"] <= 1 and 0 < test["oacc"] <= 1 and "rtgs2 eval" in test["command"]
