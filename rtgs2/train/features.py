@@ -41,6 +41,18 @@ MARKER = "train_features.json"  # marks a folder as a feature-training output
 COLUMNS = ("step", "loss", "accuracy", "lr", "seconds", "eval_loss", "eval_accuracy")
 # Config fields that do not change the trained weights (a resume may change them).
 RESUMABLE_CHANGES = ("checkpoint_every", "eval_every", "num_threads")
+# Objective options added after runs existed: at their defaults (the paper's objective) they stay
+# out of the checkpoint identity, so a run started before them still resumes.
+LATER_OPTIONS = ("negative_radius", "segment_weight", "segment_scale")
+
+
+def identity_config(cfg: FeatureTrainConfig) -> dict:
+    """The config fields that make a run's weights what they are (its checkpoint identity)."""
+    default = FeatureTrainConfig()
+    return {
+        k: v for k, v in asdict(cfg).items()
+        if k not in RESUMABLE_CHANGES and not (k in LATER_OPTIONS and v == getattr(default, k))
+    }  # fmt: skip
 
 
 def training_scenes(data: Path, finished_only: bool = False) -> tuple[list[SceneViews], list[SceneViews]]:
@@ -225,7 +237,7 @@ def _train(
         "kind": "rtgs2.train.features",
         "data": str(data.resolve()),
         "train_scenes": [v.name for v in train_views],
-        "config": {k: v for k, v in asdict(cfg).items() if k not in RESUMABLE_CHANGES},
+        "config": identity_config(cfg),
         "init_weights": file_sha256(init) if init is not None else None,
     }
     weights = out / "weights.pt"

@@ -55,3 +55,13 @@ def test_negative_radius_leaves_near_negatives_out():
     assert float(none) == 0.0 and acc == 1.0  # every negative within 10 m: nothing left to contrast
     with pytest.raises(ValueError, match="needs each pair's scene"):
         pair_loss(model, [pair], replace(CFG, negative_radius=0.5), np.random.default_rng(0))
+
+
+def test_later_options_at_their_defaults_keep_older_runs_resumable():
+    from rtgs2.train.features import identity_config
+
+    plain = identity_config(CFG)
+    assert "negative_radius" not in plain and "segment_weight" not in plain and "temperature" in plain
+    assert "num_threads" not in plain  # may change on resume
+    assert identity_config(replace(CFG, negative_radius=0.15))["negative_radius"] == 0.15
+    assert identity_config(replace(CFG, segment_weight=1.0))["segment_weight"] == 1.0
