@@ -80,7 +80,7 @@ def _felzenszwalb(n, ends, weights, order, scale, min_size):
 
 
 def felzenszwalb_reference(n: int, ends: np.ndarray, weights: np.ndarray, scale: float, min_size: int) -> np.ndarray:
-    """The segmentation of :func:`segment_gaussians` in plain Python (slow; for tests): [n] labels
+    """The segmentation of :func:`segment_graph` in plain Python (slow; for tests): [n] labels
     0..S-1 in order of first appearance."""
     label = list(range(n))  # no union-find: relabel whole segments on a merge
     members = {i: [i] for i in range(n)}
@@ -126,7 +126,6 @@ def segment_graph(n: int, ends: np.ndarray, weights: np.ndarray, scale: float, m
 
 def segment_gaussians(
     scene: GaussianScene,
-    xyz: np.ndarray | None = None,
     k: int = 10,
     normal_weight: float = 1.0,
     scale: float = 2.0,
@@ -135,8 +134,7 @@ def segment_gaussians(
     """[N] int64 segment of each Gaussian (0..S-1).
 
     Args:
-        scene: its base colours and orientations weigh the edges.
-        xyz: [N, 3] centres to build the neighbour graph on (default: the scene's means).
+        scene: the neighbour graph joins its centres; base colours and orientations weigh the edges.
         k: neighbours per Gaussian.
         normal_weight: weight of the normal disagreement (0-1) against the colour distance (RGB 0-1).
         scale: Felzenszwalb's k: larger gives larger segments.
@@ -144,7 +142,7 @@ def segment_gaussians(
     """
     if len(scene.means) < 2:
         return np.zeros(len(scene.means), np.int64)
-    xyz = scene.means.detach().cpu().numpy() if xyz is None else xyz
+    xyz = scene.means.detach().cpu().numpy()
     colour = scene.base_colors.detach().cpu().clamp(0, 1).numpy()
     ends, w = knn_edges(xyz.astype(np.float64), colour, gaussian_normals(scene), k, normal_weight)
     return segment_graph(len(xyz), ends, w, scale, min_size)

@@ -47,20 +47,27 @@ def read_fusion_card(fusion_weights: Path) -> dict:
 
 
 def model_feature_weights(fusion_weights: Path, given: str | Path | None) -> Path:
-    """The feature weights to extract Z's features with: ``given``, else the file named on the
-    fusion model's card, else the shipped file whose hash the card records (a fusion model may
-    have been trained on earlier shipped features than today's default), else the default
-    shipped ones; refused when the card records another file's hash."""
+    """The feature weights to extract Z's features with: ``given``; else, when the fusion
+    model's card records their hash, the file its card names or the shipped file with that hash
+    (a model may have been trained on earlier shipped features than today's default, and the
+    card's path may be relative to another folder); else the file the card names, else the
+    default shipped ones. Refused when the file's hash is not the card's."""
     from rtgs2.features.io import SHIPPED, shipped_with_sha256
 
     card = read_fusion_card(fusion_weights)
     expected = card.get("feature_weights_sha256")
-    path = Path(given) if given is not None else SHIPPED
-    named = Path(card["feature_weights"]) if given is None and card.get("feature_weights") else None
-    if named is not None and named.is_file() and (not expected or file_sha256(named) == expected):
-        path = named
-    elif given is None and expected:
-        path = shipped_with_sha256(expected) or SHIPPED
+    named = Path(card["feature_weights"]) if card.get("feature_weights") else None
+    if given is not None:
+        path = Path(given)
+    elif expected:
+        if named is not None and named.is_file() and file_sha256(named) == expected:
+            return named
+        found = shipped_with_sha256(expected)
+        if found is not None:
+            return found
+        path = SHIPPED  # no shipped file has the card's hash: refused below, saying what to pass
+    else:
+        path = named if named is not None and named.is_file() else SHIPPED
     if not path.is_file():
         raise FileNotFoundError(f"feature weights {path} not found (--feature-weights)")
     if expected and file_sha256(path) != expected:

@@ -55,6 +55,5 @@ def test_segment_info_nce_contrasts_segment_means():
     expect, expect_acc = point_info_nce(torch.stack(means[:3]), torch.stack(means[3:]), 0.2)
     torch.testing.assert_close(loss, expect)
     assert float(acc) == float(expect_acc)
-    same = F.normalize(fa[:, :1].repeat(1, 8) + 0.0, dim=1)  # one segment left: nothing to contrast
-    loss_one, _ = segment_info_nce(fa, same, torch.tensor([1] * 38 + [2] * 2), 0.2, min_points=8)
+    loss_one, _ = segment_info_nce(fa, fb, torch.tensor([1] * 38 + [2] * 2), 0.2, min_points=8)  # one segment left
     assert float(loss_one) == 0.0

@@ -11,7 +11,6 @@ import torch
 from rtgs2.features.io import SHIPPED as SHIPPED_FEATURES
 from rtgs2.pipeline import segmenter as segmenter_module
 from rtgs2.pipeline.segmenter import MIN_ALPHA, UNLABELLED, Segmenter, measure_fps
-from rtgs2.train.fusion_data import model_feature_weights
 from rtgs2.scene import write_ply
 from rtgs2.utils.errors import Rtgs2Error
 from tests.pipeline.conftest import CLASSES, donut_camera
@@ -119,28 +118,3 @@ def test_file_features_are_used_only_when_no_weights_are_named(tmp_path, small_d
     with pytest.raises(Rtgs2Error, match="broken.json: not a readable fusion model card"):
         Segmenter.from_files(ply, tmp_path / "broken.pt", feature_cache=tmp_path / "c")
 
-
-def test_the_cards_features_are_found_among_the_shipped_ones_by_hash(tmp_path, monkeypatch):
-    """A fusion model trained on earlier shipped features (not today's default) still gets them,
-    wherever the card's path points (a path relative to another folder, or a moved file)."""
-    import rtgs2.features.io as feature_io
-
-    shipped = tmp_path / "weights"
-    shipped.mkdir()
-    (shipped / "today.pt").write_bytes(b"today's default feature weights")
-    (shipped / "earlier.pt").write_bytes(b"the features the model was trained on")
-    monkeypatch.setattr(feature_io, "WEIGHTS_DIR", shipped)
-    monkeypatch.setattr(feature_io, "SHIPPED", shipped / "today.pt")
-    model = tmp_path / "model.pt"
-    sha = segmenter_module.file_sha256(shipped / "earlier.pt")
-    model.with_suffix(".json").write_text(json.dumps({"feature_weights": "elsewhere/f.pt", "feature_weights_sha256": sha}))
-    assert model_feature_weights(model, None) == shipped / "earlier.pt"
-    (tmp_path / "elsewhere").mkdir()
-    (tmp_path / "elsewhere" / "f.pt").write_bytes(b"a stale copy under the card's name")
-    monkeypatch.chdir(tmp_path)
-    assert model_feature_weights(model, None) == shipped / "earlier.pt"  # its hash is not the card's
-    model.with_suffix(".json").write_text(json.dumps({"feature_weights_sha256": "0" * 64}))
-    with pytest.raises(Rtgs2Error, match="not the ones fusion model"):  # no shipped file has it: say so
-        model_feature_weights(model, None)
-    model.with_suffix(".json").write_text(json.dumps({}))
-    assert model_feature_weights(model, None) == shipped / "today.pt"

@@ -1,6 +1,7 @@
 """Fusion training data: which views train and validate, the feature cache, rendered samples
 and the view augmentations."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -121,3 +122,32 @@ def test_feature_weights_are_required_unless_the_model_reads_the_image_only(tmp_
             feature_weights_path("both", None)
     (tmp_path / "w.pt").write_bytes(b"x")
     assert feature_weights_path("both", tmp_path / "w.pt") == Path(tmp_path / "w.pt")
+
+
+def test_the_cards_features_are_found_among_the_shipped_ones_by_hash(tmp_path, monkeypatch):
+    """A fusion model trained on earlier shipped features (not today's default) still gets them,
+    wherever the card's path points (a path relative to another folder, or a moved file)."""
+    import rtgs2.features.io as feature_io
+    from rtgs2.train.fusion_data import model_feature_weights
+    from rtgs2.utils.errors import Rtgs2Error
+    from rtgs2.utils.io import file_sha256
+
+    shipped = tmp_path / "weights"
+    shipped.mkdir()
+    (shipped / "today.pt").write_bytes(b"today's default feature weights")
+    (shipped / "earlier.pt").write_bytes(b"the features the model was trained on")
+    monkeypatch.setattr(feature_io, "WEIGHTS_DIR", shipped)
+    monkeypatch.setattr(feature_io, "SHIPPED", shipped / "today.pt")
+    model = tmp_path / "model.pt"
+    sha = file_sha256(shipped / "earlier.pt")
+    model.with_suffix(".json").write_text(json.dumps({"feature_weights": "elsewhere/f.pt", "feature_weights_sha256": sha}))
+    assert model_feature_weights(model, None) == shipped / "earlier.pt"
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "f.pt").write_bytes(b"a stale copy under the card's name")
+    monkeypatch.chdir(tmp_path)
+    assert model_feature_weights(model, None) == shipped / "earlier.pt"  # its hash is not the card's
+    model.with_suffix(".json").write_text(json.dumps({"feature_weights_sha256": "0" * 64}))
+    with pytest.raises(Rtgs2Error, match="not the ones fusion model"):  # no shipped file has it: say so
+        model_feature_weights(model, None)
+    model.with_suffix(".json").write_text(json.dumps({}))
+    assert model_feature_weights(model, None) == shipped / "today.pt"
