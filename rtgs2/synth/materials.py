@@ -1,9 +1,10 @@
-"""Materials: a pool of colour palettes and procedural solid textures shared by ALL classes.
+"""Materials: parameters, and the procedural solid textures of SynthRooms ``v1``.
 
 A material is evaluated at points given in the primitive's own frame (metres), so a texture
-moves with its object. Patterns: plain, checker, stripes, value noise, wood rings. Which
-material an object gets is drawn uniformly from the pool, whatever its class: colour must
-not give the class away (DESIGN §5).
+moves with its object. ``v1`` patterns (0-4): plain, checker, stripes, value noise, wood rings,
+drawn from one pool shared by every class (``material_pool``; kept so that ``v1`` builds as it
+always did). ``v2`` draws real-world material families per class (:mod:`rtgs2.synth.appearance`)
+with the pattern codes from ``V2_PATTERN_BASE`` on, evaluated by :mod:`rtgs2.synth.textures`.
 """
 
 from __future__ import annotations
@@ -15,13 +16,21 @@ import numpy as np
 
 PLAIN, CHECKER, STRIPES, NOISE, WOOD = range(5)
 PATTERNS = ("plain", "checker", "stripes", "noise", "wood")
+V2_PATTERN_BASE = 16  # pattern codes >= this are v2 textures (rtgs2.synth.textures)
+# Fields a v1 room.json holds; the v2 fields below are written only when a room uses them.
+V1_FIELDS = ("a", "b", "pattern", "scale", "axis", "specular", "shininess", "seed")
 
 
 @dataclass(frozen=True)
 class Material:
-    """Albedo colours ``a``, ``b`` (linear RGB 0-1), ``pattern`` (index into PATTERNS), texture
-    period ``scale`` (metres), ``axis`` (0-2, of stripes and wood), Blinn-Phong ``specular``
-    strength (0-1) and ``shininess`` (exponent), ``seed`` of its noise."""
+    """Albedo colours ``a``, ``b`` (linear RGB 0-1), ``pattern`` (index into PATTERNS, or a v2
+    texture code), texture period ``scale`` (metres), ``axis`` (0-2, of stripes and wood),
+    Blinn-Phong ``specular`` strength (0-1) and ``shininess`` (exponent), ``seed`` of its noise.
+
+    v2 only (zero in v1): a third colour ``c`` (grout, mortar, seams), ``emission`` (self-lit
+    radiance scale: lamp shades, screens, the view through a window), ``reflect`` (mirror
+    reflectance 0-1 of glossy floors, screens, glass) and ``param`` (a pattern's own shape
+    number, e.g. a plank's width, metres)."""
 
     a: tuple[float, float, float]
     b: tuple[float, float, float]
@@ -31,6 +40,10 @@ class Material:
     specular: float
     shininess: float
     seed: int
+    c: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    emission: float = 0.0
+    reflect: float = 0.0
+    param: float = 0.0
 
 
 @dataclass
@@ -45,6 +58,26 @@ class MaterialArrays:
     specular: np.ndarray  # [M]
     shininess: np.ndarray  # [M]
     seed: np.ndarray  # [M] int
+    c: np.ndarray | None = None  # [M, 3]; the v2 fields are None (zero) in v1 rooms
+    emission: np.ndarray | None = None  # [M]
+    reflect: np.ndarray | None = None  # [M]
+    param: np.ndarray | None = None  # [M]
+
+    def __post_init__(self) -> None:
+        m = len(self.pattern)
+        self.c = np.zeros((m, 3)) if self.c is None else np.asarray(self.c, np.float64).reshape(m, 3)
+        for name in ("emission", "reflect", "param"):
+            v = getattr(self, name)
+            setattr(self, name, np.zeros(m) if v is None else np.asarray(v, np.float64))
+
+    def to_json(self) -> dict:
+        """Plain JSON values; the v2 fields only where some material uses them (so a v1 room is
+        written exactly as before)."""
+        return {
+            f.name: getattr(self, f.name).tolist()
+            for f in fields(self)
+            if f.name in V1_FIELDS or np.any(getattr(self, f.name) != 0)
+        }
 
     @staticmethod
     def stack(mats: list[Material]) -> MaterialArrays:
@@ -148,4 +181,10 @@ def albedo(local: np.ndarray, mats: MaterialArrays, prim: np.ndarray) -> np.ndar
         r = np.sqrt(np.maximum((q[m] ** 2).sum(1) - along[m] ** 2, 0.0))
         ring = np.mod(r * 3 + 0.6 * value_noise(q[m] * 1.5, seed[m]), 1.0)
         t[m] = np.clip(np.abs(ring * 2 - 1) * 1.4 - 0.2, 0, 1)
-    return mats.a[prim] * (1 - t[:, None]) + mats.b[prim] * t[:, None]
+    out = mats.a[prim] * (1 - t[:, None]) + mats.b[prim] * t[:, None]
+    v2 = pat >= V2_PATTERN_BASE
+    if v2.any():
+        from rtgs2.synth.textures import v2_albedo
+
+        out[v2] = v2_albedo(local[v2], mats, prim[v2])
+    return out

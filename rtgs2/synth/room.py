@@ -20,11 +20,38 @@ SHELL_THICKNESS = 0.2  # metres; walls, floor and ceiling are boxes this thick o
 @dataclass
 class Lights:
     """Point lights: ``pos`` [L, 3] metres, ``color`` [L, 3] linear RGB intensity at 1 m,
-    ``ambient`` [3] linear RGB added everywhere (light bounced off the room)."""
+    ``ambient`` [3] linear RGB added everywhere (light bounced off the room).
+
+    v2 rooms add (None in v1): ``radius`` [L] metres of each light's emitting sphere (soft
+    shadows), ``sun_dir`` [3] unit vector towards the sun, ``sun_color`` [3] and ``sky_color``
+    [3] linear RGB radiance of the sun and of the sky seen through windows, and the camera
+    response of the room: ``exposure`` (linear gain), ``white_balance`` [3] (per-channel gain)
+    and ``tone`` (filmic shoulder strength, 0 = none)."""
 
     pos: np.ndarray
     color: np.ndarray
     ambient: np.ndarray
+    radius: np.ndarray | None = None
+    sun_dir: np.ndarray | None = None
+    sun_color: np.ndarray | None = None
+    sky_color: np.ndarray | None = None
+    exposure: float | None = None
+    white_balance: np.ndarray | None = None
+    tone: float | None = None
+
+    def to_json(self) -> dict:
+        """Plain JSON values; fields that are None (all v2 ones in a v1 room) are left out."""
+        out = {}
+        for k in self.__dataclass_fields__:
+            v = getattr(self, k)
+            if v is not None:
+                out[k] = v.tolist() if isinstance(v, np.ndarray) else float(v)
+        return out
+
+    @staticmethod
+    def from_json(d: dict) -> Lights:
+        arr = {k: (np.asarray(v, dtype=np.float64) if isinstance(v, list) else float(v)) for k, v in d.items()}
+        return Lights(**arr)
 
 
 @dataclass
@@ -82,8 +109,8 @@ class Room:
                 "label": self.label.tolist(),
                 "instance": self.instance.tolist(),
             },
-            "material": {k: getattr(m, k).tolist() for k in m.__dataclass_fields__},
-            "lights": {k: getattr(self.lights, k).tolist() for k in ("pos", "color", "ambient")},
+            "material": m.to_json(),
+            "lights": self.lights.to_json(),
             "objects": [o.__dict__ for o in self.objects],
         }
 
@@ -102,7 +129,7 @@ class Room:
             label=np.asarray(p["label"], dtype=np.uint8),
             instance=np.asarray(p["instance"], dtype=np.int32),
             material=MaterialArrays(**mats),
-            lights=Lights(**{k: np.asarray(v, dtype=np.float64) for k, v in d["lights"].items()}),
+            lights=Lights.from_json(d["lights"]),
             objects=[ObjectInfo(o["instance"], o["cls"], tuple(o["origin"]), o["yaw"]) for o in d.get("objects", [])],
         )
 
