@@ -28,7 +28,11 @@ class Synth:
     out: Optional[Path] = None
     """Data set root (default: $RTGS2_CACHE or ~/.cache/rtgs2, then synthrooms/<preset>)."""
     preset: PresetName = "mini"
-    """Preset: mini (tests, seconds) or v1 (benchmark, fitted Gaussians, hours)."""
+    """Preset: mini (tests, seconds), v1 (the first benchmark, fitted Gaussians) or v2 (rooms
+    that look like real rooms, fitted Gaussians; ~90 min on 2 cores)."""
+    shard: Optional[str] = None
+    """K/N: build only shard K of N (scenes i with i % N == K - 1), e.g. 3/16 on the third of
+    16 machines; copying the shards' scene folders into one root gives the whole data set."""
     config: Annotated[SynthConfig, tyro.conf.arg(name="")] = PRESETS["mini"]
 
     @classmethod
@@ -47,9 +51,13 @@ class Synth:
     def main(self) -> None:
         from rtgs2.synth.build import build_synthrooms
 
+        from rtgs2.synth.build import parse_shard
+
+        shard = parse_shard(self.shard) if self.shard is not None else None  # before any work
         config = {f.name: getattr(self.config, f.name) for f in fields(self.config)}
-        root = build_synthrooms(self.out, self.preset, **config)
-        print(f"SynthRooms data set ready: {root}")
+        root = build_synthrooms(self.out, self.preset, shard=shard, **config)
+        what = f"shard {shard[0]}/{shard[1]} of the " if shard else ""
+        print(f"SynthRooms {what}data set ready: {root}")
 
 
 @dataclass

@@ -11,8 +11,12 @@ from rtgs2.synth.room import Room
 
 CLEARANCE = 0.45  # metres of free floor around the camera's path (no furniture, no wall)
 GRID = 0.05  # metres per cell of the free-space map
-EYE_HEIGHT_RANGE = (1.35, 1.75)  # metres, (min, max) of the camera's height
-TARGET_HEIGHT_RANGE = (0.3, 1.3)  # metres, (min, max) of the height of the points looked at
+EYE_HEIGHT_RANGE = (1.35, 1.75)  # metres, (min, max) of the camera's height (v1)
+TARGET_HEIGHT_RANGE = (0.3, 1.3)  # metres, (min, max) of the height of the points looked at (v1)
+# v2: a hand-held capture, Replica/ScanNet-like: lower and higher eyes, and some views up to
+# the ceiling's lights and the tops of wardrobes or down to the floor
+EYE_HEIGHT_RANGE_V2 = (1.2, 1.8)
+TARGET_HEIGHT_RANGE_V2 = (0.1, 2.3)
 MIN_LOOK_DISTANCE = 0.8  # metres, horizontal distance eye -> target (no looking straight down)
 PREFERRED_LOOK_DISTANCE = 1.5  # metres; look at things at least this far when there are some
 MAX_PATH_TRIES = 200
@@ -41,14 +45,15 @@ def free_space(room: Room) -> tuple[np.ndarray, np.ndarray]:
     return free, np.stack([gx, gy], -1)
 
 
-def _targets(room: Room) -> np.ndarray:
-    """[T, 3] points worth looking at: the centres of the furniture's primitives."""
+def _targets(room: Room, target_height: tuple[float, float] = TARGET_HEIGHT_RANGE) -> np.ndarray:
+    """[T, 3] points worth looking at: the centres of the furniture's primitives (heights
+    clipped to ``target_height``, metres)."""
     keep = np.array([room.objects[i - 1].cls not in STRUCTURE for i in room.instance])
     pts = room.center[keep].copy()
     if len(pts) == 0:  # an empty room: look at the walls' middles
         lx, ly, lz = room.size
         pts = np.array([[lx / 2, 0, 1.0], [lx, ly / 2, 1.0], [lx / 2, ly, 1.0], [0, ly / 2, 1.0]])
-    pts[:, 2] = np.clip(pts[:, 2], *TARGET_HEIGHT_RANGE)
+    pts[:, 2] = np.clip(pts[:, 2], *target_height)
     return pts
 
 
@@ -71,8 +76,11 @@ def camera_path(
     height: int = 240,
     fov_x_deg: float = 90.0,
     num_keys: int = 5,
+    eye_height: tuple[float, float] = EYE_HEIGHT_RANGE,
+    target_height: tuple[float, float] = TARGET_HEIGHT_RANGE,
 ) -> list[Camera]:
-    """``num_views`` cameras on a closed smooth loop through ``num_keys`` random free spots.
+    """``num_views`` cameras on a closed smooth loop through ``num_keys`` random free spots,
+    eyes at ``eye_height`` (min, max) metres, looking at furniture at ``target_height``.
 
     Every camera centre lies in free space (see :func:`free_space`) and looks at a point
     interpolated between furniture targets. Raises ``RuntimeError`` if the room has no
@@ -84,7 +92,7 @@ def camera_path(
     spots = cells[free]
     if len(spots) < num_keys:
         raise RuntimeError(f"room has only {len(spots)} free cells; cannot place a camera path")
-    targets = _targets(room)
+    targets = _targets(room, target_height)
     lx, ly, _ = room.size
     dense = max(num_views, 200)  # check the spline finely, not only at the views
     for attempt in range(MAX_PATH_TRIES):
@@ -94,7 +102,7 @@ def camera_path(
         keys = _spread(cand, nk)
         centre = keys.mean(0)
         keys = keys[np.argsort(np.arctan2(keys[:, 1] - centre[1], keys[:, 0] - centre[0]))]  # a loop, not a zigzag
-        eyes = np.concatenate([keys, rng.uniform(*EYE_HEIGHT_RANGE, (nk, 1))], 1)
+        eyes = np.concatenate([keys, rng.uniform(*eye_height, (nk, 1))], 1)
         looks = []
         for e in eyes:
             dist = np.hypot(*(targets[:, :2] - e[:2]).T)
@@ -112,7 +120,7 @@ def camera_path(
         if not ok or not free[ij[:, 0], ij[:, 1]].all():
             continue
         e = catmull_rom(eyes, num_views, closed=True)
-        e[:, 2] = np.clip(e[:, 2], *EYE_HEIGHT_RANGE)  # the spline overshoots its keys slightly
+        e[:, 2] = np.clip(e[:, 2], *eye_height)  # the spline overshoots its keys slightly
         t = catmull_rom(looks, num_views, closed=True)
         if (np.hypot(*(t[:, :2] - e[:, :2]).T) < MIN_LOOK_DISTANCE / 2).any():
             continue

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 GaussianMode = Literal["surface", "fitted"]
+RoomGenerator = Literal["v1", "v2"]
 CACHE_ENV = "RTGS2_CACHE"  # overrides the cache root ~/.cache/rtgs2
 
 
@@ -25,9 +26,18 @@ class LayoutConfig:
     room_z: tuple[float, float] = (2.5, 3.1)
     """Ceiling height, metres (min, max)."""
     material_pool_seed: int = 1234
-    """Seed of the material pool shared by every scene and every class."""
+    """Seed of the material pool shared by every scene and every class (v1 rooms only)."""
     material_pool_size: int = 64
-    """Number of materials in the pool."""
+    """Number of materials in the pool (v1 rooms only)."""
+
+    def __post_init__(self) -> None:
+        for name in ("room_x", "room_y", "room_z"):
+            lo, hi = getattr(self, name)
+            if not 0 < lo <= hi:
+                flag = "--layout." + name.replace("_", "-")
+                raise ValueError(f"{flag} must be two lengths in metres with 0 < min <= max, got {lo} {hi}")
+        if self.material_pool_size <= 0:
+            raise ValueError(f"--layout.material-pool-size must be positive, got {self.material_pool_size}")
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,10 @@ class SynthConfig:
     """Cap on the fitted scene's Gaussians, 0 = none ('fitted' mode; bounds the fit's time)."""
     layout: LayoutConfig = field(default_factory=LayoutConfig)
     """Ranges of the room generator."""
+    rooms: RoomGenerator = "v1"
+    """Room generator: 'v1' (primitive furniture, one material pool for all classes, point
+    lights) or 'v2' (furniture of parts, materials by class, windows, sun, occlusion, a
+    camera response per room)."""
 
     def __post_init__(self) -> None:
         for name in ("num_scenes", "num_views", "width", "height", "fit_iterations", "fit_init_points"):
@@ -76,6 +90,8 @@ class SynthConfig:
             raise ValueError(f"SynthConfig.gaussians must be 'surface' or 'fitted', got {self.gaussians!r}")
         if not isinstance(self.fit_max_gaussians, int) or self.fit_max_gaussians < 0:
             raise ValueError(f"SynthConfig.fit_max_gaussians must be a non-negative integer, got {self.fit_max_gaussians!r}")
+        if self.rooms not in ("v1", "v2"):
+            raise ValueError(f"SynthConfig.rooms must be 'v1' or 'v2', got {self.rooms!r}")
         if not self.surface_spacing > 0:
             raise ValueError(f"SynthConfig.surface_spacing must be positive, got {self.surface_spacing}")
 
@@ -88,6 +104,8 @@ class SynthConfig:
     def to_json(self) -> dict:
         d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "layout"}
         d["layout"] = {f.name: getattr(self.layout, f.name) for f in fields(self.layout)}
+        if d["rooms"] == "v1":  # written as before 'rooms' existed: v1 manifests stay byte-identical and resume
+            del d["rooms"]
         return d
 
     @staticmethod
@@ -105,6 +123,14 @@ PRESETS: dict[str, SynthConfig] = {
     "v1": replace(
         MINI, num_scenes=50, num_views=100, width=320, height=240, gaussians="fitted", surface_spacing=0.025,
         fit_iterations=300, fit_max_gaussians=150_000,
+    ),  # fmt: skip
+    # rooms that look and are built like real ones (DESIGN §5): 40 train + 8 test scenes of
+    # 64 views, rooms from 2.5 x 3 m to 10 x 7 m; sized to build in ~90 min on 2 cores
+    # (benchmarks/RESULTS.md has the measured time)
+    "v2": replace(
+        MINI, num_scenes=48, test_fraction=1 / 6, num_views=64, width=320, height=240, gaussians="fitted",
+        surface_spacing=0.025, fit_iterations=300, fit_max_gaussians=150_000, rooms="v2",
+        layout=LayoutConfig(room_x=(2.5, 10.0), room_y=(3.0, 7.0), room_z=(2.4, 3.2)),
     ),  # fmt: skip
 }
 

@@ -172,11 +172,16 @@ def surface_gaussians(room: Room, spacing: float) -> tuple[GaussianScene, np.nda
     (at the points of :func:`surface_samples`).
 
     Colours are the ray caster's view-independent shading (albedo x (ambient + diffuse with
-    shadows)), as display RGB in SH degree 0. Returns the scene and the primitive index [N]
+    shadows), and v2's occlusion, windows, glow and camera response), as display RGB in SH degree 0. Returns the scene and the primitive index [N]
     of each Gaussian (its label is ``room.label[prim]``).
     """
     pts, frames, sig, prim = surface_samples(room, spacing)
-    color = to_display(shade(room, pts, frames[:, :, 2], prim, None))
+    if room.v2_shading:
+        from rtgs2.synth.shading import ShadingContext, camera_response, radiance
+
+        color = camera_response(room, radiance(ShadingContext(room), pts, frames[:, :, 2], prim, None))
+    else:
+        color = to_display(shade(room, pts, frames[:, :, 2], prim, None))
     scales = np.concatenate([sig * DISC_SIGMA, np.full((len(pts), 1), DISC_THICKNESS)], 1)
     scene = GaussianScene.from_activated(
         means=torch.from_numpy(pts).float(),

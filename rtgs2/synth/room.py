@@ -90,6 +90,12 @@ class Room:
     def num_primitives(self) -> int:
         return len(self.kind)
 
+    @property
+    def v2_shading(self) -> bool:
+        """Whether the room is shaded as v2 rooms are (:mod:`rtgs2.synth.shading`): it has a
+        camera response; v1 rooms have point lights and a plain gamma only."""
+        return self.lights.exposure is not None
+
     def to_local(self, points: np.ndarray, prim: np.ndarray) -> np.ndarray:
         """[P, 3] world points -> [P, 3] coordinates in the frames of primitives ``prim`` [P]."""
         d = points - self.center[prim]
