@@ -74,11 +74,35 @@ def parse(args: Sequence[str]) -> Any:
 
 
 def _raise_config_error(event: Any) -> None:
-    """A config that rejects its values inside a nested subcommand (``train features --steps 0``)
-    is caught by tyro, which would print a box; raise it as the ValueError it was, for the handler.
-    (tyro's hook API is private: pyproject pins tyro's version.)"""
-    if isinstance(event, tyro._errors.InstantiationFailure):
-        raise ValueError(event.message)
+    """Turn every way tyro rejects the arguments into one line naming the flag (a
+    ``ValueError`` for the handler) instead of tyro's box of several lines; ``--help`` still
+    prints tyro's help. (tyro's hook API is private: pyproject pins tyro's version.)"""
+    errors = tyro._errors
+    if isinstance(event, errors.InstantiationFailure):
+        flag = event.argument.display_name() if event.argument is not None else ""
+        message = event.message.splitlines()[0] if event.message else "invalid value"
+        metavar = getattr(getattr(event.argument, "lowered", None), "metavar", None)
+        if metavar and ("no type matching" in message or "invalid literal" in message):
+            got = message.rpartition(" from ")[2] if " from " in message else message.rpartition(": ")[2]
+            expects = metavar.replace("{None}|", "").replace("|", " or ")
+            message = f"expects {expects}, got {got.rstrip('.').strip('[]')}"
+        raise ValueError(f"{flag}: {message}" if flag and flag not in message else message)
+    if isinstance(event, errors.MissingArgs):
+        missing = ", ".join(a.arg.display_name() for a in event.missing_arguments)
+        extra = f"; unrecognized: {' '.join(event.unrecognized_tokens)}" if event.unrecognized_tokens else ""
+        raise ValueError(f"missing {missing}{extra} (see --help)")
+    if isinstance(event, errors.UnrecognizedArgs):
+        raise ValueError(f"unrecognized: {' '.join(event.tokens)} (see --help)")
+    if isinstance(event, errors.InvalidChoice):
+        choices = ", ".join(event.choices)
+        raise ValueError(f"{event.argument.display_name()}: {event.value!r} is not one of {choices}")
+    if isinstance(event, errors.BadValue):
+        got = f"got {event.offending_value!r}" if event.offending_value is not None else "too few values"
+        raise ValueError(f"{event.argument.display_name()}: {got}")
+    if isinstance(event, errors.MissingSubcommand):
+        names = ", ".join(event.subcommand_spec.parser_from_name)
+        found = f" (got {event.found_token!r})" if event.found_token else ""
+        raise ValueError(f"choose a subcommand: {names}{found}")
 
 
 def entrypoint(args: Sequence[str] | None = None) -> None:

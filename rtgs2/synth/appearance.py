@@ -12,7 +12,7 @@ class    families (slot: family)
 wall     0: paint (plaster) / wallpaper / brick / panelling; 1: trim (skirting)
 floor    0: wood planks / tiles / carpet / concrete
 ceiling  0: white plaster / wood panelling
-door     0: painted (trim colour or other) / wood / plank panels; 1: trim; 2: metal handle
+door     0: painted (trim colour or other) / wood / plank panels; 1: trim; 2: metal handle; 3: near-black recess (open doorway)
 window   0: window view (emissive glass); 1: white paint / aluminium / wood; 2: sill; 3: curtain
 table    0: wood / laminate / glass / stone / painted; 1: legs: same wood / metal / painted
 chair    0: wood / plastic / fabric / leather; 1: legs: wood / metal; 2: upholstery
@@ -350,7 +350,8 @@ def object_materials(cls: str, rng: np.random.Generator, style: RoomStyle) -> tu
             light, dark = _wood_tone(rng)
             leaf = _mat(rng, light, tx.PANELLING, dark, c=_shade(dark, 0.5), scale=rng.uniform(0.1, 0.15), param=1.0, axis=0, specular=0.1)
         handle = metal(rng, style.metal)
-        return (leaf, style.trim, handle, handle)
+        recess = paint(rng, (0.015, 0.015, 0.018), 0.0)  # the dark space beyond an open doorway
+        return (leaf, style.trim, handle, recess)
     if cls == "window":
         pane = _mat(rng, (0.1, 0.12, 0.13), tx.WINDOW_VIEW, emission=1.0, reflect=0.08, specular=0.6, shininess=150.0, axis=0)
         kind = _choice(rng, {"white": 0.6, "alu": 0.2, "wood": 0.2})

@@ -29,12 +29,14 @@ from rtgs2.recon.fit import MARKER as RECON_MARKER
 from rtgs2.scene.camera import Camera
 from rtgs2.scene.cameras_json import write_cameras_json
 from rtgs2.scene.ply import write_ply
-from rtgs2.synth.cameras import camera_path
+from rtgs2.synth.cameras import EYE_HEIGHT_RANGE_V2, TARGET_HEIGHT_RANGE_V2, camera_path
 from rtgs2.synth.config import SynthConfig, default_root, preset_config
 from rtgs2.synth.gaussians import fitted_gaussians, surface_gaussians
 from rtgs2.synth.layout import generate_room
+from rtgs2.synth.layout_v2 import generate_room_v2
 from rtgs2.synth.raycast import GroundTruth, render_ground_truth
 from rtgs2.synth.room import Room
+from rtgs2.synth.shading import ShadingContext, auto_exposure, render_ground_truth_v2
 from rtgs2.utils.io import atomic_write_text
 from rtgs2.utils.lock import LOCK_NAME, OutputLock
 from rtgs2.utils.progress import ProgressReport
@@ -77,15 +79,21 @@ def make_scene(seed: int, cfg: SynthConfig) -> tuple[Room, list[Camera]]:
     """The room and cameras of scene ``seed``. Deterministic: if the room of ``seed`` leaves no
     collision-free camera path (rare: about 1 room in 100), the rooms of the derived seeds
     [seed, 1], [seed, 2], ... are tried in turn."""
+    heights = {}
+    if cfg.rooms == "v2":
+        heights = {"eye_height": EYE_HEIGHT_RANGE_V2, "target_height": TARGET_HEIGHT_RANGE_V2}
     for k in range(MAX_ROOM_TRIES):
         s = seed if k == 0 else int(np.random.SeedSequence([seed, k]).generate_state(1)[0])
-        room = generate_room(s, cfg.layout)
+        room = generate_room_v2(s, cfg.layout) if cfg.rooms == "v2" else generate_room(s, cfg.layout)
         try:
             cams = camera_path(
-                room, cfg.num_views, np.random.default_rng(s), width=cfg.width, height=cfg.height, fov_x_deg=cfg.fov_x_deg
-            )
+                room, cfg.num_views, np.random.default_rng(s), width=cfg.width, height=cfg.height,
+                fov_x_deg=cfg.fov_x_deg, **heights,
+            )  # fmt: skip
         except RuntimeError:
             continue
+        if cfg.rooms == "v2":  # the room's camera locks one exposure for the whole capture
+            room.lights.exposure = auto_exposure(room, cams)
         return room, cams
     raise RuntimeError(f"scene seed {seed}: no room with a camera path in {MAX_ROOM_TRIES} tries")
 
@@ -100,9 +108,10 @@ def build_scene(scene_dir: Path, seed: int, cfg: SynthConfig, on_progress: Calla
     names = [f"{i:05d}" for i in range(len(cams))]
     lm = synthrooms_label_map()
     gts = []
+    ctx = ShadingContext(room) if cfg.rooms == "v2" else None
     for i, (name, cam) in enumerate(zip(names, cams)):
         report(f"ground truth {i}/{len(cams)}")
-        g = render_ground_truth(room, cam)
+        g = render_ground_truth_v2(room, cam, ctx) if ctx is not None else render_ground_truth(room, cam)
         _write_png(scene_dir / "images" / f"{name}.png", (g.rgb * 255).round().astype(np.uint8))
         _write_png(scene_dir / "labels" / f"{name}.png", g.label)
         _write_png(scene_dir / "depth" / f"{name}.png", np.round(g.depth * DEPTH_UNITS_PER_METRE).astype(np.uint16))
@@ -156,7 +165,26 @@ def _check_root(root: Path, cfg: SynthConfig) -> None:
         )
 
 
-def build_synthrooms(out: str | Path | None = None, preset: str = "mini", *, progress: bool = True, **overrides) -> Path:
+def parse_shard(text: str) -> tuple[int, int]:
+    """'K/N' -> (K, N) with 1 <= K <= N; a ValueError naming ``--shard`` otherwise."""
+    k, sep, n = text.partition("/")
+    try:
+        shard = (int(k), int(n))
+    except ValueError:
+        shard = (0, 0)
+    if not sep or not 1 <= shard[0] <= shard[1]:
+        raise ValueError(f"--shard must be K/N with 1 <= K <= N (e.g. 2/8), got {text!r}")
+    return shard
+
+
+def build_synthrooms(
+    out: str | Path | None = None,
+    preset: str = "mini",
+    *,
+    progress: bool = True,
+    shard: tuple[int, int] | None = None,
+    **overrides,
+) -> Path:
     """Build (or finish) a SynthRooms data set and return its root.
 
     Args:
@@ -164,6 +192,9 @@ def build_synthrooms(out: str | Path | None = None, preset: str = "mini", *, pro
         preset: 'mini' (tests: 3 scenes x 16 views, 160x120, surface Gaussians) or 'v1'
             (benchmark: 40 train + 10 test scenes x 100 views, 320x240, fitted Gaussians).
         progress: show progress (a bar on a terminal, a dated line every 30 s in a log).
+        shard: (K, N): build only the scenes i with i % N == K - 1 (1 <= K <= N). Shards built
+            into roots of the same preset and parameters on many machines are merged by copying
+            their scene folders into one root; the manifest is the same in all of them.
         overrides: :class:`SynthConfig` fields replacing the preset's (e.g. ``num_scenes=8``).
 
     Raises:
@@ -171,22 +202,25 @@ def build_synthrooms(out: str | Path | None = None, preset: str = "mini", *, pro
             folder holding something else (another data set, other files); nothing is written then.
     """
     cfg = preset_config(preset, **overrides)
+    if shard is not None and not (len(shard) == 2 and 1 <= shard[0] <= shard[1]):
+        raise ValueError(f"shard must be (K, N) with 1 <= K <= N, got {shard!r}")
     root = Path(out) if out is not None else default_root(preset)
     _check_root(root, cfg)
     scenes = scene_list(cfg)
+    mine = scenes if shard is None else [s for i, s in enumerate(scenes) if i % shard[1] == shard[0] - 1]
     root.mkdir(parents=True, exist_ok=True)
     manifest = {"format": FORMAT, "version": VERSION, "preset": preset, "config": cfg.to_json(), "scenes": scenes}
     atomic_write_text(root / MANIFEST, json.dumps(manifest, indent=1))
     synthrooms_label_map().to_json(root / LABEL_MAP)
     # Scenes finished by an earlier run count as done from the start, so the rate and ETA are
     # those of this run's builds.
-    done = sum((root / s["name"] / DONE).is_file() for s in scenes)
+    done = sum((root / s["name"] / DONE).is_file() for s in mine)
     with OutputLock(root, f"rtgs2 synth --preset {preset}"), ProgressReport(
-        "SynthRooms scenes", len(scenes), start=done, fields="{scene}", enabled=progress
+        "SynthRooms scenes", len(mine), start=done, fields="{scene}", enabled=progress
     ) as bar:
         # Test scenes first: a partial build already holds the whole test split, so a model
         # trained on the train scenes finished so far can be scored as on the full data set.
-        for s in sorted(scenes, key=lambda s: s["split"] != "test"):
+        for s in sorted(mine, key=lambda s: s["split"] != "test"):
             d = root / s["name"]
             if (d / DONE).is_file():
                 continue

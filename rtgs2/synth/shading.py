@@ -34,6 +34,7 @@ MAX_SKIPS = 3  # glowing parts (shades, diffusers, glass) a shadow ray passes th
 REFLECT_BOUNCE_GAIN = 0.6  # radiance of a reflected surface ~ its albedo x this x the view's mean irradiance
 GLOW = 2.5  # radiance of a lamp shade per unit of emission x albedo when its lamp is on
 SRGB_GAMMA = 2.4
+GRAZING = (0.02, 0.1)  # cosines between which light arriving at a grazing angle fades in
 
 
 class ShadingContext:
@@ -133,6 +134,9 @@ def radiance(
 
     def add_light(ldir: np.ndarray, energy: np.ndarray) -> None:
         cos = np.maximum(np.einsum("ij,ij->i", normals, ldir), 0.0)
+        # fade out grazing light: a shadow ray skimming its own surface (a ceiling beside a
+        # flush ceiling light) is hit or missed by rounding, which would speckle the surface
+        cos = cos * np.clip((cos - GRAZING[0]) / (GRAZING[1] - GRAZING[0]), 0.0, 1.0)
         diffuse[:] += energy * cos[:, None]
         if view_dirs is not None:
             h = ldir - view_dirs
