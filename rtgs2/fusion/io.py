@@ -47,7 +47,8 @@ def read_fusion_file(path: str | Path) -> tuple[dict, dict[str, Tensor]]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a damaged or foreign file
-        raise CheckpointError(f"{path} is not a readable fusion weights file ({type(e).__name__}: {e})") from e
+        # only the type: torch's message advises weights_only=False, unsafe for a file from elsewhere
+        raise CheckpointError(f"{path} is not a readable fusion weights file ({type(e).__name__})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         hint = (
             " (it looks like a bare state dict: for ImageNet encoder weights use --backbone-weights)"
@@ -157,7 +158,7 @@ def _read_state_dict(path: Path) -> dict[str, Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a damaged or foreign file
-        raise Rtgs2Error(f"{path} is not a readable torch state dict ({type(e).__name__}: {e})") from e
+        raise Rtgs2Error(f"{path} is not a readable torch state dict ({type(e).__name__})") from None
     # training checkpoints wrap the state dict
     while isinstance(obj, dict) and not any(isinstance(v, Tensor) for v in obj.values()):
         inner = next((obj[k] for k in ("state_dict", "model", "module") if isinstance(obj.get(k), dict)), None)

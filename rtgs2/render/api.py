@@ -69,8 +69,8 @@ def resolve_backend(backend: Backend, device: torch.device | str) -> str:
     raises here rather than falling back to another.
 
     Raises:
-        ValueError: an unknown name, or numba asked for a scene off the CPU.
-        RuntimeError: gsplat asked for without a CUDA scene or without gsplat installed.
+        ValueError: an unknown name, numba asked for a scene off the CPU, or gsplat asked for
+            without a CUDA scene or without gsplat installed (a user's choice, not a bug).
     """
     device = torch.device(device)
     gsplat_ok = device.type == "cuda" and _gsplat_installed()
@@ -79,8 +79,9 @@ def resolve_backend(backend: Backend, device: torch.device | str) -> str:
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {('auto',) + BACKENDS}, got {backend!r}")
     if backend == "gsplat" and not gsplat_ok:
-        raise RuntimeError(
-            f"backend 'gsplat' needs the scene on a CUDA device (it is on {device}) and gsplat installed ([cuda] extra)"
+        raise ValueError(
+            f"backend 'gsplat' needs the scene on a CUDA device (it is on {device}) and gsplat installed "
+            "(pip install -e '.[cuda]'); use --backend numba on a CPU"
         )
     if backend == "numba" and device.type != "cpu":
         raise ValueError(f"backend 'numba' runs on the CPU; the scene is on {device}")

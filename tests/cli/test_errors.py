@@ -150,3 +150,26 @@ def test_ctrl_c_stops_cleanly(tmp_path: Path):
         proc.kill()
     assert proc.returncode == cli.INTERRUPTED_EXIT, err
     assert "Traceback" not in err and err.strip().splitlines()[-1] == "rtgs2 synth: interrupted"
+
+
+def test_gsplat_without_cuda_is_one_line(synthrooms_mini, tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present: gsplat may run here")  # pragma: no cover (CPU machines)
+    scene = synthrooms_mini / "train_000"
+    line = one_line_error(["recon", "--data", str(scene), "--out", str(tmp_path / "o"), "--iterations", "1", "--backend", "gsplat"], capsys)
+    assert "gsplat" in line and "CUDA" in line
+
+
+@pytest.mark.parametrize("command", ["segment", "export"])
+def test_a_file_that_is_not_weights_is_named_without_unsafe_advice(command, synthrooms_mini, tmp_path, capsys):
+    bogus = tmp_path / "bogus.pt"
+    bogus.write_bytes(b"not a torch file at all")
+    scene = synthrooms_mini / "test_000" / "point_cloud.ply"
+    args = {
+        "segment": ["segment", "--scene", str(scene), "--out", str(tmp_path / "o"), "--weights", str(bogus)],
+        "export": ["export", "onnx", "--weights", str(bogus), "--out", str(tmp_path / "m.onnx")],
+    }[command]
+    line = one_line_error(args, capsys)
+    assert str(bogus) in line and "weights_only" not in line

@@ -20,9 +20,9 @@ def test_concrete_backends_on_the_cpu():
 
 def test_a_backend_that_cannot_run_is_refused_not_replaced(monkeypatch):
     monkeypatch.setattr(api, "_gsplat_installed", lambda: False)
-    with pytest.raises(RuntimeError, match="gsplat.*CUDA"):
+    with pytest.raises(ValueError, match="gsplat.*CUDA"):
         resolve_backend("gsplat", "cpu")
-    with pytest.raises(RuntimeError, match="gsplat installed"):
+    with pytest.raises(ValueError, match="gsplat installed"):
         resolve_backend("gsplat", "cuda")
     with pytest.raises(ValueError, match="numba.*CPU"):
         resolve_backend("numba", "cuda")
