@@ -20,12 +20,10 @@ def synthrooms_mini(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_synthrooms(tmp_path_factory.mktemp("synthrooms") / "mini", "mini", progress=False)
 
 
-DONUT = Path(__file__).resolve().parents[1] / ".." / "shared" / "assets" / "donut" / "point_cloud.ply"
+DONUT = Path(__file__).resolve().parent / "assets" / "donut" / "point_cloud.ply"  # vendored: MIT, see its README
 
 
 @pytest.fixture
 def donut_path() -> Path:
-    """A real trained 3DGS file (Mip-Splatting, 45,624 Gaussians), read-only; skips without it."""
-    if not DONUT.is_file():
-        pytest.skip(f"shared asset not found at {DONUT}")
+    """A real trained 3DGS file (Mip-Splatting, 45,624 Gaussians), read-only (tests/assets)."""
     return DONUT

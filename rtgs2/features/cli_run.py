@@ -9,16 +9,50 @@ from rtgs2.features.inputs import choose_frame
 from rtgs2.features.io import load_feature_net
 from rtgs2.scene.gaussians import GaussianScene
 from rtgs2.scene.ply import read_ply, write_ply_with_features
+from rtgs2.utils.io import check_writable
+
+PREVIEW_SOFTWARE = "rtgs2 features"  # the PNG text chunk that marks a preview rtgs2 wrote
 
 
 def check_output_ply(scene: Path, out: Path) -> None:
-    """``out`` may be new or an existing ``.ply`` other than the input; nothing else is overwritten."""
+    """``out`` may be new or an earlier ``rtgs2 features`` output (a .ply with ``f_vi_*``) other
+    than the input; nothing else is overwritten, and an unwritable place is found now."""
     if out.suffix.lower() != ".ply":
         raise ValueError(f"output {out} must be a .ply file")
     if out.exists() and not out.is_file():
         raise ValueError(f"output {out} exists and is not a file")
     if out.exists() and out.resolve() == scene.resolve():
         raise ValueError(f"output {out} is the input scene: write the features to another file")
+    if out.exists() and not _has_features(out):
+        raise ValueError(f"output {out} exists and is not an earlier rtgs2 features output: choose a new file (nothing was written)")
+    check_writable(out, "output")
+
+
+def check_preview(preview: Path) -> None:
+    """``preview`` may be a new .png or one that ``rtgs2 features`` wrote; writable."""
+    if preview.suffix.lower() != ".png":
+        raise ValueError(f"preview {preview} must be a .png file")
+    if preview.is_file():
+        from PIL import Image
+
+        try:
+            software = Image.open(preview).info.get("Software")
+        except OSError:
+            software = None
+        if software != PREVIEW_SOFTWARE:
+            raise ValueError(f"preview {preview} exists and was not written by rtgs2 features: choose a new file (nothing was written)")
+    check_writable(preview, "preview")
+
+
+def _has_features(path: Path) -> bool:
+    """Whether ``path`` is a PLY whose header declares ``f_vi_0`` (as ``rtgs2 features`` writes)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError:
+        return False
+    end = head.find(b"end_header")
+    return head.startswith(b"ply") and end > 0 and b" f_vi_0\n" in head[:end].replace(b"\r", b"")
 
 
 def run_features(
@@ -31,9 +65,9 @@ def run_features(
 ) -> GaussianScene:
     """Read ``scene_path``, compute its features, write ``out`` (and ``preview``); prints the
     frame chosen and what was written."""
-    check_output_ply(scene_path, out)
-    if preview is not None and preview.suffix.lower() != ".png":
-        raise ValueError(f"preview {preview} must be a .png file")
+    check_output_ply(scene_path, out)  # every output is checked before the work
+    if preview is not None:
+        check_preview(preview)
     model = load_feature_net(weights)  # before the work: a bad weights file fails fast
     scene = read_ply(scene_path)
     frame = choose_frame(scene, metres_per_unit, up)

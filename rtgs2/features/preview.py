@@ -71,5 +71,9 @@ def write_preview(
             rows[1].append(out.features.clamp(0, 1).numpy())
     sheet = np.concatenate([np.concatenate(r, axis=1) for r in rows], axis=0)
     with atomic_open(path, "wb") as f:
-        Image.fromarray((sheet * 255).round().astype(np.uint8)).save(f, format="PNG")
+        from PIL.PngImagePlugin import PngInfo
+
+        info = PngInfo()
+        info.add_text("Software", "rtgs2 features")  # so a rerun may replace it, and nothing else
+        Image.fromarray((sheet * 255).round().astype(np.uint8)).save(f, format="PNG", pnginfo=info)
     return Path(path)

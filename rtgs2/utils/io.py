@@ -31,7 +31,11 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_path(path)
     try:
-        with open(tmp, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+        f = open(tmp, mode, **({} if "b" in mode else {"encoding": "utf-8"}))
+    except OSError as e:  # name the file the caller asked for, not our temporary
+        raise OSError(e.errno, e.strerror, str(path)) from None
+    try:
+        with f:
             yield f
             f.flush()
             os.fsync(f.fileno())
@@ -39,6 +43,26 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def check_writable(path: str | Path, what: str = "output") -> None:
+    """Fail before any work if the file ``path`` could not be written later: it is a folder, or
+    its folder cannot be created or written to. Creates missing parent folders, as the write
+    would; writes nothing else (a probe file beside it is removed at once).
+
+    Raises:
+        ValueError: naming ``what`` and ``path`` and the reason.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{what} {path} is a folder: give a file path")
+    probe = temporary_path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe.open("wb").close()
+        probe.unlink()
+    except OSError as e:
+        raise ValueError(f"cannot write {what} {path}: {e.strerror or e}") from None
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

@@ -86,3 +86,27 @@ def test_degenerate_scenes_get_features_or_a_clear_error(weights):
         torch.testing.assert_close(feats.norm(dim=1), torch.ones(n), atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="one point"):
         extract_features(_blob(300, 0.0), model)
+
+
+def test_outputs_are_checked_before_the_work(donut_path, weights, tmp_path):
+    from rtgs2.features.cli_run import run_features
+
+    mine = tmp_path / "mine.ply"
+    mine.write_bytes(donut_path.read_bytes())  # a user's .ply without features
+    with pytest.raises(ValueError, match="not an earlier rtgs2 features output"):
+        run_features(donut_path, mine, weights)
+    picture = tmp_path / "mine.png"
+    picture.write_bytes(b"\x89PNG a user's picture")
+    out = tmp_path / "out.ply"
+    with pytest.raises(ValueError, match="not written by rtgs2 features"):
+        run_features(donut_path, out, weights, preview=picture)
+    with pytest.raises(ValueError, match="cannot write preview"):  # its folder is a file
+        run_features(donut_path, out, weights, preview=tmp_path / "mine.ply" / "p.png")
+    with pytest.raises(ValueError, match="cannot write output"):
+        run_features(donut_path, tmp_path / "mine.png" / "o.ply", weights)
+    assert not out.exists() and mine.read_bytes() == donut_path.read_bytes()
+    assert picture.read_bytes() == b"\x89PNG a user's picture"
+    # an earlier output and its preview may be replaced by a rerun
+    run_features(donut_path, out, weights, preview=tmp_path / "p.png")
+    run_features(donut_path, out, weights, preview=tmp_path / "p.png")
+    assert read_ply(out).features.shape == (45624, 32)

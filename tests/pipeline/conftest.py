@@ -35,8 +35,6 @@ def fusion_file(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Pat
 @pytest.fixture(scope="session")
 def small_donut() -> GaussianScene:
     """Every 8th Gaussian of the donut (~5.7k; 0.2 m across, z up), no features."""
-    if not DONUT.is_file():
-        pytest.skip(f"shared asset not found at {DONUT}")
     scene = read_ply(DONUT)
     return scene.subset(torch.arange(0, scene.num_gaussians, 8)).with_features(None)
 

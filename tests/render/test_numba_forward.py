@@ -1,7 +1,6 @@
 """The numba rasterizer's forward pass against the reference (the oracle) and on edge cases."""
 
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import torch
@@ -16,7 +15,7 @@ ATOL = 1e-4  # DESIGN §4, issue 2; worst seen here over 16 random scenes: 1.1e-
 # Pixels where some splat sits right at alpha = 1/255 or T = 1e-4 may flip between backends (float
 # rounding); such a flip moves a pixel by up to ~1/255. Bound their fraction instead of the atol.
 MAX_FLIP_FRACTION = 0.002  # worst seen: 0 of 1665 pixels in every case below
-DONUT = Path(__file__).resolve().parents[2] / ".." / "shared" / "assets" / "donut" / "point_cloud.ply"
+from tests.conftest import DONUT
 
 
 def assert_match(a: torch.Tensor, b: torch.Tensor, name: str) -> None:
@@ -135,8 +134,6 @@ def test_bad_input_is_rejected_before_the_kernels(field, value, match):
 
 
 def test_donut_renders_a_sane_image():
-    if not DONUT.exists():
-        pytest.skip(f"shared asset not found: {DONUT}")
     scene = read_ply(DONUT)
     center = scene.means.mean(0).double()
     cam = Camera.look_at(center + torch.tensor([0.0, -0.3, 0.2], dtype=torch.float64), center, width=160, height=120)

@@ -36,3 +36,20 @@ def test_stale_temporaries_of_dead_writers_are_removed_live_ones_kept(tmp_path):
     removed = remove_stale_temporaries(tmp_path)
     assert [p.name for p in removed] == [f"step_00000010.pt.tmp{dead_pid}"]
     assert live.exists() and (tmp_path / "notes.tmp").exists()
+
+
+def test_unwritable_targets_are_named_not_their_temporaries(tmp_path):
+    from rtgs2.utils.io import atomic_write_bytes, check_writable, temporary_path
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match=r"cannot write output .*file/out\.bin"):
+        check_writable(tmp_path / "file" / "out.bin")  # its folder is a file
+    with pytest.raises(ValueError, match="is a folder"):
+        check_writable(tmp_path)
+    check_writable(tmp_path / "new" / "ok.bin")  # creates the folder, leaves no file in it
+    assert list((tmp_path / "new").iterdir()) == []
+    target = tmp_path / "out.bin"
+    temporary_path(target).mkdir()  # the temporary cannot be opened as a file
+    with pytest.raises(OSError) as err:
+        atomic_write_bytes(target, b"data")
+    assert str(target) in str(err.value) and ".tmp" not in str(err.value)

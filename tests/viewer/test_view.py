@@ -52,8 +52,6 @@ def free_port() -> int:
 def labelled_scene(tmp_path, monkeypatch) -> tuple[Path, Path]:
     """Every 8th Gaussian of the donut with random 32-channel f_vi_* (no extraction needed), and a
     random small fusion model of 4 classes reading image and features."""
-    if not DONUT.is_file():
-        pytest.skip(f"shared asset not found at {DONUT}")
     monkeypatch.setenv("RTGS2_CACHE", str(tmp_path / "cache"))
     torch.manual_seed(0)
     scene = read_ply(DONUT)
