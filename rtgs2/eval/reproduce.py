@@ -48,7 +48,10 @@ def reproduce(preset: str = "v1", out: str | Path | None = None, *, num_threads:
     """
     if preset not in PRESETS:
         raise ValueError(f"unknown reproduce preset {preset!r} (known: {', '.join(PRESETS)})")
+    if not isinstance(num_threads, int) or num_threads < 0:
+        raise ValueError(f"num_threads must be 0 (leave as is) or a positive count, got {num_threads}")
     p = PRESETS[preset]
+    _step_configs(p, num_threads)  # every step's config is checked before the first step runs
     out = Path(out) if out is not None else default_out(preset)
     check_output_folder(out, MARKER, "an rtgs2 reproduce output", "; give another --out")
     out.mkdir(parents=True, exist_ok=True)
@@ -86,9 +89,23 @@ def data_root(preset: ReproducePreset) -> Path:
     return default_root(preset.data)
 
 
+def _step_configs(p: ReproducePreset, num_threads: int) -> dict:
+    """The config of every training and evaluation step (built here, so a bad value is refused
+    before hours of work)."""
+    configs = {"features": replace(p.features, num_threads=num_threads)}
+    for v in VARIANTS:
+        configs[f"fusion-{v}"] = replace(p.fusion, inputs=v, num_threads=num_threads)
+    configs["eval"] = EvalConfig(
+        finetune_steps=p.finetune_steps, fps_frames=p.fps_frames, figure_views=p.figure_views, lift=True,
+        num_threads=num_threads,
+    )  # fmt: skip
+    return configs
+
+
 def _run_step(name: str, p: ReproducePreset, out: Path, num_threads: int) -> None:
     data = data_root(p)
     features = out / "features" / "weights.pt"
+    cfg = _step_configs(p, num_threads).get(name)
     if name == "data":
         from rtgs2.synth.build import build_synthrooms
 
@@ -96,19 +113,16 @@ def _run_step(name: str, p: ReproducePreset, out: Path, num_threads: int) -> Non
     elif name == "features":
         from rtgs2.train.features import train_features
 
-        train_features(data, out / "features", replace(p.features, num_threads=num_threads))
+        train_features(data, out / "features", cfg)
     elif name.startswith("fusion-"):
         from rtgs2.train.fusion import train_fusion
 
-        inputs = name.removeprefix("fusion-")
-        cfg = replace(p.fusion, inputs=inputs, num_threads=num_threads)
-        train_fusion(data, out / name, cfg, feature_weights=None if inputs == "image" else features)
+        feature_weights = None if cfg.inputs == "image" else features
+        train_fusion(data, out / name, cfg, feature_weights=feature_weights)
     elif name == "eval":
         from rtgs2.eval.run import evaluate
 
         weights = [out / f"fusion-{v}" / "best.pt" for v in VARIANTS]
-        cfg = EvalConfig(finetune_steps=p.finetune_steps, fps_frames=p.fps_frames, figure_views=p.figure_views,
-                         lift=True, num_threads=num_threads)  # fmt: skip
         evaluate(data, out / "eval", weights, feature_weights=features, config=cfg)
     else:
         raise AssertionError(name)

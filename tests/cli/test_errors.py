@@ -56,6 +56,7 @@ def one_line_error(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         (["train", "features", "--data", "{tmp}", "--out", "{tmp}/o", "--steps", "0"], "--steps"),
         (["train", "features", "--data", "{tmp}", "--out", "{tmp}/o", "--temperature", "nan"], "--temperature"),
         (["train", "fusion", "--data", "{tmp}", "--out", "{tmp}/o", "--lr", "-1"], "--lr"),
+        (["reproduce", "--preset", "mini", "--out", "{tmp}/r", "--num-threads", "-1"], "--num-threads"),
         # what the parser itself rejects: one line naming the flag, not tyro's box
         (["segment", "--scene", "{tmp}/a.ply", "--out", "{tmp}/o", "--orbit", "abc"], "--orbit"),
         (["segment", "--scene", "{tmp}/a.ply", "--out", "{tmp}/o", "--height", "nan"], "--height"),
@@ -74,7 +75,7 @@ def test_bad_input_is_one_line_naming_it(args, named, tmp_path, capsys):
     line = one_line_error(args, capsys)
     command = " ".join(a for a in args[:2] if not a.startswith(("-", "/")))
     assert line.startswith(f"rtgs2 {command}: ") and named.format(tmp=tmp_path) in line
-    assert not (tmp_path / "s").exists()  # a refused synth wrote nothing
+    assert not (tmp_path / "s").exists() and not (tmp_path / "r").exists()  # refused before writing anything
 
 
 def test_a_bad_choice_is_refused_by_the_parser(capsys):
