@@ -103,3 +103,23 @@ def test_paths_are_smooth_and_look_at_targets():
     assert float(steps.max()) < 3 * float(steps.mean())  # no jumps
     np.testing.assert_allclose(centers[0].numpy(), eyes[0], atol=1e-9)
     np.testing.assert_allclose(centers[-1].numpy(), eyes[-1], atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"ply\nformat binary_little_endian 1.0\n\xff\xfe\x00", "not UTF-8"),
+        (b'[{"width": 4, "height": 3, "fy": 2, "rotation": [[1,0,0],[0,1,0],[0,0,1]], "position": [0,0,0]}]', "lacks fx"),
+        (b'[{"width": 4, "height": 3, "fx": 2, "fy": 2, "rotation": [1, 0, 0], "position": [0,0,0]}]', "rotation must be 3x3"),
+        (b'[{"width": 4, "height": 3, "fx": "a", "fy": 2, "rotation": [[1,0,0],[0,1,0],[0,0,1]], "position": [0,0,0]}]', "not a number"),
+        (b"[3]", "not an object"),
+    ],
+)
+def test_bad_cameras_json_names_file_entry_and_problem(tmp_path, content, message):
+    path = tmp_path / "cams.json"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=message) as err:
+        read_cameras_json(path)
+    assert str(path) in str(err.value)
+    with pytest.raises(ValueError, match="is a folder"):
+        read_cameras_json(tmp_path)
