@@ -63,7 +63,7 @@ from torch import Tensor
 from rtgs2.export import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
 from rtgs2.fusion.vdvi import VDVINet
 from rtgs2.utils.errors import Rtgs2Error
-from rtgs2.utils.io import atomic_write_bytes
+from rtgs2.utils.io import atomic_write_bytes, refuse_folder
 
 if TYPE_CHECKING:
     from onnxruntime import InferenceSession
@@ -253,6 +253,7 @@ def onnx_session(path: str | Path, *, threads: int | None = None) -> InferenceSe
         threads: intra-op threads (None: onnxruntime's default, one per physical core).
     """
     path = Path(path)
+    refuse_folder(path, "ONNX file")
     if not path.is_file():
         raise FileNotFoundError(f"ONNX file {path} not found")
     if threads is not None and threads < 1:

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from rtgs2.features.ptv3 import GaussianFeatureNet, PTv3Config
-from rtgs2.utils.io import atomic_open, atomic_write_text
+from rtgs2.utils.io import atomic_open, atomic_write_text, refuse_folder
 
 FORMAT = "rtgs2-features-1"
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -48,6 +48,7 @@ def load_feature_net(path: str | Path | None = None) -> GaussianFeatureNet:
         ValueError: not a feature-network file, or weights that do not fit their config.
     """
     path = Path(path) if path is not None else SHIPPED
+    refuse_folder(path, "feature weights")
     if not path.is_file():
         what = "shipped feature weights" if path == SHIPPED else "feature weights file"
         raise FileNotFoundError(f"no {what} at {path}")

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from rtgs2.fusion.vdvi import VARIANTS, VDVINet
 from rtgs2.utils.errors import CheckpointError, CheckpointMismatchError, Rtgs2Error
-from rtgs2.utils.io import atomic_open
+from rtgs2.utils.io import atomic_open, refuse_folder
 
 FORMAT = "rtgs2-fusion-1"
 # config fields that decide the parameters' names and shapes (class names do not)
@@ -42,6 +42,7 @@ def save_fusion(model: VDVINet, path: str | Path) -> None:
 def read_fusion_file(path: str | Path) -> tuple[dict, dict[str, Tensor]]:
     """The config and state dict of a file written by ``save_fusion``."""
     path = Path(path)
+    refuse_folder(path, "fusion weights")
     if not path.is_file():
         raise FileNotFoundError(f"fusion weights {path} not found")
     try:
@@ -145,6 +146,7 @@ class BackboneLoadReport:
 
 
 def _read_state_dict(path: Path) -> dict[str, Tensor]:
+    refuse_folder(path, "backbone weights")
     if not path.is_file():
         raise FileNotFoundError(f"backbone weights {path} not found")
     if path.suffix == ".safetensors":

@@ -46,6 +46,7 @@ from rtgs2.scene import Camera, GaussianScene
 from rtgs2.scene.cameras_json import read_cameras_json
 from rtgs2.scene.ply import write_ply_with_properties
 from rtgs2.scene.sh import SH_C0
+from rtgs2.utils.io import refuse_folder
 from rtgs2.utils.progress import ProgressReport
 
 LIFT_VIEWS = 60  # views of the automatic coverage when neither cameras nor a count are given
@@ -249,6 +250,7 @@ def lift_scene(
     """
     scene, out = Path(scene), Path(out)
     colored = Path(colored) if colored is not None else out.with_name(f"{out.stem}_colored.ply")
+    refuse_folder(scene, "scene")
     if not scene.is_file():
         raise FileNotFoundError(f"scene {scene} not found")
     _check_outputs(scene, out, colored)

@@ -29,7 +29,7 @@ from rtgs2.scene import Camera, GaussianScene, read_ply
 from rtgs2.synth.config import cache_root
 from rtgs2.train.fusion_data import FeatureCache, model_feature_weights, read_fusion_card
 from rtgs2.utils.errors import Rtgs2Error
-from rtgs2.utils.io import file_sha256
+from rtgs2.utils.io import file_sha256, refuse_folder
 
 UNLABELLED = IGNORE_LABEL  # label of pixels no Gaussian covers enough
 MIN_ALPHA = 0.5  # pixels less covered than this get UNLABELLED
@@ -122,6 +122,7 @@ class Segmenter:
         ply = None
         if not isinstance(scene, GaussianScene):
             ply = Path(scene)
+            refuse_folder(ply, "scene")
             if not ply.is_file():
                 raise FileNotFoundError(f"scene {ply} not found")
             scene = read_ply(ply)
@@ -226,6 +227,7 @@ def fusion_weights_path(weights: str | Path | None) -> Path:
     """``weights``, else the shipped fusion model; FileNotFoundError when that file is missing
     (callers check it before slow work such as building a scene)."""
     path = Path(weights) if weights is not None else SHIPPED_FUSION
+    refuse_folder(path, "fusion weights")
     if not path.is_file():
         if weights is None:
             raise FileNotFoundError(

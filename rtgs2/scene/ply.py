@@ -18,7 +18,7 @@ from plyfile import PlyData, PlyListProperty
 
 from rtgs2.scene.gaussians import GaussianScene
 from rtgs2.scene.sh import SH_C0, sh_degree_from_bases
-from rtgs2.utils.io import atomic_open, atomic_write_bytes
+from rtgs2.utils.io import atomic_open, atomic_write_bytes, refuse_folder
 
 FEATURE_PREFIX = "f_vi_"
 LEGACY_FEATURE_PREFIXES = ("f_vi_", "f_pc_")
@@ -71,6 +71,7 @@ def read_ply(path: str | Path) -> GaussianScene:
     required properties, non-float properties, zero Gaussians or non-finite values.
     """
     path = Path(path)
+    refuse_folder(path, ".ply")
     if not path.is_file():
         raise FileNotFoundError(f"no such .ply file: {path}")
     try:

@@ -45,6 +45,13 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
         raise
 
 
+def refuse_folder(path: str | Path, what: str) -> None:
+    """A ``ValueError`` when ``path``, where a file is expected, is a folder (rather than the
+    misleading "not found" that ``is_file()`` checks would give)."""
+    if Path(path).is_dir():
+        raise ValueError(f"{what} {path} is a folder: give a file")
+
+
 def check_writable(path: str | Path, what: str = "output") -> None:
     """Fail before any work if the file ``path`` could not be written later: it is a folder, or
     its folder cannot be created or written to. Creates missing parent folders, as the write

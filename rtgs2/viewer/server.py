@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from rtgs2.scene import Camera, GaussianScene
+from rtgs2.utils.io import refuse_folder
 from rtgs2.viewer.camera import camera_from_viser
 from rtgs2.viewer.modes import LABELS, PCA, ModeRenderer
 
@@ -212,6 +213,7 @@ def build_renderer(
     from rtgs2.viewer.modes import pca_features
 
     ply = Path(scene)
+    refuse_folder(ply, "scene")
     if not ply.is_file():
         raise FileNotFoundError(f"scene {ply} not found")
     notes: dict[str, str] = {}

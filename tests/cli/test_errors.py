@@ -174,3 +174,17 @@ def test_a_file_that_is_not_weights_is_named_without_unsafe_advice(command, synt
     }[command]
     line = one_line_error(args, capsys)
     assert str(bogus) in line and "weights_only" not in line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["features", "--scene", "{tmp}", "--out", "{tmp}/o.ply"],
+        ["features", "--scene", "{donut}", "--out", "{tmp}/o.ply", "--weights", "{tmp}"],
+        ["segment", "--scene", "{donut}", "--out", "{tmp}/o", "--weights", "{tmp}"],
+        ["segment", "--scene", "{tmp}", "--out", "{tmp}/o"],
+    ],
+)
+def test_a_folder_where_a_file_is_expected_is_called_a_folder(args, tmp_path, donut_path, capsys):
+    line = one_line_error([a.format(tmp=tmp_path, donut=donut_path) for a in args], capsys)
+    assert f"{tmp_path} is a folder" in line
