@@ -63,13 +63,18 @@ class Orbit:
     centre: tuple[float, float, float]  # in :func:`orbit_frame` (z up): the point circled (inside: at eye height)
     radius: float  # orbit_frame metres: horizontal distance of the cameras from the centre's vertical axis
     cameras: list[Camera]
+    metres_given: bool = True  # False: the orbit frame took 1 file unit as 1 m (no --metres-per-unit)
 
     def describe(self) -> str:
         where = "inside the scene, looking outwards" if self.mode == "inside" else "around the scene, looking at"
         x, y, z = self.centre
+        # without --metres-per-unit the orbit is placed in the file's own units (see orbit_frame):
+        # say so, rather than calling them metres beside the features' rescaled metres
+        unit = " m" if self.metres_given else ""
+        where_units = "" if self.metres_given else " in the file's units"
         return (
-            f"orbit of {len(self.cameras)} views {where} its centre ({x:.2f}, {y:.2f}, {z:.2f}) m, "
-            f"radius {self.radius:.2f} m (z up; --cameras for other views)"
+            f"orbit of {len(self.cameras)} views {where} its centre ({x:.2f}, {y:.2f}, {z:.2f}){unit}, "
+            f"radius {self.radius:.2f}{unit}{where_units} (z up; --cameras for other views)"
         )
 
 
@@ -282,6 +287,7 @@ def segment_scene(
     orbit_ = None
     if cams is None:
         orbit_ = orbit_cameras(segmenter.scene, orbit, width, height, orbit_frame(metres_per_unit, up))
+        orbit_.metres_given = metres_per_unit is not None
         cams = orbit_.cameras
     names = segmenter.label_names
     label_map = class_label_map(names)

@@ -145,3 +145,12 @@ def test_cli_prints_the_frame_the_orbit_and_the_fps(tmp_path, donut_path, fusion
     assert "frame: 5 m per unit (given), up +z\n" in printed
     assert "orbit of 2 views around the scene" in printed and " FPS (" in printed
     assert len(list((tmp_path / "out").glob("frame_*.png"))) == 2
+
+
+def test_orbit_message_does_not_call_file_units_metres(tmp_path, donut_path, fusion_file, capsys):
+    args = ["segment", "--scene", str(donut_path), "--out", str(tmp_path / "out"), "--orbit", "2"]
+    cli.entrypoint(args + ["--width", "32", "--height", "24", "--weights", str(fusion_file("image"))])
+    printed = capsys.readouterr().out
+    assert "treating 1 unit as" in printed  # the features rescale the donut ...
+    orbit_line = next(line for line in printed.splitlines() if line.startswith("orbit of"))
+    assert " m," not in orbit_line and "in the file's units" in orbit_line  # ... the orbit does not
