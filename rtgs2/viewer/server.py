@@ -8,6 +8,7 @@ canvas size, capped at ``max_height`` rows) and then left alone until something 
 
 from __future__ import annotations
 
+import errno
 import socket
 import sys
 import threading
@@ -184,15 +185,22 @@ class Viewer:
 
 
 def check_port_free(host: str, port: int) -> None:
-    """OSError with a one-line message when ``port`` on ``host`` cannot be listened on."""
+    """A one-line error when ``port`` on ``host`` cannot be listened on: ``ValueError`` naming
+    --host for an address that is not this machine's, ``OSError`` naming --port for a port in use."""
     if not 0 < port < 65536:
         raise ValueError(f"port must be in 1..65535, got {port}")
+    try:
+        socket.getaddrinfo(host, port)
+    except socket.gaierror as e:
+        raise ValueError(f"--host {host} is not an address ({e.strerror}): give one of this machine's, e.g. 127.0.0.1 or 0.0.0.0") from None
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is no obstacle
         try:
             s.bind((host, port))
         except OSError as e:
-            raise OSError(f"cannot listen on {host}:{port} ({e.strerror}): pick another port with --port") from None
+            if e.errno == errno.EADDRINUSE:
+                raise OSError(f"cannot listen on {host}:{port} ({e.strerror}): pick another port with --port") from None
+            raise ValueError(f"cannot listen on {host}:{port} ({e.strerror}): give one of this machine's addresses with --host") from None
 
 
 def build_renderer(

@@ -156,3 +156,11 @@ def test_browser_shows_the_label_overlay(tmp_path, labelled_scene):
     rgb = np.asarray(Image.fromarray(renderer.render(RGB, stats.last_camera)).resize((w, h), Image.Resampling.BILINEAR))
     err_rgb = np.abs(image[band] - rgb[band].astype(np.float32)).mean()
     assert err_rgb > 2 * err.mean(), f"the screenshot is as close to the plain RGB ({err_rgb:.1f}) as to the labels"
+
+
+@pytest.mark.parametrize("host, flag", [("999.1.1.1", "--host"), ("203.0.113.7", "--host")])
+def test_a_bad_host_names_the_host_not_the_port(host, flag):
+    """An address that does not parse, or is not this machine's (TEST-NET-3), is a --host problem."""
+    with pytest.raises(ValueError, match=flag) as err:
+        check_port_free(host, 8080)
+    assert "--port" not in str(err.value)
