@@ -3,8 +3,23 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, fields
 from typing import Literal, Optional
+
+
+def warmup_of(cfg) -> int:
+    """The warm-up steps a training of ``cfg`` uses: ``cfg.warmup_steps``, or a tenth of the
+    steps when that is not below ``cfg.steps`` (else the learning rate never reaches its peak)."""
+    return cfg.warmup_steps if cfg.warmup_steps < cfg.steps else cfg.steps // 10
+
+
+def _warn_long_warmup(cfg) -> None:
+    if cfg.warmup_steps >= cfg.steps:
+        warnings.warn(
+            f"--warmup-steps {cfg.warmup_steps} is not below --steps {cfg.steps}: warming up over {warmup_of(cfg)} steps instead",
+            stacklevel=3,
+        )
 
 
 def _check_fields(cfg) -> None:
@@ -96,6 +111,7 @@ class FeatureTrainConfig:
         for name in ("lr", "temperature", "subsample_grid", "segment_scale"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"FeatureTrainConfig.{name} must be positive, got {getattr(self, name)}")
+        _warn_long_warmup(self)
         if not 0 <= self.overlap_min < self.overlap_max <= 1:
             raise ValueError(f"FeatureTrainConfig.overlap_min < overlap_max must lie in [0, 1], got {self.overlap_min}, {self.overlap_max}")
         if not 0 < self.scale_min <= self.scale_max:
@@ -179,6 +195,7 @@ class FusionTrainConfig:
         for f in ("label_smoothing", "colour_jitter", "cutout"):
             if not 0 <= getattr(self, f) < 1:
                 raise ValueError(f"{name}.{f} must lie in [0, 1), got {getattr(self, f)}")
+        _warn_long_warmup(self)
         if not 0 <= self.flip <= 1:
             raise ValueError(f"{name}.flip must lie in [0, 1], got {self.flip}")
         if not 0 < self.zoom_min <= self.zoom_max:

@@ -27,7 +27,7 @@ from rtgs2.features.inputs import GaussianArrays
 from rtgs2.features.io import card_path, load_feature_net, save_feature_net
 from rtgs2.features.ptv3 import VARIANTS
 from rtgs2.train.card import config_flags, git_commit, launcher
-from rtgs2.train.config import FeatureTrainConfig
+from rtgs2.train.config import FeatureTrainConfig, warmup_of
 from rtgs2.train.feature_pairs import PairScene, augmentation, draw_pairs, load_pair_scene, pair_samples
 from rtgs2.utils.checkpoint import CheckpointStore
 from rtgs2.utils.distributed import DistInfo, init_distributed, shutdown_distributed
@@ -126,11 +126,12 @@ def pair_loss(
 
 def lr_at(cfg: FeatureTrainConfig, step: int) -> float:
     """Learning rate of 1-based ``step``: linear warm-up, then cosine to 1% of the peak (or constant)."""
-    if cfg.warmup_steps and step <= cfg.warmup_steps:
-        return cfg.lr * step / cfg.warmup_steps
+    warmup = warmup_of(cfg)
+    if warmup and step <= warmup:
+        return cfg.lr * step / warmup
     if cfg.schedule == "constant":
         return cfg.lr
-    t = (step - cfg.warmup_steps) / max(cfg.steps - cfg.warmup_steps, 1)
+    t = (step - warmup) / max(cfg.steps - warmup, 1)
     return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
 
 
@@ -328,7 +329,7 @@ def training_card(
     evals = [r for r in rows if r.get("eval_accuracy")]
     return {
         "model": f"rtgs2.features.ptv3 {cfg.size}",
-        "data": str(data),
+        "data": str(Path(data).resolve()),
         "train_scenes": identity["train_scenes"],
         "held_out_scenes": held,
         "config": asdict(cfg),

@@ -33,7 +33,7 @@ from rtgs2.fusion.io import load_backbone_weights, load_fusion, save_fusion
 from rtgs2.fusion.losses import FusionLoss, FusionLossConfig
 from rtgs2.fusion.vdvi import FusionOutput, VDVINet, build_fusion
 from rtgs2.train.card import config_flags, git_commit, launcher
-from rtgs2.train.config import FusionTrainConfig
+from rtgs2.train.config import FusionTrainConfig, warmup_of
 from rtgs2.train.fusion_data import (
     FeatureCache, FusionScene, augmentation, collate, draw_batch, feature_weights_path,
     load_fusion_scene, render_sample, training_batch, training_pool,
@@ -99,9 +99,10 @@ def lr_at(cfg: FusionTrainConfig, step: int) -> float:
     """Learning rate of 1-based ``step``: linear warm-up to ``cfg.lr``, then the poly decay
     lr * (1 - t) ** power, t the fraction of post-warm-up steps already taken (the last step
     still learns)."""
-    if cfg.warmup_steps and step <= cfg.warmup_steps:
-        return cfg.lr * step / cfg.warmup_steps
-    t = (step - 1 - cfg.warmup_steps) / max(cfg.steps - cfg.warmup_steps, 1)
+    warmup = warmup_of(cfg)
+    if warmup and step <= warmup:
+        return cfg.lr * step / warmup
+    t = (step - 1 - warmup) / max(cfg.steps - warmup, 1)
     return cfg.lr * (1.0 - t) ** cfg.poly_power
 
 
@@ -301,7 +302,7 @@ def _train(run: FusionRun, out: Path, cfg: FusionTrainConfig, dist: DistInfo, pr
         if start == 0 and run.eval_at_start and val and dist.is_main:
             metrics = validate(model, val, device)
             log.append(step=0, **_val_columns(metrics), seconds=time.monotonic() - t0)
-            bar.update(0, val=f"{metrics['miou']:.3f}")
+            bar.update(0, val=f"{100 * metrics['miou']:.1f}% mIoU")
         model.train()
         metrics = None
         for step in range(start + 1, cfg.steps + 1):
@@ -334,7 +335,7 @@ def _train(run: FusionRun, out: Path, cfg: FusionTrainConfig, dist: DistInfo, pr
             if val and (step == cfg.steps or (cfg.eval_every and step % cfg.eval_every == 0)):
                 metrics = validate(model, val, device)
                 row.update(_val_columns(metrics))
-                bar.update(step, val=f"{metrics['miou']:.3f}")
+                bar.update(step, val=f"{100 * metrics['miou']:.1f}% mIoU")
                 if run.keep_best and metrics["miou"] > best_miou:
                     best_miou, best_step = metrics["miou"], step
                     card.save(model, best, step, row["seconds"], metrics)
@@ -381,7 +382,7 @@ class _Carder:
         losses = [float(r["loss"]) for r in rows[-LOSS_WINDOW:]]
         return {
             "model": f"rtgs2.fusion.vdvi {cfg.size}, inputs={cfg.inputs}",
-            "data": str(run.data),
+            "data": str(Path(run.data).resolve()),
             "train_scenes": self.identity["train_scenes"],
             "val": {"scenes": self.identity["val_scenes"], "views": "held out (index % 8 == 0)"},
             "feature_weights": str(run.feature_weights) if run.feature_weights else None,

@@ -63,6 +63,7 @@ def test_short_run_lowers_the_loss_and_writes_weights_with_cards(overfit):
     assert card["val"]["scenes"] == ["train_000"] and card["config"]["inputs"] == "both"
     assert card["metrics"]["val"]["miou"] == pytest.approx(float(rows[-1]["val_miou"]), abs=1e-6)
     assert "rtgs2 train fusion --data" in card["reproduce"] and "--steps 150" in card["reproduce"]
+    assert Path(card["data"]).is_absolute()  # a card read elsewhere still names its data
     best_card = json.loads((out / "best.json").read_text())
     evals = {int(r["step"]): float(r["val_miou"]) for r in rows if r["val_miou"]}
     assert sorted(evals) == [75, 150] and best_card["steps"] == max(evals, key=evals.get)
