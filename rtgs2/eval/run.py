@@ -239,14 +239,14 @@ def load_models(weights: Sequence[str | Path], names: Sequence[str], data_names:
             raise Rtgs2Error(
                 f"fusion model {path} shares no class name with the data's label set (data: "
                 f"{', '.join(data_names[:8])}{', ...' if len(data_names) > 8 else ''}; model: {', '.join(classes[:8])}"
-                f"{', ...' if len(classes) > 8 else ''}); choose the data's label set with label_set"
+                f"{', ...' if len(classes) > 8 else ''}); choose the data's label set with --label-set"
             )
         name = names[i] if names else ROW_NAMES[config["inputs"]]
         models.append(Model(name, path, config, lut, ignored, absent))
     rows = [m.name for m in models] + ([FINETUNED] if finetune else [])
     dup = sorted({r for r in rows if rows.count(r) > 1})
     if dup:
-        raise ValueError(f"several rows would be named {dup}: name each model (names)")
+        raise ValueError(f"several rows would be named {dup}: name each model with --names (one per --weights, in order)")
     return models
 
 

@@ -161,7 +161,7 @@ def pack_grid_key(
     if num_samples * x_size * y_size * z_size >= _INT64_LIMIT:
         raise ValueError(
             f"a grid of {x_size} x {y_size} x {z_size} voxels x {num_samples} samples does not fit in an int64 key: "
-            "use a larger grid size"
+            "the scene is too large for the voxel size: give --metres-per-unit (smaller scene units) or crop the scene"
         )
     return ((batch * x_size + grid_coord[:, 0]) * y_size + grid_coord[:, 1]) * z_size + grid_coord[:, 2]
 

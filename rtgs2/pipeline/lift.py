@@ -255,7 +255,7 @@ def lift_scene(
         raise FileNotFoundError(f"scene {scene} not found")
     _check_outputs(scene, out, colored)
     if cameras is not None and views is not None:
-        raise ValueError("pass either cameras (a cameras.json) or views (a number of automatic views), not both")
+        raise ValueError("give either --cameras (a cameras.json) or --views (a number of automatic views), not both")
     cams = None
     if cameras is not None:
         cams = read_cameras_json(cameras)

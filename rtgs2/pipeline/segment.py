@@ -117,6 +117,17 @@ def orbit_cameras(
     return Orbit("outside", tuple(box.centre.tolist()), radius, file_cameras(cams, frame))
 
 
+def check_cameras_see(scene: GaussianScene, cameras: list[Camera], name: str | Path) -> None:
+    """A ``ValueError`` when no camera has any Gaussian centre of ``scene`` in its view (frames
+    would be empty): cameras of another frame, units or scene."""
+    means = scene.means.detach().cpu()
+    if not any(bool(cam.in_frustum(means).any()) for cam in cameras):
+        raise ValueError(
+            f"none of the {len(cameras)} cameras sees any Gaussian of {name}: are they in the scene's frame "
+            "(its units and up axis) and of this scene?"
+        )
+
+
 def orbit_frame(metres_per_unit: float | None, up: str) -> SceneFrame:
     """The frame automatic cameras are placed in: the file's ``up`` axis and the given units, else
     1 unit = 1 m. Not the features' automatic scale: that makes every scene room-sized for the
@@ -271,7 +282,7 @@ def segment_scene(
     out = Path(out)
     check_output_folder(out, MARKER, "an rtgs2 segment output")
     if cameras is not None and orbit is not None:
-        raise ValueError("pass either cameras (a cameras.json) or orbit (a number of views), not both")
+        raise ValueError("give either --cameras (a cameras.json) or --orbit (a number of views), not both")
     cams = None
     if cameras is not None:
         cams = read_cameras_json(cameras)
@@ -289,6 +300,7 @@ def segment_scene(
         orbit_ = orbit_cameras(segmenter.scene, orbit, width, height, orbit_frame(metres_per_unit, up))
         orbit_.metres_given = metres_per_unit is not None
         cams = orbit_.cameras
+    check_cameras_see(segmenter.scene, cams, scene)  # before anything is written
     names = segmenter.label_names
     label_map = class_label_map(names)
 

@@ -204,7 +204,7 @@ def test_lift_scene_keeps_every_property_and_adds_the_labels(tmp_path, fusion_fi
     [
         (["--cameras", "{tmp}/bad.json"], "{tmp}/bad.json: not valid JSON"),
         (["--cameras", "{tmp}/none.json"], "no such cameras.json: {tmp}/none.json"),
-        (["--cameras", "{tmp}/cams.json", "--views", "3"], "pass either cameras"),
+        (["--cameras", "{tmp}/cams.json", "--views", "3"], "either --cameras"),
         (["--views", "0"], "--views must be a positive number"),
         (["--out", "{tmp}"], "output {tmp} is a folder"),
         (["--out", "{tmp}/labels.txt"], "output {tmp}/labels.txt must be a .ply file"),

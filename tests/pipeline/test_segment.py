@@ -154,3 +154,16 @@ def test_orbit_message_does_not_call_file_units_metres(tmp_path, donut_path, fus
     assert "treating 1 unit as" in printed  # the features rescale the donut ...
     orbit_line = next(line for line in printed.splitlines() if line.startswith("orbit of"))
     assert " m," not in orbit_line and "in the file's units" in orbit_line  # ... the orbit does not
+
+
+def test_cameras_that_see_nothing_are_refused_before_writing(tmp_path, donut_path, fusion_file, capsys):
+    from rtgs2.scene import write_cameras_json
+
+    away = Camera.look_at((100.0, 0.0, 0.0), (200.0, 0.0, 0.0), width=32, height=24)  # looks away from the donut
+    write_cameras_json([away], tmp_path / "cams.json")
+    args = ["segment", "--scene", str(donut_path), "--out", str(tmp_path / "out"), "--cameras", str(tmp_path / "cams.json")]
+    with pytest.raises(SystemExit) as exit_:
+        cli.entrypoint(args + ["--weights", str(fusion_file("image"))])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "none of the 1 cameras sees any Gaussian" in err
+    assert not (tmp_path / "out").exists()
