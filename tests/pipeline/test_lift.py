@@ -14,7 +14,6 @@ from plyfile import PlyData
 from rtgs2 import cli
 from rtgs2.data.readers.synthrooms import CLASS_NAMES, open_scene
 from rtgs2.eval.lift_eval import evaluate_lift, gaussian_scores, gaussian_truth
-from rtgs2.fusion.io import SHIPPED as SHIPPED_FUSION
 from rtgs2.pipeline.draw import class_label_map
 from rtgs2.pipeline.lift import LIFT_VIEWS, coverage_cameras, lift_labels, lift_scene
 from rtgs2.pipeline.segmenter import UNLABELLED, SegmentedView
@@ -204,7 +203,7 @@ def test_lift_scene_keeps_every_property_and_adds_the_labels(tmp_path, fusion_fi
     [
         (["--cameras", "{tmp}/bad.json"], "{tmp}/bad.json: not valid JSON"),
         (["--cameras", "{tmp}/none.json"], "no such cameras.json: {tmp}/none.json"),
-        (["--cameras", "{tmp}/cams.json", "--views", "3"], "either --cameras"),
+        (["--cameras", "{tmp}/cams.json", "--views", "3"], "give either --cameras"),
         (["--views", "0"], "--views must be a positive number"),
         (["--out", "{tmp}"], "output {tmp} is a folder"),
         (["--out", "{tmp}/labels.txt"], "output {tmp}/labels.txt must be a .ply file"),
@@ -230,9 +229,10 @@ def test_cli_errors_are_one_line(args, expected, tmp_path, fusion_file, capsys):
     assert not (tmp_path / "out.ply").exists()
 
 
-def test_cli_without_weights_is_refused_when_none_are_shipped(tmp_path, capsys):
-    if SHIPPED_FUSION.is_file():
-        pytest.skip("a fusion model is shipped: --weights is optional")
+def test_cli_without_weights_is_refused_when_none_are_shipped(tmp_path, capsys, monkeypatch):
+    import rtgs2.pipeline.segmenter as segmenter
+
+    monkeypatch.setattr(segmenter, "SHIPPED_FUSION", tmp_path / "none_shipped.pt")  # a checkout without the weights
     src = tmp_path / "blob.ply"
     small_object_ply(src)
     line = one_line_error(["lift", "--scene", str(src), "--out", str(tmp_path / "out.ply")], capsys)
