@@ -9,6 +9,7 @@ co-visible pixels at all, when the camera axes are wrong (e.g. OpenGL read as Op
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +21,10 @@ from rtgs2.data.open import OpenedDataset, open_dataset
 from rtgs2.data.readers.common import OPENGL_TO_OPENCV, SceneInfo
 from rtgs2.data.views import IGNORE_LABEL, SceneViews
 from rtgs2.scene.camera import Camera
+from rtgs2.utils.io import atomic_write_text
+from rtgs2.utils.lock import check_output_folder
 
+MARKER = "data_check.json"  # written first into an output folder: a rerun may write there again, nothing else
 POSE_REL_TOL = 0.05  # median |z_pred - z_obs| / z_obs above this flags a pose problem. Measured on the
 # test fixtures (64x48 box room, SynthRooms mini): 0.003-0.005 with correct poses (nearest-pixel
 # sampling on slanted surfaces), 0.08-0.50 with OpenGL or world-to-camera poses read as OpenCV
@@ -297,8 +301,11 @@ def run_data_check(path: Path, out_dir: Path, label_set: str | None = None, spli
     for name, value in (("num_pairs", num_pairs), ("max_label_frames", max_label_frames)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    check_output_folder(out_dir, MARKER, "an rtgs2 data check output")
     console = Console()
     ds = open_dataset(path, label_set=label_set, split_scenes=split_scenes, frame_stride=frame_stride)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out_dir / MARKER, json.dumps({"data": str(Path(path).resolve()), "format": ds.format}) + "\n")
     console.print(f"[bold]{path}[/]: format {ds.format}, {len(ds.scenes)} scenes, label set {ds.label_set}")
     for split, names in ds.scene_split.items():
         console.print(

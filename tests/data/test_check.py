@@ -109,3 +109,16 @@ def test_run_data_check_rejects_bad_counts_and_strides(src, tmp_path):
         with pytest.raises(ValueError, match=f"{name} must be a positive integer"):
             run_data_check(tmp_path / "d", tmp_path / "out", **kw)
     assert not (tmp_path / "out").exists()
+
+
+def test_data_check_writes_only_into_its_own_or_an_empty_folder(src, tmp_path):
+    fw.write_replica(src, tmp_path / "data")
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("x")
+    with pytest.raises(ValueError, match="not empty and is not an rtgs2 data check output"):
+        run_data_check(tmp_path / "data", foreign)
+    assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
+    run_data_check(tmp_path / "data", tmp_path / "out")
+    run_data_check(tmp_path / "data", tmp_path / "out")  # a rerun writes into its own output again
+    assert (tmp_path / "out" / "data_check.json").is_file()
