@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import statistics
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,6 +136,12 @@ class Segmenter:
             named = feature_weights is not None or read_fusion_card(weights).get("feature_weights_sha256")
             if named or scene.features is None or scene.features.shape[1] != dim:
                 fw = model_feature_weights(weights, feature_weights)
+                if scene.features is not None:  # say so: a user who ran `rtgs2 features` expects them used
+                    warnings.warn(
+                        f"the scene's own f_vi_* features are not used: the fusion model needs those of "
+                        f"{Path(fw).name if fw is not None else 'the shipped feature weights'} (named "
+                        f"{'by --feature-weights' if feature_weights is not None else 'on its card'}); computing them (cached)"
+                    )
                 scene = scene.with_features(scene_features(scene, ply, fw, feature_cache, frame))
         return cls(model, scene, device, frame)
 

@@ -110,7 +110,8 @@ def test_file_features_are_used_only_when_no_weights_are_named(tmp_path, small_d
     carded.write_bytes(fusion_file("both").read_bytes())
     sha = segmenter_module.file_sha256(SHIPPED_FEATURES)
     carded.with_suffix(".json").write_text(json.dumps({"feature_weights_sha256": sha}))
-    named = Segmenter.from_files(ply, carded, feature_cache=tmp_path / "c")
+    with pytest.warns(UserWarning, match="the scene's own f_vi_\\* features are not used"):  # said, not silent
+        named = Segmenter.from_files(ply, carded, feature_cache=tmp_path / "c")
     assert not torch.allclose(named.scene.features, own, atol=1e-3)
     assert len(list((tmp_path / "c").glob("*.npz"))) == 1
     (tmp_path / "broken.json").write_text("{not json")
