@@ -148,9 +148,6 @@ def test_presets_and_cache_root(monkeypatch, tmp_path):
 def test_fitted_mode_runs_recon_from_depth_points(tmp_path, monkeypatch, capsys):
     """'fitted' mode: rtgs2.recon fits the training views, initialised from back-projected depth;
     the log follows the scene's ground truth and fit (a v1 scene takes minutes)."""
-    recon = pytest.importorskip("rtgs2.recon")
-    if not hasattr(recon, "fit_gaussians") or not hasattr(recon, "points_from_depth"):
-        pytest.skip("rtgs2.recon has no fit_gaussians / points_from_depth yet")
     cfg = dict(num_scenes=1, num_views=9, width=32, height=24, gaussians="fitted", fit_iterations=20, fit_init_points=2000)
     monkeypatch.setattr("rtgs2.utils.progress.PLAIN_INTERVAL_S", 0.0)  # a line at every update
     root = build_synthrooms(tmp_path / "fit", progress=True, **cfg)
