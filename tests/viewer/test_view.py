@@ -106,6 +106,21 @@ def open_browser(binary: str, profile: Path) -> tuple[subprocess.Popen, DevTools
     return proc, DevTools(page["webSocketDebuggerUrl"])
 
 
+def _band(h: int, w: int) -> tuple[slice, slice]:
+    """The part of the page that shows only the frame: the GUI panel and viser's notice float over
+    its top, the axes gizmo over its bottom-left corner."""
+    return slice(int(0.55 * h), int(0.85 * h)), slice(int(0.1 * w), w)
+
+
+def _band_error(shot: str, frame: np.ndarray) -> float:
+    """Mean |screenshot - frame| (grey levels) over :func:`_band`, the frame resized to the page."""
+    image = np.asarray(Image.open(io.BytesIO(base64.b64decode(shot))).convert("RGB")).astype(np.float32)
+    h, w = image.shape[:2]
+    resized = np.asarray(Image.fromarray(frame).resize((w, h), Image.Resampling.BILINEAR)).astype(np.float32)
+    band = _band(h, w)
+    return float(np.abs(image[band] - resized[band]).mean())
+
+
 def test_browser_shows_the_label_overlay(tmp_path, labelled_scene):
     binary = chromium()
     if binary is None:
@@ -129,8 +144,13 @@ def test_browser_shows_the_label_overlay(tmp_path, labelled_scene):
         while not (viewer.stats.last_frame is not None and viewer.stats.last_frame.shape[0] == MAX_HEIGHT):
             assert time.monotonic() < deadline, f"no full-size frame after {WAIT_S} s: {viewer.stats}"
             time.sleep(0.2)
-        time.sleep(2)  # the browser decodes and draws the last frame
-        shot = page.call("Page.captureScreenshot", format="png")["data"]
+        # the browser decodes and draws the last frame when it gets to it: take screenshots until
+        # one shows it (the band check below), instead of sleeping a guessed time
+        while True:
+            shot = page.call("Page.captureScreenshot", format="png")["data"]
+            if _band_error(shot, viewer.stats.last_frame) < 10 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
     finally:
         if proc is not None:
             proc.kill()
@@ -147,9 +167,8 @@ def test_browser_shows_the_label_overlay(tmp_path, labelled_scene):
     # The frame fills the canvas (the whole page); the GUI panel and viser's "software WebGL" notice
     # float over its top, the axes gizmo over its bottom-left corner: compare the band between them.
     h, w = image.shape[:2]
-    frame = np.asarray(Image.fromarray(stats.last_frame).resize((w, h), Image.Resampling.BILINEAR)).astype(np.float32)
-    band = (slice(int(0.55 * h), int(0.85 * h)), slice(int(0.1 * w), w))
-    err = np.abs(image[band] - frame[band]).mean(-1)
+    band = _band(h, w)
+    err = np.array(_band_error(shot, stats.last_frame))
     print(f"mean |screenshot - frame| over the band: {err.mean():.1f} grey levels")
     assert err.mean() < 10, f"the screenshot differs from the last frame sent by {err.mean():.1f} grey levels on average"
     # and it is the label overlay, not the plain render: the same view in RGB is much farther from it
