@@ -143,7 +143,8 @@ def radiance(
             h /= np.linalg.norm(h, axis=1, keepdims=True) + 1e-12
             spec[:] += energy * (ks * np.maximum(np.einsum("ij,ij->i", normals, h), 0.0) ** shin * (cos > 0))[:, None]
 
-    for pos, color in zip(lights.pos, lights.color):
+    radius = lights.radius if lights.radius is not None else np.zeros(len(lights.pos))
+    for pos, color, r in zip(lights.pos, lights.color, radius):
         if not color.any():
             continue
         to_l = pos - start
@@ -151,7 +152,10 @@ def radiance(
         ldir = to_l / dist[:, None]
         facing = np.einsum("ij,ij->i", normals, ldir) > 0
         vis = np.zeros(n_pts, bool)
-        vis[facing] = ctx.visible(start[facing], ldir[facing], dist[facing])
+        # stop at the bulb's surface: a lamp's stem or socket ends at its centre, and a shadow ray
+        # ending exactly there would be blocked or not by rounding (speckle on nearby walls)
+        reach = np.maximum(dist[facing] - r, 1e-3)
+        vis[facing] = ctx.visible(start[facing], ldir[facing], reach)
         add_light(ldir, (vis / (dist**2 + LIGHT_SOFTENING))[:, None] * color)
 
     sky = lights.sky_color if lights.sky_color is not None else np.zeros(3)
