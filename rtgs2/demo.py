@@ -40,10 +40,12 @@ from rich.progress import track
 from rtgs2.data.readers.synthrooms import DONE, list_scenes, open_scene, synthrooms_label_map
 from rtgs2.data.segmentation import confusion_with_unlabelled, segmentation_metrics
 from rtgs2.data.views import IGNORE_LABEL
+from rtgs2.fusion.io import fusion_weights_path
 from rtgs2.pipeline.draw import gif_frame, legend, to_uint8, write_gif
-from rtgs2.pipeline.segmenter import FrameRate, Segmenter, fusion_weights_path
+from rtgs2.pipeline.segmenter import FrameRate, Segmenter
 from rtgs2.synth.build import build_synthrooms, scene_list, scene_seeds
-from rtgs2.synth.config import PRESETS, cache_root, preset_config
+from rtgs2.synth.config import PRESETS, preset_config
+from rtgs2.utils.cache import cache_root
 from rtgs2.utils.errors import Rtgs2Error
 from rtgs2.utils.io import atomic_write_text
 from rtgs2.utils.lock import check_output_folder

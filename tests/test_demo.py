@@ -15,10 +15,10 @@ from rtgs2.data.readers.synthrooms import CLASS_NAMES
 from rtgs2.demo import DEMO_DATA_SEED, run_demo
 from rtgs2.fusion.io import SHIPPED, save_fusion
 from rtgs2.fusion.vdvi import build_fusion
-from rtgs2.pipeline import segmenter as segmenter_module
 from rtgs2.synth import build as synth_build
 from rtgs2.synth.build import scene_seeds
-from rtgs2.synth.config import CACHE_ENV, PRESETS, preset_config
+from rtgs2.synth.config import PRESETS, preset_config
+from rtgs2.utils.cache import CACHE_ENV
 from tests.cli.test_errors import one_line_error
 
 TINY = {"preset": "mini", "width": 64, "height": 48, "surface_spacing": 0.15}  # ~11k Gaussians, seconds
@@ -65,7 +65,7 @@ def test_demo_room_is_none_of_v1s(tmp_path, cache, random_weights):
 
 
 def test_demo_without_weights_fails_at_once(tmp_path, cache, monkeypatch, capsys):
-    monkeypatch.setattr(segmenter_module, "SHIPPED_FUSION", tmp_path / "vdvi_small_both_synthrooms_v1.pt")
+    monkeypatch.setattr("rtgs2.fusion.io.SHIPPED", tmp_path / "vdvi_small_both_synthrooms_v1.pt")
     line = one_line_error(["demo", "--out", str(tmp_path / "demo")], capsys)
     assert line.startswith(f"rtgs2 demo: no shipped fusion weights at {tmp_path}/vdvi_small_both_synthrooms_v1.pt")
     assert "--weights" in line and not cache.exists()  # refused before building anything

@@ -24,7 +24,7 @@ def subcommands(commands: Mapping[str, type], defaults: Mapping[str, object] | N
 
 @dataclass(frozen=True)
 class FrameOptions:
-    """A scene file's units and up axis (DESIGN §4: the networks expect z up, metres); flattened
+    """A scene file's units and up axis (the networks expect z up, metres); flattened
     into a subcommand's flags as ``--metres-per-unit`` and ``--up``."""
 
     metres_per_unit: Optional[float] = None

@@ -10,8 +10,9 @@ from typing import Literal, Optional
 
 @dataclass
 class Reproduce:
-    """Build SynthRooms, pre-train the features, train the three fusion variants, fine-tune and evaluate:
-    the paper-style table (OUT/results.md). A rerun continues where it stopped; each step says how long is left."""
+    """Build SynthRooms, pre-train the features, train the full, image-only and Z-only fusion models, fine-tune
+    and evaluate: the paper-style table (OUT/results.md). A rerun continues where it stopped; each step says how
+    long is left."""
 
     preset: Literal["v1", "mini"] = "v1"
     """v1: the full table (about 14 h on 2 CPU cores); mini: every step in minutes (numbers meaningless)."""

@@ -1,6 +1,6 @@
 """Reconstruct the scenes of a data set: readers' ``SceneViews`` -> :func:`fit_gaussians` (``rtgs2 recon``).
 
-The recon library takes plain lists (DESIGN §3: recon imports scene and render only); this
+The recon library takes plain lists (recon imports only the scene and render stages); this
 module lives in ``data``, the stage after recon, where a data set's scenes become those lists.
 """
 

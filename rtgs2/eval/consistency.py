@@ -1,5 +1,5 @@
-"""View consistency of label images (DESIGN §7): do two views give the same label to the same
-surface point? Every pixel of view A is lifted to 3D with A's depth, projected into view B, and
+"""View consistency of label images (the quality bar: higher for the full model than for the
+image-only one): do two views give the same label to the same surface point? Every pixel of view A is lifted to 3D with A's depth, projected into view B, and
 compared with B's label at the pixel it lands on, if B sees that point too (its depth there
 agrees) rather than something in front of it.
 """

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from rtgs2.data.segmentation import confusion_matrix, confusion_with_unlabelled, segmentation_metrics
 from rtgs2.recon.losses import psnr, ssim, ssim_map
-from rtgs2.synth.config import cache_root
+from rtgs2.utils.cache import cache_root
 
 __all__ = [
     "confusion_matrix",

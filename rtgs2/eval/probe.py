@@ -14,9 +14,9 @@ import torch
 import torch.nn.functional as F
 
 from rtgs2.data.views import IGNORE_LABEL, SceneViews
+from rtgs2.data.visibility import visible_gaussians
 from rtgs2.eval.metrics import confusion_matrix, segmentation_metrics
 from rtgs2.scene.gaussians import GaussianScene
-from rtgs2.train.feature_pairs import visible_gaussians
 
 MIN_VOTES = 2  # a Gaussian seen (unoccluded) by fewer views keeps no class
 

@@ -21,17 +21,17 @@ from pathlib import Path
 
 from rtgs2.eval.config import EvalConfig
 from rtgs2.eval.reproduce_config import PRESETS, ReproducePreset
-from rtgs2.synth.config import cache_root
+from rtgs2.utils.cache import cache_root
 from rtgs2.utils.io import atomic_write_text
 from rtgs2.utils.lock import OutputLock, check_output_folder
 
 MARKER = "reproduce.json"
-VARIANTS = ("both", "image", "features")  # the rows full, image only, Z only
+INPUT_VARIANTS = ("both", "image", "features")  # the fusion models' inputs: the rows full, image only, Z only
 
 
 def step_names() -> list[str]:
     """The steps in order."""
-    return ["data", "features", *(f"fusion-{v}" for v in VARIANTS), "eval"]
+    return ["data", "features", *(f"fusion-{v}" for v in INPUT_VARIANTS), "eval"]
 
 
 def default_out(preset: str) -> Path:
@@ -93,7 +93,7 @@ def _step_configs(p: ReproducePreset, num_threads: int) -> dict:
     """The config of every training and evaluation step (built here, so a bad value is refused
     before hours of work)."""
     configs = {"features": replace(p.features, num_threads=num_threads)}
-    for v in VARIANTS:
+    for v in INPUT_VARIANTS:
         configs[f"fusion-{v}"] = replace(p.fusion, inputs=v, num_threads=num_threads)
     configs["eval"] = EvalConfig(
         finetune_steps=p.finetune_steps, fps_frames=p.fps_frames, figure_views=p.figure_views, lift=True,
@@ -122,7 +122,7 @@ def _run_step(name: str, p: ReproducePreset, out: Path, num_threads: int) -> Non
     elif name == "eval":
         from rtgs2.eval.run import evaluate
 
-        weights = [out / f"fusion-{v}" / "best.pt" for v in VARIANTS]
+        weights = [out / f"fusion-{v}" / "best.pt" for v in INPUT_VARIANTS]
         evaluate(data, out / "eval", weights, feature_weights=features, config=cfg)
     else:
         raise AssertionError(name)

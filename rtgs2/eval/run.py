@@ -58,14 +58,13 @@ from rtgs2.eval.metrics import (
     confusion_with_unlabelled, lpips, lpips_available, per_image_segmentation_metrics, psnr, segmentation_metrics, ssim,
 )  # fmt: skip
 from rtgs2.eval.table import finite_or_none, write_results
-from rtgs2.fusion.io import read_fusion_file
-from rtgs2.pipeline.segmenter import MIN_ALPHA, FrameRate, Segmenter, fusion_weights_path, measure_fps
+from rtgs2.fusion.io import fusion_weights_path, read_fusion_file
+from rtgs2.pipeline.segmenter import MIN_ALPHA, FrameRate, Segmenter, measure_fps, model_feature_weights
 from rtgs2.scene import Camera
-from rtgs2.synth.config import cache_root
 from rtgs2.synth.room import Room, read_room
-from rtgs2.train.card import git_commit
-from rtgs2.train.fusion_data import model_feature_weights
+from rtgs2.utils.cache import cache_root
 from rtgs2.utils.errors import Rtgs2Error
+from rtgs2.utils.git import git_commit
 from rtgs2.utils.io import atomic_write_text
 from rtgs2.utils.lock import OutputLock, check_output_folder
 from rtgs2.utils.progress import ProgressReport
@@ -339,6 +338,7 @@ def finetuned(
 ) -> Model:
     """``model`` fine-tuned on the training views of ``views`` (labels in its classes) for
     ``config.finetune_steps`` steps in ``out/finetune/<scene>`` (resumed when there)."""
+    # imported here: only this row trains, and scoring the other rows needs no training code
     from rtgs2.train.finetune import FINETUNE, finetune_views
 
     lut = torch.from_numpy(model.lut[data_lut])  # raw label value -> model class

@@ -1,5 +1,5 @@
-"""Export of trained networks for other runtimes (DESIGN §3 ``export/``): the fusion network to
-ONNX, run with onnxruntime (:mod:`rtgs2.export.onnx`).
+"""Export of trained networks for other runtimes: the fusion network to ONNX, run with
+onnxruntime (:mod:`rtgs2.export.onnx`).
 
 The opset bounds live here, without torch, because ``rtgs2 export onnx --help`` shows them.
 """

@@ -40,7 +40,7 @@ the per-sample counts), returns a tensor whose length is a value of the input, n
 that size the voxel hash, ``torch.unique`` makes the voxel count data, and pooling sorts by codes;
 ``torch.export.draft_export``, which assumes the example's values at such guards, fails inside
 ``unpack_grid_key`` (points.py) with ``PendingUnbackedSymbolNotFound`` on the unique keys' length.
-Features are computed once per scene (DESIGN §2); the per-frame path needs only this network.
+Features are computed once per scene and stored with it; the per-frame path needs only this network.
 """
 
 from __future__ import annotations
@@ -138,8 +138,7 @@ def export_fusion_onnx(
     Raises ValueError for a bad size, opset or output path and FileNotFoundError for missing
     weights, before any slow work.
     """
-    from rtgs2.fusion.io import load_fusion
-    from rtgs2.pipeline.segmenter import fusion_weights_path
+    from rtgs2.fusion.io import fusion_weights_path, load_fusion
     from rtgs2.utils.io import file_sha256
 
     if not MIN_OPSET <= opset <= MAX_OPSET:

@@ -3,11 +3,9 @@
 Names are imported on first use (the CLI reads configs without loading torch).
 """
 
-from __future__ import annotations
+from rtgs2.utils.lazy import lazy_exports
 
-import importlib
-
-_EXPORTS = {
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "extract_features": "rtgs2.features.extract",
     "load_feature_net": "rtgs2.features.io",
     "save_feature_net": "rtgs2.features.io",
@@ -16,15 +14,4 @@ _EXPORTS = {
     "PTv3Config": "rtgs2.features.ptv3",
     "SceneFrame": "rtgs2.features.inputs",
     "choose_frame": "rtgs2.features.inputs",
-}
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'rtgs2.features' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+})

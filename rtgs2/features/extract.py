@@ -18,6 +18,7 @@ from rtgs2.features.inputs import GaussianArrays, SceneFrame, choose_frame, gaus
 from rtgs2.features.io import load_feature_net
 from rtgs2.features.ptv3 import GaussianFeatureNet
 from rtgs2.scene.gaussians import GaussianScene
+from rtgs2.utils.layers import inference_copy
 
 MAX_POINTS_PER_PASS = 2_000_000  # Gaussians per forward pass (~4 GB peak for `small`); larger scenes go in slabs
 SLAB_CONTEXT_M = 1.0  # metres of neighbouring Gaussians each slab sees beyond its own extent
@@ -75,14 +76,14 @@ def extract_features(
         frame: units and up axis of the file (default: :func:`choose_frame`'s automatic choice).
         max_points_per_pass: larger scenes are processed in slabs (see module docstring).
         device: where the network runs (default: CUDA when present, else the CPU); a loaded
-            network passed as ``weights`` is moved there.
+            network passed as ``weights`` runs as a copy there when it is elsewhere or training.
 
     Raises:
         ValueError: NaN/Inf attributes, a scene collapsed to one point.
     """
     model = weights if isinstance(weights, GaussianFeatureNet) else load_feature_net(weights)
     device = feature_device(device)
-    model = model.to(device).eval()
+    model = inference_copy(model, device)  # a network passed in is left on its device, in its mode
     arrays = gaussian_arrays(scene, frame if frame is not None else choose_frame(scene))
     out = torch.empty(scene.num_gaussians, model.cfg.out_channels)
     with torch.no_grad():

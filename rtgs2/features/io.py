@@ -1,6 +1,10 @@
 """Feature-network weights: one torch file holding the config and the state dict, and a JSON
 card beside it (data, config, steps, wall time, commit, metrics, how to reproduce). The
-shipped weights live in ``rtgs2/features/weights/`` and are the default everywhere."""
+shipped weights live in ``rtgs2/features/weights/`` and are the default everywhere.
+
+Which file to use is decided here (:func:`resolve_feature_weights`), for training and
+inference alike: a model that reads features records the weights it was trained with, and
+features of other weights would mean nothing to it."""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ from pathlib import Path
 import torch
 
 from rtgs2.features.ptv3 import GaussianFeatureNet, PTv3Config
-from rtgs2.utils.io import atomic_open, atomic_write_text, refuse_folder
+from rtgs2.utils.errors import Rtgs2Error
+from rtgs2.utils.io import atomic_open, atomic_write_text, file_sha256, refuse_folder
 
 FORMAT = "rtgs2-features-1"
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -19,9 +24,54 @@ SHIPPED = WEIGHTS_DIR / "ptv3_small_synthrooms_v1.pt"
 
 def shipped_with_sha256(sha256: str) -> Path | None:
     """The shipped weights file (any in ``WEIGHTS_DIR``) whose SHA-256 is ``sha256``, or None."""
-    from rtgs2.utils.io import file_sha256
-
     return next((p for p in sorted(WEIGHTS_DIR.glob("*.pt")) if file_sha256(p) == sha256), None)
+
+
+def resolve_feature_weights(
+    given: str | Path | None = None,
+    *,
+    recorded: str | Path | None = None,
+    sha256: str | None = None,
+    needed_by: str = "the model",
+) -> Path:
+    """The feature weights to extract features with, for a model that may record those it was
+    trained with (a fusion model's card: their path ``recorded`` and hash ``sha256``).
+
+    ``given`` (the user's --feature-weights) when set; else, when ``sha256`` is known,
+    ``recorded`` if that file has it, else the shipped file that has it (a model may have been
+    trained on earlier shipped features than today's default, and ``recorded`` may be relative
+    to another folder); else ``recorded`` when that file exists; else :data:`SHIPPED`.
+    ``needed_by`` names the model in the refusal.
+
+    Raises:
+        FileNotFoundError: the chosen file is missing (one line saying what to pass).
+        Rtgs2Error: ``sha256`` is known and the chosen file's hash differs.
+    """
+    named = Path(recorded) if recorded else None
+    if given is not None:
+        path = Path(given)
+    elif sha256:
+        if named is not None and named.is_file() and file_sha256(named) == sha256:
+            return named
+        found = shipped_with_sha256(sha256)
+        if found is not None:
+            return found
+        path = SHIPPED  # no shipped file has the recorded hash: refused below, saying what to pass
+    else:
+        path = named if named is not None and named.is_file() else SHIPPED
+    if not path.is_file():
+        if given is None and path == SHIPPED:
+            raise FileNotFoundError(
+                f"the shipped feature weights are not in this install ({SHIPPED}): train them "
+                "(rtgs2 train features) and pass --feature-weights"
+            )
+        raise FileNotFoundError(f"feature weights {path} not found (--feature-weights)")
+    if sha256 and file_sha256(path) != sha256:
+        raise Rtgs2Error(
+            f"feature weights {path} are not the ones {needed_by} was trained with "
+            f"(its card records sha256 {sha256[:12]}...): pass those with --feature-weights"
+        )
+    return path
 
 
 def card_path(weights: str | Path) -> Path:

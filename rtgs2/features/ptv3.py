@@ -1,5 +1,7 @@
 """A Point Transformer V3-style backbone (Wu et al., CVPR 2024) in plain PyTorch, and the
-Gaussian feature network built on it: blocks -> stages -> model -> variant functions.
+Gaussian feature network built on it: blocks (``DropPath`` and ``Mlp`` come from
+:mod:`rtgs2.utils.layers`, shared with the fusion network) -> stages -> model -> variants
+(``SIZES``: the only place variants are named).
 
 What PTv3 does and what is kept:
 - points are voxelised, then *serialized* along space-filling curves (z-order, Hilbert and
@@ -20,7 +22,8 @@ Gaussians sharing a voxel still get distinct, L2-normalised features.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -30,39 +33,12 @@ from torch import Tensor
 from rtgs2.features.points import PointBatch, grid_sample, offset_to_batch
 from rtgs2.features.serialization import ORDERS, serialize
 from rtgs2.features.sparse_conv import SubMConv3d, neighbour_index
+from rtgs2.utils.layers import DropPath, Mlp
 
-IN_CHANNELS = 10  # xyz, base colour RGB, 3 log-scales, opacity (DESIGN §2, paper §3.2)
+IN_CHANNELS = 10  # xyz, base colour RGB, 3 log-scales, opacity per Gaussian (paper §3.2)
 
 
 # -- blocks -------------------------------------------------------------------------------
-
-
-class DropPath(nn.Module):
-    """Stochastic depth: drops a residual branch per sample in training (here per point batch
-    row, as PTv3 does on its point-major tensors)."""
-
-    def __init__(self, p: float = 0.0):
-        super().__init__()
-        self.p = p
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.p == 0.0 or not self.training:
-            return x
-        keep = x.new_empty(x.shape[0], 1).bernoulli_(1 - self.p)
-        return x * keep / (1 - self.p)
-
-
-class MLP(nn.Module):
-    """Linear -> GELU -> Linear (PTv3's block MLP)."""
-
-    def __init__(self, channels: int, hidden: int):
-        super().__init__()
-        self.fc1 = nn.Linear(channels, hidden)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden, channels)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.fc2(self.act(self.fc1(x)))
 
 
 class PositionalEncoding(nn.Module):
@@ -143,7 +119,7 @@ class Block(nn.Module):
         self.norm1 = nn.LayerNorm(channels)
         self.attn = SerializedAttention(channels, num_heads, patch_size, order_index)
         self.norm2 = nn.LayerNorm(channels)
-        self.mlp = MLP(channels, int(channels * mlp_ratio))
+        self.mlp = Mlp(channels, int(channels * mlp_ratio))
         self.drop_path = DropPath(drop_path)
 
     def forward(self, points: PointBatch) -> PointBatch:
@@ -260,6 +236,7 @@ class PTv3Config:
     """Sizes of :class:`GaussianFeatureNet` (JSON-serialisable: it is saved with the weights)."""
 
     name: str = "paper"
+    """The variant (a key of ``SIZES``) these sizes are, or were replaced from; the defaults are the paper's."""
     in_channels: int = IN_CHANNELS
     out_channels: int = 32
     """Feature dimension D per Gaussian (L2-normalised)."""
@@ -391,28 +368,36 @@ class GaussianFeatureNet(nn.Module):
 
 # -- variants -------------------------------------------------------------------------------
 
+PAPER = PTv3Config()
+"""PTv3's default sizes (46M parameters; a GPU model)."""
 
-def ptv3_paper(**overrides) -> GaussianFeatureNet:
-    """PTv3's default sizes (46M parameters; a GPU model)."""
-    return GaussianFeatureNet(PTv3Config(name="paper", **overrides))
+SMALL = PTv3Config(
+    name="small", stem_kernel=3, enc_depths=(1, 1, 2, 1), enc_channels=(32, 48, 96, 160), enc_heads=(2, 3, 6, 10),
+    enc_patch=(128, 128, 128, 128), dec_depths=(1, 1, 1), dec_channels=(48, 48, 96), dec_heads=(3, 3, 6),
+    dec_patch=(128, 128, 128), mlp_ratio=2.0, drop_path=0.1,
+)  # fmt: skip
+"""CPU-sized: four stages, narrower, patches of 128, one block per stage mostly, 3^3 positional
+convs and a 3^3 stem (about 1M parameters)."""
 
-
-def ptv3_small(**overrides) -> GaussianFeatureNet:
-    """CPU-sized: four stages, narrower, patches of 128, one block per stage mostly, 3^3
-    positional convs and a 3^3 stem (about 1M parameters)."""
-    small = dict(
-        name="small", stem_kernel=3, enc_depths=(1, 1, 2, 1), enc_channels=(32, 48, 96, 160), enc_heads=(2, 3, 6, 10),
-        enc_patch=(128, 128, 128, 128), dec_depths=(1, 1, 1), dec_channels=(48, 48, 96), dec_heads=(3, 3, 6),
-        dec_patch=(128, 128, 128), mlp_ratio=2.0, drop_path=0.1,
-    )  # fmt: skip
-    return GaussianFeatureNet(PTv3Config(**{**small, **overrides}))
+SIZES: dict[str, PTv3Config] = {cfg.name: cfg for cfg in (PAPER, SMALL)}
+"""Each variant's config by its name (the name ``VARIANTS`` and a saved network's config use)."""
 
 
-VARIANTS: dict[str, Callable[..., GaussianFeatureNet]] = {"paper": ptv3_paper, "small": ptv3_small}
+def _create_ptv3(variant: str, **overrides: Any) -> GaussianFeatureNet:
+    """A feature network of config ``SIZES[variant]`` with ``overrides`` (:class:`PTv3Config`
+    fields, e.g. ``grid_size=0.2``) replaced (timm's ``_create_*`` pattern)."""
+    return GaussianFeatureNet(replace(SIZES[variant], **overrides))
 
 
-def build_feature_net(cfg: PTv3Config) -> GaussianFeatureNet:
-    """The network of a saved config (what loading weights uses)."""
-    return GaussianFeatureNet(cfg)
+def ptv3_paper(**overrides: Any) -> GaussianFeatureNet:
+    """The network of config :data:`PAPER`, with ``overrides`` (:class:`PTv3Config` fields)."""
+    return _create_ptv3(PAPER.name, **overrides)
 
 
+def ptv3_small(**overrides: Any) -> GaussianFeatureNet:
+    """The network of config :data:`SMALL`, with ``overrides`` (:class:`PTv3Config` fields)."""
+    return _create_ptv3(SMALL.name, **overrides)
+
+
+VARIANTS: dict[str, Callable[..., GaussianFeatureNet]] = {PAPER.name: ptv3_paper, SMALL.name: ptv3_small}
+"""The variant functions by name: ``VARIANTS[name](**overrides)``."""

@@ -3,11 +3,9 @@
 Names are imported on first use, so that importing ``rtgs2.fusion`` loads no torch.
 """
 
-from __future__ import annotations
+from rtgs2.utils.lazy import lazy_exports
 
-import importlib
-
-_EXPORTS = {
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "INPUTS": "rtgs2.fusion.vdvi",
     "VARIANTS": "rtgs2.fusion.vdvi",
     "FusionOutput": "rtgs2.fusion.vdvi",
@@ -20,15 +18,4 @@ _EXPORTS = {
     "load_fusion": "rtgs2.fusion.io",
     "load_fusion_weights": "rtgs2.fusion.io",
     "save_fusion": "rtgs2.fusion.io",
-}
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'rtgs2.fusion' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+})

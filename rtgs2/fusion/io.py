@@ -3,7 +3,10 @@
 A fusion file is one torch file ``{"format", "config", "state_dict"}`` whose ``config`` is the
 JSON text of ``VDVINet.config`` (size, inputs, num_classes, feature_dim, depth_head, class
 names), so ``load_fusion`` rebuilds the model without being told its variant. Written
-atomically; read with ``weights_only=True`` (no code runs on load).
+atomically; read with ``weights_only=True`` (no code runs on load). Beside it, a JSON card
+(written by training) names, among others, the feature weights the model was trained with
+(``feature_weights``, ``feature_weights_sha256``): :func:`read_fusion_card` reads it, and
+``rtgs2.features.io.resolve_feature_weights`` turns those values into the file to use.
 
 ``load_backbone_weights`` maps a timm ``convnext_tiny`` state dict onto Enc_VD and a
 transformers SegFormer (mit-b0) state dict onto Enc_VI by parameter name; nothing is fetched.
@@ -29,6 +32,34 @@ FORMAT = "rtgs2-fusion-1"
 ARCHITECTURE = ("size", "inputs", "num_classes", "feature_dim", "depth_head")
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 SHIPPED = WEIGHTS_DIR / "vdvi_small_both_synthrooms_v1.pt"  # the default model of segment, eval and the demo
+
+
+def fusion_weights_path(weights: str | Path | None) -> Path:
+    """``weights``, else the shipped fusion model; FileNotFoundError when that file is missing
+    (callers check it before slow work such as building a scene)."""
+    path = Path(weights) if weights is not None else SHIPPED
+    refuse_folder(path, "fusion weights")
+    if not path.is_file():
+        if weights is None:
+            raise FileNotFoundError(
+                f"no shipped fusion weights at {path}: pass a fusion model with --weights (rtgs2 train fusion writes one)"
+            )
+        raise FileNotFoundError(f"no fusion weights at {path}")
+    return path
+
+
+def read_fusion_card(fusion_weights: str | Path) -> dict:
+    """The JSON card beside a fusion weights file ({} when there is none); Rtgs2Error when unreadable."""
+    card_file = Path(fusion_weights).with_suffix(".json")
+    if not card_file.is_file():
+        return {}
+    try:
+        card = json.loads(card_file.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise Rtgs2Error(f"{card_file}: not a readable fusion model card ({e})") from None
+    if not isinstance(card, dict):
+        raise Rtgs2Error(f"{card_file}: not a fusion model card (expected a JSON object)")
+    return card
 
 
 def save_fusion(model: VDVINet, path: str | Path) -> None:
@@ -68,7 +99,8 @@ def read_fusion_file(path: str | Path) -> tuple[dict, dict[str, Tensor]]:
 
 
 def load_fusion(path: str | Path, *, expect: Mapping[str, Any] | None = None) -> VDVINet:
-    """The model saved at ``path`` (on the CPU, in training mode as built; call ``.eval()``).
+    """The model saved at ``path``, on the CPU in eval mode (as ``load_feature_net``'s): code
+    that trains it further calls ``.train()``.
 
     Args:
         expect: config values the caller needs, e.g. ``{"inputs": "both", "feature_dim": 32}``;
@@ -79,15 +111,11 @@ def load_fusion(path: str | Path, *, expect: Mapping[str, Any] | None = None) ->
         diff = [f"{k}: file has {config.get(k)!r}, expected {v!r}" for k, v in expect.items() if config.get(k) != v]
         if diff:
             raise CheckpointMismatchError(f"{path} holds another fusion model: " + "; ".join(diff))
-    model = VARIANTS[config["size"]](
-        inputs=config["inputs"],
-        num_classes=config["num_classes"],
-        feature_dim=config["feature_dim"],
-        depth_head=config["depth_head"],
-        class_names=config.get("class_names"),
-    )
+    # the variant's builder takes the rest of the config: inputs, classes, and any size fields
+    # that differ from the variant's (a model built with overrides records them)
+    model = VARIANTS[config["size"]](**{k: v for k, v in config.items() if k != "size"})
     _load_state(model, state, path)
-    return model
+    return model.eval()
 
 
 def load_fusion_weights(model: VDVINet, path: str | Path) -> None:

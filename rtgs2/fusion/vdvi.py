@@ -12,9 +12,11 @@ Parameters are named as timm's ``convnext_tiny`` (under ``vd.``) and as transfor
 ``SegformerModel`` encoder (``encoder.`` there, ``vi.`` here), so ImageNet weights a user
 already has load by name (``rtgs2.fusion.io.load_backbone_weights``).
 
-Layout: blocks, stages, the model, then the size variants at the bottom (the only place sizes
-differ). No BatchNorm anywhere: batch statistics would make DDP shards differ from one process
-and break at batch size 1; LayerNorm is what both backbones use.
+Layout: blocks (``DropPath`` and ``Mlp`` come from :mod:`rtgs2.utils.layers`, shared with the
+point backbone), stages, the model, then the size variants at the bottom (``SIZES``: the only
+place sizes differ and variants are named). No BatchNorm anywhere: batch statistics would make
+DDP shards differ from one process and break at batch size 1; LayerNorm is what both backbones
+use.
 
 Maps are kept channels-last inside (NCHW tensors with NHWC memory, which is the token layout
 [B, h*w, C] of the transformer): LayerNorm and linear layers then read them without copies,
@@ -25,13 +27,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Literal, NamedTuple, get_args
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Literal, NamedTuple, get_args
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
+
+from rtgs2.utils.layers import DropPath, Mlp
 
 Inputs = Literal["both", "image", "features"]
 INPUTS: tuple[str, ...] = get_args(Inputs)
@@ -40,26 +44,13 @@ INPUTS: tuple[str, ...] = get_args(Inputs)
 # stride-2 stages follow (the stride-4 maps are zero-padded to a multiple of 8).
 STEM_STRIDE = 4
 STAGE_MULTIPLE = 8
+NUM_STAGES = 4  # of both encoders; psi fuses stages 2-4
 # The statistics ImageNet-trained ConvNeXt weights expect; images enter the model in [0, 1].
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 # ------------------------------------------------------------------------------------ blocks
-
-
-class DropPath(nn.Module):
-    """Stochastic depth: drops a residual branch for whole samples while training."""
-
-    def __init__(self, p: float = 0.0):
-        super().__init__()
-        self.p = p
-
-    def forward(self, x: Tensor) -> Tensor:  # [B, ...]
-        if self.p == 0.0 or not self.training:
-            return x
-        keep = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(1.0 - self.p)
-        return x * keep / (1.0 - self.p)
 
 
 class LayerNorm2d(nn.LayerNorm):
@@ -94,19 +85,6 @@ def stem_input(x: Tensor) -> Tensor:  # [B, C, H, W] -> [B, C, H', W'] channels 
     if x.shape[-2] % STEM_STRIDE or x.shape[-1] % STEM_STRIDE:
         return pad_map(x, STEM_STRIDE)
     return x.contiguous(memory_format=torch.channels_last)
-
-
-class Mlp(nn.Module):
-    """Two linear layers with a GELU between (timm's ``Mlp``; names ``fc1``/``fc2``)."""
-
-    def __init__(self, dim: int, hidden: int):
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x: Tensor) -> Tensor:  # [..., C]
-        return self.fc2(self.act(self.fc1(x)))
 
 
 class ConvNeXtBlock(nn.Module):
@@ -483,7 +461,9 @@ class AllMLPDecoder(nn.Module):
 
 @dataclass(frozen=True)
 class VDVISize:
-    """Widths and depths of one size variant (built by the functions at the bottom)."""
+    """Widths and depths of the network: a variant's (``SIZES`` at the bottom), or one with some
+    fields replaced. ``name`` is the variant's; ``__post_init__`` refuses values the network
+    cannot be built with, naming the field."""
 
     name: str
     vd_depths: tuple[int, ...]
@@ -509,6 +489,44 @@ class VDVISize:
     decoder_dropout: float = 0.1
     """dropout on the embedding before the classifier."""
 
+    def __post_init__(self) -> None:
+        """Raise ValueError naming the field for a value the network cannot be built with."""
+        for name in ("vd_depths", "vi_depths"):
+            depths = getattr(self, name)
+            if not _per_stage(depths, minimum=0):
+                raise ValueError(f"VDVISize.{name} must be {NUM_STAGES} block counts >= 0, got {depths}")
+        for name in ("vd_widths", "vi_widths", "vi_heads", "vi_sr_ratios", "vi_patch_sizes"):
+            values = getattr(self, name)
+            if not _per_stage(values, minimum=1):
+                raise ValueError(f"VDVISize.{name} must be {NUM_STAGES} integers >= 1 (one per stage), got {values}")
+        for i, (width, heads) in enumerate(zip(self.vi_widths, self.vi_heads)):
+            if width % heads:
+                raise ValueError(f"VDVISize.vi_widths[{i}]={width} must be divisible by vi_heads[{i}]={heads}")
+            if i > 0 and width % 2:  # stages 2-4 are fused by the cross-modal attention's 2 heads
+                raise ValueError(f"VDVISize.vi_widths[{i}]={width} must be even (psi splits it into 2 heads)")
+        for i, kernel in enumerate(self.vi_patch_sizes):
+            stride = STEM_STRIDE if i == 0 else 2
+            if kernel != stride and kernel % 2 == 0:
+                raise ValueError(
+                    f"VDVISize.vi_patch_sizes[{i}]={kernel} must be odd or equal to the stage's stride {stride}"
+                )
+        for name in ("vi_mlp_ratio", "fusion_key_dim", "decoder_dim"):
+            if not (_is_int(getattr(self, name)) and getattr(self, name) >= 1):
+                raise ValueError(f"VDVISize.{name} must be an integer >= 1, got {getattr(self, name)!r}")
+        if not (isinstance(self.decoder_dropout, (int, float)) and 0.0 <= self.decoder_dropout < 1.0):
+            raise ValueError(f"VDVISize.decoder_dropout must be in [0, 1), got {self.decoder_dropout}")
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _per_stage(values: object, minimum: int) -> bool:
+    """Whether ``values`` is one integer >= ``minimum`` per stage."""
+    return isinstance(values, (tuple, list)) and len(values) == NUM_STAGES and all(
+        _is_int(v) and v >= minimum for v in values
+    )
+
 
 class FusionOutput(NamedTuple):
     """What ``VDVINet.forward_with_embedding`` returns."""
@@ -522,7 +540,8 @@ class VDVINet(nn.Module):
     """The fusion network; ``inputs`` selects the paper's Table 4 row.
 
     Args:
-        size: widths and depths (from a variant function).
+        size: widths and depths: one of ``SIZES``, possibly with fields replaced (the variant
+            functions build it).
         inputs: ``"both"`` (the full model), ``"image"`` (Enc_VD only) or ``"features"``
             (Enc_VI only, no image fusion).
         num_classes: K.
@@ -544,6 +563,8 @@ class VDVINet(nn.Module):
         class_names: Sequence[str] | None = None,
     ):
         super().__init__()
+        if size.name not in SIZES:  # the config names the variant a saved model is rebuilt from
+            raise ValueError(f"VDVISize.name must be one of {', '.join(SIZES)}; got {size.name!r}")
         if inputs not in INPUTS:
             raise ValueError(f"inputs must be one of {', '.join(INPUTS)}; got {inputs!r}")
         if num_classes < 1:
@@ -581,7 +602,7 @@ class VDVINet(nn.Module):
         self.fuse = (
             nn.ModuleList(
                 FusionModule(size.vi_widths[i], size.vd_widths[i], size.fusion_key_dim, size.vi_sr_ratios[i])
-                for i in range(1, 4)
+                for i in range(1, NUM_STAGES)
             )
             if inputs == "both"
             else None
@@ -594,9 +615,13 @@ class VDVINet(nn.Module):
 
     @property
     def config(self) -> dict:
-        """What rebuilds this model: ``VARIANTS[config["size"]](**rest)`` (JSON-able)."""
+        """What rebuilds this model: ``VARIANTS[config["size"]](**rest)`` (JSON-able). The size
+        fields that differ from the named variant's (``vdvi_small(decoder_dim=128)``) are among
+        ``rest``; a model of a variant's own size has none."""
+        variant = SIZES[self.size.name]
         return {
             "size": self.size.name,
+            **{k: v for k, v in asdict(self.size).items() if v != getattr(variant, k)},
             "inputs": self.inputs,
             "num_classes": self.num_classes,
             "feature_dim": self.feature_dim,
@@ -618,7 +643,7 @@ class VDVINet(nn.Module):
         2-4 and the next stage reads the fused map. Returns 4 x [B, C_i, Hp/s_i, Wp/s_i]."""
         out = []
         x = stem_input(features)
-        for i in range(4):
+        for i in range(NUM_STAGES):
             tokens, h, w = self.vi.stage(i, x)
             if vd is not None and i > 0:
                 tokens = self.fuse[i - 1](tokens, vd[i], h, w)
@@ -682,54 +707,78 @@ def _init_weights(m: nn.Module) -> None:
 
 # ---------------------------------------------------------------------------------- variants
 
+PAPER = VDVISize(
+    name="paper",
+    vd_depths=(3, 3, 9, 3),
+    vd_widths=(96, 192, 384, 768),
+    vi_depths=(2, 2, 2, 2),
+    vi_widths=(32, 64, 160, 256),
+    vi_heads=(1, 2, 5, 8),
+    vi_sr_ratios=(8, 4, 2, 1),
+    vi_patch_sizes=(7, 3, 3, 3),
+    vi_mlp_ratio=4,
+    fusion_key_dim=32,
+    decoder_dim=256,
+)
+"""The paper's size: ConvNeXt-T (depths 3, 3, 9, 3; widths 96-768) + MiT-b0, embedding 256
+(134 ms per 320x240 frame on 2 CPU cores, measured as for :data:`SMALL`)."""
 
-def vdvi_paper(**kwargs) -> VDVINet:
-    """The paper's size: ConvNeXt-T (depths 3, 3, 9, 3; widths 96-768) + MiT-b0, embedding 256
-    (134 ms per 320x240 frame on 2 CPU cores, measured as for ``vdvi_small``)."""
-    size = VDVISize(
-        name="paper",
-        vd_depths=(3, 3, 9, 3),
-        vd_widths=(96, 192, 384, 768),
-        vi_depths=(2, 2, 2, 2),
-        vi_widths=(32, 64, 160, 256),
-        vi_heads=(1, 2, 5, 8),
-        vi_sr_ratios=(8, 4, 2, 1),
-        vi_patch_sizes=(7, 3, 3, 3),
-        vi_mlp_ratio=4,
-        fusion_key_dim=32,
-        decoder_dim=256,
-    )
-    return VDVINet(size, **kwargs)
+SMALL = VDVISize(
+    name="small",
+    vd_depths=(1, 1, 3, 1),
+    vd_widths=(32, 64, 128, 256),
+    vi_depths=(1, 1, 1, 1),
+    vi_widths=(32, 64, 160, 256),
+    vi_heads=(1, 2, 5, 8),
+    vi_sr_ratios=(8, 4, 2, 1),
+    vi_patch_sizes=(7, 3, 3, 3),
+    vi_mlp_ratio=4,
+    fusion_key_dim=16,
+    decoder_dim=64,
+)
+"""The CPU size: narrow ConvNeXt, MiT-b0 widths with one block per stage, embedding 64.
+Measured 29 ms per 320x240 frame on this project's 2-core CPU (eager, float32, 2 threads,
+idle machine; the budget is 40 ms). A second MiT block per stage cost ~10 ms more; the MiT
+stem's kernel (7 vs 5 or 4) made no measurable difference."""
 
-
-def vdvi_small(**kwargs) -> VDVINet:
-    """The CPU size: narrow ConvNeXt, MiT-b0 widths with one block per stage, embedding 64.
-    Measured 29 ms per 320x240 frame on this project's 2-core CPU (eager, float32, 2 threads,
-    idle machine; the budget is 40 ms). A second MiT block per stage cost ~10 ms more; the MiT
-    stem's kernel (7 vs 5 or 4) made no measurable difference."""
-    size = VDVISize(
-        name="small",
-        vd_depths=(1, 1, 3, 1),
-        vd_widths=(32, 64, 128, 256),
-        vi_depths=(1, 1, 1, 1),
-        vi_widths=(32, 64, 160, 256),
-        vi_heads=(1, 2, 5, 8),
-        vi_sr_ratios=(8, 4, 2, 1),
-        vi_patch_sizes=(7, 3, 3, 3),
-        vi_mlp_ratio=4,
-        fusion_key_dim=16,
-        decoder_dim=64,
-    )
-    return VDVINet(size, **kwargs)
+SIZES: dict[str, VDVISize] = {size.name: size for size in (PAPER, SMALL)}
+"""Each variant's sizes by its name (the name ``VARIANTS`` and a saved model's config use)."""
+_SIZE_FIELDS = frozenset(f.name for f in fields(VDVISize)) - {"name"}
 
 
-VARIANTS: dict[str, Callable[..., VDVINet]] = {"paper": vdvi_paper, "small": vdvi_small}
+def _create_vdvi(variant: str, **kwargs: Any) -> VDVINet:
+    """A VDVI network of size ``SIZES[variant]`` (timm's ``_create_*`` pattern).
+
+    Args:
+        variant: a key of ``SIZES``.
+        kwargs: :class:`VDVISize` fields override the variant's (``decoder_dim=128``; JSON lists
+            are read as tuples); the rest go to :class:`VDVINet` (``num_classes`` is required).
+    """
+    sizes = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items() if k in _SIZE_FIELDS}
+    rest = {k: v for k, v in kwargs.items() if k not in _SIZE_FIELDS}
+    return VDVINet(replace(SIZES[variant], **sizes), **rest)
+
+
+def vdvi_paper(**kwargs: Any) -> VDVINet:
+    """The network of size :data:`PAPER`; :class:`VDVISize` fields among ``kwargs`` replace the
+    size's (``decoder_dim=128``), the rest go to :class:`VDVINet` (``num_classes`` is required)."""
+    return _create_vdvi(PAPER.name, **kwargs)
+
+
+def vdvi_small(**kwargs: Any) -> VDVINet:
+    """The network of size :data:`SMALL`; ``kwargs`` as for :func:`vdvi_paper`."""
+    return _create_vdvi(SMALL.name, **kwargs)
+
+
+VARIANTS: dict[str, Callable[..., VDVINet]] = {PAPER.name: vdvi_paper, SMALL.name: vdvi_small}
+"""The variant functions by size name: ``VARIANTS[name](num_classes=K, **kwargs)``."""
 
 
 def build_fusion(
-    size: str = "small", inputs: Inputs = "both", *, num_classes: int, feature_dim: int = 32, **kwargs
+    size: str = "small", inputs: Inputs = "both", *, num_classes: int, feature_dim: int = 32, **kwargs: Any
 ) -> VDVINet:
-    """A VDVI network of a named size (``VARIANTS``); ``kwargs`` go to ``VDVINet``."""
+    """A VDVI network of a named size (``VARIANTS``); ``kwargs`` as for the variant functions
+    (size fields or ``VDVINet`` arguments)."""
     if size not in VARIANTS:
         raise ValueError(f"unknown fusion size {size!r}; choose one of {', '.join(VARIANTS)}")
     return VARIANTS[size](inputs=inputs, num_classes=num_classes, feature_dim=feature_dim, **kwargs)

@@ -10,7 +10,7 @@ votes. Pixels the segmenter leaves UNLABELLED (alpha < MIN_ALPHA) do not vote; a
 labelled pixel sees has no vote at all and gets label UNLABELLED (255) and confidence 0.
 
 Views: an INRIA cameras.json, or :func:`coverage_cameras` (three orbits, module constants below),
-placed in the scene turned z-up in metres (DESIGN §4) as ``rtgs2 segment``'s orbit is.
+placed in the scene turned z-up in metres (the networks' frame) as ``rtgs2 segment``'s orbit is.
 
 Output: a copy of the input ``.ply`` with ``label`` (uchar, 255 = unlabelled) and
 ``label_confidence`` (float, 0-1) per Gaussian, every other property kept; and a copy for any
@@ -34,13 +34,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rtgs2.pipeline.draw import class_label_map
 from rtgs2.features.inputs import SceneFrame
+from rtgs2.fusion.io import fusion_weights_path
+from rtgs2.pipeline.draw import class_label_map
 from rtgs2.pipeline.segment import (
     INSIDE_PITCH_DEG, INSIDE_RADIUS, SceneBox, check_views, file_cameras, inside_ring, orbit_frame, outside_ring,
     scene_box,
 )  # fmt: skip
-from rtgs2.pipeline.segmenter import UNLABELLED, SegmentedView, Segmenter, fusion_weights_path
+from rtgs2.pipeline.segmenter import UNLABELLED, SegmentedView, Segmenter
 from rtgs2.render import gather_to_gaussians
 from rtgs2.scene import Camera, GaussianScene
 from rtgs2.scene.cameras_json import read_cameras_json

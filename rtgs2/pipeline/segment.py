@@ -1,7 +1,7 @@
 """``rtgs2 segment``: label views of any 3DGS ``.ply`` with a fusion model and write them out.
 
 The cameras come from an INRIA ``cameras.json`` or from an automatic orbit (:func:`orbit_cameras`),
-placed in the scene turned z-up and scaled to metres (DESIGN §4, :func:`orbit_frame`) and handed
+placed in the scene turned z-up and scaled to metres (the networks' frame, :func:`orbit_frame`) and handed
 back as cameras of the file (:func:`file_cameras`).
 Features are taken from the file's ``f_vi_*`` or extracted once and cached (:class:`Segmenter`).
 Output folder (a new or empty one, or an earlier ``segment`` output; only its own files are
@@ -30,8 +30,9 @@ from PIL import Image
 
 from rtgs2.data.views import IGNORE_LABEL
 from rtgs2.features.inputs import SceneFrame
+from rtgs2.fusion.io import fusion_weights_path
 from rtgs2.pipeline.draw import class_label_map, gif_frame, legend, overlay, to_uint8, write_gif
-from rtgs2.pipeline.segmenter import FrameRate, Segmenter, fusion_weights_path
+from rtgs2.pipeline.segmenter import FrameRate, Segmenter
 from rtgs2.scene import Camera, GaussianScene, orbit
 from rtgs2.scene.cameras_json import read_cameras_json
 from rtgs2.utils.io import atomic_write_text
@@ -95,7 +96,7 @@ def orbit_cameras(
     scene: GaussianScene, num_views: int, width: int, height: int, frame: SceneFrame = SceneFrame()
 ) -> Orbit:
     """``num_views`` cameras (``width`` x ``height`` px) on a circle about the scene's vertical
-    axis through its centre, placed in ``frame`` (the scene turned z-up, in metres: DESIGN §4)
+    axis through its centre, placed in ``frame`` (the scene turned z-up, in metres: the networks' frame)
     and returned as cameras of the file (:func:`file_cameras`).
 
     A box at least ROOM_MIN_SIDE_M wide on both horizontal sides and as tall is taken for a room:

@@ -5,7 +5,7 @@ feature image Z and depth; the fusion network turns them into logits; the arg-ma
 The view-independent features F [N, D] are computed once per scene beforehand: read from the
 scene's ``f_vi_*`` properties when it has them, else extracted with the feature weights the
 fusion model was trained with and cached in ``<cache>/features`` (keyed by the bytes of the
-``.ply`` and of the weights, and by the scene frame: DESIGN §4, :class:`SceneFrame`).
+``.ply`` and of the weights, and by the scene frame: the networks expect z-up scenes in metres, :class:`SceneFrame`).
 """
 
 from __future__ import annotations
@@ -21,16 +21,17 @@ import torch
 from torch import Tensor
 
 from rtgs2.data.views import IGNORE_LABEL
+from rtgs2.features.cache import FeatureCache
 from rtgs2.features.inputs import SceneFrame, choose_frame
-from rtgs2.fusion.io import SHIPPED as SHIPPED_FUSION
-from rtgs2.fusion.io import load_fusion
+from rtgs2.features.io import resolve_feature_weights
+from rtgs2.fusion.io import fusion_weights_path, load_fusion, read_fusion_card
 from rtgs2.fusion.vdvi import VDVINet
 from rtgs2.render import RenderOutput, render
 from rtgs2.scene import Camera, GaussianScene, read_ply
-from rtgs2.synth.config import cache_root
-from rtgs2.train.fusion_data import FeatureCache, model_feature_weights, read_fusion_card
+from rtgs2.utils.cache import cache_root
 from rtgs2.utils.errors import Rtgs2Error
 from rtgs2.utils.io import file_sha256, refuse_folder
+from rtgs2.utils.layers import inference_copy
 
 UNLABELLED = IGNORE_LABEL  # label of pixels no Gaussian covers enough
 MIN_ALPHA = 0.5  # pixels less covered than this get UNLABELLED
@@ -57,7 +58,7 @@ class Segmenter:
         scene: the Gaussians; when the model reads Z they must carry features of the model's
             ``feature_dim`` (see :meth:`from_files`, which provides them).
         device: where the network runs (the renderer picks its own backend for the scene's device).
-        frame: the scene's units and up axis its features were computed in (DESIGN §4; its ``note``
+        frame: the scene's units and up axis its features were computed in (z up, metres, as the networks expect; its ``note``
             says how it was chosen).
     """
 
@@ -70,7 +71,7 @@ class Segmenter:
     ):
         self.device = torch.device(device)
         self.frame = frame
-        self.model = model.to(self.device).eval()
+        self.model = inference_copy(model, self.device)  # the caller's model is left as it was
         self.needs_features = model.config["inputs"] != "image"
         if self.needs_features:
             dim = 0 if scene.features is None else scene.features.shape[1]
@@ -230,18 +231,15 @@ def measure_fps(segmenter: Segmenter, cameras: Sequence[Camera], frames: int = 5
     return FrameRate.of(total, rend, net, cameras[0])
 
 
-def fusion_weights_path(weights: str | Path | None) -> Path:
-    """``weights``, else the shipped fusion model; FileNotFoundError when that file is missing
-    (callers check it before slow work such as building a scene)."""
-    path = Path(weights) if weights is not None else SHIPPED_FUSION
-    refuse_folder(path, "fusion weights")
-    if not path.is_file():
-        if weights is None:
-            raise FileNotFoundError(
-                f"no shipped fusion weights at {path}: pass a fusion model with --weights (rtgs2 train fusion writes one)"
-            )
-        raise FileNotFoundError(f"no fusion weights at {path}")
-    return path
+def model_feature_weights(fusion_weights: Path, given: str | Path | None) -> Path:
+    """The feature weights to compute Z's features with for the fusion model at
+    ``fusion_weights``: ``given``, else those its card records (by hash; see
+    :func:`~rtgs2.features.io.resolve_feature_weights`, which also refuses a file of another hash)."""
+    card = read_fusion_card(fusion_weights)
+    return resolve_feature_weights(
+        given, recorded=card.get("feature_weights"), sha256=card.get("feature_weights_sha256"),
+        needed_by=f"fusion model {fusion_weights}",
+    )  # fmt: skip
 
 
 def scene_features(

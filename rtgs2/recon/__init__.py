@@ -4,11 +4,9 @@ Names are imported on first use, so that ``rtgs2.recon.config`` (which the CLI r
 its ``--help``) loads without torch or the renderers.
 """
 
-from __future__ import annotations
+from rtgs2.utils.lazy import lazy_exports
 
-import importlib
-
-_EXPORTS = {
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "ReconConfig": "rtgs2.recon.config",
     "Schedule": "rtgs2.recon.config",
     "NonFiniteError": "rtgs2.recon.fit",
@@ -17,15 +15,4 @@ _EXPORTS = {
     "photometric_loss": "rtgs2.recon.losses",
     "psnr": "rtgs2.recon.losses",
     "ssim": "rtgs2.recon.losses",
-}
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'rtgs2.recon' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+})

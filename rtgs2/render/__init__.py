@@ -4,11 +4,9 @@ Names are imported on first use, so that ``rtgs2.render.contract`` (which config
 backend names) loads without torch or the kernels.
 """
 
-from __future__ import annotations
+from rtgs2.utils.lazy import lazy_exports
 
-import importlib
-
-_EXPORTS = {
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "BACKENDS": "rtgs2.render.contract",
     "Backend": "rtgs2.render.contract",
     "RasterInputs": "rtgs2.render.contract",
@@ -21,15 +19,4 @@ _EXPORTS = {
     "raster_inputs": "rtgs2.render.api",
     "render": "rtgs2.render.api",
     "resolve_backend": "rtgs2.render.api",
-}
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'rtgs2.render' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+})

@@ -1,4 +1,4 @@
-"""Rasterization constants shared by every backend (gsplat / INRIA conventions, DESIGN §4)."""
+"""Rasterization constants shared by every backend: the rules of gsplat and the INRIA rasterizer."""
 
 ALPHA_MIN = 1.0 / 255.0  # a splat fainter than one 8-bit level is skipped (INRIA, gsplat)
 ALPHA_MAX = 0.999  # cap so that 1 - alpha never reaches 0 (INRIA; gsplat >= 1.x uses 0.99)

@@ -3,7 +3,9 @@
 
 Production code (``gsplat_backend.py``, ``recon/``) and the reference rasterizer use these; the
 numba kernels (``numba_kernels.project_gaussians``) implement the same maths on their own and
-are checked against them. Conventions as gsplat's ``persp_proj`` (DESIGN §4).
+are checked against them. Conventions as gsplat's ``persp_proj``: OpenCV cameras (x right, y
+down, z forward), intrinsics in pixels with pixel centres at +0.5, 0.3 px^2 added to the 2D
+covariance.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """SynthRooms generator: procedural labelled indoor scenes with exact ground truth and a 3DGS
-per scene (DESIGN §5). A stage above ``recon`` (fitted mode runs it); it writes the format that
+per scene. Rooms look and are built like real ones (per-class materials, light sources, real
+sizes, hand-held cameras), so that what the networks learn carries over to captured rooms. A
+stage above ``recon`` (fitted mode runs it); it writes the format that
 :mod:`rtgs2.data.readers.synthrooms` reads.
 
 - :mod:`.config`     ``SynthConfig``, ``LayoutConfig``, presets, cache location (no torch: the CLI reads it)

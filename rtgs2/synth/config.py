@@ -1,18 +1,18 @@
-"""``SynthConfig`` (what a SynthRooms build makes), its presets, and the cache location.
+"""``SynthConfig`` (what a SynthRooms build makes), its presets, and where a preset is built by default.
 
 Plain dataclasses and the standard library only: the CLI imports this module to build its
 flags, and ``rtgs2 --help`` must not load torch or numba."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Literal
 
+from rtgs2.utils.cache import cache_root
+
 GaussianMode = Literal["surface", "fitted"]
 RoomGenerator = Literal["v1", "v2"]
-CACHE_ENV = "RTGS2_CACHE"  # overrides the cache root ~/.cache/rtgs2
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ PRESETS: dict[str, SynthConfig] = {
         MINI, num_scenes=50, num_views=100, width=320, height=240, gaussians="fitted", surface_spacing=0.025,
         fit_iterations=300, fit_max_gaussians=150_000,
     ),  # fmt: skip
-    # rooms that look and are built like real ones (DESIGN §5): 32 train + 8 test scenes of
+    # rooms that look and are built like real ones: 32 train + 8 test scenes of
     # 64 views, rooms from 2.5 x 3 m to 10 x 7 m. Sized for ~90 min on 2 cores: a scene took
     # ~50 s of ground truth and 165 s for a 300-step fit capped at 150k (2026-12-05), so the fit
     # is 200 steps capped at 100k (benchmarks/RESULTS.md has the measured build)
@@ -145,11 +145,6 @@ def preset_config(preset: str, **overrides) -> SynthConfig:
     if bad:
         raise ValueError(f"unknown SynthRooms parameter(s) {bad}; valid: {sorted(names)}")
     return replace(PRESETS[preset], **overrides)
-
-
-def cache_root() -> Path:
-    """The rtgs2 cache folder: $RTGS2_CACHE, else ~/.cache/rtgs2."""
-    return Path(os.environ.get(CACHE_ENV) or "~/.cache/rtgs2").expanduser()
 
 
 def default_root(preset: str) -> Path:

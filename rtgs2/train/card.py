@@ -1,20 +1,8 @@
-"""What the cards of trained weights share: the code's git commit, the command that reproduces them."""
+"""What the cards of trained weights share: the command that reproduces them (the commit: rtgs2.utils.git)."""
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import asdict, fields
-from pathlib import Path
-
-
-def git_commit() -> str:
-    """The commit of the rtgs2 checkout that runs ("unknown" outside git)."""
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent, timeout=5
-        ).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def config_flags(cfg) -> str:

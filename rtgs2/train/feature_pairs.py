@@ -12,35 +12,13 @@ import torch
 
 from rtgs2.data.transforms import ColourJitter, Compose, OpacityJitter, RandomRotateZ, RandomScale, RandomSubset
 from rtgs2.data.transforms import VoxelSubsample
+from rtgs2.data.visibility import visible_gaussians
 from rtgs2.data.views import SceneViews
 from rtgs2.features.inputs import GaussianArrays, gaussian_arrays
 from rtgs2.features.segments import segment_gaussians
 from rtgs2.scene.gaussians import GaussianScene
 from rtgs2.scene.ply import read_ply
 from rtgs2.train.config import FeatureTrainConfig
-
-DEPTH_TOLERANCE_M = 0.05  # a Gaussian centre this far behind the depth map's surface still counts as seen
-DEPTH_TOLERANCE_REL = 0.02
-NEAR_M = 0.01  # centres closer to the camera than this are not seen  # plus this fraction of the depth (depth maps are quantised, centres lie inside surfaces)
-
-
-def visible_gaussians(scene: GaussianScene, views: SceneViews, view: int) -> np.ndarray:
-    """Sorted ids of the Gaussians whose centre view ``view`` sees: inside the image, in front
-    of the camera and, where the scene has depth maps, not behind the surface (occlusion)."""
-    cam = views.cameras[view]
-    with torch.no_grad():
-        uv, z = cam.project(scene.means)
-    inside = (z > NEAR_M) & (uv[:, 0] >= 0) & (uv[:, 0] < cam.width) & (uv[:, 1] >= 0) & (uv[:, 1] < cam.height)
-    if views.depths is not None:
-        depth = torch.as_tensor(views.depths[view])
-        idx = torch.nonzero(inside).squeeze(1)
-        px = uv[idx].long()  # in the image: floor
-        d = depth[px[:, 1], px[:, 0]]
-        seen = (d > 0) & (z[idx] <= d * (1 + DEPTH_TOLERANCE_REL) + DEPTH_TOLERANCE_M)
-        inside = torch.zeros_like(inside)
-        inside[idx[seen]] = True
-    return torch.nonzero(inside).squeeze(1).numpy()
-
 
 def overlapping_pairs(visible: list[np.ndarray], num_gaussians: int, low: float, high: float) -> np.ndarray:
     """[P, 2] int view index pairs (i < j) whose visible sets have IoU in [low, high]."""

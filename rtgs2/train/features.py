@@ -26,11 +26,12 @@ from rtgs2.features.contrastive import matched_rows, near_pairs, point_info_nce,
 from rtgs2.features.inputs import GaussianArrays
 from rtgs2.features.io import card_path, load_feature_net, save_feature_net
 from rtgs2.features.ptv3 import VARIANTS
-from rtgs2.train.card import config_flags, git_commit, launcher
+from rtgs2.train.card import config_flags, launcher
 from rtgs2.train.config import FeatureTrainConfig, warmup_of
 from rtgs2.train.feature_pairs import PairScene, augmentation, draw_pairs, load_pair_scene, pair_samples
 from rtgs2.utils.checkpoint import CheckpointStore
 from rtgs2.utils.distributed import DistInfo, init_distributed, shutdown_distributed
+from rtgs2.utils.git import git_commit
 from rtgs2.utils.io import atomic_write_text, file_sha256
 from rtgs2.utils.lock import OutputLock, check_output_folder
 from rtgs2.utils.metrics_log import MetricsLog

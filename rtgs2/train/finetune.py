@@ -12,10 +12,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from rtgs2.data.views import SceneViews
-from rtgs2.fusion.io import read_fusion_file
+from rtgs2.features.io import resolve_feature_weights
+from rtgs2.fusion.io import read_fusion_card, read_fusion_file
 from rtgs2.train.config import FusionTrainConfig
 from rtgs2.train.fusion import FusionRun, run_training
-from rtgs2.train.fusion_data import model_feature_weights
 
 # A gentler schedule than training from scratch: the weights are already good.
 FINETUNE = FusionTrainConfig(lr=1e-4, warmup_steps=10, checkpoint_every=50, eval_every=0)
@@ -47,8 +47,7 @@ def finetune(
     _check_steps(steps)
     scene_dir, weights = Path(scene_dir), Path(weights)
     config, _ = read_fusion_file(weights)
-    # the features the model was trained on (named by its card), not necessarily today's default
-    features = None if config["inputs"] == "image" else model_feature_weights(weights, feature_weights)
+    features = None if config["inputs"] == "image" else _model_features(weights, feature_weights)
     opened = open_dataset(scene_dir)
     if len(opened.scenes) != 1:
         raise ValueError(f"{scene_dir}: finetune takes one scene folder; this holds {len(opened.scenes)} scenes")
@@ -95,6 +94,16 @@ def finetune_views(
         reproduce=reproduce,
     )  # fmt: skip
     return run_training(run, out, cfg, progress).last
+
+
+def _model_features(weights: Path, given: str | Path | None) -> Path:
+    """The feature weights the fusion model at ``weights`` was trained on (named by its card),
+    not necessarily today's default; ``given`` when set (refused if its hash is not the card's)."""
+    card = read_fusion_card(weights)
+    return resolve_feature_weights(
+        given, recorded=card.get("feature_weights"), sha256=card.get("feature_weights_sha256"),
+        needed_by=f"fusion model {weights}",
+    )  # fmt: skip
 
 
 def _check_steps(steps: int) -> None:

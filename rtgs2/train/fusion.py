@@ -29,17 +29,20 @@ import torch.nn as nn
 
 from rtgs2.data.views import IGNORE_LABEL, SceneViews
 from rtgs2.data.segmentation import confusion_matrix, segmentation_metrics
+from rtgs2.features.cache import FeatureCache
+from rtgs2.features.io import SHIPPED as SHIPPED_FEATURES
+from rtgs2.features.io import resolve_feature_weights
 from rtgs2.fusion.io import load_backbone_weights, load_fusion, save_fusion
 from rtgs2.fusion.losses import FusionLoss, FusionLossConfig
 from rtgs2.fusion.vdvi import FusionOutput, VDVINet, build_fusion
-from rtgs2.train.card import config_flags, git_commit, launcher
+from rtgs2.train.card import config_flags, launcher
 from rtgs2.train.config import FusionTrainConfig, warmup_of
 from rtgs2.train.fusion_data import (
-    FeatureCache, FusionScene, augmentation, collate, draw_batch, feature_weights_path,
-    load_fusion_scene, render_sample, training_batch, training_pool,
+    FusionScene, augmentation, collate, draw_batch, load_fusion_scene, render_sample, training_batch, training_pool,
 )  # fmt: skip
 from rtgs2.utils.checkpoint import CheckpointStore
 from rtgs2.utils.distributed import DistInfo, init_distributed, shutdown_distributed
+from rtgs2.utils.git import git_commit
 from rtgs2.utils.io import atomic_write_text, file_sha256
 from rtgs2.utils.lock import OutputLock, check_output_folder
 from rtgs2.utils.metrics_log import MetricsLog
@@ -173,13 +176,12 @@ def train_fusion(
         CheckpointMismatchError: ``out`` holds a run of another data set or config.
     """
     data = Path(data)
-    weights = feature_weights_path(cfg.inputs, feature_weights)
+    # an image-only model reads no features; else the given ones or the shipped ones
+    weights = None if cfg.inputs == "image" else resolve_feature_weights(feature_weights)
     train, names = training_scenes(data, finished_only)
     if max_scenes:
         train = train[:max_scenes]
-    from rtgs2.features.io import SHIPPED
-
-    flags = f" --feature-weights {weights}" if weights is not None and weights != SHIPPED else ""
+    flags = f" --feature-weights {weights}" if weights is not None and weights != SHIPPED_FEATURES else ""
     flags += f" --max-scenes {len(train)}" if max_scenes or finished_only else ""
     run = FusionRun(
         kind="train fusion", data=data, train=train, val=train[: cfg.val_scenes], class_names=list(names),
@@ -221,7 +223,7 @@ def _devices(dist: DistInfo) -> tuple[torch.device, torch.device]:
 def _model(run: FusionRun, cfg: FusionTrainConfig, progress: bool) -> VDVINet:
     """A new model (seeded), or the one saved at ``run.init_weights``."""
     if run.init_weights is not None:
-        return load_fusion(run.init_weights)
+        return load_fusion(run.init_weights).train()  # loaded in eval mode
     torch.manual_seed(cfg.seed)
     model = build_fusion(
         cfg.size, cfg.inputs, num_classes=len(run.class_names), depth_head=cfg.depth_head, class_names=run.class_names

@@ -1,17 +1,16 @@
 """Training data of the fusion network: views rendered on the fly from each scene's Gaussians.
 
 Per scene, the feature network runs once over all Gaussians; its output F [N, D] is cached in
-the run's folder (``<cache>/<scene>.npz``, keyed by a SHA-256 of the scene's ``.ply`` and of
-the feature weights, so a changed file rebuilds it). Each sample is one rendering pass at a
-data set camera, giving Î (RGB), Z (the D-channel feature image) and depth; the labels are
-the data set's label image of that view. Training uses the views that are not held out
-(index % 8 != 0); validation the held-out views of the first training scenes, never the data
-set's test scenes.
+the run's folder (:class:`~rtgs2.features.cache.FeatureCache`, ``<out>/features/<scene>.npz``,
+keyed by a SHA-256 of the scene's ``.ply`` and of the feature weights, so a changed file
+rebuilds it). Each sample is one rendering pass at a data set camera, giving Î (RGB), Z (the
+D-channel feature image) and depth; the labels are the data set's label image of that view.
+Training uses the views that are not held out (index % 8 != 0); validation the held-out views
+of the first training scenes, never the data set's test scenes.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,108 +23,10 @@ from torch import Tensor
 from rtgs2.data.transforms import Compose
 from rtgs2.data.view_transforms import Cutout, HorizontalFlip, PhotometricJitter, RandomZoomCrop, ViewSample
 from rtgs2.data.views import SceneViews
-from rtgs2.features.inputs import SceneFrame
+from rtgs2.features.cache import FeatureCache
 from rtgs2.render import render
 from rtgs2.scene import GaussianScene, read_ply
 from rtgs2.train.config import FusionTrainConfig
-from rtgs2.utils.errors import Rtgs2Error
-from rtgs2.utils.io import atomic_open, file_sha256
-
-
-def read_fusion_card(fusion_weights: Path) -> dict:
-    """The JSON card beside a fusion weights file ({} when there is none); Rtgs2Error when unreadable."""
-    card_file = fusion_weights.with_suffix(".json")
-    if not card_file.is_file():
-        return {}
-    try:
-        card = json.loads(card_file.read_text())
-    except (ValueError, UnicodeDecodeError) as e:
-        raise Rtgs2Error(f"{card_file}: not a readable fusion model card ({e})") from None
-    if not isinstance(card, dict):
-        raise Rtgs2Error(f"{card_file}: not a fusion model card (expected a JSON object)")
-    return card
-
-
-def model_feature_weights(fusion_weights: Path, given: str | Path | None) -> Path:
-    """The feature weights to extract Z's features with: ``given``; else, when the fusion
-    model's card records their hash, the file its card names or the shipped file with that hash
-    (a model may have been trained on earlier shipped features than today's default, and the
-    card's path may be relative to another folder); else the file the card names, else the
-    default shipped ones. Refused when the file's hash is not the card's."""
-    from rtgs2.features.io import SHIPPED, shipped_with_sha256
-
-    card = read_fusion_card(fusion_weights)
-    expected = card.get("feature_weights_sha256")
-    named = Path(card["feature_weights"]) if card.get("feature_weights") else None
-    if given is not None:
-        path = Path(given)
-    elif expected:
-        if named is not None and named.is_file() and file_sha256(named) == expected:
-            return named
-        found = shipped_with_sha256(expected)
-        if found is not None:
-            return found
-        path = SHIPPED  # no shipped file has the card's hash: refused below, saying what to pass
-    else:
-        path = named if named is not None and named.is_file() else SHIPPED
-    if not path.is_file():
-        raise FileNotFoundError(f"feature weights {path} not found (--feature-weights)")
-    if expected and file_sha256(path) != expected:
-        raise Rtgs2Error(
-            f"feature weights {path} are not the ones fusion model {fusion_weights} was trained with "
-            f"(its card records sha256 {expected[:12]}...): pass those with --feature-weights"
-        )
-    return path
-
-
-def feature_weights_path(inputs: str, given: str | Path | None) -> Path | None:
-    """The feature weights a model with ``inputs`` needs (None for ``image``): ``given``, or
-    the shipped ones. Raises FileNotFoundError (one line saying what to do) when absent."""
-    if inputs == "image":
-        return None
-    from rtgs2.features.io import SHIPPED
-
-    path = Path(given) if given is not None else SHIPPED
-    if path.is_file():
-        return path
-    if given is None:
-        raise FileNotFoundError(
-            f"the shipped feature weights are not in this install ({SHIPPED}); train them (rtgs2 train features) "
-            f"and pass --feature-weights, or train with --inputs image"
-        )
-    raise FileNotFoundError(f"feature weights {path} not found (--feature-weights)")
-
-
-class FeatureCache:
-    """Per-Gaussian features of scenes, computed once by the network at ``weights`` and kept in
-    ``folder`` as ``<scene>.npz`` (``fingerprint``, ``features`` [N, D] float32)."""
-
-    def __init__(self, folder: Path, weights: Path):
-        self.folder, self.weights = Path(folder), Path(weights)
-        self._net = None  # loaded on the first miss
-
-    def features(
-        self, name: str, ply: Path, scene: GaussianScene, frame: SceneFrame | None = None
-    ) -> Tensor:  # [N, D] float32, CPU
-        """The features of ``scene`` (read from ``ply``) in ``frame`` (default: the automatic
-        choice): the cached ones when their fingerprint matches the current ``ply`` and weights,
-        else extracted and cached. The fingerprint does not cover the frame: callers passing one
-        put it in ``name``."""
-        fingerprint = file_sha256(ply, self.weights)
-        path = self.folder / f"{name}.npz"
-        if path.is_file():
-            with np.load(path) as z:
-                if str(z["fingerprint"]) == fingerprint and len(z["features"]) == scene.num_gaussians:
-                    return torch.from_numpy(z["features"])
-        from rtgs2.features.extract import extract_features
-        from rtgs2.features.io import load_feature_net
-
-        if self._net is None:
-            self._net = load_feature_net(self.weights)
-        feats = extract_features(scene, self._net, frame=frame).float().contiguous()
-        with atomic_open(path, "wb") as f:
-            np.savez(f, fingerprint=np.array(fingerprint), features=feats.numpy())
-        return feats
 
 
 @dataclass

@@ -1,2 +1,4 @@
 """What every stage needs: atomic writes, output-folder locks, checkpoints with identity,
-progress reporting, seeding and process groups. Imports no torch at module level."""
+progress reporting, seeding, process groups, the packages' lazy exports (:mod:`.lazy`) and the
+network layers both networks share (:mod:`.layers`). Importing the package loads no torch; its
+modules load what they need."""

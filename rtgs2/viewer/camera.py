@@ -3,7 +3,8 @@
 viser reports a camera as ``position`` (its centre, world metres), ``wxyz`` (the unit quaternion
 of R in ``p_world = R p_camera + position``) and ``fov`` (vertical field of view, radians) for a
 canvas of ``image_width`` x ``image_height`` pixels. Its camera axes are OpenCV's (x right,
-y down, z forward), the same as rtgs2's (DESIGN §4), so the pose carries over without a flip.
+y down, z forward), the same as rtgs2's :class:`~rtgs2.scene.Camera`, so the pose carries over
+without a flip.
 """
 
 from __future__ import annotations

@@ -216,7 +216,8 @@ def build_renderer(
     says in its panel why labels are off (more useful than refusing: the scene can be inspected).
     ``metres_per_unit`` and ``up`` give the file's frame (``choose_frame``; the renderer's ``frame``)."""
     from rtgs2.features.inputs import choose_frame
-    from rtgs2.pipeline.segmenter import Segmenter, fusion_weights_path
+    from rtgs2.fusion.io import fusion_weights_path
+    from rtgs2.pipeline.segmenter import Segmenter
     from rtgs2.scene import read_ply
     from rtgs2.viewer.modes import pca_features
 

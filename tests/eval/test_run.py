@@ -236,7 +236,7 @@ def test_nothing_of_the_users_is_overwritten(synthrooms_mini, models, tmp_path):
     ],
 )
 def test_cli_bad_input_is_one_line(args, named, synthrooms_mini, models, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("rtgs2.pipeline.segmenter.SHIPPED_FUSION", tmp_path / "shipped.pt")  # not trained yet
+    monkeypatch.setattr("rtgs2.fusion.io.SHIPPED", tmp_path / "shipped.pt")  # not trained yet
     (tmp_path / "file").write_text("not an output folder")
     _label_set(tmp_path / "x.json", {n: f"x{n}" for n in CLASS_NAMES})
     fill = {"tmp": tmp_path, "data": synthrooms_mini, "image": models["image"]}

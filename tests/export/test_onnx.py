@@ -155,7 +155,7 @@ def test_bad_input_is_one_line_naming_it(args, named, tmp_path, capsys):
 
 def test_default_weights_missing_is_one_line(tmp_path, capsys, monkeypatch):
     """Without --weights the shipped model is exported; where it is not shipped, say so."""
-    monkeypatch.setattr("rtgs2.pipeline.segmenter.SHIPPED_FUSION", tmp_path / "shipped.pt")
+    monkeypatch.setattr("rtgs2.fusion.io.SHIPPED", tmp_path / "shipped.pt")
     line = one_line_error(["export", "onnx", "--out", str(tmp_path / "f.onnx")], capsys)
     assert line == f"rtgs2 export onnx: no shipped fusion weights at {tmp_path / 'shipped.pt'}: pass a fusion model with --weights (rtgs2 train fusion writes one)"
 

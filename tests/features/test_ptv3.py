@@ -1,12 +1,15 @@
 """The PTv3-style network: every variant's shapes, gradients, batch isolation and invariance
 to the input's point order."""
 
+from typing import get_args, get_type_hints
+
 import pytest
 import torch
 
 from rtgs2.features.points import offset_to_batch
-from rtgs2.features.ptv3 import VARIANTS, PTv3Config, patch_layout, ptv3_small
+from rtgs2.features.ptv3 import SIZES, VARIANTS, PTv3Config, patch_layout, ptv3_paper, ptv3_small
 from rtgs2.features.serialization import serialize
+from rtgs2.train.config import FeatureTrainConfig
 
 
 def _cloud(n: int, seed: int, extent: float = 3.0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -90,3 +93,15 @@ def test_config_rejects_inconsistent_sizes():
         PTv3Config(enc_channels=(32, 64))
     with pytest.raises(ValueError, match="orders"):
         PTv3Config(orders=("spiral",))
+
+
+def test_variants_are_named_once_and_take_overrides():
+    assert list(VARIANTS) == list(SIZES)
+    # the training config lists the names again, without torch, for the CLI's --help
+    assert set(get_args(get_type_hints(FeatureTrainConfig)["size"])) == set(VARIANTS)
+    assert ptv3_paper().cfg == PTv3Config() and ptv3_small().cfg == SIZES["small"]
+    for name, make in VARIANTS.items():
+        assert make(grid_size=0.2).cfg == PTv3Config(**{**SIZES[name].to_json(), "grid_size": 0.2})
+        assert make().cfg.name == name
+    with pytest.raises(ValueError, match="PTv3Config.grid_size"):
+        ptv3_small(grid_size=0.0)

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from rtgs2.fusion.io import load_backbone_weights, load_fusion, load_fusion_weights, save_fusion
+from rtgs2.fusion.io import (
+    fusion_weights_path, load_backbone_weights, load_fusion, load_fusion_weights, read_fusion_card, save_fusion,
+)  # fmt: skip
 from rtgs2.fusion.vdvi import VDVINet, build_fusion, vdvi_paper
 from rtgs2.utils.errors import CheckpointError, CheckpointMismatchError, Rtgs2Error
 
@@ -22,6 +24,7 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path: Path) -> None:
     save_fusion(model, path)
     assert [p.name for p in tmp_path.iterdir()] == ["fusion.pt"]  # no temporary left behind
     loaded = load_fusion(path)
+    assert not loaded.training  # ready for inference, as load_feature_net's networks are
     assert loaded.config == model.config
     assert loaded.class_names == names
     image, features = torch.rand(1, 3, 24, 40), torch.randn(1, 32, 24, 40)
@@ -71,6 +74,29 @@ def test_unreadable_files_raise_clear_errors(tmp_path: Path) -> None:
     torch.save({"stem.0.weight": torch.zeros(1)}, bare)
     with pytest.raises(CheckpointError, match="bare state dict.*--backbone-weights"):
         load_fusion(bare)
+
+
+def test_the_card_beside_a_model_is_read_or_refused(tmp_path: Path) -> None:
+    model = tmp_path / "fusion.pt"
+    assert read_fusion_card(model) == {}  # no card: nothing recorded
+    model.with_suffix(".json").write_text('{"feature_weights_sha256": "ab"}')
+    assert read_fusion_card(model) == {"feature_weights_sha256": "ab"}
+    model.with_suffix(".json").write_text("{not json")
+    with pytest.raises(Rtgs2Error, match="fusion.json: not a readable fusion model card"):
+        read_fusion_card(model)
+    model.with_suffix(".json").write_text("[1, 2]")
+    with pytest.raises(Rtgs2Error, match="fusion.json: not a fusion model card"):
+        read_fusion_card(model)
+
+
+def test_missing_weights_say_what_to_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("rtgs2.fusion.io.SHIPPED", tmp_path / "shipped.pt")
+    with pytest.raises(FileNotFoundError, match="no shipped fusion weights at .*shipped.pt: pass a fusion model with --weights"):
+        fusion_weights_path(None)
+    with pytest.raises(FileNotFoundError, match="no fusion weights at .*mine.pt"):
+        fusion_weights_path(tmp_path / "mine.pt")
+    (tmp_path / "shipped.pt").write_bytes(b"x")
+    assert fusion_weights_path(None) == tmp_path / "shipped.pt"
 
 
 # Key names and shapes as the real files have them (timm convnext_tiny; transformers

@@ -1,11 +1,27 @@
-"""The VDVI network: every size x input variant runs, trains and checks its inputs."""
+"""The VDVI network: every size x input variant runs, trains and checks its inputs; the variants
+take size overrides and refuse bad sizes naming the field."""
 
 from __future__ import annotations
+
+import dataclasses
+import json
+from typing import get_args, get_type_hints
 
 import pytest
 import torch
 
-from rtgs2.fusion.vdvi import INPUTS, VARIANTS, MixTransformerEncoder, build_fusion, vdvi_paper
+from rtgs2.fusion.vdvi import (
+    INPUTS,
+    SIZES,
+    SMALL,
+    VARIANTS,
+    MixTransformerEncoder,
+    VDVINet,
+    build_fusion,
+    vdvi_paper,
+    vdvi_small,
+)
+from rtgs2.train.config import FusionTrainConfig
 
 K, D = 5, 32
 
@@ -126,3 +142,50 @@ def test_renderer_layout_inputs_give_the_same_logits() -> None:
         expected = model(image, features)
         got = model(image_hwc.permute(2, 0, 1)[None], features_hwc.permute(2, 0, 1)[None])
     assert torch.equal(got, expected)  # both are made channels-last before the first conv
+
+
+def test_variant_functions_take_size_fields_and_the_config_rebuilds_them() -> None:
+    """Like ``ptv3_small(**overrides)``: size fields override the variant's, the rest go to VDVINet."""
+    assert vdvi_small(decoder_dim=64, num_classes=K).config == vdvi_small(num_classes=K).config  # the default
+    model = vdvi_small(decoder_dim=96, vd_depths=[1, 1, 1, 1], num_classes=K)  # a list, as JSON gives it back
+    assert model.embedding_dim == 96 and model.size.vd_depths == (1, 1, 1, 1) and model.size.name == "small"
+    config = json.loads(json.dumps(model.config))
+    assert config["decoder_dim"] == 96 and "vi_widths" not in config  # only what differs from the variant
+    rebuilt = VARIANTS[config.pop("size")](**config)
+    assert rebuilt.config == model.config
+    assert rebuilt.state_dict().keys() == model.state_dict().keys()
+    assert all(rebuilt.state_dict()[k].shape == v.shape for k, v in model.state_dict().items())
+    assert build_fusion("small", num_classes=K, fusion_key_dim=8).size.fusion_key_dim == 8
+
+
+def test_variants_are_named_once() -> None:
+    assert list(VARIANTS) == list(SIZES)
+    # the training config lists the names again, without torch, for the CLI's --help
+    assert set(get_args(get_type_hints(FusionTrainConfig)["size"])) == set(VARIANTS)
+    for name, make in VARIANTS.items():
+        assert SIZES[name].name == name and make(num_classes=K).config["size"] == name
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("decoder_dim", 0),
+        ("vd_depths", (1, 1, 3)),
+        ("vi_heads", (1, 2, 0, 8)),
+        ("vi_widths", (32, 64, 161, 256)),
+        ("vi_widths", (32, 63, 160, 256)),
+        ("vi_patch_sizes", (6, 3, 3, 3)),
+        ("vi_mlp_ratio", 1.5),
+        ("decoder_dropout", 1.0),
+    ],
+)
+def test_a_bad_size_value_raises_naming_the_field(field: str, value: object) -> None:
+    with pytest.raises(ValueError, match=rf"^VDVISize\.{field}\b"):
+        vdvi_small(num_classes=K, **{field: value})
+
+
+def test_a_size_of_no_variant_is_refused() -> None:
+    with pytest.raises(ValueError, match="VDVISize.name must be one of paper, small; got 'tiny'"):
+        VDVINet(dataclasses.replace(SMALL, name="tiny"), num_classes=K)
+    with pytest.raises(TypeError):  # the name is the variant's, not an override
+        vdvi_small(num_classes=K, name="paper")

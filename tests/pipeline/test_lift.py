@@ -230,9 +230,7 @@ def test_cli_errors_are_one_line(args, expected, tmp_path, fusion_file, capsys):
 
 
 def test_cli_without_weights_is_refused_when_none_are_shipped(tmp_path, capsys, monkeypatch):
-    import rtgs2.pipeline.segmenter as segmenter
-
-    monkeypatch.setattr(segmenter, "SHIPPED_FUSION", tmp_path / "none_shipped.pt")  # a checkout without the weights
+    monkeypatch.setattr("rtgs2.fusion.io.SHIPPED", tmp_path / "none_shipped.pt")  # a checkout without the weights
     src = tmp_path / "blob.ply"
     small_object_ply(src)
     line = one_line_error(["lift", "--scene", str(src), "--out", str(tmp_path / "out.ply")], capsys)

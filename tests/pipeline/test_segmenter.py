@@ -89,7 +89,7 @@ def test_feature_weights_other_than_the_cards_are_refused(tmp_path, small_donut,
 
 
 def test_missing_shipped_weights_say_what_to_pass(tmp_path, small_donut, monkeypatch):
-    monkeypatch.setattr(segmenter_module, "SHIPPED_FUSION", tmp_path / "vdvi.pt")
+    monkeypatch.setattr("rtgs2.fusion.io.SHIPPED", tmp_path / "vdvi.pt")
     with pytest.raises(FileNotFoundError, match="no shipped fusion weights at .*vdvi.pt: pass a fusion model with --weights"):
         Segmenter.from_files(small_donut)
     with pytest.raises(FileNotFoundError, match="no fusion weights at .*mine.pt"):
@@ -119,3 +119,26 @@ def test_file_features_are_used_only_when_no_weights_are_named(tmp_path, small_d
     with pytest.raises(Rtgs2Error, match="broken.json: not a readable fusion model card"):
         Segmenter.from_files(ply, tmp_path / "broken.pt", feature_cache=tmp_path / "c")
 
+
+
+def test_the_cards_feature_weights_are_found_among_the_shipped_ones_by_hash(tmp_path, monkeypatch):
+    """A fusion model trained on earlier shipped features (not today's default) gets them, by
+    the hash its card records; a card without one leaves the default."""
+    import rtgs2.features.io as feature_io
+    from rtgs2.pipeline.segmenter import model_feature_weights
+
+    shipped = tmp_path / "weights"
+    shipped.mkdir()
+    (shipped / "today.pt").write_bytes(b"today's default feature weights")
+    (shipped / "earlier.pt").write_bytes(b"the features the model was trained on")
+    monkeypatch.setattr(feature_io, "WEIGHTS_DIR", shipped)
+    monkeypatch.setattr(feature_io, "SHIPPED", shipped / "today.pt")
+    model = tmp_path / "model.pt"
+    sha = segmenter_module.file_sha256(shipped / "earlier.pt")
+    model.with_suffix(".json").write_text(json.dumps({"feature_weights": "elsewhere/f.pt", "feature_weights_sha256": sha}))
+    assert model_feature_weights(model, None) == shipped / "earlier.pt"
+    model.with_suffix(".json").write_text(json.dumps({"feature_weights_sha256": "0" * 64}))
+    with pytest.raises(Rtgs2Error, match="not the ones fusion model .*model.pt was trained with"):
+        model_feature_weights(model, None)
+    model.with_suffix(".json").write_text(json.dumps({}))
+    assert model_feature_weights(model, None) == shipped / "today.pt"

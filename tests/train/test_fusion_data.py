@@ -1,11 +1,7 @@
-"""Fusion training data: which views train and validate, the feature cache, rendered samples
-and the view augmentations."""
-
-import json
-from pathlib import Path
+"""Fusion training data: which views train and validate, rendered samples and the view
+augmentations."""
 
 import numpy as np
-import pytest
 import torch
 
 from rtgs2.data.view_transforms import Cutout, HorizontalFlip, PhotometricJitter, RandomZoomCrop, ViewSample
@@ -78,76 +74,3 @@ def test_views_split_into_training_and_held_out_and_test_scenes_stay_out(synthro
     psnr = [-10 * np.log10(float(((sample.image - scenes[0].images[v]) ** 2).mean())) for v in (3, 2, 11)]
     print("render of view 3 vs the data set's views 3, 2, 11: PSNR " + ", ".join(f"{p:.1f}" for p in psnr))
     assert psnr[0] > max(psnr[1:]) + 3  # measured 21.3 vs 16.4, 15.6 dB: rendered at its own camera
-
-
-def test_feature_cache_is_reused_and_rebuilt_when_the_weights_change(synthrooms_mini, tmp_path, monkeypatch):
-    import rtgs2.features.extract as extract
-    from rtgs2.features.io import save_feature_net
-    from rtgs2.features.ptv3 import ptv3_small
-    from rtgs2.scene import read_ply, write_ply
-    from rtgs2.train.fusion_data import FeatureCache
-
-    scene = read_ply(synthrooms_mini / "train_000" / "point_cloud.ply")
-    scene = scene.subset(torch.arange(0, scene.num_gaussians, 20))  # a few thousand Gaussians: fast
-    ply = tmp_path / "scene.ply"
-    write_ply(scene, ply)
-    nets = []
-    for seed in (0, 1):
-        torch.manual_seed(seed)
-        nets.append(save_feature_net(ptv3_small(), tmp_path / f"net{seed}.pt"))
-    calls = []
-    real = extract.extract_features
-    monkeypatch.setattr(extract, "extract_features", lambda *a, **k: calls.append(1) or real(*a, **k))
-
-    first = FeatureCache(tmp_path / "cache", nets[0]).features("s", ply, scene)
-    assert first.shape == (scene.num_gaussians, 32) and len(calls) == 1
-    again = FeatureCache(tmp_path / "cache", nets[0]).features("s", ply, scene)
-    assert torch.equal(again, first) and len(calls) == 1  # read back, not recomputed
-    other = FeatureCache(tmp_path / "cache", nets[1]).features("s", ply, scene)
-    assert len(calls) == 2 and not torch.allclose(other, first)
-    write_ply(scene.subset(torch.arange(scene.num_gaussians - 1)), ply)  # the scene changed too
-    changed = FeatureCache(tmp_path / "cache", nets[1]).features("s", ply, read_ply(ply))
-    assert len(calls) == 3 and changed.shape[0] == scene.num_gaussians - 1
-
-
-def test_feature_weights_are_required_unless_the_model_reads_the_image_only(tmp_path):
-    from rtgs2.features.io import SHIPPED
-    from rtgs2.train.fusion_data import feature_weights_path
-
-    assert feature_weights_path("image", tmp_path / "absent.pt") is None
-    with pytest.raises(FileNotFoundError, match=r"absent\.pt not found \(--feature-weights\)"):
-        feature_weights_path("features", tmp_path / "absent.pt")
-    if not SHIPPED.is_file():
-        with pytest.raises(FileNotFoundError, match="shipped feature weights .*--inputs image"):
-            feature_weights_path("both", None)
-    (tmp_path / "w.pt").write_bytes(b"x")
-    assert feature_weights_path("both", tmp_path / "w.pt") == Path(tmp_path / "w.pt")
-
-
-def test_the_cards_features_are_found_among_the_shipped_ones_by_hash(tmp_path, monkeypatch):
-    """A fusion model trained on earlier shipped features (not today's default) still gets them,
-    wherever the card's path points (a path relative to another folder, or a moved file)."""
-    import rtgs2.features.io as feature_io
-    from rtgs2.train.fusion_data import model_feature_weights
-    from rtgs2.utils.errors import Rtgs2Error
-    from rtgs2.utils.io import file_sha256
-
-    shipped = tmp_path / "weights"
-    shipped.mkdir()
-    (shipped / "today.pt").write_bytes(b"today's default feature weights")
-    (shipped / "earlier.pt").write_bytes(b"the features the model was trained on")
-    monkeypatch.setattr(feature_io, "WEIGHTS_DIR", shipped)
-    monkeypatch.setattr(feature_io, "SHIPPED", shipped / "today.pt")
-    model = tmp_path / "model.pt"
-    sha = file_sha256(shipped / "earlier.pt")
-    model.with_suffix(".json").write_text(json.dumps({"feature_weights": "elsewhere/f.pt", "feature_weights_sha256": sha}))
-    assert model_feature_weights(model, None) == shipped / "earlier.pt"
-    (tmp_path / "elsewhere").mkdir()
-    (tmp_path / "elsewhere" / "f.pt").write_bytes(b"a stale copy under the card's name")
-    monkeypatch.chdir(tmp_path)
-    assert model_feature_weights(model, None) == shipped / "earlier.pt"  # its hash is not the card's
-    model.with_suffix(".json").write_text(json.dumps({"feature_weights_sha256": "0" * 64}))
-    with pytest.raises(Rtgs2Error, match="not the ones fusion model"):  # no shipped file has it: say so
-        model_feature_weights(model, None)
-    model.with_suffix(".json").write_text(json.dumps({}))
-    assert model_feature_weights(model, None) == shipped / "today.pt"

@@ -73,7 +73,8 @@ def test_training_views_are_learnt_and_held_out_views_far_above_chance(overfit, 
     """Pixel accuracy over the scene's 14 training views at full size, from the saved weights."""
     from rtgs2.data.readers.synthrooms import open_synthrooms
     from rtgs2.fusion import load_fusion
-    from rtgs2.train.fusion_data import FeatureCache, collate, load_fusion_scene, render_sample
+    from rtgs2.features.cache import FeatureCache
+    from rtgs2.train.fusion_data import collate, load_fusion_scene, render_sample
 
     out, _ = overfit
     model = load_fusion(out / "last.pt").eval()

@@ -11,7 +11,6 @@ import torch
 from rtgs2.cli import entrypoint
 from rtgs2.fusion.io import save_fusion
 from rtgs2.fusion.vdvi import build_fusion
-from rtgs2.pipeline import segmenter as segmenter_module
 from rtgs2.scene import Camera, read_ply, write_ply
 from rtgs2.viewer.modes import DEPTH, LABELS, MODES, PCA, RGB
 from rtgs2.viewer.server import MIN_SIDE, MOVING_SCALE, STILL_S, FrameScheduler, build_renderer, frame_size
@@ -49,7 +48,7 @@ def test_every_mode_gives_an_rgb_image_of_the_cameras_size(files):
 
 
 def test_without_a_fusion_model_labels_are_off_with_a_note(files, monkeypatch):
-    monkeypatch.setattr(segmenter_module, "SHIPPED_FUSION", files[0].parent / "no_such_model.pt")
+    monkeypatch.setattr("rtgs2.fusion.io.SHIPPED", files[0].parent / "no_such_model.pt")
     renderer, _ = build_renderer(files[0])
     assert renderer.modes == [RGB, PCA, DEPTH] and "--weights" in renderer.notes[LABELS]
     with pytest.raises(ValueError, match="mode 'labels' is not available"):
