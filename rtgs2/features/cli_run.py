@@ -8,7 +8,7 @@ from rtgs2.features.extract import extract_features
 from rtgs2.features.inputs import choose_frame
 from rtgs2.features.io import load_feature_net
 from rtgs2.scene.gaussians import GaussianScene
-from rtgs2.scene.ply import read_ply, write_ply_with_features
+from rtgs2.scene.ply import read_ply, vertex_property_names, write_ply_with_features
 from rtgs2.utils.io import check_writable
 
 PREVIEW_SOFTWARE = "rtgs2 features"  # the PNG text chunk that marks a preview rtgs2 wrote
@@ -46,13 +46,7 @@ def check_preview(preview: Path) -> None:
 
 def _has_features(path: Path) -> bool:
     """Whether ``path`` is a PLY whose header declares ``f_vi_0`` (as ``rtgs2 features`` writes)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(1 << 16)
-    except OSError:
-        return False
-    end = head.find(b"end_header")
-    return head.startswith(b"ply") and end > 0 and b" f_vi_0\n" in head[:end].replace(b"\r", b"")
+    return "f_vi_0" in (vertex_property_names(path) or set())
 
 
 def run_features(

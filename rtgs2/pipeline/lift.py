@@ -23,7 +23,6 @@ label properties); anything else is refused.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +44,7 @@ from rtgs2.pipeline.segmenter import UNLABELLED, SegmentedView, Segmenter
 from rtgs2.render import gather_to_gaussians
 from rtgs2.scene import Camera, GaussianScene
 from rtgs2.scene.cameras_json import read_cameras_json
-from rtgs2.scene.ply import write_ply_with_properties
+from rtgs2.scene.ply import vertex_property_names, write_ply_with_properties
 from rtgs2.scene.sh import SH_C0
 from rtgs2.utils.io import refuse_folder
 from rtgs2.utils.progress import ProgressReport
@@ -308,13 +307,4 @@ def _check_outputs(scene: Path, out: Path, colored: Path) -> None:
 
 def _is_lift_output(path: Path) -> bool:
     """Whether ``path`` is a PLY file whose vertices have both label properties (its header says)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(1 << 16)
-    except OSError:
-        return False
-    end = head.find(b"end_header")
-    if not head.startswith(b"ply") or end < 0:
-        return False
-    props = set(re.findall(rb"^property\s+\S+\s+(\S+)\s*$", head[:end], flags=re.MULTILINE))
-    return {LABEL.encode(), CONFIDENCE.encode()} <= props
+    return {LABEL, CONFIDENCE} <= (vertex_property_names(path) or set())

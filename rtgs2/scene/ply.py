@@ -221,6 +221,22 @@ def write_splat(scene: GaussianScene, path: str | Path) -> None:
     atomic_write_bytes(path, d.tobytes())
 
 
+def vertex_property_names(path: str | Path) -> set[str] | None:
+    """The vertex property names a PLY file's header declares (read from its first 64 KiB, no
+    data loaded), or None for a file that is not a readable PLY: lets a command tell its own
+    earlier output (with ``f_vi_*`` or label properties) from a user's file before overwriting."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError:
+        return None
+    end = head.find(b"end_header")
+    if not head.startswith(b"ply") or end < 0:
+        return None
+    names = re.findall(rb"^property\s+\S+\s+(\S+)\s*$", head[:end], flags=re.MULTILINE)
+    return {n.decode("ascii", "replace") for n in names}
+
+
 def write_ply_with_features(src: str | Path, features: torch.Tensor, dst: str | Path) -> None:
     """Copy the ``.ply`` at ``src`` to ``dst`` with per-Gaussian ``features`` [N, D] as float
     properties ``f_vi_0..f_vi_{D-1}``; every other element and property is kept as it was
