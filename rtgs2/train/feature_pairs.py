@@ -111,9 +111,3 @@ def draw_pairs(scenes: list[PairScene], count: int, rng: np.random.Generator) ->
         p = scenes[s].pairs[int(rng.integers(len(scenes[s].pairs)))]
         out.append((s, (int(p[0]), int(p[1]))))
     return out
-
-
-def chance_accuracy(num_correspondences: int) -> float:
-    """Top-1 retrieval accuracy of random features among ``num_correspondences`` candidates."""
-    return 1.0 / max(num_correspondences, 1)
-

@@ -171,11 +171,6 @@ def read_depth(scene_dir: Path, name: str) -> Tensor:
     return torch.from_numpy(_png(scene_dir / "depth" / f"{name}.png").astype(np.float32) / DEPTH_UNITS_PER_METRE)
 
 
-def read_instances(scene_dir: Path, name: str) -> Tensor:
-    """[H, W] int32 instance ids (0 = no surface)."""
-    return torch.from_numpy(_png(scene_dir / "instances" / f"{name}.png").astype(np.int32))
-
-
 def open_scene(scene_dir: str | Path, label_map: LabelMap | None = None, frame_stride: int = 1) -> SceneViews:
     """One finished SynthRooms scene folder as lazily loaded :class:`SceneViews`, every
     ``frame_stride``-th view. A view keeps the split it was built with (every 8th view of the
