@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -42,7 +41,7 @@ from rtgs2.data.segmentation import confusion_with_unlabelled, segmentation_metr
 from rtgs2.data.views import IGNORE_LABEL
 from rtgs2.fusion.io import fusion_weights_path
 from rtgs2.pipeline.draw import gif_frame, legend, to_uint8, write_gif
-from rtgs2.pipeline.segmenter import FrameRate, Segmenter
+from rtgs2.pipeline.segmenter import FrameRate, FrameTimer, Segmenter
 from rtgs2.synth.build import build_synthrooms, scene_list, scene_seeds
 from rtgs2.synth.config import PRESETS, preset_config
 from rtgs2.utils.cache import cache_root
@@ -132,17 +131,13 @@ def run_demo(
     k = label_map.num_classes
     confusion = np.zeros((k + 1, k + 1), np.int64)  # predicted column k: pixels left unlabelled
     shown: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # image, prediction, truth per view
-    total, rend, net = [], [], []
+    timer = FrameTimer()
     for i in track(picks, description="segmenting", console=console):
-        t = time.perf_counter()
-        view = segmenter.segment(views.cameras[i])
-        total.append((time.perf_counter() - t) * 1e3)
-        rend.append(view.render_ms)
-        net.append(view.network_ms)
+        view = timer.segment(segmenter, views.cameras[i])
         pred, truth = view.labels.numpy(), views.labels[i].numpy()
         confusion += confusion_with_unlabelled(pred, truth, k)
         shown.append((to_uint8(view.rgb), pred, truth))
-    rate = FrameRate.of(total, rend, net, views.cameras[picks[0]])
+    rate = timer.rate(views.cameras[picks[0]])
     scores = segmentation_metrics(confusion)
     scores["per_class"] = {key: values[:k] for key, values in scores["per_class"].items()}
 

@@ -13,7 +13,7 @@ import torch
 
 from rtgs2.data.readers.synthrooms import CLASS_NAMES
 from rtgs2.demo import DEMO_DATA_SEED, run_demo
-from rtgs2.fusion.io import SHIPPED, save_fusion
+from rtgs2.fusion.io import save_fusion
 from rtgs2.fusion.vdvi import build_fusion
 from rtgs2.synth import build as synth_build
 from rtgs2.synth.build import scene_seeds
@@ -77,7 +77,6 @@ def test_demo_rejects_bad_sizes(tmp_path):
 
 
 @pytest.mark.slow  # builds the real demo room: a 3DGS fit, ~2-3 min on 2 idle cores
-@pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped fusion weights in this checkout")
 def test_shipped_model_segments_the_unseen_demo_room(tmp_path, cache):
     # The shipped model scores 35.8 % mIoU on v1's test rooms (its card); a fitted room like them,
     # not a surface-sampled one (6.7 % there: the model has only seen fitted Gaussians).

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -32,7 +31,7 @@ from rtgs2.data.views import IGNORE_LABEL
 from rtgs2.features.inputs import SceneFrame
 from rtgs2.fusion.io import fusion_weights_path
 from rtgs2.pipeline.draw import class_label_map, gif_frame, legend, overlay, to_uint8, write_gif
-from rtgs2.pipeline.segmenter import FrameRate, Segmenter
+from rtgs2.pipeline.segmenter import FrameRate, FrameTimer, Segmenter
 from rtgs2.scene import Camera, GaussianScene, orbit
 from rtgs2.scene.cameras_json import read_cameras_json
 from rtgs2.utils.io import atomic_write_text
@@ -327,13 +326,9 @@ def segment_scene(
 
     segmenter.segment(cams[0])  # warm-up, untimed: numba compiles its kernels on first use
     counts = np.zeros(256, np.int64)
-    frames, panels, total, rend, net = [], [], [], [], []
+    frames, panels, timer = [], [], FrameTimer()
     for k, cam in enumerate(cams):
-        t = time.perf_counter()
-        view = segmenter.segment(cam)
-        total.append((time.perf_counter() - t) * 1e3)
-        rend.append(view.render_ms)
-        net.append(view.network_ms)
+        view = timer.segment(segmenter, cam)
         labels = view.labels.numpy()
         counts += np.bincount(labels.ravel(), minlength=256)
         image = to_uint8(view.rgb)
@@ -341,7 +336,7 @@ def segment_scene(
         frames.append(out / f"frame_{k:04d}.png")
         Image.fromarray(panel).save(frames[-1])
         panels.append(gif_frame(panel))
-    rate = FrameRate.of(total, rend, net, cams[0])
+    rate = timer.rate(cams[0])
 
     seen = [k for k in range(label_map.num_classes) if counts[k] > 0]
     gif = out / "segment.gif"

@@ -138,10 +138,15 @@ class Segmenter:
             if named or scene.features is None or scene.features.shape[1] != dim:
                 fw = model_feature_weights(weights, feature_weights)
                 if scene.features is not None:  # say so: a user who ran `rtgs2 features` expects them used
+                    have = scene.features.shape[1]
+                    why = (
+                        f"they have {have} channels, the fusion model reads {dim}" if have != dim
+                        else "--feature-weights names others" if feature_weights is not None
+                        else "the fusion model's card names the weights it was trained with"
+                    )  # fmt: skip
                     warnings.warn(
-                        f"the scene's own f_vi_* features are not used: the fusion model needs those of "
-                        f"{Path(fw).name if fw is not None else 'the shipped feature weights'} (named "
-                        f"{'by --feature-weights' if feature_weights is not None else 'on its card'}); computing them (cached)"
+                        f"the scene's own f_vi_* features are not used ({why}): computing those of "
+                        f"{Path(fw).name} (cached)"
                     )
                 scene = scene.with_features(scene_features(scene, ply, fw, feature_cache, frame))
         return cls(model, scene, device, frame)
@@ -214,6 +219,29 @@ class FrameRate:
         )  # fmt: skip
 
 
+class FrameTimer:
+    """Times :meth:`Segmenter.segment` calls (whole call, render part, network part) as they are
+    made, for the :class:`FrameRate` of a run that also uses the views (the demo, ``segment``)."""
+
+    def __init__(self) -> None:
+        self.total_ms: list[float] = []
+        self.render_ms: list[float] = []
+        self.network_ms: list[float] = []
+
+    def segment(self, segmenter: Segmenter, camera: Camera) -> SegmentedView:
+        """``segmenter.segment(camera)``, timed."""
+        t = time.perf_counter()
+        view = segmenter.segment(camera)
+        self.total_ms.append((time.perf_counter() - t) * 1e3)
+        self.render_ms.append(view.render_ms)
+        self.network_ms.append(view.network_ms)
+        return view
+
+    def rate(self, camera: Camera) -> FrameRate:
+        """The medians so far; ``camera`` gives the image size reported."""
+        return FrameRate.of(self.total_ms, self.render_ms, self.network_ms, camera)
+
+
 def measure_fps(segmenter: Segmenter, cameras: Sequence[Camera], frames: int = 50, warmup: int = 3) -> FrameRate:
     """Median time of :meth:`Segmenter.segment` over ``frames`` frames (cycling through
     ``cameras``) after ``warmup`` untimed frames (numba compilation, allocator warm-up)."""
@@ -221,14 +249,10 @@ def measure_fps(segmenter: Segmenter, cameras: Sequence[Camera], frames: int = 5
         raise ValueError("measure_fps needs at least one camera and one frame")
     for k in range(warmup):
         segmenter.segment(cameras[k % len(cameras)])
-    total, rend, net = [], [], []
+    timer = FrameTimer()
     for k in range(frames):
-        t = time.perf_counter()
-        v = segmenter.segment(cameras[k % len(cameras)])
-        total.append((time.perf_counter() - t) * 1e3)
-        rend.append(v.render_ms)
-        net.append(v.network_ms)
-    return FrameRate.of(total, rend, net, cameras[0])
+        timer.segment(segmenter, cameras[k % len(cameras)])
+    return timer.rate(cameras[0])
 
 
 def model_feature_weights(fusion_weights: Path, given: str | Path | None) -> Path:

@@ -15,25 +15,22 @@ from rtgs2.scene import write_ply
 from rtgs2.utils.errors import Rtgs2Error
 from tests.pipeline.conftest import CLASSES, donut_camera
 
-needs_feature_weights = pytest.mark.skipif(not SHIPPED_FEATURES.is_file(), reason="no shipped feature weights")
-
-
-@needs_feature_weights
 def test_features_of_the_wrong_size_are_extracted_once_then_cached(tmp_path, small_donut, fusion_file):
     ply = tmp_path / "scene.ply"
     write_ply(small_donut.with_features(torch.randn(small_donut.num_gaussians, 5)), ply)  # f_vi_0..4: not the model's 32
     cache = tmp_path / "cache"
-    first = Segmenter.from_files(ply, fusion_file("both"), feature_cache=cache)
+    with pytest.warns(UserWarning, match="they have 5 channels, the fusion model reads 32"):
+        first = Segmenter.from_files(ply, fusion_file("both"), feature_cache=cache)
     assert first.scene.features.shape == (small_donut.num_gaussians, 32)
     (entry,) = cache.glob("*.npz")
     written = entry.stat().st_mtime_ns
 
-    second = Segmenter.from_files(ply, fusion_file("both"), feature_cache=cache)
+    with pytest.warns(UserWarning):
+        second = Segmenter.from_files(ply, fusion_file("both"), feature_cache=cache)
     assert torch.equal(second.scene.features, first.scene.features)
     assert list(cache.glob("*.npz")) == [entry] and entry.stat().st_mtime_ns == written  # read, not rewritten
 
 
-@needs_feature_weights
 def test_features_are_extracted_and_cached_in_the_frame_given(tmp_path, small_donut, fusion_file, monkeypatch):
     frames = []  # the frame of each extraction
 
@@ -96,7 +93,6 @@ def test_missing_shipped_weights_say_what_to_pass(tmp_path, small_donut, monkeyp
         Segmenter.from_files(small_donut, tmp_path / "mine.pt")
 
 
-@needs_feature_weights
 def test_file_features_are_used_only_when_no_weights_are_named(tmp_path, small_donut, fusion_file):
     """A .ply's own f_vi_* carry no record of the weights that made them: once the model's card
     names its feature weights, the file's features are replaced by extracted ones."""
