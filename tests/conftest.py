@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 import torch
+
+from rtgs2.utils.cache import CACHE_ENV
+
+# Tests never read or write the user's cache (~/.cache/rtgs2: built data sets, trainings, feature
+# caches): each test process, and the commands it starts, get a fresh one.
+os.environ[CACHE_ENV] = tempfile.mkdtemp(prefix="rtgs2-test-cache-")
 
 # One torch thread per test process: `make test` runs 2 xdist workers on 2 cores, and OpenMP
 # threads spinning against another process's make each op erratic (seen: 0.5 s -> 6 s).

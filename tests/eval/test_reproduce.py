@@ -46,7 +46,7 @@ def test_reproduce_refuses_other_preset_folder_and_unknown_preset(tmp_path):
     with pytest.raises(ValueError, match="reproduces preset 'v1'"):
         rep.reproduce("mini", out)
     with pytest.raises(ValueError, match="unknown reproduce preset"):
-        rep.reproduce("v2", tmp_path / "x")
+        rep.reproduce("v9", tmp_path / "x")
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "notes.txt").write_text("mine")
