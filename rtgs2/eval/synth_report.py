@@ -5,16 +5,18 @@ rendering it at the held-out views).
 Colour leakage: two classifiers see a pixel's RGB alone, are fitted on pixels of the train
 scenes and scored on pixels of the test scenes.
 
-- k-NN on RGB (the issue's classifier). With few scenes it memorises which class owned a
-  colour in the train scenes; since every scene draws its materials afresh from one pool, that
-  pairing does not carry over, and k-NN can score *below* chance.
+- k-NN on RGB. With few scenes it memorises which class owned a colour in the train scenes;
+  where materials are drawn afresh per scene that pairing carries over only as far as colour
+  is evidence of the class.
 - Colour histogram (16^3 RGB bins, the most common train class per bin): pooled over all train
   scenes it is close to the best colour-only rule; with no colour cue it answers the majority
   class everywhere.
 
-If colour gave the class away, both would beat the majority-class rate (accuracy) and 1/K
-(mean class accuracy) by far; SynthRooms draws materials from a pool shared by all classes, so
-they should not.
+``v1`` draws every object's material from one pool shared by all classes: both stay near the
+majority-class rate and 1/K mean class accuracy. ``v2`` draws materials per class, as real rooms
+have them (light walls, white ceilings, wood floors, green plants), with overlap: colour should
+now be evidence (clearly above chance) without giving the class away (clearly below what the
+networks reach from the image and the scene's geometry).
 """
 
 from __future__ import annotations
