@@ -21,8 +21,10 @@ class Reproduce:
     """Output folder (default: $RTGS2_CACHE or ~/.cache/rtgs2, then reproduce/<preset>)."""
     num_threads: int = 0
     """torch CPU threads of the trainings and the evaluation (0 = leave as is)."""
+    build_jobs: int = 1
+    """Build the data set as this many shards at once, 2 threads each (e.g. 8 on 16 cores)."""
 
     def main(self) -> None:
         from rtgs2.eval.reproduce import reproduce
 
-        reproduce(self.preset, self.out, num_threads=self.num_threads)
+        reproduce(self.preset, self.out, num_threads=self.num_threads, build_jobs=self.build_jobs)
