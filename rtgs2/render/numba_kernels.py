@@ -30,11 +30,13 @@ from numba import njit, prange
 
 from rtgs2.render.constants import ALPHA_MAX, ALPHA_MIN, COLOR_OFFSET, COV2D_BLUR, FRUSTUM_SLACK, T_MIN, TILE_SIZE
 from rtgs2.scene.sh import SH_C0, SH_C1, SH_C2, SH_C3
+import rtgs2.render.constants as constants
+import rtgs2.scene.sh as sh
+from rtgs2.utils.numba_cache import compiled_with
 
-# numba caches each kernel under the content of its own file only, yet compiles in the constants of
-# render/constants.py and scene/sh.py: this fingerprint of their values changes this file when they
-# change, so no stale kernel is ever loaded (tests/render/test_numba_cache.py keeps it current).
-INLINED_SOURCES = "219bed5537b1c922"
+# the kernels compile in the constants of render/constants.py and scene/sh.py: their content joins
+# the cache stamp, so no stale kernel is ever loaded
+INLINED_SOURCES = compiled_with(__file__, constants.__file__, sh.__file__)
 
 F32_HALF = np.float32(0.5)
 F32_ONE = np.float32(1.0)

@@ -49,12 +49,14 @@ from rtgs2.render.numba_kernels import (
     world_cov,
 )
 from rtgs2.scene.sh import SH_C1, SH_C2, SH_C3
+import rtgs2.render.constants as constants
+import rtgs2.render.numba_kernels as nk
+import rtgs2.scene.sh as sh
+from rtgs2.utils.numba_cache import compiled_with
 
-# numba caches each kernel under the content of its own file only, yet inlines the helpers of
-# numba_kernels.py and the constants of render/constants.py and scene/sh.py: this fingerprint of them
-# changes this file when they change, so no stale kernel (wrong gradients) is ever loaded
-# (tests/render/test_numba_cache.py keeps it current).
-INLINED_SOURCES = "2f0110a0c5b00650"
+# the kernels inline the helpers of numba_kernels.py and the constants of render/constants.py and
+# scene/sh.py: their content joins the cache stamp, so no stale kernel (wrong gradients) is loaded
+INLINED_SOURCES = compiled_with(__file__, nk.__file__, constants.__file__, sh.__file__)
 
 # ent_grad columns: gradient of one (tile, splat) entry.
 G_X, G_Y, G_A, G_B, G_C, G_OPAC = range(6)

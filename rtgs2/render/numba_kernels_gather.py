@@ -37,11 +37,14 @@ from rtgs2.render.numba_kernels import (
     splat_alpha,
     tile_rect,
 )
+import rtgs2.render.constants as constants
+import rtgs2.render.numba_kernels as nk
+import rtgs2.scene.sh as sh
+from rtgs2.utils.numba_cache import compiled_with
 
-# numba caches each kernel under the content of its own file only, yet inlines the helpers of
-# numba_kernels.py and the constants of render/constants.py: this fingerprint of them changes this
-# file when they change, so no stale kernel is ever loaded (tests/render/test_numba_cache.py keeps it current).
-INLINED_SOURCES = "2f0110a0c5b00650"
+# the kernels inline the helpers of numba_kernels.py and the constants of render/constants.py: their
+# content joins the cache stamp, so no stale kernel is ever loaded
+INLINED_SOURCES = compiled_with(__file__, nk.__file__, constants.__file__, sh.__file__)
 
 
 @njit(parallel=True, cache=True)

@@ -26,12 +26,13 @@ from rtgs2.synth.furniture import BOX, CYLINDER
 from rtgs2.synth.raycast import RAY_EPS, _hit_box, _hit_unit_cylinder, _hit_unit_sphere
 from rtgs2.synth.room import Room
 from rtgs2.utils.threads import torch_threads_kept
+import rtgs2.synth.furniture as furniture
+import rtgs2.synth.raycast as raycast
+from rtgs2.utils.numba_cache import compiled_with
 
-# numba caches a kernel under the content of its own file only, yet the kernel here inlines the
-# intersection routines and RAY_EPS of raycast.py and the kind codes of furniture.py: this
-# fingerprint of them changes this file when they change, so no stale kernel is ever loaded
-# (tests/synth/test_accel.py keeps it current).
-INLINED_SOURCES = "f80c229dde12bbe7"
+# the kernel inlines the intersection routines and RAY_EPS of raycast.py and the kind codes of
+# furniture.py: their content joins the cache stamp, so no stale kernel is ever loaded
+INLINED_SOURCES = compiled_with(__file__, raycast.__file__, furniture.__file__)
 
 GRID_CELL = 0.25  # metres; default cell edge (a few primitives per cell in furnished rooms)
 GRID_MAX_DIM = 64  # cells per axis at most (a 16 m room at the default cell size)

@@ -12,10 +12,15 @@ import numpy as np
 
 from rtgs2.data.views import IGNORE_LABEL
 from rtgs2.scene.camera import Camera
+import rtgs2.synth.furniture as furniture
 from rtgs2.synth.furniture import BOX, CYLINDER
 from rtgs2.synth.materials import albedo
 from rtgs2.synth.room import Room
+from rtgs2.utils.numba_cache import compiled_with
 from rtgs2.utils.threads import torch_threads_kept
+
+# the kernels compile in the primitive kind codes of furniture.py: its content joins the cache stamp
+compiled_with(__file__, furniture.__file__)
 
 RAY_EPS = 1e-6  # metres; hits closer than this along a ray are ignored (self-intersection)
 SHADOW_OFFSET = 1e-4  # metres; shadow rays start this far off the surface, along its normal
