@@ -36,7 +36,7 @@ from torch import Tensor
 from rtgs2.features.inputs import SceneFrame
 from rtgs2.fusion.io import fusion_weights_path
 from rtgs2.pipeline.draw import class_label_map
-from rtgs2.pipeline.segment import (
+from rtgs2.pipeline.cameras import (
     INSIDE_PITCH_DEG, INSIDE_RADIUS, SceneBox, check_views, file_cameras, inside_ring, orbit_frame, outside_ring,
     scene_box,
 )  # fmt: skip
@@ -146,7 +146,7 @@ def coverage_cameras(
 ) -> Coverage:
     """``num_views`` cameras (``width`` x ``height`` px) on several rings, so that most surfaces are
     seen by some view (placed in ``frame``, z up, metres, and returned as cameras of the file; a
-    room or an object as :func:`~rtgs2.pipeline.segment.orbit_cameras` decides). Inside a room,
+    room or an object as :func:`~rtgs2.pipeline.cameras.orbit_cameras` decides). Inside a room,
     INSIDE_RINGS at eye height; around an object, rings at OUTSIDE_ELEVATIONS_DEG at the orbit's
     distance. Views are shared among the rings by their shares (a ring left with none is dropped);
     rings are turned against each other, so that their cameras do not line up.
@@ -241,7 +241,7 @@ def lift_scene(
         colored: the class-coloured copy (default ``<out stem>_colored.ply`` beside ``out``).
         metres_per_unit, up: the file's units and up axis (as ``rtgs2 segment``); the result's
             ``frame`` says which the features used; the coverage is placed in
-            :func:`~rtgs2.pipeline.segment.orbit_frame`.
+            :func:`~rtgs2.pipeline.cameras.orbit_frame`.
 
     Raises:
         ValueError: both ``cameras`` and ``views``, bad sizes, a cameras.json that does not parse or

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from rtgs2.data.transforms import ColourJitter, Compose, OpacityJitter, RandomRotateZ, RandomScale, RandomSubset
 from rtgs2.data.transforms import VoxelSubsample
@@ -16,7 +15,6 @@ from rtgs2.data.visibility import visible_gaussians
 from rtgs2.data.views import SceneViews
 from rtgs2.features.inputs import GaussianArrays, gaussian_arrays
 from rtgs2.features.segments import segment_gaussians
-from rtgs2.scene.gaussians import GaussianScene
 from rtgs2.scene.ply import read_ply
 from rtgs2.train.config import FeatureTrainConfig
 

@@ -263,7 +263,7 @@ def view(
 ) -> None:
     """Serve the viewer of the ``.ply`` at ``scene`` until Ctrl-C (module doc, :func:`build_renderer`;
     ``metres_per_unit``, ``up``: the file's frame, printed)."""
-    from rtgs2.pipeline.segment import orbit_cameras, orbit_frame
+    from rtgs2.pipeline.cameras import orbit_cameras, orbit_frame
 
     check_port_free(host, port)  # before the slow part: reading the scene, extracting features
     renderer, gaussians = build_renderer(scene, weights, feature_weights, metres_per_unit=metres_per_unit, up=up)

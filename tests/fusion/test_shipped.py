@@ -4,7 +4,6 @@ made and how well it scores."""
 
 import json
 
-import pytest
 import torch
 
 from rtgs2.data.readers.synthrooms import CLASS_NAMES

@@ -13,7 +13,8 @@ import torch
 
 from rtgs2 import cli
 from rtgs2.features.inputs import SceneFrame
-from rtgs2.pipeline.segment import orbit_cameras, segment_scene
+from rtgs2.pipeline.cameras import orbit_cameras
+from rtgs2.pipeline.segment import segment_scene
 from rtgs2.scene import Camera, GaussianScene
 from rtgs2.scene.cameras_json import write_cameras_json
 from tests.cli.test_errors import one_line_error

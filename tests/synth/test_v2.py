@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from rtgs2.data.readers.synthrooms import CLASS_ID, DONE
-from rtgs2.synth.build import build_synthrooms, make_scene, parse_shard
+from rtgs2.synth.build import make_scene, parse_shard
 from rtgs2.synth.config import PRESETS, preset_config
 from rtgs2.synth.layout import generate_room
 from rtgs2.synth.shading import ShadingContext, render_ground_truth_v2

@@ -21,7 +21,7 @@ from PIL import Image
 
 from rtgs2.fusion.io import save_fusion
 from rtgs2.fusion.vdvi import build_fusion
-from rtgs2.pipeline.segment import orbit_cameras
+from rtgs2.pipeline.cameras import orbit_cameras
 from rtgs2.scene import read_ply, write_ply
 from rtgs2.viewer.modes import LABELS, RGB
 from rtgs2.viewer.server import Viewer, build_renderer, check_port_free
