@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import tyro
 
-from rtgs2.train.config import FusionTrainConfig  # a plain dataclass: no torch
+from rtgs2.train.config import FINETUNE, FusionTrainConfig  # plain dataclasses: no torch
 
 
 @dataclass
@@ -55,19 +55,19 @@ class Finetune:
     """Output folder: checkpoints, metrics.csv, curves.png, last.pt and its card."""
     feature_weights: Optional[Path] = None
     """Feature-network weights giving Z (default: the shipped ones; not needed by an image-only model)."""
-    lr: float = 1e-4
+    lr: float = FINETUNE.lr
     """Peak AdamW learning rate."""
-    batch_size: int = 4
+    batch_size: int = FINETUNE.batch_size
     """Views per step."""
-    seed: int = 0
+    seed: int = FINETUNE.seed
     """Seed of the batches and augmentations."""
-    num_threads: int = 0
+    num_threads: int = FINETUNE.num_threads
     """torch CPU threads (0 = leave as is)."""
 
     def main(self) -> None:
         from dataclasses import replace
 
-        from rtgs2.train.finetune import FINETUNE, finetune
+        from rtgs2.train.finetune import finetune
 
         cfg = replace(FINETUNE, lr=self.lr, batch_size=self.batch_size, seed=self.seed, num_threads=self.num_threads)
         last = finetune(self.scene, self.weights, self.steps, self.out, cfg=cfg, feature_weights=self.feature_weights)

@@ -212,3 +212,8 @@ class FusionTrainConfig:
             "ceco_weight": self.ceco_weight if self.ceco else 0.0,
             "depth_weight": self.depth_weight if self.depth_head else 0.0,
         }
+
+
+FINETUNE = FusionTrainConfig(lr=1e-4, warmup_steps=10, checkpoint_every=50, eval_every=0)
+"""Fine-tuning a trained fusion model on one scene (``rtgs2 finetune``, the eval's fine-tuned row):
+a tenth of the training's learning rate, a short warm-up, no validation pass."""

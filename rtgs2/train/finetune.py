@@ -14,11 +14,10 @@ from pathlib import Path
 from rtgs2.data.views import SceneViews
 from rtgs2.features.io import resolve_feature_weights
 from rtgs2.fusion.io import read_fusion_card, read_fusion_file
-from rtgs2.train.config import FusionTrainConfig
+from rtgs2.train.config import FINETUNE, FusionTrainConfig
 from rtgs2.train.fusion import FusionRun, run_training
 
 # A gentler schedule than training from scratch: the weights are already good.
-FINETUNE = FusionTrainConfig(lr=1e-4, warmup_steps=10, checkpoint_every=50, eval_every=0)
 
 
 def finetune(
