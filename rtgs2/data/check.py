@@ -92,10 +92,8 @@ def reproject(
         coordinates (+0.5 centres; non-finite for points on the dst camera plane), z [M] depth
         in the dst camera, metres.
     """
-    world = cam_src.unproject(depth_src, step)
-    rows, cols = torch.nonzero(depth_src.detach().cpu()[::step, ::step] > 0, as_tuple=True)
-    uv, z = cam_dst.project(world[rows, cols])
-    return torch.stack([rows, cols], 1).numpy() * step, uv.numpy(), z.numpy()
+    src_pix, uv, z = cam_src.reproject(depth_src, cam_dst, step=step)
+    return src_pix.numpy(), uv.numpy(), z.numpy()
 
 
 def compare_depth(uv: np.ndarray, z: np.ndarray, cam_dst: Camera, depth_dst: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -104,10 +102,7 @@ def compare_depth(uv: np.ndarray, z: np.ndarray, cam_dst: Camera, depth_dst: tor
     Returns (valid [M] bool, dst pixel [M, 2] int (row, col), relative error [M] (nan where invalid)).
     """
     dd = depth_dst.detach().cpu().numpy()
-    ok = (z > NEAR) & np.isfinite(uv).all(axis=1)
-    col = np.floor(np.where(ok, uv[:, 0], -1)).astype(np.int64)
-    row = np.floor(np.where(ok, uv[:, 1], -1)).astype(np.int64)
-    ok &= (col >= 0) & (col < cam_dst.width) & (row >= 0) & (row < cam_dst.height)
+    row, col, ok = (t.numpy() for t in cam_dst.pixel_at(torch.from_numpy(uv), torch.from_numpy(z), NEAR))
     obs = np.zeros_like(z)
     obs[ok] = dd[row[ok], col[ok]]
     ok &= obs > 0
@@ -143,9 +138,9 @@ def choose_neighbour(views: SceneViews, i: int, span: int = NEIGHBOUR_SPAN) -> i
     for j in sorted(set(range(max(0, i - span), min(len(cams), i + span + 1))) | set(nearest)):
         if j == i:
             continue
-        _, uv, z = reproject(cams[i], depth, cams[j], step)
-        inside = (z > NEAR) & (uv[:, 0] >= 0) & (uv[:, 0] < cams[j].width) & (uv[:, 1] >= 0) & (uv[:, 1] < cams[j].height)
-        if inside.mean() >= MIN_OVERLAP:
+        _, uv, z = cams[i].reproject(depth, cams[j], step=step)
+        inside = cams[j].pixel_at(uv, z, NEAR)[2]
+        if len(z) and float(inside.double().mean()) >= MIN_OVERLAP:
             gap = _mirror_gap(cams[i], cams[j], typical_depth)
             if gap > best_gap:
                 best, best_gap = j, gap

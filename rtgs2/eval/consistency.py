@@ -62,14 +62,10 @@ def pair_agreement(
     """
     da, la = _cpu(depth_a, camera_a, "depth_a").to(torch.float64), _cpu(labels_a, camera_a, "labels_a")
     db, lb = _cpu(depth_b, camera_b, "depth_b").to(torch.float64), _cpu(labels_b, camera_b, "labels_b")
-    keep = torch.isfinite(da) & (da > 0) & (la != ignore)
-    uv, z = camera_b.project(camera_a.unproject(torch.where(keep, da, 0.0))[keep])
-    # Pixel (i, j) covers [j, j+1) x [i, i+1) (centres at +0.5): the nearest pixel is the floor.
-    col, row = uv[:, 0].floor(), uv[:, 1].floor()
-    inside = (z > 0) & (col >= 0) & (col < camera_b.width) & (row >= 0) & (row < camera_b.height)
-    la, z = la[keep][inside], z[inside]
-    col, row = col[inside].long(), row[inside].long()
-    d, lab_b = db[row, col], lb[row, col]
+    src, uv, z = camera_a.reproject(da, camera_b, keep=la != ignore)
+    row, col, inside = camera_b.pixel_at(uv, z)
+    la, z = la[src[inside, 0], src[inside, 1]], z[inside]
+    d, lab_b = db[row[inside], col[inside]], lb[row[inside], col[inside]]
     seen = torch.isfinite(d) & (d > 0) & ((z - d).abs() <= rel_tol * d + abs_tol) & (lab_b != ignore)
     return int((la[seen] == lab_b[seen]).sum()), int(seen.sum())
 

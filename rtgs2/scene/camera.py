@@ -225,6 +225,37 @@ class Camera:
         origin, dirs = self.pixel_rays(step)  # dirs have camera z = 1, so origin + d * dir is at depth d
         return origin + dirs * d[::step, ::step].to(device="cpu", dtype=torch.float64).unsqueeze(-1)
 
+    def reproject(
+        self,
+        depth: Tensor,  # [H, W] camera z of this camera's pixels, metres; 0 or non-finite = unknown
+        other: Camera,
+        keep: Tensor | None = None,  # [H, W] bool: pixels to reproject (default: all of known depth)
+        step: int = 1,
+    ) -> tuple[Tensor, Tensor, Tensor]:  # [M, 2] long (row, col), [M, 2] px, [M] metres
+        """This camera's pixels of known depth (every ``step``-th row and column, within ``keep``)
+        seen from ``other``: their (row, col) here, their image coordinates in ``other`` (+0.5
+        centres; non-finite on its camera plane) and their camera z there."""
+        d = torch.as_tensor(depth).detach().to(device="cpu", dtype=torch.float64)
+        known = torch.isfinite(d) & (d > 0)
+        if keep is not None:
+            known &= torch.as_tensor(keep).to("cpu")
+        known = known[::step, ::step]
+        world = self.unproject(torch.where(torch.isfinite(d), d, 0.0), step)
+        rows, cols = torch.nonzero(known, as_tuple=True)
+        uv, z = other.project(world[rows, cols])
+        return torch.stack([rows, cols], 1) * step, uv, z
+
+    def pixel_at(self, uv: Tensor, z: Tensor, near: float = 0.0) -> tuple[Tensor, Tensor, Tensor]:
+        """The pixel holding each projection ``uv`` [M, 2] (+0.5 centres: pixel (i, j) covers
+        [j, j+1) x [i, i+1), so the nearest pixel is the floor) at camera z ``z`` [M]: rows [M]
+        and cols [M] long (-1 where not in the image), and inside [M] bool (in the image, in front
+        of the camera: z > ``near`` metres)."""
+        ok = torch.isfinite(uv).all(1) & (z > near)
+        col = torch.where(ok, uv[:, 0], torch.full_like(uv[:, 0], -1.0)).floor()
+        row = torch.where(ok, uv[:, 1], torch.full_like(uv[:, 1], -1.0)).floor()
+        ok &= (col >= 0) & (col < self.width) & (row >= 0) & (row < self.height)
+        return torch.where(ok, row, -1.0).long(), torch.where(ok, col, -1.0).long(), ok
+
 
 def check_rigid(T: Tensor, name: str) -> None:
     """Raise ``ValueError`` unless T [4, 4] is a rigid transform (rotation, translation, 0001)."""

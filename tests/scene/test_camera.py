@@ -123,3 +123,12 @@ def test_bad_cameras_json_names_file_entry_and_problem(tmp_path, content, messag
     assert str(path) in str(err.value)
     with pytest.raises(ValueError, match="is a folder"):
         read_cameras_json(tmp_path)
+
+
+def test_pixel_at_is_the_floor_inside_the_image_in_front():
+    cam = Camera.look_at((0, 0, 0), (1, 0, 0), width=4, height=3)
+    uv = torch.tensor([[0.0, 0.0], [3.99, 2.99], [4.0, 1.0], [-0.01, 1.0], [1.5, 1.5], [float("nan"), 1.0]], dtype=torch.float64)
+    z = torch.tensor([1.0, 1.0, 1.0, 1.0, -1.0, 1.0], dtype=torch.float64)
+    rows, cols, inside = cam.pixel_at(uv, z)
+    assert inside.tolist() == [True, True, False, False, False, False]
+    assert rows.tolist() == [0, 2, -1, -1, -1, -1] and cols.tolist() == [0, 3, -1, -1, -1, -1]
