@@ -63,7 +63,7 @@ from torch import Tensor
 from rtgs2.export import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
 from rtgs2.fusion.vdvi import VDVINet
 from rtgs2.utils.errors import Rtgs2Error
-from rtgs2.utils.io import atomic_write_bytes, refuse_folder
+from rtgs2.utils.io import atomic_write_bytes, check_writable, refuse_folder
 
 if TYPE_CHECKING:
     from onnxruntime import InferenceSession
@@ -162,6 +162,7 @@ def export_fusion_onnx(
     _require_onnx("onnx", "onnxscript", "onnxruntime")
     if out.exists() and not _written_by_rtgs2(out):
         raise ValueError(f"{out} exists and is not an rtgs2 export: choose a new file (it is left as it is)")
+    check_writable(out, "out")  # now, not after the export's seconds of work
 
     model = load_fusion(weights).eval()
     names = input_names(model.config)

@@ -46,7 +46,7 @@ from rtgs2.scene import Camera, GaussianScene
 from rtgs2.scene.cameras_json import read_cameras_json
 from rtgs2.scene.ply import vertex_property_names, write_ply_with_properties
 from rtgs2.scene.sh import SH_C0
-from rtgs2.utils.io import refuse_folder
+from rtgs2.utils.io import check_writable, refuse_folder
 from rtgs2.utils.progress import ProgressReport
 
 LIFT_VIEWS = 60  # views of the automatic coverage when neither cameras nor a count are given
@@ -303,6 +303,7 @@ def _check_outputs(scene: Path, out: Path, colored: Path) -> None:
             raise ValueError(
                 f"output {path} exists and is not an earlier rtgs2 lift output: choose a new file (nothing was written)"
             )
+        check_writable(path, "output")  # now, not after rendering every view
 
 
 def _is_lift_output(path: Path) -> bool:
