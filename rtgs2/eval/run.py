@@ -4,7 +4,8 @@ Per scene, the Gaussians are the data set's own ``.ply`` (SynthRooms, 3DGS outpu
 those given with ``gaussians`` (one ``.ply`` or recon output for a one-scene folder, or a
 folder of ``<scene>.ply`` / ``<scene>/`` outputs), or else a reconstruction by ``rtgs2 recon``
 (default settings; run it yourself for others and pass ``gaussians``) kept in
-``<cache>/recon``. Each model's :class:`~rtgs2.pipeline.segmenter.Segmenter` then labels the
+``<cache>/recon`` (:mod:`rtgs2.eval.scenes`); the models' classes meet the data's as
+:mod:`rtgs2.eval.models` says. Each model's :class:`~rtgs2.pipeline.segmenter.Segmenter` then labels the
 scored views (the held-out ones, every 8th, or all) at the data's own resolution.
 
 Classes are matched by name (case, ``_`` and ``-`` aside) between a model's ``class_names``
@@ -35,7 +36,6 @@ folder holding anything else is refused), ``results.md``, ``results.json``,
 
 from __future__ import annotations
 
-import hashlib
 import json
 import statistics
 from collections.abc import Sequence
@@ -45,11 +45,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rtgs2.data.labelsets import load_label_set
-from rtgs2.data.open import OpenedDataset, detect_format, open_dataset
-from rtgs2.data.readers.gaussian_output import latest_ply
-from rtgs2.data.readers.synthrooms import FORMAT as SYNTHROOMS
-from rtgs2.data.views import IGNORE_LABEL, LazyFrames, SceneViews
+from rtgs2.data.open import OpenedDataset
+from rtgs2.data.views import LazyFrames, SceneViews
 from rtgs2.eval.config import EvalConfig
 from rtgs2.eval.consistency import view_agreement
 from rtgs2.eval.figures import FigureView, write_figure
@@ -57,13 +54,12 @@ from rtgs2.eval.lift_eval import LiftTally, pool_lift, tally_lift
 from rtgs2.eval.metrics import (
     confusion_with_unlabelled, lpips, lpips_available, per_image_segmentation_metrics, psnr, segmentation_metrics, ssim,
 )  # fmt: skip
+from rtgs2.eval.models import FINETUNED, Model, load_models
+from rtgs2.eval.scenes import open_eval_data, reconstruct, scene_gaussians, scene_room, select_scenes
 from rtgs2.eval.table import finite_or_none, write_results
-from rtgs2.fusion.io import fusion_weights_path, read_fusion_file
 from rtgs2.pipeline.segmenter import MIN_ALPHA, FrameRate, Segmenter, measure_fps, model_feature_weights
 from rtgs2.scene import Camera
-from rtgs2.synth.room import Room, read_room
-from rtgs2.utils.cache import cache_root
-from rtgs2.utils.errors import Rtgs2Error
+from rtgs2.synth.room import Room
 from rtgs2.utils.git import git_commit
 from rtgs2.utils.io import atomic_write_text
 from rtgs2.utils.lock import OutputLock, check_output_folder
@@ -71,24 +67,6 @@ from rtgs2.utils.progress import ProgressReport
 
 FORMAT = "rtgs2-eval-1"
 MARKER = "eval.json"
-ROW_NAMES = {"both": "full", "image": "image only", "features": "Z only"}  # the paper's rows, by model inputs
-FINETUNED = "fine-tuned"
-
-
-@dataclass
-class Model:
-    """A model to score (one row) and how its classes meet the data's."""
-
-    name: str
-    weights: Path
-    config: dict  # VDVINet.config: size, inputs, num_classes, class_names, ...
-    lut: np.ndarray  # [256] uint8: data class -> the model's class (IGNORE_LABEL: unknown to it)
-    ignored: list[str]  # data classes the model does not know: not scored
-    absent: list[str]  # model classes the data does not have
-
-    @property
-    def num_classes(self) -> int:
-        return self.config["num_classes"]
 
 
 @dataclass
@@ -186,140 +164,6 @@ def evaluate(
     return results
 
 
-def open_eval_data(data: Path, label_set: str | Path | None) -> tuple[OpenedDataset, list[str], np.ndarray]:
-    """The data set at ``data``, the names of its classes and a [256] uint8 table from the label
-    values of its label images to those classes (identity, except for a folder with a label set
-    of its own, whose values ``label_set``'s ``raw_to_label`` maps as raw ids)."""
-    reader, _ = detect_format(data)
-    if label_set is not None and reader.own_label_set:
-        label_map = load_label_set(label_set)
-        return open_dataset(data), list(label_map.names), label_map.lookup_table(IGNORE_LABEL)
-    opened = open_dataset(data, label_set)
-    if opened.label_map is None:
-        raise ValueError(f"{data}: the {opened.format} folder has no labels to score against; name its label set with label_set")
-    return opened, list(opened.label_map.names), np.arange(IGNORE_LABEL + 1, dtype=np.uint8)
-
-
-def _norm(name: str) -> str:
-    """A class name compared across label sets: lower case, ``_`` and ``-`` as spaces."""
-    return " ".join(name.lower().replace("_", " ").replace("-", " ").split())
-
-
-def match_classes(model_names: Sequence[str], data_names: Sequence[str]) -> tuple[np.ndarray, list[str], list[str]]:
-    """Classes matched by name: a [256] uint8 table from data class k to the model's class of the
-    same name (IGNORE_LABEL where the model has none), the data classes the model does not know,
-    and the model classes the data does not have."""
-    index = {_norm(n): k for k, n in enumerate(model_names)}
-    lut = np.full(IGNORE_LABEL + 1, IGNORE_LABEL, dtype=np.uint8)
-    ignored = []
-    for k, name in enumerate(data_names):
-        if _norm(name) in index:
-            lut[k] = index[_norm(name)]
-        else:
-            ignored.append(name)
-    known = {_norm(n) for n in data_names}
-    return lut, ignored, [n for n in model_names if _norm(n) not in known]
-
-
-def load_models(weights: Sequence[str | Path], names: Sequence[str], data_names: list[str], finetune: bool) -> list[Model]:
-    """The rows' models (default: the shipped one), their classes matched with ``data_names``;
-    ``finetune``: a fine-tuned row will follow (its name is taken)."""
-    paths = [fusion_weights_path(w) for w in weights] if weights else [fusion_weights_path(None)]
-    if names and len(names) != len(paths):
-        raise ValueError(f"names must name each model given with weights, in order: got {len(names)} for {len(paths)}")
-    models = []
-    for i, path in enumerate(paths):
-        config, _ = read_fusion_file(path)
-        classes = config.get("class_names")
-        if not classes:
-            raise Rtgs2Error(f"fusion model {path} has no class names to match the data's classes by")
-        lut, ignored, absent = match_classes(classes, data_names)
-        if len(ignored) == len(data_names):
-            raise Rtgs2Error(
-                f"fusion model {path} shares no class name with the data's label set (data: "
-                f"{', '.join(data_names[:8])}{', ...' if len(data_names) > 8 else ''}; model: {', '.join(classes[:8])}"
-                f"{', ...' if len(classes) > 8 else ''}); choose the data's label set with --label-set"
-            )
-        name = names[i] if names else ROW_NAMES[config["inputs"]]
-        models.append(Model(name, path, config, lut, ignored, absent))
-    rows = [m.name for m in models] + ([FINETUNED] if finetune else [])
-    dup = sorted({r for r in rows if rows.count(r) > 1})
-    if dup:
-        raise ValueError(f"several rows would be named {dup}: name each model with --names (one per --weights, in order)")
-    return models
-
-
-def select_scenes(opened: OpenedDataset, which: str) -> list[SceneViews]:
-    """The scenes ``EvalConfig.scenes`` names."""
-    if which == "auto":
-        if "test" not in opened.scene_split:
-            return list(opened.scenes)
-        if not opened.scene_split["test"]:  # e.g. a SynthRooms build whose test scenes are unfinished
-            raise ValueError(f"{opened.root}: none of its test scenes is here (or finished, for SynthRooms); name the scenes to score")
-        return opened.split("test")
-    if which == "all" or which in opened.scene_split:
-        return opened.split(which)
-    if which in [s.name for s in opened.scenes]:
-        return [opened.scene(which)]
-    raise ValueError(
-        f"scenes must be auto, all, a scene split of {opened.root} ({', '.join(opened.scene_split) or 'none'}) or a "
-        f"scene name ({', '.join(s.name for s in opened.scenes[:8])}), got {which!r}"
-    )
-
-
-def _ply_of(path: Path) -> Path | None:
-    """A ``.ply`` file itself, or the one of a scene or 3DGS / recon output folder."""
-    if path.is_file() and path.suffix == ".ply":
-        return path
-    if path.is_dir():
-        return latest_ply(path) or (path / "point_cloud.ply" if (path / "point_cloud.ply").is_file() else None)
-    return None
-
-
-def scene_gaussians(scenes: Sequence[SceneViews], gaussians: Path | None) -> dict[str, Path | None]:
-    """The 3DGS ``.ply`` of each scene: from ``gaussians`` (module doc), else the data set's
-    own; None where there is none (it is reconstructed)."""
-    if gaussians is None:
-        return {v.name: v.gaussians if v.gaussians is not None and v.gaussians.is_file() else None for v in scenes}
-    if not gaussians.exists():
-        raise FileNotFoundError(f"gaussians {gaussians} not found")
-    if gaussians.is_file() and gaussians.suffix != ".ply":
-        raise ValueError(f"gaussians {gaussians} is not a .ply file, a 3DGS output folder or a folder of them")
-    single = _ply_of(gaussians)
-    if single is not None:
-        if len(scenes) != 1:
-            raise ValueError(
-                f"gaussians {gaussians} holds one scene, but {len(scenes)} scenes are scored: give a folder "
-                "holding <scene>.ply or a 3DGS output folder <scene>/ for each"
-            )
-        return {scenes[0].name: single}
-    found = {v.name: _ply_of(gaussians / v.name) or _ply_of(gaussians / f"{v.name}.ply") for v in scenes}
-    missing = [n for n, p in found.items() if p is None]
-    if missing:
-        raise FileNotFoundError(
-            f"no Gaussians for scenes {missing} in {gaussians} (expected <scene>.ply or a 3DGS output folder <scene>/)"
-        )
-    return found
-
-
-def reconstruct(data: Path, views: SceneViews, progress: bool) -> Path:
-    """The ``.ply`` of a scene the data set has no Gaussians for: fitted by ``rtgs2 recon`` with
-    its default settings into ``<cache>/recon/<data>-<hash>/<scene>`` once, then reused."""
-    from rtgs2.data.reconstruct import run_recon
-    from rtgs2.recon.config import ReconConfig
-    from rtgs2.recon.fit import result_path
-
-    cfg = ReconConfig()
-    root = data.resolve()
-    dest = cache_root() / "recon" / f"{root.name}-{hashlib.sha256(str(root).encode()).hexdigest()[:10]}" / views.name
-    ply = result_path(dest, cfg.iterations)
-    if not ply.is_file():
-        if progress:
-            print(f"eval: scene {views.name} has no Gaussians; fitting them (rtgs2 recon, resumable) into {dest}")
-        run_recon(data, dest, cfg, scene=views.name, progress=progress)
-    return ply
-
-
 def _finetuned_row(model: Model) -> Model:
     """The fine-tuned row: ``model``'s classes, weights set per scene."""
     return replace(model, name=FINETUNED)
@@ -351,12 +195,6 @@ def finetuned(
         reproduce=f"eval --data {data} --weights {model.weights} --finetune-steps {config.finetune_steps} --out OUT",
     )  # fmt: skip
     return replace(_finetuned_row(model), weights=last)
-
-
-def scene_room(opened: OpenedDataset, views: SceneViews) -> Room | None:
-    """The SynthRooms room of a scene, whose surfaces give the true class of each Gaussian; None
-    for other data sets (no such truth)."""
-    return read_room(opened.infos[views.name].root) if opened.format == SYNTHROOMS else None
 
 
 def _frame(x, camera: Camera, what: str, views: SceneViews, i: int) -> torch.Tensor:

@@ -86,7 +86,11 @@ def finetune_views(
     the source on the card and ``reproduce`` the command that reruns it. Returns ``out/last.pt``."""
     _check_steps(steps)
     config, _ = read_fusion_file(weights)
-    cfg = replace(cfg, steps=steps, size=config["size"], inputs=config["inputs"], depth_head=config["depth_head"])
+    # a short fine-tune warms up over at most a tenth of its steps (not the preset's fixed count)
+    warmup = min(cfg.warmup_steps, steps // 10)
+    cfg = replace(
+        cfg, steps=steps, warmup_steps=warmup, size=config["size"], inputs=config["inputs"], depth_head=config["depth_head"]
+    )
     run = FusionRun(
         kind="finetune", data=data, train=[scene], val=[scene], class_names=list(class_names),
         feature_weights=feature_weights, init_weights=Path(weights), eval_at_start=True, keep_best=False,

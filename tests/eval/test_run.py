@@ -20,7 +20,9 @@ from rtgs2.data.readers.synthrooms import CLASS_NAMES, synthrooms_label_map
 from rtgs2.data.views import IGNORE_LABEL
 from rtgs2.eval.config import EvalConfig
 from rtgs2.eval.metrics import lpips_available
-from rtgs2.eval.run import evaluate, match_classes, scene_gaussians
+from rtgs2.eval.models import match_classes
+from rtgs2.eval.run import evaluate
+from rtgs2.eval.scenes import scene_gaussians
 from rtgs2.eval.table import LIFTED, markdown
 from rtgs2.fusion import build_fusion, save_fusion
 from rtgs2.utils.errors import Rtgs2Error
