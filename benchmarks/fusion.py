@@ -21,7 +21,8 @@ Each frame renders Î and Z with the numba backend at the next camera (cycling t
 runs fusion small/both and the argmax; medians per stage and of the total.
 
 With ``--device cuda`` the network and its inputs are on the GPU, each timed call ends with a
-``torch.cuda.synchronize()``; end to end, Î and Z are rendered on the CPU (numba) and copied.
+``torch.cuda.synchronize()``; end to end, the scene is on the GPU and Î and Z are rendered there
+by the gsplat backend (``pip install -e '.[cuda]'``): the whole per-frame path on the GPU.
 
 Each configuration runs in a fresh process, so one's compiled code and warm caches do not help
 the next. Pause background jobs before timing (or read the load averages printed with the table).
@@ -81,8 +82,8 @@ class Config:
     feature_weights: Path | None = None
     """Feature-network weights for Z (default: the shipped ones; random unit features when there are none)."""
     device: str = "cpu"
-    """Where the network runs: cpu, or cuda (onnxruntime rows are CPU-only; end to end, the numba
-    renderer stays on the CPU and Î, Z go to the GPU each frame)."""
+    """Where the per-frame path runs: cpu (numba renderer), or cuda (gsplat renderer and the network on
+    the GPU; onnxruntime rows stay on the CPU)."""
     append: bool = True
     """Append the tables to benchmarks/RESULTS.md."""
 
@@ -189,12 +190,15 @@ def _scene_case(spec: dict) -> dict:
         feats = F.normalize(torch.randn(scene.num_gaussians, FEATURE_DIM), dim=1)
     scene = scene.with_features(feats.float().contiguous())
     device = spec["device"]
+    backend = "gsplat" if device.startswith("cuda") else "numba"  # the renderer of the device's path
+    scene = scene.to(device)
     net = build_fusion("small", "both", num_classes=len(CLASS_NAMES), feature_dim=feats.shape[1]).eval().to(device)
     stages: dict[str, list[float]] = {"render": [], "fusion": [], "argmax": [], "total": []}
     with torch.inference_mode():
         for i in range(spec["warmup"] + spec["frames"]):
             t0 = time.perf_counter()
-            out = render(scene, cams[i % len(cams)], backend="numba")
+            out = render(scene, cams[i % len(cams)], backend=backend)
+            _sync(device)
             # [H, W, C] -> [1, C, H, W] is a view with channels-last memory, what the model reads
             image, z = out.rgb.permute(2, 0, 1)[None], out.features.permute(2, 0, 1)[None]
             t1 = time.perf_counter()
@@ -206,7 +210,8 @@ def _scene_case(spec: dict) -> dict:
             if i >= spec["warmup"]:
                 for k, v in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t3 - t0)):
                     stages[k].append(v * 1000.0)
-    return {"scene": name, "gaussians": scene.num_gaussians} | {f"{k}_ms": statistics.median(v) for k, v in stages.items()}
+    row = {"scene": name, "gaussians": scene.num_gaussians, "renderer": backend}
+    return row | {f"{k}_ms": statistics.median(v) for k, v in stages.items()}
 
 
 def _case(spec: dict) -> dict:
@@ -284,7 +289,8 @@ def main(cfg: Config) -> None:
     )
     if scene_rows:
         text += (
-            f"\nEnd to end on {where}: numba render of Î and Z, fusion small/both, argmax; {z}, computed once, untimed.\n\n"
+            f"\nEnd to end on {where}: {'gsplat render on the GPU' if cfg.device.startswith('cuda') else 'numba render'} "
+            f"of Î and Z, fusion small/both, argmax; {z}, computed once, untimed.\n\n"
             "| scene | Gaussians | resolution | render ms | fusion ms | argmax ms | total ms | FPS |\n"
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
             + "".join("| " + " | ".join(row) + " |\n" for row in scene_rows)
