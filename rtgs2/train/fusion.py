@@ -304,7 +304,7 @@ def _train(run: FusionRun, out: Path, cfg: FusionTrainConfig, dist: DistInfo, pr
         if start == 0 and run.eval_at_start and val and dist.is_main:
             metrics = validate(model, val, device)
             log.append(step=0, **_val_columns(metrics), seconds=time.monotonic() - t0)
-            bar.update(0, val=f"{100 * metrics['miou']:.1f}% mIoU")
+            bar.update(0, val=f"{100 * metrics['miou']:.1f}%")
         model.train()
         metrics = None
         for step in range(start + 1, cfg.steps + 1):
@@ -337,7 +337,7 @@ def _train(run: FusionRun, out: Path, cfg: FusionTrainConfig, dist: DistInfo, pr
             if val and (step == cfg.steps or (cfg.eval_every and step % cfg.eval_every == 0)):
                 metrics = validate(model, val, device)
                 row.update(_val_columns(metrics))
-                bar.update(step, val=f"{100 * metrics['miou']:.1f}% mIoU")
+                bar.update(step, val=f"{100 * metrics['miou']:.1f}%")
                 if run.keep_best and metrics["miou"] > best_miou:
                     best_miou, best_step = metrics["miou"], step
                     card.save(model, best, step, row["seconds"], metrics)
