@@ -21,8 +21,8 @@ class Segment:
     """Output folder (new, empty, or an earlier segment output)."""
     cameras: Optional[Path] = None
     """INRIA cameras.json giving the views (default: an orbit)."""
-    orbit: Optional[int] = None
-    """Views on the automatic orbit (default 36; not with --cameras)."""
+    views: Optional[int] = None
+    """Views on the automatic orbit (default 36; not with --cameras), as in rtgs2 lift."""
     width: int = 320
     """Image width of the orbit's views, pixels."""
     height: int = 240
@@ -38,7 +38,7 @@ class Segment:
         from rtgs2.pipeline.segment import segment_scene
 
         res = segment_scene(
-            self.scene, self.out, cameras=self.cameras, orbit=self.orbit, width=self.width, height=self.height,
+            self.scene, self.out, cameras=self.cameras, views=self.views, width=self.width, height=self.height,
             weights=self.weights, feature_weights=self.feature_weights,
             metres_per_unit=self.frame.metres_per_unit, up=self.frame.up,
         )  # fmt: skip

@@ -55,7 +55,7 @@ def segment_scene(
     out: str | Path,
     *,
     cameras: str | Path | None = None,
-    orbit: int | None = None,
+    views: int | None = None,
     width: int = 320,
     height: int = 240,
     weights: str | Path | None = None,
@@ -68,7 +68,8 @@ def segment_scene(
 
     Args:
         cameras: an INRIA cameras.json giving the views (at its image sizes); else an orbit.
-        orbit: views on the automatic orbit (:func:`orbit_cameras`; default ORBIT_VIEWS).
+        views: views on the automatic orbit (:func:`orbit_cameras`; default ORBIT_VIEWS), as
+            ``rtgs2 lift``'s ``views`` counts its automatic views.
         width, height: image size of the orbit's views, pixels.
         weights: fusion model (default: the shipped one).
         feature_weights: feature network for scenes without fitting ``f_vi_*`` (default: the
@@ -78,29 +79,29 @@ def segment_scene(
             used. The orbit is placed in :func:`orbit_frame`.
 
     Raises:
-        ValueError: both ``cameras`` and ``orbit``, bad sizes, a cameras.json that does not parse
+        ValueError: both ``cameras`` and ``views``, bad sizes, a cameras.json that does not parse
             or lists no camera, an output path that is a file or a folder holding other things.
         FileNotFoundError: the scene, cameras, or weights are missing.
     """
     out = Path(out)
     check_output_folder(out, MARKER, "an rtgs2 segment output")
-    if cameras is not None and orbit is not None:
-        raise ValueError("give either --cameras (a cameras.json) or --orbit (a number of views), not both")
+    if cameras is not None and views is not None:
+        raise ValueError("give either --cameras (a cameras.json) or --views (a number of automatic views), not both")
     cams = None
     if cameras is not None:
         cams = read_cameras_json(cameras)
         if not cams:
             raise ValueError(f"{cameras}: lists no camera")
     else:
-        orbit = ORBIT_VIEWS if orbit is None else orbit
-        check_views(orbit, width, height, "orbit")  # before loading anything
+        views = ORBIT_VIEWS if views is None else views
+        check_views(views, width, height, "views")  # before loading anything
     weights = fusion_weights_path(weights)
     segmenter = Segmenter.from_files(
         scene, weights, feature_weights=feature_weights, device=device, metres_per_unit=metres_per_unit, up=up
     )
     orbit_ = None
     if cams is None:
-        orbit_ = orbit_cameras(segmenter.scene, orbit, width, height, orbit_frame(metres_per_unit, up))
+        orbit_ = orbit_cameras(segmenter.scene, views, width, height, orbit_frame(metres_per_unit, up))
         orbit_.metres_given = metres_per_unit is not None
         cams = orbit_.cameras
     check_cameras_see(segmenter.scene, cams, scene)  # before anything is written

@@ -59,9 +59,9 @@ def one_line_error(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         (["train", "fusion", "--data", "{tmp}", "--out", "{tmp}/o", "--lr", "-1"], "--lr"),
         (["reproduce", "--preset", "mini", "--out", "{tmp}/r", "--num-threads", "-1"], "--num-threads"),
         # what the parser itself rejects: one line naming the flag, not tyro's box
-        (["segment", "--scene", "{tmp}/a.ply", "--out", "{tmp}/o", "--orbit", "abc"], "--orbit"),
+        (["segment", "--scene", "{tmp}/a.ply", "--out", "{tmp}/o", "--views", "abc"], "--views"),
         (["segment", "--scene", "{tmp}/a.ply", "--out", "{tmp}/o", "--height", "nan"], "--height"),
-        (["segment", "--scene", "{tmp}/a.ply", "--out", "{tmp}/o", "--orbit"], "--orbit"),
+        (["segment", "--scene", "{tmp}/a.ply", "--out", "{tmp}/o", "--views"], "--views"),
         (["segment", "--out", "{tmp}/o"], "--scene"),
         (["segment", "--scene", "{tmp}/a.ply", "--out", "{tmp}/o", "--bogus", "1"], "--bogus"),
         (["synth", "--preset", "v9"], "--preset"),

@@ -28,5 +28,5 @@ def test_help_lists_subcommands_and_loads_no_heavy_modules():
     for name in ("demo", "data", "synth", "synth-report", "recon", "finetune", "segment", "lift", "export"):
         assert name in out.stdout
     assert "--fit-iterations" in out.stdout and "--dssim-weight" in out.stdout and "--frame-stride" in out.stdout
-    assert "--ceco-weight" in out.stdout and "--feature-weights" in out.stdout and "--orbit" in out.stdout
+    assert "--ceco-weight" in out.stdout and "--feature-weights" in out.stdout and "--views" in out.stdout
     assert "--opset" in out.stdout and "--fixed-batch" in out.stdout

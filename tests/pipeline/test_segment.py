@@ -22,7 +22,7 @@ from tests.pipeline.conftest import CLASSES
 
 
 def test_orbit_around_the_donut(tmp_path, donut_path, fusion_file):
-    res = segment_scene(donut_path, tmp_path / "out", orbit=3, width=64, height=48, weights=fusion_file("image"))
+    res = segment_scene(donut_path, tmp_path / "out", views=3, width=64, height=48, weights=fusion_file("image"))
     assert res.orbit.mode == "outside"  # 0.2 m across: an object, circled from outside
     assert [p.name for p in res.frames] == ["frame_0000.png", "frame_0001.png", "frame_0002.png"]
     assert iio.imread(res.frames[0]).shape == (48, 128, 3)  # image | overlay
@@ -109,13 +109,13 @@ def test_bad_inputs_are_refused(tmp_path, donut_path, fusion_file):
     with pytest.raises(ValueError, match="bad.json: lists no camera"):
         segment_scene(donut_path, tmp_path / "a", cameras=bad, weights=weights)
     with pytest.raises(ValueError, match="not both"):
-        segment_scene(donut_path, tmp_path / "a", cameras=bad, orbit=3, weights=weights)
+        segment_scene(donut_path, tmp_path / "a", cameras=bad, views=3, weights=weights)
     with pytest.raises(ValueError, match="exists and is not a folder"):
-        segment_scene(donut_path, bad, orbit=3, weights=weights)
+        segment_scene(donut_path, bad, views=3, weights=weights)
     (tmp_path / "theirs").mkdir()
     (tmp_path / "theirs" / "photo.png").write_bytes(b"")
     with pytest.raises(ValueError, match="is not empty and is not an rtgs2 segment output"):
-        segment_scene(donut_path, tmp_path / "theirs", orbit=3, weights=weights)
+        segment_scene(donut_path, tmp_path / "theirs", views=3, weights=weights)
     assert not (tmp_path / "a").exists()  # nothing written for any of them
 
 
@@ -124,7 +124,7 @@ def test_bad_inputs_are_refused(tmp_path, donut_path, fusion_file):
     [
         (["--cameras", "{tmp}/bad.json"], "{tmp}/bad.json: not valid JSON"),
         (["--cameras", "{tmp}/none.json"], "no such cameras.json: {tmp}/none.json"),
-        (["--orbit", "0"], "--orbit must be a positive number of views"),
+        (["--views", "0"], "--views must be a positive number of views"),
         (["--out", "{tmp}/bad.json"], "output {tmp}/bad.json exists and is not a folder"),
         (["--weights", "{tmp}/none.pt"], "no fusion weights at {tmp}/none.pt"),
         (["--scene", "{tmp}/none.ply"], "scene {tmp}/none.ply not found"),
@@ -139,7 +139,7 @@ def test_cli_errors_are_one_line(args, expected, tmp_path, donut_path, fusion_fi
 
 
 def test_cli_prints_the_frame_the_orbit_and_the_fps(tmp_path, donut_path, fusion_file, capsys):
-    args = ["segment", "--scene", str(donut_path), "--out", str(tmp_path / "out"), "--orbit", "2"]
+    args = ["segment", "--scene", str(donut_path), "--out", str(tmp_path / "out"), "--views", "2"]
     args += ["--width", "32", "--height", "24", "--weights", str(fusion_file("image")), "--metres-per-unit", "5"]
     cli.entrypoint(args)
     printed = capsys.readouterr().out
@@ -149,7 +149,7 @@ def test_cli_prints_the_frame_the_orbit_and_the_fps(tmp_path, donut_path, fusion
 
 
 def test_orbit_message_does_not_call_file_units_metres(tmp_path, donut_path, fusion_file, capsys):
-    args = ["segment", "--scene", str(donut_path), "--out", str(tmp_path / "out"), "--orbit", "2"]
+    args = ["segment", "--scene", str(donut_path), "--out", str(tmp_path / "out"), "--views", "2"]
     cli.entrypoint(args + ["--width", "32", "--height", "24", "--weights", str(fusion_file("image"))])
     printed = capsys.readouterr().out
     assert "treating 1 unit as" in printed  # the features rescale the donut ...
