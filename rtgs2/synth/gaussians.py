@@ -18,6 +18,7 @@ from rtgs2.scene.camera import Camera
 from rtgs2.scene.gaussians import GaussianScene
 from rtgs2.synth.furniture import BOX, CYLINDER
 from rtgs2.synth.raycast import shade, to_display
+from rtgs2.synth.shading import ShadingContext, camera_response, radiance
 from rtgs2.synth.room import Room
 
 DISC_SIGMA = 0.5  # tangential std-dev of a disc, in units of its sample spacing: neighbours overlap at 1 sigma
@@ -177,8 +178,6 @@ def surface_gaussians(room: Room, spacing: float) -> tuple[GaussianScene, np.nda
     """
     pts, frames, sig, prim = surface_samples(room, spacing)
     if room.v2_shading:
-        from rtgs2.synth.shading import ShadingContext, camera_response, radiance
-
         color = camera_response(room, radiance(ShadingContext(room), pts, frames[:, :, 2], prim, None))
     else:
         color = to_display(shade(room, pts, frames[:, :, 2], prim, None))

@@ -66,8 +66,9 @@ def room_lights(
     Returns:
         ``Lights`` with one point light per fixture (intensity at 1 m, ``radius``), the sun
         (``sun_dir`` towards it, ``sun_color`` zero when it does not shine in), ``sky_color``,
-        ``ambient``, and the camera response: ``exposure`` is a placeholder 1.0 that
-        :func:`rtgs2.synth.shading.auto_exposure` replaces, ``white_balance`` and ``tone``.
+        ``ambient``, and the camera response: ``exposure`` holds the room's auto-exposure key
+        (the target median pixel value) until :func:`rtgs2.synth.shading.auto_exposure` turns it
+        into the gain (the build stores the gain), ``white_balance`` and ``tone``.
     """
     night = rng.random() < NIGHT_SHARE or not window_normals
     bulb_k = rng.uniform(2700, 4200)  # one bulb type per room: warm to neutral white

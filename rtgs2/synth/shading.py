@@ -21,9 +21,11 @@ import numpy as np
 from rtgs2.data.readers.synthrooms import CLASS_ID
 from rtgs2.data.views import IGNORE_LABEL
 from rtgs2.scene.camera import Camera
+from rtgs2.synth.accel import build_grid, cast_grid
 from rtgs2.synth.materials import albedo, value_noise
-from rtgs2.synth.raycast import SHADOW_OFFSET, GroundTruth, cast
+from rtgs2.synth.raycast import SHADOW_OFFSET, GroundTruth
 from rtgs2.synth.room import Room
+from rtgs2.synth.textures import window_view
 
 SAMPLE_CELL = 0.05  # metres: lattice of the smooth noise that turns sample rays (view-independent)
 AO_RAYS = 4  # ambient-occlusion rays per point
@@ -39,7 +41,7 @@ GRAZING = (0.02, 0.1)  # cosines between which light arriving at a grazing angle
 
 class ShadingContext:
     """What shading needs of a room, computed once: window panes, glowing primitives, and a
-    ``cast(orig, dirs, t_max)`` (an acceleration grid when :mod:`rtgs2.synth.accel` has one)."""
+    ``cast(orig, dirs, t_max)`` through the room's acceleration grid (:mod:`rtgs2.synth.accel`)."""
 
     def __init__(self, room: Room):
         self.room = room
@@ -47,13 +49,8 @@ class ShadingContext:
         self.pane = (room.label == CLASS_ID["window"]) & (mats.emission > 0)
         self.glowing = mats.emission > 0  # light passes them: lamp shades, diffusers, glass
         self.panes = np.flatnonzero(self.pane)
-        try:
-            from rtgs2.synth.accel import build_grid, cast_grid
-
-            grid = build_grid(room)
-            self.cast = lambda o, d, t=np.inf: cast_grid(room, grid, o, d, t)
-        except ImportError:  # pragma: no cover (the grid is part of the package)
-            self.cast = lambda o, d, t=np.inf: cast(room, o, d, t)
+        grid = build_grid(room)
+        self.cast = lambda o, d, t=np.inf: cast_grid(room, grid, o, d, t)
 
     def visible(self, orig: np.ndarray, dirs: np.ndarray, dist: np.ndarray, target: int = -1) -> np.ndarray:
         """[P] bool: nothing opaque on the segments ``orig`` [P, 3] + t ``dirs`` [P, 3] (unit),
@@ -102,8 +99,6 @@ def emitted(ctx: ShadingContext, points: np.ndarray, prim: np.ndarray, view_dirs
     out = np.zeros((len(points), 3))
     pane = ctx.pane[prim]
     if pane.any():
-        from rtgs2.synth.textures import window_view
-
         yaw = room.yaw[prim[pane]]
         d_local = _yaw_rotate(view_dirs[pane], yaw, inverse=True)
         p_local = room.to_local(points[pane], prim[pane])
