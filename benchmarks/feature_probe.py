@@ -5,8 +5,10 @@
 
 For each test scene (SynthRooms: the test split; elsewhere every scene with a .ply and labels)
 the Gaussians get classes by view voting, and a softmax regression trained on one half of the
-room is scored on the other half (``rtgs2.eval.probe``), on the network's features and on its
-10 raw inputs. Prints per-scene and mean mIoU and appends the table to RESULTS.md.
+room is scored on the other half (``rtgs2.eval.probe``), on the network's features, on its
+10 raw inputs and on the hand-made context (the raw inputs and
+``rtgs2.features.context.geometric_context``: local shape, normal, neighbours' colour, height,
+wall distance). Prints per-scene and mean mIoU and appends the table to RESULTS.md.
 """
 
 from __future__ import annotations
@@ -34,10 +36,14 @@ class Config:
     """Append the table to benchmarks/RESULTS.md."""
     raw: bool = True
     """Also probe the raw 10 inputs (the baseline; --no-raw when comparing weights)."""
+    context: bool = True
+    """Also probe the hand-made context: the raw 10 inputs and their geometric context (the bar the
+    features should reach; --no-context when comparing weights)."""
 
 
 def main(cfg: Config) -> None:
     from rtgs2.eval.probe import gaussian_labels, half_split, linear_probe
+    from rtgs2.features.context import geometric_context
     from rtgs2.features.extract import extract_features
     from rtgs2.features.inputs import SceneFrame, gaussian_arrays
     from rtgs2.features.io import load_feature_net
@@ -57,16 +63,20 @@ def main(cfg: Config) -> None:
         feats = extract_features(scene, model, frame=SceneFrame()).numpy()
         f = linear_probe(feats, y, split, k)["miou"]
         r = linear_probe(arrays.inputs(), y, split, k)["miou"] if cfg.raw else float("nan")
-        rows.append((views.name, scene.num_gaussians, f, r))
-        print(f"{views.name}: features {100 * f:.1f} mIoU, raw inputs {100 * r:.1f}", flush=True)
-    mf, mr = np.mean([r[2] for r in rows]), np.mean([r[3] for r in rows])
+        c = float("nan")
+        if cfg.context:
+            hand = np.concatenate([arrays.inputs(), geometric_context(arrays.xyz, arrays.colour)], axis=1)
+            c = linear_probe(hand, y, split, k)["miou"]
+        rows.append((views.name, scene.num_gaussians, f, r, c))
+        print(f"{views.name}: features {100 * f:.1f} mIoU, raw inputs {100 * r:.1f}, hand-made context {100 * c:.1f}", flush=True)
+    mf, mr, mc = (np.mean([r[i] for r in rows]) for i in (2, 3, 4))
     table = (
         f"## features: linear probe — {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC\n\n"
         f"`benchmarks/feature_probe.py --data {cfg.data}`, weights {cfg.weights or 'shipped'}: per-Gaussian classes "
         "by view voting, softmax regression trained on one half of each room, mIoU (%) on the other half.\n\n"
-        "| scene | Gaussians | features | raw 10 inputs |\n| --- | ---: | ---: | ---: |\n"
-        + "".join(f"| {n} | {g:,} | {100 * f:.1f} | {100 * r:.1f} |\n" for n, g, f, r in rows)
-        + f"| **mean** | | **{100 * mf:.1f}** | **{100 * mr:.1f}** |\n"
+        "| scene | Gaussians | features | raw 10 inputs | hand-made context |\n| --- | ---: | ---: | ---: | ---: |\n"
+        + "".join(f"| {n} | {g:,} | {100 * f:.1f} | {100 * r:.1f} | {100 * c:.1f} |\n" for n, g, f, r, c in rows)
+        + f"| **mean** | | **{100 * mf:.1f}** | **{100 * mr:.1f}** | **{100 * mc:.1f}** |\n"
     )
     print(table)
     if cfg.append:

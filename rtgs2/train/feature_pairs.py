@@ -1,6 +1,7 @@
 """View pairs for contrastive pre-training: which Gaussians each camera sees, which pairs of
-views overlap enough (IoU of their visible sets in [overlap_min, overlap_max]), and the two
-independently augmented samples of a pair."""
+views overlap enough (IoU of their visible sets in [overlap_min, overlap_max]), the two
+independently augmented samples of a pair and, for the auxiliary objective, each scene's
+geometric context."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from rtgs2.data.transforms import ColourJitter, Compose, OpacityJitter, RandomRo
 from rtgs2.data.transforms import VoxelSubsample
 from rtgs2.data.visibility import visible_gaussians
 from rtgs2.data.views import SceneViews
+from rtgs2.features.context import CONTEXT_NAMES, geometric_context
 from rtgs2.features.inputs import GaussianArrays, gaussian_arrays
 from rtgs2.features.segments import segment_gaussians
 from rtgs2.scene.ply import read_ply
@@ -36,18 +38,21 @@ def overlapping_pairs(visible: list[np.ndarray], num_gaussians: int, low: float,
 class PairScene:
     """One scene ready for pair sampling: its Gaussians (network frame), per-view visible ids,
     the overlapping pairs (may be empty) and, when the objective uses them, an unsupervised
-    over-segmentation ([N] int64 segment per Gaussian)."""
+    over-segmentation ([N] int64 segment per Gaussian) and the geometric context of the
+    un-augmented scene ([N, C] float32, columns ``rtgs2.features.context.CONTEXT_NAMES``)."""
 
     name: str
     arrays: GaussianArrays
     visible: list[np.ndarray]
     pairs: np.ndarray
     segments: np.ndarray | None = None
+    context: np.ndarray | None = None
 
 
 def load_pair_scene(views: SceneViews, cfg: FeatureTrainConfig, cache_dir: Path | None = None) -> PairScene:
     """Read a scene's ``.ply``, find what each view sees (cached as ``<cache_dir>/<name>.npz``
-    keyed by the file's size and mtime) and its overlapping pairs.
+    keyed by the file's size and mtime) and its overlapping pairs; with ``cfg.context_weight`` > 0
+    also its geometric context (cached as ``<cache_dir>/<name>.context.npz``, same key).
 
     Raises:
         ValueError: the scene has no 3DGS file.
@@ -73,7 +78,37 @@ def load_pair_scene(views: SceneViews, cfg: FeatureTrainConfig, cache_dir: Path 
                 np.savez(f, stamp=stamp, ids=np.concatenate(visible), bounds=bounds)
     pairs = overlapping_pairs(visible, scene.num_gaussians, cfg.overlap_min, cfg.overlap_max)
     segments = segment_gaussians(scene, scale=cfg.segment_scale) if cfg.segment_weight > 0 else None
-    return PairScene(views.name, gaussian_arrays(scene), visible, pairs, segments)
+    arrays = gaussian_arrays(scene)
+    context = None
+    if cfg.context_weight > 0:
+        context = scene_context(arrays, stamp, cache_dir / f"{views.name}.context.npz" if cache_dir is not None else None)
+    return PairScene(views.name, arrays, visible, pairs, segments, context)
+
+
+def scene_context(arrays: GaussianArrays, stamp: np.ndarray, cached: Path | None = None) -> np.ndarray:
+    """[N, C] geometric context of a scene's un-augmented Gaussians (``CONTEXT_NAMES``), read from
+    ``cached`` when that file holds the same ``stamp`` and columns, else computed (and written there)."""
+    names = np.array(CONTEXT_NAMES)
+    if cached is not None and cached.is_file():
+        with np.load(cached) as z:
+            if np.array_equal(z["stamp"], stamp) and np.array_equal(z["names"], names):
+                return z["context"]
+    context = geometric_context(arrays.xyz, arrays.colour)
+    if cached is not None:
+        from rtgs2.utils.io import atomic_open
+
+        with atomic_open(cached, "wb") as f:
+            np.savez(f, stamp=stamp, names=names, context=context)
+    return context
+
+
+def sample_scale(
+    sample: GaussianArrays,  # an augmented sample of scene
+    scene: GaussianArrays,  # the un-augmented scene (rows = sample.ids)
+) -> float:
+    """The factor by which the augmentation scaled ``sample`` (``RandomScale``, the one transform
+    that changes log-scales: it adds log(factor) to all of them; median against rounding)."""
+    return float(np.exp(np.median(sample.log_scales - scene.log_scales[sample.ids])))
 
 
 def augmentation(cfg: FeatureTrainConfig) -> Compose:

@@ -2,7 +2,8 @@
 
 Each step draws view pairs of the training scenes, builds two independently augmented
 samples per pair (the Gaussians each view sees), runs the network over all samples in one
-batch and applies PointInfoNCE on sampled correspondences. One process, or several under
+batch and applies PointInfoNCE on sampled correspondences (plus, with ``context_weight`` > 0,
+a regression of each Gaussian's geometric context from its features). One process, or several under
 ``torchrun`` (gloo on the CPU, nccl on CUDA): each rank takes its share of the step's pairs
 and DDP averages the gradients. Every random draw of step ``s`` is seeded by (seed, s, rank),
 so a run resumed from a checkpoint retraces the uninterrupted one. Rank 0 writes checkpoints,
@@ -14,21 +15,23 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from rtgs2.data.views import SceneViews
+from rtgs2.features.context import CONTEXT_NAMES, metric_columns
 from rtgs2.features.contrastive import matched_rows, near_pairs, point_info_nce, segment_info_nce
 from rtgs2.features.inputs import GaussianArrays
 from rtgs2.features.io import card_path, load_feature_net, save_feature_net
 from rtgs2.features.ptv3 import VARIANTS
 from rtgs2.train.card import config_flags, launcher
 from rtgs2.train.config import FeatureTrainConfig, warmup_of
-from rtgs2.train.feature_pairs import PairScene, augmentation, draw_pairs, load_pair_scene, pair_samples
+from rtgs2.train.feature_pairs import PairScene, augmentation, draw_pairs, load_pair_scene, pair_samples, sample_scale
 from rtgs2.utils.checkpoint import CheckpointStore
 from rtgs2.utils.distributed import DistInfo, init_distributed, shutdown_distributed
 from rtgs2.utils.git import git_commit
@@ -39,12 +42,14 @@ from rtgs2.utils.progress import ProgressReport
 from rtgs2.utils.seed import derive_seed
 
 MARKER = "train_features.json"  # marks a folder as a feature-training output
-COLUMNS = ("step", "loss", "accuracy", "lr", "seconds", "eval_loss", "eval_accuracy")
+COLUMNS = ("step", "loss", "accuracy", "context_loss", "lr", "seconds", "eval_loss", "eval_accuracy", "eval_context_loss")
 # Config fields that do not change the trained weights (a resume may change them).
 RESUMABLE_CHANGES = ("checkpoint_every", "eval_every", "num_threads")
 # Objective options added after runs existed: at their defaults (the paper's objective) they stay
 # out of the checkpoint identity, so a run started before them still resumes.
-LATER_OPTIONS = ("negative_radius", "segment_weight", "segment_scale")
+LATER_OPTIONS = ("negative_radius", "segment_weight", "segment_scale", "context_weight")
+CONTEXT_HEAD_SEED = 7  # key of the context head's initialisation (derive_seed(cfg.seed, this))
+CONTEXT_STD_FLOOR = 1e-6  # a context column constant over the training scenes is not divided by ~0
 
 
 def identity_config(cfg: FeatureTrainConfig) -> dict:
@@ -84,34 +89,123 @@ def _batch(samples: list[GaussianArrays]) -> tuple[torch.Tensor, torch.Tensor, t
     return coord, inputs, offset
 
 
+class ContextHead(nn.Module):
+    """Training-only linear head: a Gaussian's features [n, D] -> its standardised geometric
+    context [n, C] (``rtgs2.features.context``). Holds the standardisation (per-column mean and
+    std over the training scenes, buffers) so a checkpoint restores the whole auxiliary objective.
+    Never part of the shipped feature weights. Statistics rather than fixed constants: the columns'
+    spreads differ by orders of magnitude (extents of centimetres, heights of metres, ratios in
+    [0, 1]) and vary between data sets; at unit variance each column weighs the same in the loss."""
+
+    def __init__(
+        self,
+        dim: int,
+        mean: np.ndarray,  # [C] per-column mean of the training scenes' context
+        std: np.ndarray,  # [C] per-column std (metres for the metric columns)
+        names: tuple[str, ...] = CONTEXT_NAMES,
+    ):
+        super().__init__()
+        self.linear = nn.Linear(dim, len(names))
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.as_tensor(np.maximum(std, CONTEXT_STD_FLOOR), dtype=torch.float32))
+        self.register_buffer("metric", torch.from_numpy(metric_columns(names)))
+
+    def forward(self, feat: torch.Tensor) -> torch.Tensor:  # [n, D] -> [n, C]
+        return self.linear(feat)
+
+    def target(
+        self,
+        context: np.ndarray,  # [n, C] context of the un-augmented scene, rows of the sample
+        scale: float,  # the sample's scale-augmentation factor
+    ) -> torch.Tensor:  # [n, C] standardised, on the head's device
+        """What the head should predict for a sample: its metric columns (lengths) scaled as the
+        sample was, then standardised. Rotation about z and translation change no column; the
+        colours are the scene's, not the jittered ones the network saw: the network should learn
+        the true context, not the augmentation."""
+        c = torch.from_numpy(np.asarray(context, dtype=np.float32)).to(self.mean.device)
+        c = torch.where(self.metric, c * scale, c)
+        return (c - self.mean) / self.std
+
+    def loss(self, feat: torch.Tensor, context: np.ndarray, scale: float) -> torch.Tensor:  # [n, D] -> []
+        """Smooth-L1 (quadratic within one std, linear beyond: floaters' outlying context does not
+        dominate) between the prediction for every row of a sample (not only its matched rows)
+        and :meth:`target`, mean over rows and columns."""
+        return F.smooth_l1_loss(self(feat), self.target(context, scale), beta=1.0)
+
+
+def context_head(scenes: list[PairScene], cfg: FeatureTrainConfig, dim: int) -> ContextHead:
+    """The seeded context head of a run, standardised with the statistics of ``scenes``' context
+    (all their Gaussians, un-augmented; the same on every rank)."""
+    n = sum(len(s.context) for s in scenes)
+    mean = sum(s.context.sum(axis=0, dtype=np.float64) for s in scenes) / n  # two passes, one scene at a time
+    std = np.sqrt(sum(((s.context - mean) ** 2).sum(axis=0) for s in scenes) / n)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(cfg.seed, CONTEXT_HEAD_SEED))
+        return ContextHead(dim, mean, std)
+
+
+@dataclass
+class PairLoss:
+    """One batch of view pairs: the loss to minimise and what the log reports of it."""
+
+    loss: torch.Tensor  # [] mean over pairs of InfoNCE (+ segment term) (+ context_weight * context term)
+    accuracy: float  # mean top-1 point retrieval accuracy
+    context: float | None = None  # mean context term before its weight (None: off)
+
+
 def pair_loss(
     model: nn.Module,
     pairs: list[tuple[GaussianArrays, GaussianArrays]],
     cfg: FeatureTrainConfig,
     rng: np.random.Generator,
     scenes: list[PairScene] | None = None,
+    head: ContextHead | None = None,
 ) -> tuple[torch.Tensor, float]:
-    """Mean contrastive loss over ``pairs`` (one forward pass over all their samples) and the
-    mean top-1 point retrieval accuracy. ``scenes`` (each pair's scene) are needed by
-    ``cfg.negative_radius`` > 0 (scene positions) and ``cfg.segment_weight`` > 0 (segments)."""
-    if (cfg.negative_radius > 0 or cfg.segment_weight > 0) and (scenes is None or len(scenes) != len(pairs)):
-        raise ValueError("negative_radius or segment_weight > 0 needs each pair's scene")
+    """Mean loss over ``pairs`` (one forward pass over all their samples) and the mean top-1
+    point retrieval accuracy: :func:`pair_objective`'s loss and accuracy."""
+    out = pair_objective(model, pairs, cfg, rng, scenes, head)
+    return out.loss, out.accuracy
+
+
+def pair_objective(
+    model: nn.Module,
+    pairs: list[tuple[GaussianArrays, GaussianArrays]],
+    cfg: FeatureTrainConfig,
+    rng: np.random.Generator,
+    scenes: list[PairScene] | None = None,
+    head: ContextHead | None = None,
+) -> PairLoss:
+    """Mean contrastive loss over ``pairs`` (one forward pass over all their samples), the mean
+    top-1 point retrieval accuracy and the context term. ``scenes`` (each pair's scene) are needed
+    by ``cfg.negative_radius`` > 0 (scene positions), ``cfg.segment_weight`` > 0 (segments) and
+    ``cfg.context_weight`` > 0 (context, and ``head``: :func:`context_head`)."""
+    if (cfg.negative_radius > 0 or cfg.segment_weight > 0 or cfg.context_weight > 0) and (
+        scenes is None or len(scenes) != len(pairs)
+    ):
+        raise ValueError("negative_radius, segment_weight or context_weight > 0 needs each pair's scene")
+    if cfg.context_weight > 0 and (head is None or any(s.context is None for s in scenes)):
+        raise ValueError("context_weight > 0 needs a context head and each pair's scene with its context")
     samples = [s for p in pairs for s in p]
     device = next(model.parameters()).device
     coord, inputs, offset = (t.to(device) for t in _batch(samples))
     feat = model(coord, inputs, offset)
     starts = [0] + offset.tolist()  # row ranges of the samples (host ints)
-    losses, accs = [], []
+    losses, accs, contexts = [], [], []
     for k, (a, b) in enumerate(pairs):
         fa = feat[starts[2 * k] : starts[2 * k + 1]]
         fb = feat[starts[2 * k + 1] : starts[2 * k + 2]]
         ra, rb = matched_rows(torch.from_numpy(a.ids), torch.from_numpy(b.ids))
         if len(ra) < 2:
             raise ValueError("a view pair kept fewer than 2 common Gaussians after augmentation; lower subsampling")
-        segment_loss = 0.0
+        extra = 0.0
         if cfg.segment_weight > 0:
             segment = torch.from_numpy(scenes[k].segments[a.ids[ra.numpy()]]).to(device)
-            segment_loss = cfg.segment_weight * segment_info_nce(fa[ra], fb[rb], segment, cfg.temperature)[0]
+            extra = cfg.segment_weight * segment_info_nce(fa[ra], fb[rb], segment, cfg.temperature)[0]
+        if cfg.context_weight > 0:
+            scene = scenes[k]
+            context = sum(head.loss(f, scene.context[s.ids], sample_scale(s, scene.arrays)) for f, s in ((fa, a), (fb, b))) / 2
+            contexts.append(float(context.detach()))
+            extra = extra + cfg.context_weight * context
         if len(ra) > cfg.num_correspondences:
             pick = torch.from_numpy(np.sort(rng.choice(len(ra), cfg.num_correspondences, replace=False)))
             ra, rb = ra[pick], rb[pick]
@@ -120,9 +214,9 @@ def pair_loss(
             xyz = torch.from_numpy(scenes[k].arrays.xyz[a.ids[ra.numpy()]])
             exclude = near_pairs(xyz, cfg.negative_radius).to(device)
         loss, acc = point_info_nce(fa[ra], fb[rb], cfg.temperature, exclude)
-        losses.append(loss + segment_loss)
+        losses.append(loss + extra)
         accs.append(float(acc))
-    return torch.stack(losses).mean(), float(np.mean(accs))
+    return PairLoss(torch.stack(losses).mean(), float(np.mean(accs)), float(np.mean(contexts)) if contexts else None)
 
 
 def lr_at(cfg: FeatureTrainConfig, step: int) -> float:
@@ -136,22 +230,26 @@ def lr_at(cfg: FeatureTrainConfig, step: int) -> float:
     return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
 
 
-def evaluate(model: nn.Module, scenes: list[PairScene], cfg: FeatureTrainConfig) -> tuple[float, float]:
-    """Mean loss and top-1 retrieval accuracy on ``cfg.eval_pairs`` fixed held-out pairs
-    (the same pairs and augmentations at every evaluation)."""
+def evaluate(
+    model: nn.Module, scenes: list[PairScene], cfg: FeatureTrainConfig, head: ContextHead | None = None
+) -> tuple[float, float, float | None]:
+    """Mean loss, top-1 retrieval accuracy and context term (None: off) on ``cfg.eval_pairs``
+    fixed held-out pairs (the same pairs and augmentations at every evaluation)."""
     rng = np.random.default_rng(derive_seed(cfg.seed, 999_999))
     augment = augmentation(cfg)
     was_training = model.training
     model.eval()
-    losses, accs = [], []
+    losses, accs, contexts = [], [], []
     with torch.no_grad():
         for s, pair in draw_pairs(scenes, cfg.eval_pairs, rng):
             sample = pair_samples(scenes[s], pair, augment, rng)
-            loss, acc = pair_loss(model, [sample], cfg, rng, [scenes[s]])
-            losses.append(float(loss))
-            accs.append(acc)
+            out = pair_objective(model, [sample], cfg, rng, [scenes[s]], head)
+            losses.append(float(out.loss))
+            accs.append(out.accuracy)
+            contexts.append(out.context)
     model.train(was_training)
-    return float(np.mean(losses)), float(np.mean(accs))
+    context = float(np.mean(contexts)) if cfg.context_weight > 0 else None
+    return float(np.mean(losses)), float(np.mean(accs)), context
 
 
 def _check_output(out: Path) -> None:
@@ -257,12 +355,18 @@ def _train(
     held = [load_pair_scene(v, cfg, cache) for v in held_views]
     device = torch.device("cuda", dist.local_rank) if torch.cuda.is_available() else torch.device("cpu")
     model = model.to(device)
+    # The auxiliary context head trains with the network (same optimiser, clip and checkpoints)
+    # but is not shipped: the feature weights are the network alone.
+    head = context_head(scenes, cfg, model.cfg.out_channels).to(device) if cfg.context_weight > 0 else None
+    params = list(model.parameters()) + (list(head.parameters()) if head is not None else [])
     opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-    optimizer = opt_cls(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = opt_cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     start, elapsed = 0, 0.0
     if saved is not None:
         start, state = saved
         model.load_state_dict(state["model"])
+        if head is not None:  # the identity holds context_weight: a checkpoint of this run has the head
+            head.load_state_dict(state["context_head"])
         optimizer.load_state_dict(state["optimizer"])  # its state follows the parameters' device
         elapsed = float(state["seconds"])
     net = nn.parallel.DistributedDataParallel(model) if dist.distributed else model
@@ -271,7 +375,7 @@ def _train(
         log.truncate_after(start)
     augment = augmentation(cfg)
     per_rank = cfg.pairs_per_step // dist.world_size
-    fields = "loss {loss:.3f}  acc {acc:.3f}  held-out acc {eval_acc}"
+    fields = "loss {loss:.3f}  acc {acc:.3f}  held-out acc {eval_acc}" + ("  context {ctx:.3f}" if head is not None else "")
     with ProgressReport("train features", cfg.steps, start=start, fields=fields, enabled=progress) as bar:
         bar.update(start, eval_acc="-")
         t0 = time.monotonic() - elapsed
@@ -284,26 +388,34 @@ def _train(
             pairs = [pair_samples(scenes[s], pair, augment, rank_rng) for s, pair in draws]
             for g in optimizer.param_groups:
                 g["lr"] = lr_at(cfg, step)
-            loss, acc = pair_loss(net, pairs, cfg, rank_rng, [scenes[s] for s, _ in draws])
+            objective = pair_objective(net, pairs, cfg, rank_rng, [scenes[s] for s, _ in draws], head)
+            loss, acc = objective.loss, objective.accuracy
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if head is not None and dist.distributed:
+                _average_gradients(head, dist.world_size)  # DDP averages only the network's
             if cfg.grad_clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             optimizer.step()
             loss_value = float(loss.detach())
             if not math.isfinite(loss_value):
                 raise FloatingPointError(f"step {step}: the loss is not finite; the last checkpoint is intact")
-            row = {"step": step, "loss": loss_value, "accuracy": acc, "lr": lr_at(cfg, step), "seconds": time.monotonic() - t0}
+            row = {"step": step, "loss": loss_value, "accuracy": acc, "context_loss": objective.context, "lr": lr_at(cfg, step),
+                   "seconds": time.monotonic() - t0}  # fmt: skip
             if step == cfg.steps or (cfg.eval_every and step % cfg.eval_every == 0):
-                row["eval_loss"], row["eval_accuracy"] = evaluate(model, held, cfg)
+                row["eval_loss"], row["eval_accuracy"], row["eval_context_loss"] = evaluate(model, held, cfg, head)
                 bar.update(step, eval_acc=f"{row['eval_accuracy']:.3f}")
-            bar.update(step, loss=row["loss"], acc=acc)
+            bar.update(step, loss=row["loss"], acc=acc, **({"ctx": objective.context} if head is not None else {}))
             if dist.is_main:
                 log.append(**row)
                 if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                    store.save(step, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "seconds": row["seconds"]})
+                    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "seconds": row["seconds"]}
+                    if head is not None:
+                        state["context_head"] = head.state_dict()
+                    store.save(step, state)
     if dist.is_main:
-        log.plot(out / "curves.png", [("loss", "eval_loss"), ("accuracy", "eval_accuracy")], "contrastive pre-training")
+        panels = [("loss", "eval_loss"), ("accuracy", "eval_accuracy")] + ([("context_loss", "eval_context_loss")] if head is not None else [])
+        log.plot(out / "curves.png", panels, "contrastive pre-training")
         card = training_card(data, cfg, identity, log, [v.name for v in held_views], dist.world_size, init)
         save_feature_net(model, weights, card)
     return weights
@@ -341,11 +453,20 @@ def training_card(
             "final_train_loss": float(last.get("loss") or "nan"),
             "held_out_retrieval_top1": float(evals[-1]["eval_accuracy"]) if evals else None,
             "held_out_loss": float(evals[-1]["eval_loss"]) if evals else None,
+            "held_out_context_loss": float(evals[-1]["eval_context_loss"]) if evals and evals[-1].get("eval_context_loss") else None,
             "chance_top1": 1.0 / cfg.num_correspondences,
         },
         "reproduce": f"{launcher(world_size)} train features --data {data} --out OUT {config_flags(cfg)}{scenes}".replace("  ", " "),
         "init_weights": _init_summary(init, identity["init_weights"]) if init is not None else None,
     }
+
+
+def _average_gradients(module: nn.Module, world_size: int) -> None:
+    """Average ``module``'s gradients over the processes (what DDP does for the module it wraps)."""
+    for p in module.parameters():
+        if p.grad is not None:
+            torch.distributed.all_reduce(p.grad)
+            p.grad /= world_size
 
 
 def _init_summary(init: Path, sha256: str) -> dict:
