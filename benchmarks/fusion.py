@@ -79,6 +79,13 @@ class Config:
     """End-to-end image sizes, WIDTHxHEIGHT (the scene's cameras resized; SynthRooms v1 is 320x240)."""
     room_gaussians: int = 150_000
     """Gaussians of the procedural room (SynthRooms v1 scenes have at most 150,000)."""
+    feature_stride: int = 4
+    """Resolution of Z the networks read, relative to the image's (VDVISize.feature_stride: 4, or 1 as before it)."""
+    paths: list[str] = field(default_factory=lambda: ["fast", "full"])
+    """End-to-end Z: fast (rendered at the network's resolution) and/or full (rendered at the image's
+    size and averaged down: rtgs2 segment --full-resolution-features)."""
+    scene_modes: list[str] = field(default_factory=lambda: ["eager"])
+    """End-to-end network modes: eager and/or bf16."""
     feature_weights: Path | None = None
     """Feature-network weights for Z (default: the shipped ones; random unit features when there are none)."""
     device: str = "cpu"
@@ -109,11 +116,12 @@ def _model_case(spec: dict) -> dict:
 
     w, h = _wh(spec["res"])
     device = spec["device"]
-    net = build_fusion(spec["size"], spec["inputs"], num_classes=len(CLASS_NAMES)).eval().to(device)
+    f = spec["feature_stride"]
+    net = build_fusion(spec["size"], spec["inputs"], num_classes=len(CLASS_NAMES), feature_stride=f).eval().to(device)
     # laid out as the renderer gives them: [H, W, C] viewed as [1, C, H, W] (channels last); an NCHW
-    # input would add a transpose of Z (~10 MB at 320x240) that the per-frame path never pays
+    # input would add a transpose of Z that the per-frame path never pays
     image = torch.rand(1, h, w, 3, device=device).permute(0, 3, 1, 2)
-    feats = torch.randn(1, h, w, net.feature_dim, device=device).permute(0, 3, 1, 2)
+    feats = torch.randn(1, -(-h // f), -(-w // f), net.feature_dim, device=device).permute(0, 3, 1, 2)
     out = {"params_m": sum(p.numel() for p in net.parameters()) / 1e6}
     fn, autocast = net, contextlib.nullcontext()
     if spec["mode"] == "compile":
@@ -167,7 +175,7 @@ def _scene_case(spec: dict) -> dict:
     from rtgs2.features.extract import extract_features
     from rtgs2.features.inputs import SceneFrame
     from rtgs2.fusion.vdvi import build_fusion
-    from rtgs2.render import render
+    from rtgs2.render import average_features, render
     from rtgs2.scene import read_ply
 
     numba.set_num_threads(min(spec["threads"], numba.config.NUMBA_NUM_THREADS))
@@ -192,17 +200,23 @@ def _scene_case(spec: dict) -> dict:
     device = spec["device"]
     backend = "gsplat" if device.startswith("cuda") else "numba"  # the renderer of the device's path
     scene = scene.to(device)
-    net = build_fusion("small", "both", num_classes=len(CLASS_NAMES), feature_dim=feats.shape[1]).eval().to(device)
+    f = spec["feature_stride"]
+    net = build_fusion("small", "both", num_classes=len(CLASS_NAMES), feature_dim=feats.shape[1], feature_stride=f)
+    net = net.eval().to(device)
+    autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if spec["mode"] == "bf16" else contextlib.nullcontext()
+    fast = spec["path"] == "fast"
     stages: dict[str, list[float]] = {"render": [], "fusion": [], "argmax": [], "total": []}
     with torch.inference_mode():
         for i in range(spec["warmup"] + spec["frames"]):
             t0 = time.perf_counter()
-            out = render(scene, cams[i % len(cams)], backend=backend)
+            out = render(scene, cams[i % len(cams)], backend=backend, feature_stride=f if fast else 1)
+            z = out.features if fast else average_features(out.features, f)
             _sync(device)
             # [H, W, C] -> [1, C, H, W] is a view with channels-last memory, what the model reads
-            image, z = out.rgb.permute(2, 0, 1)[None], out.features.permute(2, 0, 1)[None]
+            image, z = out.rgb.permute(2, 0, 1)[None], z.permute(2, 0, 1)[None]
             t1 = time.perf_counter()
-            logits = net(image.to(device), z.to(device))  # the copies to a GPU count as fusion time
+            with autocast:
+                logits = net(image.to(device), z.to(device))  # the copies to a GPU count as fusion time
             _sync(device)
             t2 = time.perf_counter()
             logits.argmax(1).cpu()
@@ -211,7 +225,22 @@ def _scene_case(spec: dict) -> dict:
                 for k, v in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t3 - t0)):
                     stages[k].append(v * 1000.0)
     row = {"scene": name, "gaussians": scene.num_gaussians, "renderer": backend}
+    if backend == "numba":
+        row["render_stages"] = _render_stages(scene, cams, spec["frames"], f if fast else 1)
     return row | {f"{k}_ms": statistics.median(v) for k, v in stages.items()}
+
+
+def _render_stages(scene, cams, frames: int, feature_stride: int) -> dict[str, float]:
+    """Mean wall ms per stage of the numba forward kernels over ``frames`` views (untimed above)."""
+    from rtgs2.render import raster_inputs
+    from rtgs2.render.numba_backend import _arrays, raster_camera, rasterize_forward
+
+    profile: dict[str, float] = {}
+    for i in range(frames):
+        inputs = raster_inputs(scene, cams[i % len(cams)], feature_stride=feature_stride)
+        arrays, feats = _arrays(inputs)
+        rasterize_forward(*arrays, feats, raster_camera(inputs), profile=profile, feature_stride=feature_stride)
+    return {k: v / frames for k, v in profile.items()}
 
 
 def _case(spec: dict) -> dict:
@@ -249,7 +278,8 @@ def main(cfg: Config) -> None:
     from rtgs2.features.io import SHIPPED
 
     load_before = _load()
-    common = {"frames": cfg.frames, "warmup": cfg.warmup, "threads": cfg.threads, "device": cfg.device}
+    common = {"frames": cfg.frames, "warmup": cfg.warmup, "threads": cfg.threads, "device": cfg.device,
+              "feature_stride": cfg.feature_stride}  # fmt: skip
     model_rows = []
     for size, inputs, res, mode in itertools.product(cfg.sizes, cfg.inputs, cfg.resolutions, cfg.modes):
         r = _run({"kind": "model", "size": size, "inputs": inputs, "res": res, "mode": mode} | common)
@@ -264,15 +294,19 @@ def main(cfg: Config) -> None:
 
     weights = cfg.feature_weights or (SHIPPED if SHIPPED.is_file() else None)
     scene_rows, scene_name = [], ""
-    for res in cfg.scene_resolutions if cfg.end_to_end else []:
-        spec = {"kind": "scene", "res": res, "room_gaussians": cfg.room_gaussians} | common
+    scenes = itertools.product(cfg.scene_resolutions, cfg.paths, cfg.scene_modes) if cfg.end_to_end else []
+    for res, path, mode in scenes:
+        spec = {"kind": "scene", "res": res, "room_gaussians": cfg.room_gaussians, "path": path, "mode": mode} | common
         r = _run(spec | {"data": str(cfg.data) if cfg.data else None, "feature_weights": str(weights) if weights else None})
         if "error" in r:
-            scene_rows.append(("", "", res, "failed: " + r["error"], "", "", "", ""))
+            scene_rows.append(("", "", res, path, mode, "failed: " + r["error"], "", "", "", "", ""))
         else:
             scene_name = r["scene"]
             ms = [f"{r[k + '_ms']:.1f}" for k in ("render", "fusion", "argmax", "total")]
-            scene_rows.append((r["scene"], f"{r['gaussians']:,}", res, *ms, f"{1000.0 / r['total_ms']:.1f}"))
+            stages = ", ".join(f"{k} {v:.1f}" for k, v in r.get("render_stages", {}).items())
+            scene_rows.append(
+                (r["scene"], f"{r['gaussians']:,}", res, path, mode, *ms, f"{1000.0 / r['total_ms']:.1f}", stages)
+            )
         print(" | ".join(scene_rows[-1]), flush=True)
 
     where = f"SynthRooms test scene `{scene_name}` of `{cfg.data}`" if cfg.data else "the procedural room"
@@ -290,9 +324,12 @@ def main(cfg: Config) -> None:
     if scene_rows:
         text += (
             f"\nEnd to end on {where}: {'gsplat render on the GPU' if cfg.device.startswith('cuda') else 'numba render'} "
-            f"of Î and Z, fusion small/both, argmax; {z}, computed once, untimed.\n\n"
-            "| scene | Gaussians | resolution | render ms | fusion ms | argmax ms | total ms | FPS |\n"
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+            f"of Î and Z, fusion small/both (random weights, Z at 1/{cfg.feature_stride} of the image's "
+            f"resolution), argmax; {z}, computed once, untimed. Z path: fast = rendered at the network's "
+            "resolution, full = rendered at the image's size and averaged down. Render stages: mean ms of the "
+            "numba kernels over the same views, timed apart.\n\n"
+            "| scene | Gaussians | resolution | Z | network | render ms | fusion ms | argmax ms | total ms | FPS | render stages ms |\n"
+            "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |\n"
             + "".join("| " + " | ".join(row) + " |\n" for row in scene_rows)
         )
     print("\n" + text)

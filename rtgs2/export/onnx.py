@@ -7,8 +7,10 @@ features)`` runs a file on the CPU.
 The file:
 
 - inputs ``image`` [batch, 3, H, W] float32, RGB in [0, 1] (absent when the model reads only Z)
-  and ``features`` [batch, D, H, W] float32, the splatted feature image Z (absent when it reads
-  only the image); output ``logits`` [batch, K, H, W] float32, labels = arg-max over axis 1.
+  and ``features`` [batch, D, ceil(H / f), ceil(W / f)] float32, the splatted feature image Z at
+  the model's resolution of Z (f = its ``feature_stride``: 4, or 1 for models trained before it;
+  absent when it reads only the image); output ``logits`` [batch, K, H, W] float32, labels =
+  arg-max over axis 1.
 - H and W are fixed when exporting (``height``, ``width``); the batch is dynamic unless
   ``dynamic=False`` fixes it at 1.
 - metadata_props: ``rtgs2.config`` (the model's config, JSON: size, inputs, num_classes,
@@ -103,14 +105,16 @@ class _Positional(nn.Module):
     """``VDVINet.forward`` over the inputs the model reads, as positional arguments in
     ``input_names`` order, so that the ONNX file has exactly those inputs."""
 
-    def __init__(self, model: VDVINet):
+    def __init__(self, model: VDVINet, height: int, width: int):
         super().__init__()
         self.model = model
         self.names = input_names(model.config)
+        self.height, self.width = height, width
 
-    def forward(self, *inputs: Tensor) -> Tensor:  # [B, 3, H, W] and/or [B, D, H, W] -> [B, K, H, W]
+    def forward(self, *inputs: Tensor) -> Tensor:  # [B, 3, H, W] and/or [B, D, H / f, W / f] -> [B, K, H, W]
         given = dict(zip(self.names, inputs))
-        return self.model(given.get("image"), given.get("features"))
+        # a Z-only model's logits come at f times Z's size, which may exceed H, W
+        return self.model(given.get("image"), given.get("features"))[..., : self.height, : self.width]
 
 
 def export_fusion_onnx(
@@ -171,7 +175,7 @@ def export_fusion_onnx(
     batch = torch.export.Dim("batch", min=1)  # one dimension, shared by the inputs
     with _quiet_exporter():
         program = torch.onnx.export(
-            _Positional(model).eval(),  # a new module is in training mode, which the exporter warns about
+            _Positional(model, height, width).eval(),  # a new module is in training mode, which the exporter warns about
             example,
             input_names=names,
             output_names=[OUTPUT],
@@ -181,7 +185,7 @@ def export_fusion_onnx(
             verbose=False,
         )
     proto = program.model_proto
-    shapes = {n: ["batch" if dynamic else 1, x.shape[1], height, width] for n, x in zip(names, example)}
+    shapes = {n: ["batch" if dynamic else 1, *x.shape[1:]] for n, x in zip(names, example)}
     metadata = {
         "config": json.dumps(model.config, sort_keys=True),
         "class_names": json.dumps(model.class_names),
@@ -196,7 +200,7 @@ def export_fusion_onnx(
     # fresh random values, not the example's: the check must not see what was traced
     check = _random_inputs(model, DYNAMIC_EXAMPLE_BATCH if dynamic else 1, height, width, generator)
     with torch.inference_mode():
-        expected = _Positional(model)(*check).numpy()
+        expected = _Positional(model, height, width)(*check).numpy()
     got = run_onnx(out, **dict(zip(names, (x.numpy() for x in check))), threads=threads)
     return OnnxExport(
         path=out,
@@ -212,11 +216,13 @@ def export_fusion_onnx(
 def _random_inputs(
     model: VDVINet, batch: int, height: int, width: int, generator: torch.Generator
 ) -> tuple[Tensor, ...]:  # [B, 3, H, W] in [0, 1] and/or [B, D, H, W] unit vectors per pixel
-    """Random inputs in the ranges the model sees: an image in [0, 1], Z of unit per-pixel vectors."""
+    """Random inputs in the ranges the model sees: an image in [0, 1], Z of unit per-pixel vectors
+    at the model's resolution of Z."""
+    f = model.feature_stride
     make = {
         "image": lambda: torch.rand(batch, 3, height, width, generator=generator),
         "features": lambda: torch.nn.functional.normalize(
-            torch.randn(batch, model.feature_dim, height, width, generator=generator), dim=1
+            torch.randn(batch, model.feature_dim, -(-height // f), -(-width // f), generator=generator), dim=1
         ),
     }
     return tuple(make[n]() for n in input_names(model.config))

@@ -95,6 +95,8 @@ def read_fusion_file(path: str | Path) -> tuple[dict, dict[str, Tensor]]:
         raise CheckpointError(f"{path}: damaged fusion weights file ({e})") from e
     if config.get("size") not in VARIANTS:
         raise CheckpointError(f"{path}: unknown fusion size {config.get('size')!r} (known: {', '.join(VARIANTS)})")
+    # files from before VDVISize.feature_stride read Z at the image's resolution
+    config.setdefault("feature_stride", 1)
     return config, state
 
 

@@ -45,6 +45,7 @@ INPUTS: tuple[str, ...] = get_args(Inputs)
 STEM_STRIDE = 4
 STAGE_MULTIPLE = 8
 NUM_STAGES = 4  # of both encoders; psi fuses stages 2-4
+FEATURE_STRIDES = (1, 4)  # resolutions of Z the network reads, relative to the image's (VDVISize.feature_stride)
 # The statistics ImageNet-trained ConvNeXt weights expect; images enter the model in [0, 1].
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -361,6 +362,9 @@ class MixTransformerEncoder(nn.Module):
         mlp_ratio: Mix-FFN hidden width / stage width.
         patch_sizes: kernel of each stage's patch embedding (strides 4, 2, 2, 2).
         drop_path_rate: stochastic depth of the last block, rising linearly from 0.
+        input_stride: the input's resolution relative to the stride-4 grid's input: 1 (the stem
+            patchifies it, stride 4, kernel ``patch_sizes[0]``) or 4 (it is on the stride-4 grid
+            already: a 3x3 conv of stride 1).
     """
 
     def __init__(
@@ -373,15 +377,18 @@ class MixTransformerEncoder(nn.Module):
         mlp_ratio: int,
         patch_sizes: Sequence[int],
         drop_path_rate: float = 0.0,
+        input_stride: int = 1,
     ):
         super().__init__()
         rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        stem_stride = STEM_STRIDE // input_stride
+        stem_kernel = patch_sizes[0] if stem_stride == STEM_STRIDE else 3
         self.patch_embeddings = nn.ModuleList()
         self.block = nn.ModuleList()
         self.layer_norm = nn.ModuleList()
         for i in range(len(depths)):
             self.patch_embeddings.append(
-                OverlapPatchEmbed(in_dim, widths[0], patch_sizes[0], STEM_STRIDE, STAGE_MULTIPLE)
+                OverlapPatchEmbed(in_dim, widths[0], stem_kernel, stem_stride, STAGE_MULTIPLE)
                 if i == 0
                 else OverlapPatchEmbed(widths[i - 1], widths[i], patch_sizes[i], 2)
             )
@@ -488,6 +495,11 @@ class VDVISize:
     """decoder embedding width E."""
     decoder_dropout: float = 0.1
     """dropout on the embedding before the classifier."""
+    feature_stride: int = 4
+    """Resolution of the feature image Z the network reads, relative to the image's: 4 (Z at
+    ceil(H / 4) x ceil(W / 4), as ``render(..., feature_stride=4)`` gives it; Enc_VI's stem is a
+    3x3 conv of stride 1) or 1 (Z at the image's size, patchified by a stride-4 stem of kernel
+    ``vi_patch_sizes[0]``, as MiT; the models trained before the option)."""
 
     def __post_init__(self) -> None:
         """Raise ValueError naming the field for a value the network cannot be built with."""
@@ -504,6 +516,8 @@ class VDVISize:
                 raise ValueError(f"VDVISize.vi_widths[{i}]={width} must be divisible by vi_heads[{i}]={heads}")
             if i > 0 and width % 2:  # stages 2-4 are fused by the cross-modal attention's 2 heads
                 raise ValueError(f"VDVISize.vi_widths[{i}]={width} must be even (psi splits it into 2 heads)")
+        if self.feature_stride not in FEATURE_STRIDES:
+            raise ValueError(f"VDVISize.feature_stride must be one of {FEATURE_STRIDES}, got {self.feature_stride!r}")
         for i, kernel in enumerate(self.vi_patch_sizes):
             stride = STEM_STRIDE if i == 0 else 2
             if kernel != stride and kernel % 2 == 0:
@@ -594,6 +608,7 @@ class VDVINet(nn.Module):
                 size.vi_mlp_ratio,
                 size.vi_patch_sizes,
                 drop_path_rate,
+                size.feature_stride,
             )
             if inputs in ("both", "features")
             else None
@@ -622,12 +637,19 @@ class VDVINet(nn.Module):
         return {
             "size": self.size.name,
             **{k: v for k, v in asdict(self.size).items() if v != getattr(variant, k)},
+            # always written: a saved config without it is of a model from before the option (stride 1)
+            "feature_stride": self.size.feature_stride,
             "inputs": self.inputs,
             "num_classes": self.num_classes,
             "feature_dim": self.feature_dim,
             "depth_head": self.decode_head.depth_head is not None,
             "class_names": self.class_names,
         }
+
+    @property
+    def feature_stride(self) -> int:
+        """Z's resolution relative to the image's (:attr:`VDVISize.feature_stride`)."""
+        return self.size.feature_stride
 
     @property
     def embedding_dim(self) -> int:
@@ -639,10 +661,11 @@ class VDVINet(nn.Module):
         return self.vd(stem_input((image - self.image_mean) / self.image_std))
 
     def encode_vi(self, features: Tensor, vd: Sequence[Tensor] | None) -> list[Tensor]:
-        """Enc_VI over Z [B, D, H, W]; with Enc_VD's stages ``vd``, psi fuses them into stages
-        2-4 and the next stage reads the fused map. Returns 4 x [B, C_i, Hp/s_i, Wp/s_i]."""
+        """Enc_VI over Z [B, D, H / f, W / f] (f: :attr:`feature_stride`); with Enc_VD's stages
+        ``vd``, psi fuses them into stages 2-4 and the next stage reads the fused map. Returns
+        4 x [B, C_i, Hp/s_i, Wp/s_i]."""
         out = []
-        x = stem_input(features)
+        x = stem_input(features) if self.feature_stride == 1 else features.contiguous(memory_format=torch.channels_last)
         for i in range(NUM_STAGES):
             tokens, h, w = self.vi.stage(i, x)
             if vd is not None and i > 0:
@@ -656,9 +679,12 @@ class VDVINet(nn.Module):
 
         Args:
             image: [B, 3, H, W] float in [0, 1] (not needed by ``inputs="features"``).
-            features: [B, D, H, W] float (ignored by ``inputs="image"``).
+            features: [B, D, ceil(H / f), ceil(W / f)] float, f = :attr:`feature_stride`
+                (ignored by ``inputs="image"``).
         """
         B, H, W = self._check_inputs(image, features)
+        if self.vd is None and self.feature_stride > 1:  # Z alone: the logits at Z's resolution times f
+            H, W = H * self.feature_stride, W * self.feature_stride
         vd = self.encode_vd(image) if self.vd is not None else None
         stages = self.encode_vi(features, vd) if self.vi is not None else vd
         embedding = self.decode_head.embed(stages)
@@ -669,7 +695,8 @@ class VDVINet(nn.Module):
         return FusionOutput(logits, embedding[..., : -(-H // 4), : -(-W // 4)], depth)
 
     def forward(self, image: Tensor | None, features: Tensor | None = None) -> Tensor:
-        """image [B, 3, H, W] in [0, 1], features Z [B, D, H, W] -> logits [B, K, H, W]."""
+        """image [B, 3, H, W] in [0, 1], features Z [B, D, ceil(H / f), ceil(W / f)] -> logits
+        [B, K, H, W] (Z alone: H, W = f times Z's)."""
         return self.forward_with_embedding(image, features).logits
 
     def _check_inputs(self, image: Tensor | None, features: Tensor | None) -> tuple[int, int, int]:
@@ -677,23 +704,29 @@ class VDVINet(nn.Module):
         needed = {"image": self.vd is not None, "features": self.vi is not None}
         given = {"image": image, "features": features}
         channels = {"image": 3, "features": self.feature_dim}
+        sizes = {"image": "H, W", "features": "H, W" if self.feature_stride == 1 else "H / 4, W / 4"}
         shape = None
         for name, x in given.items():
             if not needed[name]:
                 continue
             if x is None:
                 raise ValueError(
-                    f"this VDVI model (inputs={self.inputs!r}) needs {name} [B, {channels[name]}, H, W]; got None"
+                    f"this VDVI model (inputs={self.inputs!r}) needs {name} [B, {channels[name]}, {sizes[name]}]; got None"
                 )
             if x.ndim != 4 or x.shape[1] != channels[name]:
-                raise ValueError(f"{name} must be [B, {channels[name]}, H, W]; got {list(x.shape)}")
+                raise ValueError(f"{name} must be [B, {channels[name]}, {sizes[name]}]; got {list(x.shape)}")
             if not x.is_floating_point():
                 raise ValueError(f"{name} must be a float tensor; got {x.dtype}")
-            if shape is not None and (x.shape[0], *x.shape[2:]) != shape:
-                raise ValueError(
-                    f"image and features differ in batch or size: {list(image.shape)} vs {list(features.shape)}"
-                )
-            shape = (x.shape[0], *x.shape[2:])
+            if shape is not None:  # the features, after the image
+                f = self.feature_stride
+                want = (shape[0], -(-shape[1] // f), -(-shape[2] // f))
+                if (x.shape[0], *x.shape[2:]) != want:
+                    raise ValueError(
+                        f"image and features differ in batch or size: features must be {[want[0], self.feature_dim, *want[1:]]} "
+                        f"for the image {list(image.shape)} (Z at 1/{f} of its size, rounded up); got {list(x.shape)}"
+                    )
+            else:
+                shape = (x.shape[0], *x.shape[2:])
         return shape
 
 

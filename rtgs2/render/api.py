@@ -22,9 +22,20 @@ class RasterSettings:
     """Gaussians with camera z at or below this are culled, metres."""
     far_plane: float = FAR_PLANE
     """Gaussians with camera z at or beyond this are culled, metres."""
+    stop_transmittance: float = 0.0
+    """Besides INRIA's rule (a pixel stops before a splat would take its transmittance T to 1e-4
+    or below), stop a pixel once a splat it blended took T to this or below: the splats left could
+    add at most T times their largest colour (``PER_FRAME``: under one 8-bit level). 0 = never
+    (training, and every render but the per-frame path's). Numba and reference backends, without
+    gradients; gsplat ignores it."""
     track_means2d_grad: bool = False
     """Return ``RenderOutput.means2d_probe`` whose ``.grad`` after backward is dL/d(2D means), px
     (what 3DGS densification accumulates)."""
+
+
+PER_FRAME = RasterSettings(stop_transmittance=1.0 / 255.0)
+"""The settings of the per-frame path (segmenting, the viewer, the views fusion training reads):
+a pixel stops once the splats left could change its colour by under one 8-bit level."""
 
 
 @dataclass
@@ -34,7 +45,8 @@ class RenderOutput:
     - ``rgb``      [H, W, 3] colour in [0, ~1], background composited with the final transmittance
     - ``depth``    [H, W] expected camera z of the blended Gaussians, metres (0 where alpha = 0)
     - ``alpha``    [H, W] accumulated opacity, 1 - final transmittance
-    - ``features`` [H, W, D] alpha-blended features, no background; None if none were rendered
+    - ``features`` [H, W, D] alpha-blended features, no background ([ceil(H / s), ceil(W / s), D]
+      with ``feature_stride`` s); None if none were rendered
     - ``visible``  [N] bool, Gaussians that can reach alpha >= 1/255 somewhere in the image
     - ``radii``    [N] int32 screen radius, pixels: half-side of the alpha >= 1/255 box the
       Gaussian's tiles were chosen by (the larger axis, rounded up); 0 where not visible
@@ -130,8 +142,13 @@ def raster_inputs(
     features: Tensor | None = None,  # [N, D]; default: scene.features
     sh_degree: int | None = None,  # default: the scene's degree
     settings: RasterSettings = RasterSettings(),
+    feature_stride: int = 1,
 ) -> RasterInputs:
     """The backend inputs of one view, checked (see ``render`` for the arguments and errors)."""
+    if isinstance(feature_stride, bool) or not isinstance(feature_stride, int) or feature_stride < 1:
+        raise ValueError(f"feature_stride must be an integer >= 1, got {feature_stride!r}")
+    if not 0.0 <= settings.stop_transmittance < 1.0:
+        raise ValueError(f"stop_transmittance must lie in [0, 1), got {settings.stop_transmittance!r}")
     if not isinstance(scene, GaussianScene):
         raise TypeError(f"scene must be a GaussianScene, got {type(scene).__name__}")
     if not isinstance(camera, Camera):
@@ -166,6 +183,8 @@ def raster_inputs(
         near_plane=settings.near_plane,
         far_plane=settings.far_plane,
         means2d_probe=probe,
+        feature_stride=feature_stride,
+        stop_transmittance=settings.stop_transmittance,
     )
 
 
@@ -178,11 +197,16 @@ def render(
     background: Tensor | tuple[float, float, float] | None = None,  # [3] RGB; default black
     backend: Backend = "auto",
     settings: RasterSettings = RasterSettings(),
+    feature_stride: int = 1,
 ) -> RenderOutput:
     """Render colour, depth, alpha and (optionally) features of ``scene`` seen by ``camera``.
 
     All outputs come from ONE rasterization pass with the same blending weights. Features
-    default to ``scene.features``. Gaussians behind the camera or off-screen contribute
+    default to ``scene.features``. With ``feature_stride`` s > 1 they are blended at a camera s
+    times coarser instead, [ceil(H / s), ceil(W / s), D], each pixel about the mean of the s x s
+    pixels it covers (the fusion network reads Z at a quarter of the image's resolution):
+    the same projected, sorted splats, a mass-preserving blur (``projection.downsample_projection``),
+    about 1/s^2 of the work; not differentiable on the numba backend. Gaussians behind the camera or off-screen contribute
     nothing; a view with no visible Gaussian gives alpha = 0 everywhere (not an error).
     Differentiable w.r.t. the scene's tensors (and ``features``) on the reference backend
     (autograd) and on backends that implement a backward pass.
@@ -196,7 +220,9 @@ def render(
             a bad or non-finite background.
         TypeError: a scene, camera or features of the wrong type.
     """
-    inputs = raster_inputs(scene, camera, features=features, sh_degree=sh_degree, settings=settings)
+    inputs = raster_inputs(
+        scene, camera, features=features, sh_degree=sh_degree, settings=settings, feature_stride=feature_stride
+    )
     dtype, device = scene.means.dtype, scene.device
     bg = None
     if background is not None:
@@ -220,6 +246,18 @@ def render(
         radii=out.radii,
         means2d_probe=inputs.means2d_probe,
     )
+
+
+def average_features(features: Tensor, stride: int) -> Tensor:
+    """Mean of each ``stride`` x ``stride`` block of a feature image [..., H, W, D] ->
+    [..., ceil(H / s), ceil(W / s), D] (edge blocks: the mean of the pixels they hold): what
+    ``render(..., feature_stride=s)`` approximates at about 1/s^2 of the cost."""
+    if stride == 1:
+        return features
+    lead = features.shape[:-3]
+    x = features.reshape(-1, *features.shape[-3:]).permute(0, 3, 1, 2)
+    x = torch.nn.functional.avg_pool2d(x, stride, ceil_mode=True).permute(0, 2, 3, 1)
+    return x.reshape(*lead, *x.shape[1:])
 
 
 @dataclass

@@ -495,9 +495,9 @@ def splat_sigma(a, b, c, dx, dy):
 
 
 @njit(cache=True, inline="always")
-def splat_alpha(u, v, a, b, c, o, dx, dy):
+def splat_alpha(u, v, a, b, c, o, dx, dy, alpha_min):
     """alpha of a splat (mean u, v; conic a, b, c; opacity o) at pixel offset (dx, dy) = centre - mean;
-    0 where skipped (sigma < 0 or alpha < ALPHA_MIN).
+    0 where skipped (sigma < 0 or alpha < alpha_min, float32: F32_ALPHA_MIN but in the coarse feature pass).
 
     Float32 in the order of ``reference.rasterize`` so both backends skip the same splats.
     """
@@ -505,7 +505,7 @@ def splat_alpha(u, v, a, b, c, o, dx, dy):
     if sigma < 0:
         return np.float32(0.0)
     alpha = min(F32_ALPHA_MAX, o * np.exp(-sigma))
-    if alpha < F32_ALPHA_MIN:
+    if alpha < alpha_min:
         return np.float32(0.0)
     return alpha
 
@@ -521,8 +521,11 @@ def blend_tiles(
     out,  # out [H, W, C] accumulated values, no background
     t_final,  # out [H, W] final transmittance
     last,  # out [H, W] int32 tile-list position (relative to the tile start) of the last splat blended, -1 if none
+    alpha_min,  # float32: splats fainter than this at a pixel are skipped there (F32_ALPHA_MIN)
+    t_stop,  # float32: a pixel also stops once a splat it blended took T to this or below (0: never)
 ):
-    """Front-to-back blending, one tile at a time, stopping each pixel before T <= T_MIN."""
+    """Front-to-back blending, one tile at a time, stopping each pixel before T <= T_MIN (the
+    splat that would take it there is not blended: INRIA's rule) or after T <= t_stop."""
     tiles_x = (width + TILE_SIZE - 1) // TILE_SIZE
     num_tiles = tile_off.shape[0] - 1
     nc = values.shape[1]
@@ -567,24 +570,25 @@ def blend_tiles(
                         p = row * tw + (px - x_lo)
                         if done[p]:
                             continue
-                        alpha = splat_alpha(u, v, a, b, c, o, np.float32(px + F32_HALF) - u, dy)
+                        alpha = splat_alpha(u, v, a, b, c, o, np.float32(px + F32_HALF) - u, dy, alpha_min)
                         if alpha == 0:
                             continue
                         t_next = trans[p] * (F32_ONE - alpha)
-                        if t_next <= F32_T_MIN:
-                            done[p] = True
-                            ndone += 1
-                            base = row * tw - x_lo
-                            while live_lo[row] < live_hi[row] and done[base + live_lo[row]]:
-                                live_lo[row] += 1
-                            while live_lo[row] < live_hi[row] and done[base + live_hi[row] - 1]:
-                                live_hi[row] -= 1
-                            continue
-                        w = alpha * trans[p]
-                        for ch in range(nc):
-                            acc[p, ch] += w * values[r, ch]
-                        trans[p] = t_next
-                        lastk[p] = k - start
+                        if t_next > F32_T_MIN:
+                            w = alpha * trans[p]
+                            for ch in range(nc):
+                                acc[p, ch] += w * values[r, ch]
+                            trans[p] = t_next
+                            lastk[p] = k - start
+                            if t_next > t_stop:
+                                continue
+                        done[p] = True
+                        ndone += 1
+                        base = row * tw - x_lo
+                        while live_lo[row] < live_hi[row] and done[base + live_lo[row]]:
+                            live_lo[row] += 1
+                        while live_lo[row] < live_hi[row] and done[base + live_hi[row] - 1]:
+                            live_hi[row] -= 1
             for py in range(y_lo, y_hi):
                 for px in range(x_lo, x_hi):
                     p = (py - y_lo) * tw + (px - x_lo)

@@ -119,8 +119,8 @@ def validate(model: VDVINet, scenes: list[FusionScene], device: torch.device) ->
     with torch.no_grad():
         for scene in scenes:
             for view in scene.held_out_views:
-                batch = collate([render_sample(scene, view)], device)
-                pred = model(batch.image, batch.features).argmax(1)
+                batch = collate([render_sample(scene, view)], device, model.feature_stride)
+                pred = model(batch.image, batch.features).argmax(1)[..., : batch.labels.shape[1], : batch.labels.shape[2]]
                 confusion += confusion_matrix(pred.cpu().numpy(), batch.labels.cpu().numpy(), K)
     model.train(was_training)
     return segmentation_metrics(confusion)
@@ -313,7 +313,7 @@ def _train(run: FusionRun, out: Path, cfg: FusionTrainConfig, dist: DistInfo, pr
             torch.manual_seed(rank_seed)  # dropout and drop-path
             batch = training_batch(
                 scenes, draws[dist.rank * per_rank : (dist.rank + 1) * per_rank], augment,
-                np.random.default_rng(rank_seed), device,
+                np.random.default_rng(rank_seed), device, model.feature_stride,
             )  # fmt: skip
             lr = lr_at(cfg, step)
             for g in optimizer.param_groups:

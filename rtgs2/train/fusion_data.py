@@ -1,5 +1,8 @@
 """Training data of the fusion network: views rendered on the fly from each scene's Gaussians.
 
+Z is rendered at the image's size so that the augmentations move it with the image and the labels,
+then averaged down to the network's resolution of Z when the batch is stacked (``collate``).
+
 Per scene, the feature network runs once over all Gaussians; its output F [N, D] is cached in
 the run's folder (:class:`~rtgs2.features.cache.FeatureCache`, ``<out>/features/<scene>.npz``,
 keyed by a SHA-256 of the scene's ``.ply`` and of the feature weights, so a changed file
@@ -24,7 +27,7 @@ from rtgs2.data.transforms import Compose
 from rtgs2.data.view_transforms import Cutout, HorizontalFlip, PhotometricJitter, RandomZoomCrop, ViewSample
 from rtgs2.data.views import SceneViews
 from rtgs2.features.cache import FeatureCache
-from rtgs2.render import render
+from rtgs2.render import PER_FRAME, average_features, render
 from rtgs2.scene import GaussianScene, read_ply
 from rtgs2.train.config import FusionTrainConfig
 
@@ -64,7 +67,7 @@ def render_sample(scene: FusionScene, view: int) -> ViewSample:
     """Render view ``view`` of ``scene`` at its camera (on the scene's device) with its labels.
     Labels of another size than the camera's are resampled to it (nearest)."""
     cam = scene.views.cameras[view]
-    out = render(scene.gaussians, cam)
+    out = render(scene.gaussians, cam, settings=PER_FRAME)  # as the per-frame path renders
     labels = torch.as_tensor(scene.views.labels[view]).to(device=out.rgb.device, dtype=torch.uint8)
     if labels.shape != (cam.height, cam.width):
         labels = F.interpolate(labels[None, None].float(), size=(cam.height, cam.width), mode="nearest")[0, 0]
@@ -105,12 +108,15 @@ class Batch:
     depth: Tensor  # [B, H, W] metres
 
 
-def collate(samples: Sequence[ViewSample], device: torch.device) -> Batch:
-    """Stack same-sized samples into a batch on ``device``."""
+def collate(samples: Sequence[ViewSample], device: torch.device, feature_stride: int = 1) -> Batch:
+    """Stack same-sized samples into a batch on ``device``; the feature images (rendered and
+    augmented at the image's size) averaged over ``feature_stride``-pixel blocks, the
+    resolution the network reads Z at (``VDVINet.feature_stride``)."""
     image = torch.stack([s.image for s in samples]).permute(0, 3, 1, 2)
     feats = None
     if samples[0].features is not None:
-        feats = torch.stack([s.features for s in samples]).permute(0, 3, 1, 2).to(device)
+        feats = average_features(torch.stack([s.features for s in samples]), feature_stride)
+        feats = feats.permute(0, 3, 1, 2).to(device)
     labels = torch.stack([s.labels for s in samples]).long()
     depth = torch.stack([s.depth for s in samples])
     return Batch(image.to(device), feats, labels.to(device), depth.to(device))
@@ -122,7 +128,8 @@ def training_batch(
     augment: Compose,
     rng: np.random.Generator,
     device: torch.device,
+    feature_stride: int = 1,
 ) -> Batch:
     """Render, augment and stack the drawn views (one ``rng`` for all draws, in order)."""
-    return collate([augment(render_sample(scenes[s], v), rng) for s, v in draws], device)
+    return collate([augment(render_sample(scenes[s], v), rng) for s, v in draws], device, feature_stride)
 

@@ -26,6 +26,7 @@ from rtgs2.utils.errors import Rtgs2Error
 from tests.cli.test_errors import one_line_error
 
 H, W = 36, 52
+HZ, WZ = 9, 13  # Z at a quarter of the image's size, rounded up (VDVISize.feature_stride)
 CLASSES = ["wall", "floor", "chair", "table", "lamp"]
 # Worst |onnx - torch| measured on the logits: 4.7e-7 (this 2-core CPU, onnxruntime 1.30, opset
 # 18, all three variants, batches 1 and 3); 1e-4 leaves room for other CPUs' kernels.
@@ -63,7 +64,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[VDVINe
 def _inputs(model: VDVINet, batch: int, seed: int) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     image = torch.rand(batch, 3, H, W, generator=g)
-    features = torch.nn.functional.normalize(torch.randn(batch, model.feature_dim, H, W, generator=g), dim=1)
+    features = torch.nn.functional.normalize(torch.randn(batch, model.feature_dim, HZ, WZ, generator=g), dim=1)
     return {"image": image, "features": features}
 
 
@@ -86,16 +87,16 @@ def test_files_have_only_the_inputs_the_model_reads(exported):
         inputs: [(i.name, i.shape) for i in onnx_session(path).get_inputs()] for inputs, (_, path, _) in exported.items()
     }
     assert shapes == {
-        "both": [("image", ["batch", 3, H, W]), ("features", ["batch", 32, H, W])],
+        "both": [("image", ["batch", 3, H, W]), ("features", ["batch", 32, HZ, WZ])],
         "image": [("image", ["batch", 3, H, W])],
-        "features": [("features", [1, 32, H, W])],
+        "features": [("features", [1, 32, HZ, WZ])],
     }
 
 
 def test_library_reports_what_it_wrote_and_measured(exported):
     model, path, report = exported["both"]
     assert report.path == path and report.opset == DEFAULT_OPSET and report.config == model.config
-    assert report.inputs == {"image": ["batch", 3, H, W], "features": ["batch", 32, H, W]}
+    assert report.inputs == {"image": ["batch", 3, H, W], "features": ["batch", 32, HZ, WZ]}
     assert report.output == ["batch", len(CLASSES), H, W]
     assert report.max_abs_diff < ATOL and report.argmax_agreement > MIN_AGREEMENT
     assert onnx.load(str(path)).opset_import[0].version == DEFAULT_OPSET
@@ -122,11 +123,11 @@ def test_a_size_the_file_does_not_take_is_refused(exported):
     model, path, _ = exported["both"]
     x = _inputs(model, 1, seed=0)
     with pytest.raises(ValueError, match=rf"image must be \[batch, 3, {H}, {W}\] .*--height --width\); got \[1, 3, {H}, 48\]"):
-        run_onnx(path, x["image"][..., :48], x["features"][..., :48])
-    with pytest.raises(ValueError, match=r"reads features \[batch, 32, 36, 52\]; got None"):
+        run_onnx(path, x["image"][..., :48], x["features"][..., :12])
+    with pytest.raises(ValueError, match=r"reads features \[batch, 32, 9, 13\]; got None"):
         run_onnx(path, x["image"])
     fixed = exported["features"][1]
-    with pytest.raises(ValueError, match=r"features must be \[1, 32, 36, 52\]"):
+    with pytest.raises(ValueError, match=r"features must be \[1, 32, 9, 13\]"):
         run_onnx(fixed, None, torch.cat([x["features"]] * 2))
 
 

@@ -27,7 +27,7 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path: Path) -> None:
     assert not loaded.training  # ready for inference, as load_feature_net's networks are
     assert loaded.config == model.config
     assert loaded.class_names == names
-    image, features = torch.rand(1, 3, 24, 40), torch.randn(1, 32, 24, 40)
+    image, features = torch.rand(1, 3, 24, 40), torch.randn(1, 32, 6, 10)  # Z at a quarter of the image's size
     with torch.no_grad():
         a = model.eval().forward_with_embedding(image, features)
         b = loaded.eval().forward_with_embedding(image, features)
@@ -148,7 +148,7 @@ def test_backbone_names_exist_with_the_libraries_shapes(paper: VDVINet) -> None:
         assert list(own["vd." + key].shape) == shape, key
     for key, shape in HF_MIT_B0.items():
         if key == "encoder.patch_embeddings.0.proj.weight":
-            shape = [32, 32, 7, 7]  # D = 32 input channels instead of 3
+            shape = [32, 32, 3, 3]  # D = 32 input channels instead of 3; Z at stride 4 needs no 7x7 patchify
         assert list(own["vi." + key.removeprefix("encoder.")].shape) == shape, key
 
 
@@ -171,7 +171,7 @@ def test_backbone_weights_load_by_name(paper: VDVINet, tmp_path: Path) -> None:
     assert sorted(report.skipped) == [
         "decode_head.classifier.weight: not an encoder parameter",
         "head.fc.weight: not an encoder parameter",
-        "segformer.encoder.patch_embeddings.0.proj.weight: shape [32, 3, 7, 7], this model's [32, 32, 7, 7]",
+        "segformer.encoder.patch_embeddings.0.proj.weight: shape [32, 3, 7, 7], this model's [32, 32, 3, 3]",
     ]
     assert len(report.loaded) == len(convnext) - 1 + len(mit) - 2
     assert torch.equal(own["vd.stages.2.blocks.8.conv_dw.weight"], convnext["stages.2.blocks.8.conv_dw.weight"])

@@ -26,9 +26,10 @@ from rtgs2.train.config import FusionTrainConfig
 K, D = 5, 32
 
 
-def make_inputs(B: int = 2, H: int = 29, W: int = 45, D: int = D) -> tuple[torch.Tensor, torch.Tensor]:
+def make_inputs(B: int = 2, H: int = 29, W: int = 45, D: int = D, stride: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    """An image [B, 3, H, W] and Z [B, D, ceil(H / stride), ceil(W / stride)] (the variants read Z at stride 4)."""
     g = torch.Generator().manual_seed(0)
-    return torch.rand(B, 3, H, W, generator=g), torch.randn(B, D, H, W, generator=g)
+    return torch.rand(B, 3, H, W, generator=g), torch.randn(B, D, -(-H // stride), -(-W // stride), generator=g)
 
 
 @pytest.mark.parametrize("inputs", INPUTS)
@@ -38,9 +39,10 @@ def test_variant_shapes_and_gradients(size: str, inputs: str) -> None:
     model = build_fusion(size, inputs, num_classes=K, depth_head=True).train()
     image, features = make_inputs()  # odd H != W: padded to 32 x 64 inside, cropped back
     out = model.forward_with_embedding(image, features)
-    assert out.logits.shape == (2, K, 29, 45)
+    size = (29, 45) if inputs != "features" else (32, 48)  # Z alone: 4 x Z's size (8 x 12)
+    assert out.logits.shape == (2, K, *size)
     assert out.embedding.shape == (2, model.embedding_dim, 8, 12)  # ceil(29 / 4), ceil(45 / 4)
-    assert out.depth.shape == (2, 1, 29, 45)
+    assert out.depth.shape == (2, 1, *size)
     for t in out:
         assert torch.isfinite(t).all()
     g = torch.Generator().manual_seed(1)
@@ -90,16 +92,18 @@ def test_padding_does_not_leak_into_the_crop_size() -> None:
 def test_bad_inputs_raise_a_clear_value_error() -> None:
     model = build_fusion("small", "both", num_classes=K)
     image, features = make_inputs(B=1, H=32, W=32)
-    with pytest.raises(ValueError, match=r"needs features \[B, 32, H, W\]; got None"):
+    with pytest.raises(ValueError, match=r"needs features \[B, 32, H / 4, W / 4\]; got None"):
         model(image, None)
     with pytest.raises(ValueError, match="needs image"):
         model(None, features)
-    with pytest.raises(ValueError, match=r"features must be \[B, 32, H, W\]; got \[1, 16, 32, 32\]"):
+    with pytest.raises(ValueError, match=r"features must be \[B, 32, H / 4, W / 4\]; got \[1, 16, 8, 8\]"):
         model(image, features[:, :16])
     with pytest.raises(ValueError, match=r"image must be \[B, 3, H, W\]; got \[3, 32, 32\]"):
         model(image[0], features)
-    with pytest.raises(ValueError, match="differ in batch or size"):
-        model(image, features[..., :16])
+    with pytest.raises(ValueError, match=r"differ in batch or size: features must be \[1, 32, 8, 8\]"):
+        model(image, features[..., :4])
+    with pytest.raises(ValueError, match="differ in batch or size"):  # Z at the image's size: the old contract
+        model(image, torch.randn(1, D, 32, 32))
     with pytest.raises(ValueError, match="must be a float tensor"):
         model((image * 255).to(torch.uint8), features)
     with pytest.raises(ValueError, match="inputs must be one of both, image, features"):
@@ -177,6 +181,7 @@ def test_variants_are_named_once() -> None:
         ("vi_patch_sizes", (6, 3, 3, 3)),
         ("vi_mlp_ratio", 1.5),
         ("decoder_dropout", 1.0),
+        ("feature_stride", 2),
     ],
 )
 def test_a_bad_size_value_raises_naming_the_field(field: str, value: object) -> None:
@@ -189,3 +194,35 @@ def test_a_size_of_no_variant_is_refused() -> None:
         VDVINet(dataclasses.replace(SMALL, name="tiny"), num_classes=K)
     with pytest.raises(TypeError):  # the name is the variant's, not an override
         vdvi_small(num_classes=K, name="paper")
+
+
+@pytest.mark.parametrize("inputs", ["both", "features"])
+def test_z_at_a_quarter_or_at_full_resolution(inputs: str, tmp_path) -> None:
+    """The variants read Z at ceil(H / 4) x ceil(W / 4) through a stride-1 stem; feature_stride=1
+    rebuilds the models from before the option (Z at the image's size, MiT's stride-4 stem), and
+    their saved configs, which lack the field, load as such."""
+    from rtgs2.fusion.io import FORMAT, load_fusion
+
+    torch.manual_seed(0)
+    quarter = build_fusion("small", inputs, num_classes=K).eval()
+    full = build_fusion("small", inputs, num_classes=K, feature_stride=1).eval()
+    assert quarter.config["feature_stride"] == 4 and full.config["feature_stride"] == 1
+    stem, old_stem = quarter.vi.patch_embeddings[0].proj, full.vi.patch_embeddings[0].proj
+    assert stem.stride == (1, 1) and stem.kernel_size == (3, 3)
+    assert old_stem.stride == (4, 4) and old_stem.kernel_size == (7, 7)
+    image, z = make_inputs(B=1, H=33, W=45)  # Z 9 x 12
+    _, z_full = make_inputs(B=1, H=33, W=45, stride=1)
+    image = image if inputs == "both" else None
+    with torch.no_grad():
+        # Z alone gives logits at 4 x its size (the caller crops); with the image, the image's size
+        assert quarter(image, z).shape[-2:] == ((33, 45) if image is not None else (36, 48))
+        expected = full(image, z_full)
+        assert expected.shape[-2:] == (33, 45)
+    config = dict(full.config)
+    del config["feature_stride"]  # as files from before the option hold it
+    path = tmp_path / "old.pt"
+    torch.save({"format": FORMAT, "config": json.dumps(config), "state_dict": full.state_dict()}, path)
+    loaded = load_fusion(path)
+    assert loaded.feature_stride == 1
+    with torch.no_grad():
+        assert torch.equal(loaded(image, z_full), expected)

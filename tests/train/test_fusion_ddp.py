@@ -18,7 +18,7 @@ def _views() -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     for _ in range(2):
         labels = torch.randint(0, K, (1, H, W), generator=g)
         labels[:, :4] = 255  # some ignored pixels, a different share per view
-        views.append((torch.rand(1, 3, H, W, generator=g), torch.randn(1, 32, H, W, generator=g), labels))
+        views.append((torch.rand(1, 3, H, W, generator=g), torch.randn(1, 32, H // 4, W // 4, generator=g), labels))
         g.manual_seed(1)
     return views
 

@@ -83,7 +83,7 @@ def test_training_views_are_learnt_and_held_out_views_far_above_chance(overfit, 
     right = total = 0
     with torch.no_grad():
         for view in scene.train_views:
-            batch = collate([render_sample(scene, view)], torch.device("cpu"))
+            batch = collate([render_sample(scene, view)], torch.device("cpu"), model.feature_stride)
             labelled = batch.labels != 255
             right += int((model(batch.image, batch.features).argmax(1) == batch.labels)[labelled].sum())
             total += int(labelled.sum())
