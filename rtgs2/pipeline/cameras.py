@@ -215,7 +215,8 @@ def check_views(num_views: int, width: int, height: int, what: str) -> None:
     non-positive image size (pixels), before anything slow is loaded."""
     if not isinstance(num_views, int) or isinstance(num_views, bool) or num_views < 1:
         raise ConfigError(None, what, f"must be a positive number of views, got {num_views!r}")
-    if min(width, height) < 1:
-        raise UserError(f"width and height must be positive, got {width}x{height}")
+    for name, value in (("width", width), ("height", height)):
+        if value < 1:
+            raise ConfigError(None, name, f"must be positive, got {value}")
 
 
