@@ -15,7 +15,7 @@ from rtgs2.recon.config import ReconConfig
 from rtgs2.recon.fit import check_output_folder, fit_gaussians
 from rtgs2.recon.init import points_from_depth
 from rtgs2.scene.gaussians import GaussianScene
-from rtgs2.utils.errors import UserError
+from rtgs2.utils.errors import ConfigError, UserError
 from rtgs2.utils.lock import LOCK_NAME, OutputLock
 
 InitSource = Literal["auto", "sfm", "depth"]
@@ -84,6 +84,8 @@ def run_recon(
     """
     from rtgs2.data.open import open_dataset
 
+    if max_init_points < 1:
+        raise ConfigError(None, "max_init_points", f"must be positive, got {max_init_points}")
     ds = open_dataset(data)
     names = [s.name for s in ds.scenes]
     if scene is not None and scene not in names:
