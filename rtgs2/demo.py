@@ -45,7 +45,7 @@ from rtgs2.pipeline.segmenter import FrameRate, FrameTimer, Segmenter
 from rtgs2.synth.build import build_synthrooms, scene_list, scene_seeds
 from rtgs2.synth.config import PRESETS, preset_config
 from rtgs2.utils.cache import cache_root
-from rtgs2.utils.errors import Rtgs2Error
+from rtgs2.utils.errors import ConfigError, Rtgs2Error
 from rtgs2.utils.io import atomic_write_text
 from rtgs2.utils.lock import check_output_folder
 
@@ -76,7 +76,7 @@ def demo_scene(preset: str = DEMO_PRESET, seed: int = DEMO_DATA_SEED, console: C
     cfg = preset_config(preset, num_scenes=1, seed=seed, **overrides)
     v1 = set(scene_seeds(PRESETS["v1"]))
     if scene_seeds(cfg)[0] in v1:
-        raise ValueError(f"seed must give a room outside SynthRooms v1 (seed {seed} gives one of v1's own rooms)")
+        raise ConfigError(None, "seed", f"must give a room outside SynthRooms v1 (seed {seed} gives one of v1's own rooms)")
     key = hashlib.sha256(json.dumps(cfg.to_json(), sort_keys=True).encode()).hexdigest()[:12]
     root = cache_root() / "demo" / f"{preset}-{key}"
     if console is not None and not (root / scene_list(cfg)[0]["name"] / DONE).is_file():
@@ -106,7 +106,7 @@ def run_demo(
         Rtgs2Error: the model does not predict SynthRooms' classes.
     """
     if not isinstance(num_views, int) or isinstance(num_views, bool) or num_views < 1:
-        raise ValueError(f"num_views must be a positive integer, got {num_views!r}")
+        raise ConfigError(None, "num_views", f"must be a positive integer, got {num_views!r}")
     out = Path(out)
     check_output_folder(out, MARKER, "an rtgs2 demo output")
     weights = fusion_weights_path(weights)  # before the build: a missing model should not cost minutes
@@ -115,7 +115,7 @@ def run_demo(
     label_map = synthrooms_label_map()
     views = open_scene(scene_dir, label_map)
     if num_views > len(views):
-        raise ValueError(f"num_views must be at most the room's {len(views)} views, got {num_views}")
+        raise ConfigError(None, "num_views", f"must be at most the room's {len(views)} views, got {num_views}")
     with console.status("loading the model and the room's features (extracted on first use, then cached)"):
         segmenter = Segmenter.from_files(views.gaussians, weights, feature_weights=feature_weights)
     names = segmenter.label_names

@@ -21,6 +21,7 @@ from rtgs2.data.open import OpenedDataset, open_dataset
 from rtgs2.data.readers.common import OPENGL_TO_OPENCV, SceneInfo
 from rtgs2.data.views import IGNORE_LABEL, SceneViews
 from rtgs2.scene.camera import Camera
+from rtgs2.utils.errors import ConfigError
 from rtgs2.utils.io import atomic_write_text
 from rtgs2.utils.lock import check_output_folder
 
@@ -295,7 +296,7 @@ def run_data_check(path: Path, out_dir: Path, label_set: str | None = None, spli
 
     for name, value in (("num_pairs", num_pairs), ("max_label_frames", max_label_frames)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            raise ConfigError(None, name, f"must be a positive integer, got {value!r}")
     check_output_folder(out_dir, MARKER, "an rtgs2 data check output")
     console = Console()
     ds = open_dataset(path, label_set=label_set, split_scenes=split_scenes, frame_stride=frame_stride)

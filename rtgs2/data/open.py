@@ -11,6 +11,7 @@ from rtgs2.data.readers.base import SceneReader
 from rtgs2.data.readers.common import SceneInfo, check_frame_stride
 from rtgs2.data.splits import load_split
 from rtgs2.data.views import LabelMap, SceneViews
+from rtgs2.utils.errors import MissingFileError, UserError
 
 # Order matters: a ScanNet++ scene also holds COLMAP and nerfstudio files, and the RT-GS2
 # re-packed layout holds a COLMAP model beside the trainer output.
@@ -25,8 +26,12 @@ READERS: tuple[SceneReader, ...] = (
 )
 
 
-class UnknownFormatError(ValueError):
+class UnknownFormatError(UserError):
     """A folder that matches none of the known formats; the message lists what each one missed."""
+
+
+class NotAFolderError(UserError, NotADirectoryError):
+    """A file where a data set folder is expected."""
 
 
 @dataclass
@@ -71,11 +76,11 @@ def _resolve_label_set(reader: SceneReader, path: Path, label_set: str | Path | 
     """The label map handed to ``reader.read`` and the label set's name."""
     if reader.own_label_set:
         if label_set is not None:
-            raise ValueError(f"{path}: {reader.name} has its own label set; label_set={label_set!r} cannot apply")
+            raise UserError(f"{path}: {reader.name} has its own label set; label set {label_set!r} cannot apply")
         return None, reader.name
     if not reader.has_labels:
         if label_set is not None:
-            raise ValueError(f"format {reader.name!r} has no labels; label_set={label_set!r} cannot apply")
+            raise UserError(f"format {reader.name!r} has no labels; label set {label_set!r} cannot apply")
         return None, None
     if label_set is None:
         return (load_label_set(reader.default_label_set), reader.default_label_set) if reader.default_label_set else (None, None)
@@ -84,22 +89,23 @@ def _resolve_label_set(reader: SceneReader, path: Path, label_set: str | Path | 
         return load_label_set(lpath), str(lpath)
     info = label_set_info(str(label_set))
     if reader.label_dataset is not None and info["dataset"] != reader.label_dataset:
-        raise ValueError(f"label set {label_set!r} is for {info['dataset']!r} data, but the folder is {reader.name!r}")
+        raise UserError(f"label set {label_set!r} is for {info['dataset']!r} data, but the folder is {reader.name!r}")
     return load_label_set(str(label_set)), str(label_set)
 
 
 def detect_format(path: str | Path) -> tuple[SceneReader, list[Path]]:
     """The first reader with scene folders at ``path`` (the folder itself or below it), and
     those folders. Raises :class:`UnknownFormatError` saying what each format missed,
-    ``NotADirectoryError`` for a file, ``FileNotFoundError`` for nothing at all."""
+    :class:`NotAFolderError` (a ``NotADirectoryError``) for a file, ``MissingFileError`` (a
+    ``FileNotFoundError``) for nothing at all."""
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise NotADirectoryError(
+        raise NotAFolderError(
             f"{path} is a file; a data set folder is expected (one scene folder or a folder of them: "
             f"{', '.join(r.name for r in READERS)})"
         )
     if not path.is_dir():
-        raise FileNotFoundError(f"no such data set folder: {path}")
+        raise MissingFileError(f"no such data set folder: {path}")
     for reader in READERS:  # the folder itself first: an ns-process-data folder holds a COLMAP model below it
         if reader.is_scene(path):
             return reader, [path]
@@ -138,7 +144,7 @@ def open_dataset(
     names = [v.name for v, _ in read]
     dup = {n for n in names if names.count(n) > 1}
     if dup:
-        raise ValueError(f"{path}: several scene folders share the names {sorted(dup)}")
+        raise UserError(f"{path}: several scene folders share the names {sorted(dup)}")
     scenes = [v for v, _ in read]
     if reader.own_label_set:
         lm = scenes[0].label_map

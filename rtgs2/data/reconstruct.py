@@ -15,6 +15,7 @@ from rtgs2.recon.config import ReconConfig
 from rtgs2.recon.fit import check_output_folder, fit_gaussians
 from rtgs2.recon.init import points_from_depth
 from rtgs2.scene.gaussians import GaussianScene
+from rtgs2.utils.errors import ConfigError, UserError
 from rtgs2.utils.lock import LOCK_NAME, OutputLock
 
 InitSource = Literal["auto", "sfm", "depth"]
@@ -40,20 +41,20 @@ def recon_scene(
     """
     train = views.indices("train")
     if not train:
-        raise ValueError(f"scene {views.name!r} has no 'train' views to fit")
+        raise UserError(f"scene {views.name!r} has no 'train' views to fit")
     cams = [views.cameras[i] for i in train]
     imgs = [views.images[i] for i in train]
     use_sfm = init == "sfm" or (init == "auto" and init_points_file is not None)
     if use_sfm:
         if init_points_file is None:
-            raise ValueError(f"scene {views.name!r}: init='sfm' but the reader found no SfM point file")
+            raise UserError(f"scene {views.name!r}: init='sfm' but the reader found no SfM point file")
         from rtgs2.data.readers.points import read_init_points
 
         xyz, rgb = read_init_points(init_points_file)
         points, colors = torch.from_numpy(xyz).float(), torch.from_numpy(rgb).float() / 255.0
     else:
         if views.depths is None:
-            raise ValueError(
+            raise UserError(
                 f"scene {views.name!r} has no depth maps and no SfM point file: nothing to initialise the Gaussians from"
             )
         depths = [views.depths[i] for i in train]
@@ -83,10 +84,12 @@ def run_recon(
     """
     from rtgs2.data.open import open_dataset
 
+    if max_init_points < 1:
+        raise ConfigError(None, "max_init_points", f"must be positive, got {max_init_points}")
     ds = open_dataset(data)
     names = [s.name for s in ds.scenes]
     if scene is not None and scene not in names:
-        raise ValueError(f"no scene {scene!r} in {data}; scenes: {names}")
+        raise UserError(f"no scene {scene!r} in {data}; scenes: {names}")
     scenes = [ds.scene(scene)] if scene is not None else list(ds.scenes)
     dests = [out] if len(scenes) == 1 else [out / v.name for v in scenes]
     check_output_folder(out) if len(scenes) == 1 else _check_parent_folder(out, [v.name for v in scenes])
@@ -106,11 +109,11 @@ def run_recon(
 def _check_parent_folder(out: Path, scene_names: list[str]) -> None:
     """The folder of a multi-scene run holds only its scenes' folders (and the run's lock)."""
     if out.exists() and not out.is_dir():
-        raise ValueError(f"output {out} exists and is not a folder; give a folder for the reconstructions")
+        raise UserError(f"output {out} exists and is not a folder; give a folder for the reconstructions")
     if out.is_dir():
         foreign = sorted(p.name for p in out.iterdir() if p.name not in scene_names and p.name != LOCK_NAME)
         if foreign:
-            raise ValueError(
+            raise UserError(
                 f"output folder {out} holds files that are not this data set's reconstructions ({foreign[:5]}); "
                 "choose an empty or new folder (nothing was written)"
             )

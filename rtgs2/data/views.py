@@ -12,6 +12,7 @@ import numpy as np
 from torch import Tensor
 
 from rtgs2.scene.camera import Camera
+from rtgs2.utils.errors import MissingFileError, UserError
 
 IGNORE_LABEL = 255  # uint8 label images: 255 = ignore / unlabelled
 TEST_EVERY = 8  # within a scene, every 8th view (index % 8 == 0) is held out (INRIA llffhold, RT-GS2)
@@ -101,12 +102,12 @@ class LabelMap:
     def from_json(cls, path: str | Path) -> LabelMap:
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"no such label map: {path}")
+            raise MissingFileError(f"no such label map: {path}")
         try:
             d = json.loads(path.read_text())
             return cls(d["names"], np.array(d["colors"]), {int(k): int(v) for k, v in d.get("raw_to_label", {}).items()})
         except (KeyError, ValueError, TypeError) as e:
-            raise ValueError(f"{path}: invalid label map ({e})") from e
+            raise UserError(f"{path}: invalid label map ({e})") from e
 
 
 def every_nth_split(num_views: int, every: int = TEST_EVERY) -> list[str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from rtgs2.utils.errors import check
+
 
 @dataclass(frozen=True)
 class EvalConfig:
@@ -34,8 +36,7 @@ class EvalConfig:
     """torch CPU threads (0 = leave as is); the FPS column states the number used."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.fps_frames, int) or self.fps_frames < 1:
-            raise ValueError(f"EvalConfig.fps_frames must be a positive integer, got {self.fps_frames!r}")
+        check(self, isinstance(self.fps_frames, int) and self.fps_frames >= 1, "fps_frames", "a positive integer")
         for name in ("finetune_steps", "fps_warmup", "figure_views", "seed", "num_threads"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
-                raise ValueError(f"EvalConfig.{name} must be a non-negative integer, got {getattr(self, name)!r}")
+            v = getattr(self, name)
+            check(self, isinstance(v, int) and v >= 0, name, "a non-negative integer")

@@ -11,7 +11,7 @@ import numpy as np
 
 from rtgs2.data.views import IGNORE_LABEL
 from rtgs2.fusion.io import fusion_weights_path, read_fusion_file
-from rtgs2.utils.errors import Rtgs2Error
+from rtgs2.utils.errors import ConfigError, Rtgs2Error, UserError
 
 ROW_NAMES = {"both": "full", "image": "image only", "features": "Z only"}  # the paper's rows, by model inputs
 FINETUNED = "fine-tuned"
@@ -59,7 +59,7 @@ def load_models(weights: Sequence[str | Path], names: Sequence[str], data_names:
     ``finetune``: a fine-tuned row will follow (its name is taken)."""
     paths = [fusion_weights_path(w) for w in weights] if weights else [fusion_weights_path(None)]
     if names and len(names) != len(paths):
-        raise ValueError(f"names must name each model given with weights, in order: got {len(names)} for {len(paths)}")
+        raise ConfigError(None, "names", f"must name each model given with weights, in order: got {len(names)} for {len(paths)}")
     models = []
     for i, path in enumerate(paths):
         config, _ = read_fusion_file(path)
@@ -78,5 +78,5 @@ def load_models(weights: Sequence[str | Path], names: Sequence[str], data_names:
     rows = [m.name for m in models] + ([FINETUNED] if finetune else [])
     dup = sorted({r for r in rows if rows.count(r) > 1})
     if dup:
-        raise ValueError(f"several rows would be named {dup}: name each model with --names (one per --weights, in order)")
+        raise UserError(f"several rows would be named {dup}: name each model with --names (one per --weights, in order)")
     return models

@@ -22,6 +22,7 @@ from pathlib import Path
 from rtgs2.eval.config import EvalConfig
 from rtgs2.eval.reproduce_config import PRESETS, ReproducePreset
 from rtgs2.utils.cache import cache_root
+from rtgs2.utils.errors import ConfigError, UserError
 from rtgs2.utils.io import atomic_write_text
 from rtgs2.utils.lock import OutputLock, check_output_folder
 
@@ -49,11 +50,11 @@ def reproduce(preset: str = "v1", out: str | Path | None = None, *, num_threads:
         CheckpointMismatchError: a step's folder holds a run of another config (from another preset).
     """
     if preset not in PRESETS:
-        raise ValueError(f"unknown reproduce preset {preset!r} (known: {', '.join(PRESETS)})")
+        raise UserError(f"unknown reproduce preset {preset!r} (known: {', '.join(PRESETS)})")
     if not isinstance(num_threads, int) or num_threads < 0:
-        raise ValueError(f"num_threads must be 0 (leave as is) or a positive count, got {num_threads}")
+        raise ConfigError(None, "num_threads", f"must be 0 (leave as is) or a positive count, got {num_threads}")
     if not isinstance(build_jobs, int) or build_jobs < 1:
-        raise ValueError(f"build_jobs must be a positive count, got {build_jobs}")
+        raise ConfigError(None, "build_jobs", f"must be a positive count, got {build_jobs}")
     p = PRESETS[preset]
     _step_configs(p, num_threads)  # every step's config is checked before the first step runs
     out = Path(out) if out is not None else default_out(preset)
@@ -80,7 +81,7 @@ def _read_state(out: Path, preset: str) -> dict:
     if (out / MARKER).is_file():
         state = json.loads((out / MARKER).read_text())
         if state.get("preset") != preset:
-            raise ValueError(f"{out} reproduces preset {state.get('preset')!r}, not {preset!r}; give another --out")
+            raise UserError(f"{out} reproduces preset {state.get('preset')!r}, not {preset!r}; give another --out")
         return state
     state = {"preset": preset, "config": asdict(PRESETS[preset]), "done": {}}
     atomic_write_text(out / MARKER, json.dumps(state, indent=1) + "\n")

@@ -60,6 +60,7 @@ from rtgs2.eval.table import finite_or_none, write_results
 from rtgs2.pipeline.segmenter import MIN_ALPHA, FrameRate, Segmenter, measure_fps, model_feature_weights
 from rtgs2.scene import Camera
 from rtgs2.synth.room import Room
+from rtgs2.utils.errors import UserError
 from rtgs2.utils.git import git_commit
 from rtgs2.utils.io import atomic_write_text
 from rtgs2.utils.lock import OutputLock, check_output_folder
@@ -134,11 +135,11 @@ def evaluate(
     plys = scene_gaussians(scenes, None if gaussians is None else Path(gaussians))
     for views in scenes:
         if views.labels is None:
-            raise ValueError(f"scene {views.name!r} of {data} has no label images to score against")
+            raise UserError(f"scene {views.name!r} of {data} has no label images to score against")
         if not views.indices(config.views):
-            raise ValueError(f"scene {views.name!r} of {data} has no {config.views} views to score")
+            raise UserError(f"scene {views.name!r} of {data} has no {config.views} views to score")
         if config.lift and not views.indices("train"):
-            raise ValueError(f"scene {views.name!r} of {data} has no training views to lift labels from (lift)")
+            raise UserError(f"scene {views.name!r} of {data} has no training views to lift labels from (lift)")
     ft_features = None
     if config.finetune_steps and models[0].config["inputs"] != "image":
         # the features the model was trained on (its card's), not necessarily today's default
@@ -201,7 +202,7 @@ def _frame(x, camera: Camera, what: str, views: SceneViews, i: int) -> torch.Ten
     """Frame ``i``'s ``what`` as a CPU tensor, checked to be the camera's size."""
     t = torch.as_tensor(x)
     if tuple(t.shape[:2]) != (camera.height, camera.width):
-        raise ValueError(
+        raise UserError(
             f"scene {views.name!r}, view {i}: the {what} is {list(t.shape[:2])} (H, W), its camera {camera.height}x{camera.width}"
         )
     return t

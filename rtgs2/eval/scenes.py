@@ -17,6 +17,7 @@ from rtgs2.data.readers.synthrooms import FORMAT as SYNTHROOMS
 from rtgs2.data.views import IGNORE_LABEL, SceneViews
 from rtgs2.synth.room import Room, read_room
 from rtgs2.utils.cache import cache_root
+from rtgs2.utils.errors import ConfigError, MissingFileError, UserError
 
 
 def open_eval_data(data: Path, label_set: str | Path | None) -> tuple[OpenedDataset, list[str], np.ndarray]:
@@ -29,7 +30,7 @@ def open_eval_data(data: Path, label_set: str | Path | None) -> tuple[OpenedData
         return open_dataset(data), list(label_map.names), label_map.lookup_table(IGNORE_LABEL)
     opened = open_dataset(data, label_set)
     if opened.label_map is None:
-        raise ValueError(f"{data}: the {opened.format} folder has no labels to score against; name its label set with label_set")
+        raise UserError(f"{data}: the {opened.format} folder has no labels to score against; name its label set with --label-set")
     return opened, list(opened.label_map.names), np.arange(IGNORE_LABEL + 1, dtype=np.uint8)
 
 
@@ -39,14 +40,14 @@ def select_scenes(opened: OpenedDataset, which: str) -> list[SceneViews]:
         if "test" not in opened.scene_split:
             return list(opened.scenes)
         if not opened.scene_split["test"]:  # e.g. a SynthRooms build whose test scenes are unfinished
-            raise ValueError(f"{opened.root}: none of its test scenes is here (or finished, for SynthRooms); name the scenes to score")
+            raise UserError(f"{opened.root}: none of its test scenes is here (or finished, for SynthRooms); name the scenes to score")
         return opened.split("test")
     if which == "all" or which in opened.scene_split:
         return opened.split(which)
     if which in [s.name for s in opened.scenes]:
         return [opened.scene(which)]
-    raise ValueError(
-        f"scenes must be auto, all, a scene split of {opened.root} ({', '.join(opened.scene_split) or 'none'}) or a "
+    raise ConfigError(
+        None, "scenes", f"must be auto, all, a scene split of {opened.root} ({', '.join(opened.scene_split) or 'none'}) or a "
         f"scene name ({', '.join(s.name for s in opened.scenes[:8])}), got {which!r}"
     )
 
@@ -66,13 +67,13 @@ def scene_gaussians(scenes: Sequence[SceneViews], gaussians: Path | None) -> dic
     if gaussians is None:
         return {v.name: v.gaussians if v.gaussians is not None and v.gaussians.is_file() else None for v in scenes}
     if not gaussians.exists():
-        raise FileNotFoundError(f"gaussians {gaussians} not found")
+        raise MissingFileError(f"gaussians {gaussians} not found")
     if gaussians.is_file() and gaussians.suffix != ".ply":
-        raise ValueError(f"gaussians {gaussians} is not a .ply file, a 3DGS output folder or a folder of them")
+        raise UserError(f"gaussians {gaussians} is not a .ply file, a 3DGS output folder or a folder of them")
     single = _ply_of(gaussians)
     if single is not None:
         if len(scenes) != 1:
-            raise ValueError(
+            raise UserError(
                 f"gaussians {gaussians} holds one scene, but {len(scenes)} scenes are scored: give a folder "
                 "holding <scene>.ply or a 3DGS output folder <scene>/ for each"
             )
@@ -80,7 +81,7 @@ def scene_gaussians(scenes: Sequence[SceneViews], gaussians: Path | None) -> dic
     found = {v.name: _ply_of(gaussians / v.name) or _ply_of(gaussians / f"{v.name}.ply") for v in scenes}
     missing = [n for n, p in found.items() if p is None]
     if missing:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"no Gaussians for scenes {missing} in {gaussians} (expected <scene>.ply or a 3DGS output folder <scene>/)"
         )
     return found

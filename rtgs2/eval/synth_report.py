@@ -34,6 +34,7 @@ from rtgs2.data.views import IGNORE_LABEL, SceneViews
 from rtgs2.eval.metrics import psnr, ssim
 from rtgs2.render import render
 from rtgs2.scene.ply import read_ply
+from rtgs2.utils.errors import ConfigError, UserError
 
 HIST_BINS = 16  # per RGB channel of the colour-histogram classifier
 
@@ -133,9 +134,10 @@ def synth_report(root: str | Path, k: int = 15, pixels_per_view: int = 500, seed
     ds = open_synthrooms(root)
     if not ds.train or not ds.test:
         n = f"{len(ds.train)} train, {len(ds.test)} test"
-        raise ValueError(f"{root}: the colour-leakage test needs train and test scenes ({n})")
-    if k <= 0 or pixels_per_view <= 0:
-        raise ValueError(f"k and pixels_per_view must be positive, got {k}, {pixels_per_view}")
+        raise UserError(f"{root}: the colour-leakage test needs train and test scenes ({n})")
+    for name, value in (("k", k), ("pixels_per_view", pixels_per_view)):
+        if value <= 0:
+            raise ConfigError(None, name, f"must be positive, got {value}")
     rng = np.random.default_rng(seed)
     nc = ds.label_map.num_classes
     counts = np.zeros(nc, np.int64)

@@ -64,7 +64,7 @@ from torch import Tensor
 
 from rtgs2.export import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
 from rtgs2.fusion.vdvi import VDVINet
-from rtgs2.utils.errors import Rtgs2Error
+from rtgs2.utils.errors import ConfigError, MissingFileError, Rtgs2Error, UserError
 from rtgs2.utils.io import atomic_write_bytes, check_writable, refuse_folder
 
 if TYPE_CHECKING:
@@ -139,33 +139,33 @@ def export_fusion_onnx(
         threads: onnxruntime intra-op threads of the check run (None: its default).
         seed: of the random example and check inputs.
 
-    Raises ValueError for a bad size, opset or output path and FileNotFoundError for missing
-    weights, before any slow work.
+    Raises UserError (a ValueError) for a bad size, opset or output path and MissingFileError (a
+    FileNotFoundError) for missing weights, before any slow work.
     """
     from rtgs2.fusion.io import fusion_weights_path, load_fusion
     from rtgs2.utils.io import file_sha256
 
     if not MIN_OPSET <= opset <= MAX_OPSET:
-        raise ValueError(
-            f"opset must be between {MIN_OPSET} and {MAX_OPSET} (what torch {torch.__version__}'s ONNX exporter "
+        raise ConfigError(
+            None, "opset", f"must be between {MIN_OPSET} and {MAX_OPSET} (what torch {torch.__version__}'s ONNX exporter "
             f"writes); got {opset}"
         )
     for name, value in (("height", height), ("width", width)):
         if value < 1:
-            raise ValueError(f"{name} must be a positive number of pixels; got {value}")
+            raise ConfigError(None, name, f"must be a positive number of pixels; got {value}")
     out = Path(out)
     if out.is_dir():
-        raise ValueError(f"out must be a .onnx file; {out} is a folder")
+        raise ConfigError(None, "out", f"must be a .onnx file; {out} is a folder")
     if out.suffix.lower() != ".onnx":
-        raise ValueError(f"out must end in .onnx; got {out}")
+        raise ConfigError(None, "out", f"must end in .onnx; got {out}")
     if blocked := next((p for p in out.parents if p.exists() and not p.is_dir()), None):
-        raise ValueError(f"out must be in a folder; {blocked} is a file")
+        raise ConfigError(None, "out", f"must be in a folder; {blocked} is a file")
     weights = fusion_weights_path(weights)
     if out.resolve() == weights.resolve():
-        raise ValueError(f"out must not be the weights file {weights}")
+        raise ConfigError(None, "out", f"must not be the weights file {weights}")
     _require_onnx("onnx", "onnxscript", "onnxruntime")
     if out.exists() and not _written_by_rtgs2(out):
-        raise ValueError(f"{out} exists and is not an rtgs2 export: choose a new file (it is left as it is)")
+        raise UserError(f"{out} exists and is not an rtgs2 export: choose a new file (it is left as it is)")
     check_writable(out, "out")  # now, not after the export's seconds of work
 
     model = load_fusion(weights).eval()
@@ -261,7 +261,7 @@ def onnx_session(path: str | Path, *, threads: int | None = None) -> InferenceSe
     path = Path(path)
     refuse_folder(path, "ONNX file")
     if not path.is_file():
-        raise FileNotFoundError(f"ONNX file {path} not found")
+        raise MissingFileError(f"ONNX file {path} not found")
     if threads is not None and threads < 1:
         raise ValueError(f"threads must be positive; got {threads}")
     _require_onnx("onnxruntime")

@@ -9,6 +9,7 @@ from rtgs2.features.inputs import choose_frame
 from rtgs2.features.io import load_feature_net
 from rtgs2.scene.gaussians import GaussianScene
 from rtgs2.scene.ply import read_ply, vertex_property_names, write_ply_with_features
+from rtgs2.utils.errors import UserError
 from rtgs2.utils.io import check_writable
 
 PREVIEW_SOFTWARE = "rtgs2 features"  # the PNG text chunk that marks a preview rtgs2 wrote
@@ -18,20 +19,20 @@ def check_output_ply(scene: Path, out: Path) -> None:
     """``out`` may be new or an earlier ``rtgs2 features`` output (a .ply with ``f_vi_*``) other
     than the input; nothing else is overwritten, and an unwritable place is found now."""
     if out.suffix.lower() != ".ply":
-        raise ValueError(f"output {out} must be a .ply file")
+        raise UserError(f"output {out} must be a .ply file")
     if out.exists() and not out.is_file():
-        raise ValueError(f"output {out} exists and is not a file")
+        raise UserError(f"output {out} exists and is not a file")
     if out.exists() and out.resolve() == scene.resolve():
-        raise ValueError(f"output {out} is the input scene: write the features to another file")
+        raise UserError(f"output {out} is the input scene: write the features to another file")
     if out.exists() and not _has_features(out):
-        raise ValueError(f"output {out} exists and is not an earlier rtgs2 features output: choose a new file (nothing was written)")
+        raise UserError(f"output {out} exists and is not an earlier rtgs2 features output: choose a new file (nothing was written)")
     check_writable(out, "output")
 
 
 def check_preview(preview: Path) -> None:
     """``preview`` may be a new .png or one that ``rtgs2 features`` wrote; writable."""
     if preview.suffix.lower() != ".png":
-        raise ValueError(f"preview {preview} must be a .png file")
+        raise UserError(f"preview {preview} must be a .png file")
     if preview.is_file():
         from PIL import Image
 
@@ -40,7 +41,7 @@ def check_preview(preview: Path) -> None:
         except OSError:
             software = None
         if software != PREVIEW_SOFTWARE:
-            raise ValueError(f"preview {preview} exists and was not written by rtgs2 features: choose a new file (nothing was written)")
+            raise UserError(f"preview {preview} exists and was not written by rtgs2 features: choose a new file (nothing was written)")
     check_writable(preview, "preview")
 
 

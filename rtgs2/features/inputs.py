@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from rtgs2.scene.gaussians import GaussianScene
+from rtgs2.utils.errors import ConfigError, UserError
 
 # Inputs are standardised with fixed constants (not per-scene statistics, which would make a
 # Gaussian's input depend on the rest of the scene): typical ranges of fitted indoor scenes.
@@ -46,9 +47,9 @@ class SceneFrame:
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.metres_per_unit) and self.metres_per_unit > 0):
-            raise ValueError(f"metres_per_unit must be a positive number, got {self.metres_per_unit}")
+            raise ConfigError(None, "metres_per_unit", f"must be a positive number, got {self.metres_per_unit}")
         if self.up not in UP_AXES:
-            raise ValueError(f"up must be one of {sorted(UP_AXES)}, got {self.up!r}")
+            raise ConfigError(None, "up", f"must be one of {sorted(UP_AXES)}, got {self.up!r}")
 
     def rotation(self) -> Tensor:
         """[3, 3] float64 rotation taking the ``up`` axis to +z (identity for +z)."""
@@ -78,7 +79,7 @@ def choose_frame(scene: GaussianScene, metres_per_unit: float | None = None, up:
         return SceneFrame(metres_per_unit, up, f"{metres_per_unit:g} m per unit (given), up {up}")
     lo, hi = ROOM_EXTENT_RANGE_M
     if extent <= 0:
-        raise ValueError("all Gaussians lie at one point: the scene has no extent to compute features on")
+        raise UserError("all Gaussians lie at one point: the scene has no extent to compute features on")
     if lo <= extent <= hi:
         return SceneFrame(1.0, up, f"scene extent {extent:.3g} m: room-sized, taken as metres; up {up}")
     scale = ROOM_EXTENT_M / extent
@@ -124,7 +125,7 @@ def gaussian_arrays(scene: GaussianScene, frame: SceneFrame = SceneFrame()) -> G
     for name in ("means", "log_scales", "opacity_logits", "sh"):
         t = getattr(scene, name)
         if not bool(torch.isfinite(t).all()):
-            raise ValueError(f"scene {name} has non-finite values (NaN/Inf): features would be garbage; fix the file")
+            raise UserError(f"scene {name} has non-finite values (NaN/Inf): features would be garbage; fix the file")
     rot = frame.rotation().numpy()
     xyz = (scene.means.detach().cpu().double().numpy() * frame.metres_per_unit) @ rot.T
     sub = xyz[:: max(1, len(xyz) // 200_000)]

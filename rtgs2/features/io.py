@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from rtgs2.features.ptv3 import GaussianFeatureNet, PTv3Config
-from rtgs2.utils.errors import Rtgs2Error
+from rtgs2.utils.errors import MissingFileError, Rtgs2Error, UserError
 from rtgs2.utils.io import atomic_open, atomic_write_text, file_sha256, refuse_folder
 
 FORMAT = "rtgs2-features-1"
@@ -61,11 +61,11 @@ def resolve_feature_weights(
         path = named if named is not None and named.is_file() else SHIPPED
     if not path.is_file():
         if given is None and path == SHIPPED:
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"the shipped feature weights are not in this install ({SHIPPED}): train them "
                 "(rtgs2 train features) and pass --feature-weights"
             )
-        raise FileNotFoundError(f"feature weights {path} not found (--feature-weights)")
+        raise MissingFileError(f"feature weights {path} not found (--feature-weights)")
     if sha256 and file_sha256(path) != sha256:
         raise Rtgs2Error(
             f"feature weights {path} are not the ones {needed_by} was trained with "
@@ -101,23 +101,23 @@ def load_feature_net(path: str | Path | None = None) -> GaussianFeatureNet:
     refuse_folder(path, "feature weights")
     if not path.is_file():
         what = "shipped feature weights" if path == SHIPPED else "feature weights file"
-        raise FileNotFoundError(f"no {what} at {path}")
+        raise MissingFileError(f"no {what} at {path}")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for a damaged or foreign file
-        raise ValueError(f"{path}: cannot read as rtgs2 feature weights ({type(e).__name__})") from None
+        raise UserError(f"{path}: cannot read as rtgs2 feature weights ({type(e).__name__})") from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise ValueError(f"{path}: not an rtgs2 feature-network file (expected format {FORMAT!r})")
+        raise UserError(f"{path}: not an rtgs2 feature-network file (expected format {FORMAT!r})")
     try:
         cfg = PTv3Config.from_json(blob["config"])
     except (TypeError, ValueError) as e:
-        raise ValueError(f"{path}: invalid network config ({e})") from None
+        raise UserError(f"{path}: invalid network config ({e})") from None
     model = GaussianFeatureNet(cfg)
     own, saved = model.state_dict(), blob["state_dict"]
     missing, unexpected = sorted(set(own) - set(saved)), sorted(set(saved) - set(own))
     shapes = [k for k in saved if k in own and own[k].shape != saved[k].shape]
     if missing or unexpected or shapes:
-        raise ValueError(
+        raise UserError(
             f"{path}: weights do not fit the {cfg.name!r} network of its config "
             f"(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shapes {shapes[:3]})"
         )

@@ -33,6 +33,7 @@ from torch import Tensor
 from rtgs2.features.points import PointBatch, grid_sample, offset_to_batch
 from rtgs2.features.serialization import ORDERS, serialize
 from rtgs2.features.sparse_conv import SubMConv3d, neighbour_index
+from rtgs2.utils.errors import ConfigError, check
 from rtgs2.utils.layers import DropPath, Mlp
 
 IN_CHANNELS = 10  # xyz, base colour RGB, 3 log-scales, opacity per Gaussian (paper §3.2)
@@ -263,15 +264,14 @@ class PTv3Config:
         n = len(self.enc_depths)
         for name in ("enc_channels", "enc_heads", "enc_patch"):
             if len(getattr(self, name)) != n:
-                raise ValueError(f"PTv3Config.{name} must have {n} entries (one per encoder stage)")
+                raise ConfigError(self, name, f"must have {n} entries (one per encoder stage)")
         for name in ("dec_depths", "dec_channels", "dec_heads", "dec_patch"):
             if len(getattr(self, name)) != n - 1:
-                raise ValueError(f"PTv3Config.{name} must have {n - 1} entries (one per decoder stage)")
+                raise ConfigError(self, name, f"must have {n - 1} entries (one per decoder stage)")
         bad = [o for o in self.orders if o not in ORDERS]
         if bad or not self.orders:
-            raise ValueError(f"PTv3Config.orders must be drawn from {ORDERS}, got {self.orders}")
-        if not self.grid_size > 0:
-            raise ValueError(f"PTv3Config.grid_size must be positive, got {self.grid_size}")
+            raise ConfigError(self, "orders", f"must be drawn from {ORDERS}, got {self.orders}")
+        check(self, self.grid_size > 0, "grid_size", "positive")
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from rtgs2.fusion.vdvi import VARIANTS, VDVINet
-from rtgs2.utils.errors import CheckpointError, CheckpointMismatchError, Rtgs2Error
+from rtgs2.utils.errors import CheckpointError, CheckpointMismatchError, MissingFileError, Rtgs2Error
 from rtgs2.utils.io import atomic_open, refuse_folder
 
 FORMAT = "rtgs2-fusion-1"
@@ -41,10 +41,10 @@ def fusion_weights_path(weights: str | Path | None) -> Path:
     refuse_folder(path, "fusion weights")
     if not path.is_file():
         if weights is None:
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"no shipped fusion weights at {path}: pass a fusion model with --weights (rtgs2 train fusion writes one)"
             )
-        raise FileNotFoundError(f"no fusion weights at {path}")
+        raise MissingFileError(f"no fusion weights at {path}")
     return path
 
 
@@ -75,7 +75,7 @@ def read_fusion_file(path: str | Path) -> tuple[dict, dict[str, Tensor]]:
     path = Path(path)
     refuse_folder(path, "fusion weights")
     if not path.is_file():
-        raise FileNotFoundError(f"fusion weights {path} not found")
+        raise MissingFileError(f"fusion weights {path} not found")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a damaged or foreign file
@@ -178,7 +178,7 @@ class BackboneLoadReport:
 def _read_state_dict(path: Path) -> dict[str, Tensor]:
     refuse_folder(path, "backbone weights")
     if not path.is_file():
-        raise FileNotFoundError(f"backbone weights {path} not found")
+        raise MissingFileError(f"backbone weights {path} not found")
     if path.suffix == ".safetensors":
         try:
             from safetensors.torch import load_file

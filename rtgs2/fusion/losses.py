@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from rtgs2.fusion.vdvi import FusionOutput
+from rtgs2.utils.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -38,12 +39,12 @@ class FusionLossConfig:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+            raise ConfigError(self, "label_smoothing", f"must be in [0, 1), got {self.label_smoothing}")
         for name in ("ceco_weight", "depth_weight"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+                raise ConfigError(self, name, f"must be >= 0, got {getattr(self, name)}")
         if self.ceco_temperature <= 0:
-            raise ValueError(f"ceco_temperature must be > 0, got {self.ceco_temperature}")
+            raise ConfigError(self, "ceco_temperature", f"must be > 0, got {self.ceco_temperature}")
 
 
 def check_labels(labels: Tensor, num_classes: int, ignore_index: int) -> Tensor:  # [B, H, W] -> int64

@@ -35,6 +35,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from rtgs2.utils.errors import ConfigError
 from rtgs2.utils.layers import DropPath, Mlp
 
 Inputs = Literal["both", "image", "features"]
@@ -502,33 +503,31 @@ class VDVISize:
     ``vi_patch_sizes[0]``, as MiT; the models trained before the option)."""
 
     def __post_init__(self) -> None:
-        """Raise ValueError naming the field for a value the network cannot be built with."""
+        """Raise ConfigError (a ValueError) naming the field for a value the network cannot be built with."""
         for name in ("vd_depths", "vi_depths"):
             depths = getattr(self, name)
             if not _per_stage(depths, minimum=0):
-                raise ValueError(f"VDVISize.{name} must be {NUM_STAGES} block counts >= 0, got {depths}")
+                raise ConfigError(self, name, f"must be {NUM_STAGES} block counts >= 0, got {depths}")
         for name in ("vd_widths", "vi_widths", "vi_heads", "vi_sr_ratios", "vi_patch_sizes"):
             values = getattr(self, name)
             if not _per_stage(values, minimum=1):
-                raise ValueError(f"VDVISize.{name} must be {NUM_STAGES} integers >= 1 (one per stage), got {values}")
+                raise ConfigError(self, name, f"must be {NUM_STAGES} integers >= 1 (one per stage), got {values}")
         for i, (width, heads) in enumerate(zip(self.vi_widths, self.vi_heads)):
             if width % heads:
-                raise ValueError(f"VDVISize.vi_widths[{i}]={width} must be divisible by vi_heads[{i}]={heads}")
+                raise ConfigError(self, "vi_widths", f"[{i}]={width} must be divisible by vi_heads[{i}]={heads}", also=("vi_heads",))
             if i > 0 and width % 2:  # stages 2-4 are fused by the cross-modal attention's 2 heads
-                raise ValueError(f"VDVISize.vi_widths[{i}]={width} must be even (psi splits it into 2 heads)")
+                raise ConfigError(self, "vi_widths", f"[{i}]={width} must be even (psi splits it into 2 heads)")
         if self.feature_stride not in FEATURE_STRIDES:
-            raise ValueError(f"VDVISize.feature_stride must be one of {FEATURE_STRIDES}, got {self.feature_stride!r}")
+            raise ConfigError(self, "feature_stride", f"must be one of {FEATURE_STRIDES}, got {self.feature_stride!r}")
         for i, kernel in enumerate(self.vi_patch_sizes):
             stride = STEM_STRIDE if i == 0 else 2
             if kernel != stride and kernel % 2 == 0:
-                raise ValueError(
-                    f"VDVISize.vi_patch_sizes[{i}]={kernel} must be odd or equal to the stage's stride {stride}"
-                )
+                raise ConfigError(self, "vi_patch_sizes", f"[{i}]={kernel} must be odd or equal to the stage's stride {stride}")
         for name in ("vi_mlp_ratio", "fusion_key_dim", "decoder_dim"):
             if not (_is_int(getattr(self, name)) and getattr(self, name) >= 1):
-                raise ValueError(f"VDVISize.{name} must be an integer >= 1, got {getattr(self, name)!r}")
+                raise ConfigError(self, name, f"must be an integer >= 1, got {getattr(self, name)!r}")
         if not (isinstance(self.decoder_dropout, (int, float)) and 0.0 <= self.decoder_dropout < 1.0):
-            raise ValueError(f"VDVISize.decoder_dropout must be in [0, 1), got {self.decoder_dropout}")
+            raise ConfigError(self, "decoder_dropout", f"must be in [0, 1), got {self.decoder_dropout}")
 
 
 def _is_int(x: object) -> bool:

@@ -15,6 +15,7 @@ import torch
 
 from rtgs2.features.inputs import SceneFrame
 from rtgs2.scene import Camera, GaussianScene, orbit
+from rtgs2.utils.errors import ConfigError, UserError
 
 # The orbit: the scene's box is that of its Gaussians' centres between these quantiles per axis,
 # so that a few floaters far out (common in real captures) do not stretch it.
@@ -80,11 +81,11 @@ def orbit_cameras(
 
 
 def check_cameras_see(scene: GaussianScene, cameras: list[Camera], name: str | Path) -> None:
-    """A ``ValueError`` when no camera has any Gaussian centre of ``scene`` in its view (frames
+    """A ``UserError`` when no camera has any Gaussian centre of ``scene`` in its view (frames
     would be empty): cameras of another frame, units or scene."""
     means = scene.means.detach().cpu()
     if not any(bool(cam.in_frustum(means).any()) for cam in cameras):
-        raise ValueError(
+        raise UserError(
             f"none of the {len(cameras)} cameras sees any Gaussian of {name}: are they in the scene's frame "
             "(its units and up axis) and of this scene?"
         )
@@ -157,13 +158,13 @@ def scene_box(scene: GaussianScene, frame: SceneFrame = SceneFrame()) -> SceneBo
     """The :class:`SceneBox` of ``scene`` in ``frame`` (z up, metres).
 
     Raises:
-        ValueError: a scene with no extent (all centres at one point, or not finite).
+        UserError: a scene with no extent (all centres at one point, or not finite).
     """
     means = (scene.means.detach().cpu().double().numpy() * frame.metres_per_unit) @ frame.rotation().numpy().T
     lo, hi = np.quantile(means, BOX_QUANTILES, axis=0)
     size = hi - lo
     if not np.isfinite(size).all() or size.max() <= 0:
-        raise ValueError(f"the scene has no extent to place an orbit in (box {lo.tolist()} to {hi.tolist()})")
+        raise UserError(f"the scene has no extent to place an orbit in (box {lo.tolist()} to {hi.tolist()})")
     return SceneBox(lo, hi, means)
 
 
@@ -213,8 +214,9 @@ def check_views(num_views: int, width: int, height: int, what: str) -> None:
     """Refuse a view count that is not a positive int (``what`` names it in the message) and a
     non-positive image size (pixels), before anything slow is loaded."""
     if not isinstance(num_views, int) or isinstance(num_views, bool) or num_views < 1:
-        raise ValueError(f"{what} must be a positive number of views, got {num_views!r}")
-    if min(width, height) < 1:
-        raise ValueError(f"width and height must be positive, got {width}x{height}")
+        raise ConfigError(None, what, f"must be a positive number of views, got {num_views!r}")
+    for name, value in (("width", width), ("height", height)):
+        if value < 1:
+            raise ConfigError(None, name, f"must be positive, got {value}")
 
 

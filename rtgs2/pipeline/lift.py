@@ -46,6 +46,7 @@ from rtgs2.scene import Camera, GaussianScene
 from rtgs2.scene.cameras_json import read_cameras_json
 from rtgs2.scene.ply import vertex_property_names, write_ply_with_properties
 from rtgs2.scene.sh import SH_C0
+from rtgs2.utils.errors import MissingFileError, UserError
 from rtgs2.utils.io import check_writable, refuse_folder
 from rtgs2.utils.progress import ProgressReport
 
@@ -252,15 +253,15 @@ def lift_scene(
     colored = Path(colored) if colored is not None else out.with_name(f"{out.stem}_colored.ply")
     refuse_folder(scene, "scene")
     if not scene.is_file():
-        raise FileNotFoundError(f"scene {scene} not found")
+        raise MissingFileError(f"scene {scene} not found")
     _check_outputs(scene, out, colored)
     if cameras is not None and views is not None:
-        raise ValueError("give either --cameras (a cameras.json) or --views (a number of automatic views), not both")
+        raise UserError("give either --cameras (a cameras.json) or --views (a number of automatic views), not both")
     cams = None
     if cameras is not None:
         cams = read_cameras_json(cameras)
         if not cams:
-            raise ValueError(f"{cameras}: lists no camera")
+            raise UserError(f"{cameras}: lists no camera")
     else:
         check_views(LIFT_VIEWS if views is None else views, width, height, "views")  # before loading anything
     segmenter = Segmenter.from_files(
@@ -291,16 +292,16 @@ def class_color_dc(labels: np.ndarray, class_names: Sequence[str]) -> dict[str, 
 def _check_outputs(scene: Path, out: Path, colored: Path) -> None:
     """Both outputs are ``.ply`` paths, distinct, not the input, and new or earlier lift outputs (module doc)."""
     if out.resolve() == colored.resolve():
-        raise ValueError(f"the labelled and the coloured outputs are both {out}: give --colored another path")
+        raise UserError(f"the labelled and the coloured outputs are both {out}: give --colored another path")
     for path in (out, colored):
         if path.is_dir():
-            raise ValueError(f"output {path} is a folder: give a .ply file path")
+            raise UserError(f"output {path} is a folder: give a .ply file path")
         if path.suffix.lower() != ".ply":
-            raise ValueError(f"output {path} must be a .ply file")
+            raise UserError(f"output {path} must be a .ply file")
         if path.exists() and path.resolve() == scene.resolve():
-            raise ValueError(f"output {path} is the input scene: write the labels to another file")
+            raise UserError(f"output {path} is the input scene: write the labels to another file")
         if path.exists() and not _is_lift_output(path):
-            raise ValueError(
+            raise UserError(
                 f"output {path} exists and is not an earlier rtgs2 lift output: choose a new file (nothing was written)"
             )
         check_writable(path, "output")  # now, not after rendering every view

@@ -30,6 +30,7 @@ from rtgs2.pipeline.cameras import Orbit, check_cameras_see, check_views, orbit_
 from rtgs2.pipeline.draw import class_label_map, gif_frame, legend, overlay, to_uint8, write_gif
 from rtgs2.pipeline.segmenter import FrameRate, FrameTimer, Segmenter
 from rtgs2.scene.cameras_json import read_cameras_json
+from rtgs2.utils.errors import UserError
 from rtgs2.utils.io import atomic_write_text
 from rtgs2.utils.lock import check_output_folder
 
@@ -88,12 +89,12 @@ def segment_scene(
     out = Path(out)
     check_output_folder(out, MARKER, "an rtgs2 segment output")
     if cameras is not None and views is not None:
-        raise ValueError("give either --cameras (a cameras.json) or --views (a number of automatic views), not both")
+        raise UserError("give either --cameras (a cameras.json) or --views (a number of automatic views), not both")
     cams = None
     if cameras is not None:
         cams = read_cameras_json(cameras)
         if not cams:
-            raise ValueError(f"{cameras}: lists no camera")
+            raise UserError(f"{cameras}: lists no camera")
     else:
         views = ORBIT_VIEWS if views is None else views
         check_views(views, width, height, "views")  # before loading anything

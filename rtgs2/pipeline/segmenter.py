@@ -29,7 +29,7 @@ from rtgs2.fusion.vdvi import VDVINet
 from rtgs2.render import PER_FRAME, RenderOutput, average_features, render
 from rtgs2.scene import Camera, GaussianScene, read_ply
 from rtgs2.utils.cache import cache_root
-from rtgs2.utils.errors import Rtgs2Error
+from rtgs2.utils.errors import MissingFileError, Rtgs2Error
 from rtgs2.utils.io import file_sha256, refuse_folder
 from rtgs2.utils.layers import inference_copy
 
@@ -134,7 +134,7 @@ class Segmenter:
             ply = Path(scene)
             refuse_folder(ply, "scene")
             if not ply.is_file():
-                raise FileNotFoundError(f"scene {ply} not found")
+                raise MissingFileError(f"scene {ply} not found")
             scene = read_ply(ply)
         frame = choose_frame(scene, metres_per_unit, up)
         if model.config["inputs"] != "image":

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from rtgs2.scene.camera import Camera
+from rtgs2.utils.errors import UserError
 
 PIXEL_RANGE_SLACK = 1e-3  # images saved as float can overshoot [0, 1] by rounding; 255-scale cannot hide
 
@@ -46,7 +47,7 @@ def check_views(cameras: Sequence[Camera], images: Sequence) -> list[Tensor]:
     w0, h0 = cameras[0].width, cameras[0].height
     for v, cam in enumerate(cameras):
         if (cam.width, cam.height) != (w0, h0):
-            raise ValueError(f"camera {v} is {cam.width}x{cam.height} but camera 0 is {w0}x{h0}: views must share a size")
+            raise UserError(f"camera {v} is {cam.width}x{cam.height} but camera 0 is {w0}x{h0}: views must share a size")
     return [check_image(images[v], cam, v) for v, cam in enumerate(cameras)]
 
 

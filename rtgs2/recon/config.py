@@ -8,9 +8,10 @@ by ``iterations / 30000``, so a 2k-iteration fit densifies over the same fractio
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from rtgs2.render.contract import Backend
+from rtgs2.utils.errors import check, check_non_negative, check_numbers, check_positive
 
 REFERENCE_ITERATIONS = 30_000  # the run length the paper's step-valued settings are tuned for
 
@@ -99,43 +100,24 @@ class ReconConfig:
     """Steps between checkpoints (not scaled; only with an output folder)."""
 
     def __post_init__(self) -> None:
-        def fail(name: str, rule: str) -> None:
-            raise ValueError(f"ReconConfig.{name} must be {rule}, got {getattr(self, name)!r}")
-
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if f.type == "int" and (not isinstance(v, int) or isinstance(v, bool)):
-                fail(f.name, "an integer")
-            if f.type == "float" and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
-                fail(f.name, "a finite number")
-        for name in ("iterations", "checkpoint_every", "densify_every", "opacity_reset_every", "sh_up_every"):
-            if getattr(self, name) <= 0:
-                fail(name, "positive")
+        check_numbers(self)
+        check_positive(self, "iterations", "checkpoint_every", "densify_every", "opacity_reset_every", "sh_up_every")
         for name in ("seed", "num_threads", "max_gaussians", "densify_from", "densify_until", "min_densify_every"):
-            if getattr(self, name) < 0:
-                fail(name, "non-negative (0 = none / default)" if name in ("num_threads", "max_gaussians") else "non-negative")
+            rule = "non-negative (0 = none / default)" if name in ("num_threads", "max_gaussians") else "non-negative"
+            check(self, getattr(self, name) >= 0, name, rule)
         lrs = ("position_lr_init", "position_lr_final", "features_dc_lr", "features_rest_lr", "opacity_lr")
-        for name in lrs + ("scaling_lr", "rotation_lr", "densify_grad_threshold"):
-            if getattr(self, name) < 0:
-                fail(name, "non-negative")
-        for name in ("percent_dense", "split_scale_divisor", "max_screen_radius", "max_world_scale"):
-            if getattr(self, name) <= 0:
-                fail(name, "positive")
-        if self.position_lr_init <= 0 or self.position_lr_final <= 0:
-            fail("position_lr_init" if self.position_lr_init <= 0 else "position_lr_final", "positive (it decays log-linearly)")
-        if not 0 <= self.dssim_weight <= 1:
-            fail("dssim_weight", "in [0, 1]")
-        if not 0 <= self.sh_degree <= 3:
-            fail("sh_degree", "in 0..3")
-        if len(self.background) != 3 or not all(math.isfinite(b) and 0.0 <= b <= 1.0 for b in self.background):
-            fail("background", "3 values in [0, 1]")
+        check_non_negative(self, *lrs, "scaling_lr", "rotation_lr", "densify_grad_threshold")
+        check_positive(self, "percent_dense", "split_scale_divisor", "max_screen_radius", "max_world_scale")
+        for name in ("position_lr_init", "position_lr_final"):
+            check(self, getattr(self, name) > 0, name, "positive (it decays log-linearly)")
+        check(self, 0 <= self.dssim_weight <= 1, "dssim_weight", "in [0, 1]")
+        check(self, 0 <= self.sh_degree <= 3, "sh_degree", "in 0..3")
+        ok = len(self.background) == 3 and all(math.isfinite(b) and 0.0 <= b <= 1.0 for b in self.background)
+        check(self, ok, "background", "3 values in [0, 1]")
         for name in ("init_opacity", "reset_opacity"):
-            if not 0 < getattr(self, name) < 1:
-                fail(name, "in (0, 1)")
-        if not 0 <= self.min_opacity < 1:
-            fail("min_opacity", "in [0, 1)")
-        if self.split_count < 2:
-            fail("split_count", "at least 2")
+            check(self, 0 < getattr(self, name) < 1, name, "in (0, 1)")
+        check(self, 0 <= self.min_opacity < 1, "min_opacity", "in [0, 1)")
+        check(self, self.split_count >= 2, "split_count", "at least 2")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from torch import Tensor
 from rtgs2.recon.checks import check_image, check_points
 from rtgs2.scene.camera import Camera
 from rtgs2.scene.gaussians import GaussianScene
+from rtgs2.utils.errors import UserError
 
 KNN = 3  # initial std-dev = mean distance to the 3 nearest neighbours (3DGS simple_knn)
 MIN_KNN_DIST = 1e-7  # metres; duplicate points would otherwise get log(0) scales
@@ -50,7 +51,7 @@ def points_from_depth(
         cols.append(img.to(torch.float32)[ok])
     points, colors = torch.cat(pts), torch.cat(cols)
     if len(points) == 0:
-        raise ValueError("points_from_depth: no pixel has a valid depth (all zero or non-finite)")
+        raise UserError("points_from_depth: no pixel has a valid depth (all zero or non-finite)")
     if len(points) > max_points:
         gen = torch.Generator().manual_seed(seed)
         pick = torch.randperm(len(points), generator=gen)[:max_points].sort().values

@@ -12,6 +12,7 @@ from rtgs2.render.constants import FAR_PLANE, NEAR_PLANE
 from rtgs2.render.contract import BACKENDS, Backend, BackendFn, RasterInputs, RasterOutputs
 from rtgs2.scene.camera import Camera
 from rtgs2.scene.gaussians import GaussianScene, all_finite
+from rtgs2.utils.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def resolve_backend(backend: Backend, device: torch.device | str) -> str:
     raises here rather than falling back to another.
 
     Raises:
-        ValueError: an unknown name, numba asked for a scene off the CPU, or gsplat asked for
+        UserError: an unknown name, numba asked for a scene off the CPU, or gsplat asked for
             without a CUDA scene or without gsplat installed (a user's choice, not a bug).
     """
     device = torch.device(device)
@@ -89,14 +90,14 @@ def resolve_backend(backend: Backend, device: torch.device | str) -> str:
     if backend == "auto":
         return "gsplat" if gsplat_ok else "numba"
     if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {('auto',) + BACKENDS}, got {backend!r}")
+        raise UserError(f"backend must be one of {('auto',) + BACKENDS}, got {backend!r}")
     if backend == "gsplat" and not gsplat_ok:
-        raise ValueError(
+        raise UserError(
             f"backend 'gsplat' needs the scene on a CUDA device (it is on {device}) and gsplat installed "
             "(pip install -e '.[cuda]'); use --backend numba on a CPU"
         )
     if backend == "numba" and device.type != "cpu":
-        raise ValueError(f"backend 'numba' runs on the CPU; the scene is on {device}")
+        raise UserError(f"backend 'numba' runs on the CPU; the scene is on {device}")
     return backend
 
 

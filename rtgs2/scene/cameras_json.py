@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from rtgs2.scene.camera import Camera
+from rtgs2.utils.errors import MissingFileError, UserError
 from rtgs2.utils.io import atomic_write_text
 
 
@@ -25,34 +26,34 @@ def read_cameras_json_named(path: str | Path) -> list[tuple[str, Camera]]:
     """Like :func:`read_cameras_json`, with each camera's ``img_name``."""
     path = Path(path)
     if path.is_dir():
-        raise ValueError(f"{path} is a folder: give its cameras.json file")
+        raise UserError(f"{path} is a folder: give its cameras.json file")
     if not path.is_file():
-        raise FileNotFoundError(f"no such cameras.json: {path}")
+        raise MissingFileError(f"no such cameras.json: {path}")
     try:
         entries = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
-        raise ValueError(f"{path}: not a cameras.json (not UTF-8 text: a binary file?)") from None
+        raise UserError(f"{path}: not a cameras.json (not UTF-8 text: a binary file?)") from None
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from e
+        raise UserError(f"{path}: not valid JSON ({e})") from e
     if not isinstance(entries, list):
-        raise ValueError(f"{path}: expected a list of cameras, got {type(entries).__name__}")
+        raise UserError(f"{path}: expected a list of cameras, got {type(entries).__name__}")
     out = []
     for i, e in enumerate(entries):
         what = f"{path}: camera entry {i}"
         if not isinstance(e, dict):
-            raise ValueError(f"{what} is a {type(e).__name__}, not an object")
+            raise UserError(f"{what} is a {type(e).__name__}, not an object")
         missing = [k for k in ("width", "height", "fx", "fy", "rotation", "position") if k not in e]
         if missing:
-            raise ValueError(f"{what} lacks {', '.join(missing)}")
+            raise UserError(f"{what} lacks {', '.join(missing)}")
         try:
             w, h = int(e["width"]), int(e["height"])
             rotation = torch.tensor(e["rotation"], dtype=torch.float64)
             position = torch.tensor(e["position"], dtype=torch.float64)
             fx, fy = float(e["fx"]), float(e["fy"])
         except (TypeError, ValueError, RuntimeError) as err:
-            raise ValueError(f"{what} has a value that is not a number or a list of numbers ({err})") from None
+            raise UserError(f"{what} has a value that is not a number or a list of numbers ({err})") from None
         if rotation.shape != (3, 3) or position.shape != (3,):
-            raise ValueError(
+            raise UserError(
                 f"{what}: rotation must be 3x3 and position 3 numbers, got shapes {list(rotation.shape)} and {list(position.shape)}"
             )
         K = torch.tensor([[fx, 0, w / 2], [0, fy, h / 2], [0, 0, 1]], dtype=torch.float64)
@@ -61,7 +62,7 @@ def read_cameras_json_named(path: str | Path) -> list[tuple[str, Camera]]:
         try:
             out.append((str(e.get("img_name", i)), Camera.from_cam_to_world(K, c2w, w, h)))
         except ValueError as err:
-            raise ValueError(f"{what} is invalid: {err}") from None
+            raise UserError(f"{what} is invalid: {err}") from None
     return out
 
 

@@ -18,6 +18,7 @@ from plyfile import PlyData, PlyListProperty
 
 from rtgs2.scene.gaussians import GaussianScene
 from rtgs2.scene.sh import SH_C0, sh_degree_from_bases
+from rtgs2.utils.errors import MissingFileError, UserError
 from rtgs2.utils.io import atomic_open, atomic_write_bytes, refuse_folder
 
 FEATURE_PREFIX = "f_vi_"
@@ -27,7 +28,7 @@ _REQUIRED += ["rot_0", "rot_1", "rot_2", "rot_3"]
 _FLOAT_KINDS = "f"
 
 
-class PlyFormatError(ValueError):
+class PlyFormatError(UserError):
     """A ``.ply`` / ``.splat`` file that is not a valid 3DGS scene; the message names the file."""
 
 
@@ -73,7 +74,7 @@ def read_ply(path: str | Path) -> GaussianScene:
     path = Path(path)
     refuse_folder(path, ".ply")
     if not path.is_file():
-        raise FileNotFoundError(f"no such .ply file: {path}")
+        raise MissingFileError(f"no such .ply file: {path}")
     try:
         ply = PlyData.read(str(path))
         trailing = _trailing_bytes(path, ply)
@@ -185,7 +186,7 @@ def read_splat(path: str | Path) -> GaussianScene:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no such .splat file: {path}")
+        raise MissingFileError(f"no such .splat file: {path}")
     raw = path.read_bytes()
     if len(raw) == 0 or len(raw) % _SPLAT_DTYPE.itemsize:
         raise PlyFormatError(f"{path}: size {len(raw)} bytes is not a positive multiple of 32 (truncated?)")

@@ -37,6 +37,7 @@ from rtgs2.synth.layout_v2 import generate_room_v2
 from rtgs2.synth.raycast import GroundTruth, render_ground_truth
 from rtgs2.synth.room import Room
 from rtgs2.synth.shading import ShadingContext, auto_exposure, render_ground_truth_v2
+from rtgs2.utils.errors import UserError
 from rtgs2.utils.io import atomic_write_text
 from rtgs2.utils.lock import LOCK_NAME, OutputLock
 from rtgs2.utils.progress import ProgressReport
@@ -147,18 +148,18 @@ def _check_root(root: Path, cfg: SynthConfig) -> None:
     if not root.exists():
         return
     if not root.is_dir():
-        raise ValueError(f"output {root} exists and is not a folder")
+        raise UserError(f"output {root} exists and is not a folder")
     found = sorted(p.name for p in root.iterdir() if p.name != LOCK_NAME)[:5]
     if not found:
         return
     if not (root / MANIFEST).is_file():
-        raise ValueError(f"output folder {root} is not empty and is not a SynthRooms data set (holds {found}); nothing written")
+        raise UserError(f"output folder {root} is not empty and is not a SynthRooms data set (holds {found}); nothing written")
     m = read_manifest(root)
     old = m.get("config", {})
     new = cfg.to_json()
     diff = sorted(k for k in set(old) | set(new) if json.dumps(old.get(k)) != json.dumps(new.get(k)))
     if diff:
-        raise ValueError(
+        raise UserError(
             f"{root} holds a SynthRooms data set built with other parameters "
             f"({', '.join(f'{k}: {old.get(k)!r} -> {new.get(k)!r}' for k in diff)}); "
             "choose another --out or delete it"
@@ -166,14 +167,14 @@ def _check_root(root: Path, cfg: SynthConfig) -> None:
 
 
 def parse_shard(text: str) -> tuple[int, int]:
-    """'K/N' -> (K, N) with 1 <= K <= N; a ValueError naming ``--shard`` otherwise."""
+    """'K/N' -> (K, N) with 1 <= K <= N; a UserError naming ``--shard`` otherwise."""
     k, sep, n = text.partition("/")
     try:
         shard = (int(k), int(n))
     except ValueError:
         shard = (0, 0)
     if not sep or not 1 <= shard[0] <= shard[1]:
-        raise ValueError(f"--shard must be K/N with 1 <= K <= N (e.g. 2/8), got {text!r}")
+        raise UserError(f"--shard must be K/N with 1 <= K <= N (e.g. 2/8), got {text!r}")
     return shard
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from rtgs2.utils.cache import cache_root
+from rtgs2.utils.errors import ConfigError, UserError, check
 
 GaussianMode = Literal["surface", "fitted"]
 RoomGenerator = Literal["v1", "v2"]
@@ -34,10 +35,9 @@ class LayoutConfig:
         for name in ("room_x", "room_y", "room_z"):
             lo, hi = getattr(self, name)
             if not 0 < lo <= hi:
-                flag = "--layout." + name.replace("_", "-")
-                raise ValueError(f"{flag} must be two lengths in metres with 0 < min <= max, got {lo} {hi}")
+                raise ConfigError(self, name, f"must be two lengths in metres with 0 < min <= max, got {lo} {hi}")
         if self.material_pool_size <= 0:
-            raise ValueError(f"--layout.material-pool-size must be positive, got {self.material_pool_size}")
+            raise ConfigError(self, "material_pool_size", f"must be positive, got {self.material_pool_size}")
 
 
 @dataclass(frozen=True)
@@ -78,22 +78,16 @@ class SynthConfig:
     def __post_init__(self) -> None:
         for name in ("num_scenes", "num_views", "width", "height", "fit_iterations", "fit_init_points"):
             v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-                raise ValueError(f"SynthConfig.{name} must be a positive integer, got {v!r}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ValueError(f"SynthConfig.seed must be a non-negative integer, got {self.seed!r}")
-        if not 0 <= self.test_fraction < 1:
-            raise ValueError(f"SynthConfig.test_fraction must be in [0, 1), got {self.test_fraction}")
-        if not 0 < self.fov_x_deg < 180:
-            raise ValueError(f"SynthConfig.fov_x_deg must be in (0, 180), got {self.fov_x_deg}")
-        if self.gaussians not in ("surface", "fitted"):
-            raise ValueError(f"SynthConfig.gaussians must be 'surface' or 'fitted', got {self.gaussians!r}")
-        if not isinstance(self.fit_max_gaussians, int) or self.fit_max_gaussians < 0:
-            raise ValueError(f"SynthConfig.fit_max_gaussians must be a non-negative integer, got {self.fit_max_gaussians!r}")
-        if self.rooms not in ("v1", "v2"):
-            raise ValueError(f"SynthConfig.rooms must be 'v1' or 'v2', got {self.rooms!r}")
-        if not self.surface_spacing > 0:
-            raise ValueError(f"SynthConfig.surface_spacing must be positive, got {self.surface_spacing}")
+            check(self, isinstance(v, int) and not isinstance(v, bool) and v > 0, name, "a positive integer")
+        seed = self.seed
+        check(self, isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0, "seed", "a non-negative integer")
+        check(self, 0 <= self.test_fraction < 1, "test_fraction", "in [0, 1)")
+        check(self, 0 < self.fov_x_deg < 180, "fov_x_deg", "in (0, 180)")
+        check(self, self.gaussians in ("surface", "fitted"), "gaussians", "'surface' or 'fitted'")
+        check(self, isinstance(self.fit_max_gaussians, int) and self.fit_max_gaussians >= 0, "fit_max_gaussians",
+              "a non-negative integer")  # fmt: skip
+        check(self, self.rooms in ("v1", "v2"), "rooms", "'v1' or 'v2'")
+        check(self, self.surface_spacing > 0, "surface_spacing", "positive")
 
     @property
     def num_test_scenes(self) -> int:
@@ -139,11 +133,11 @@ PRESETS: dict[str, SynthConfig] = {
 def preset_config(preset: str, **overrides) -> SynthConfig:
     """The config of ``preset`` with ``overrides`` (field names of :class:`SynthConfig`) applied."""
     if preset not in PRESETS:
-        raise ValueError(f"unknown SynthRooms preset {preset!r}; choose one of {sorted(PRESETS)}")
+        raise UserError(f"unknown SynthRooms preset {preset!r}; choose one of {sorted(PRESETS)}")
     names = {f.name for f in fields(SynthConfig)}
     bad = sorted(set(overrides) - names)
     if bad:
-        raise ValueError(f"unknown SynthRooms parameter(s) {bad}; valid: {sorted(names)}")
+        raise UserError(f"unknown SynthRooms parameter(s) {bad}; valid: {sorted(names)}")
     return replace(PRESETS[preset], **overrides)
 
 

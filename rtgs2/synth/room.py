@@ -13,6 +13,7 @@ import numpy as np
 from rtgs2.data.readers.synthrooms import CLASS_ID
 from rtgs2.synth.furniture import BOX, Template
 from rtgs2.synth.materials import MaterialArrays, Material
+from rtgs2.utils.errors import MissingFileError, UserError
 
 SHELL_THICKNESS = 0.2  # metres; walls, floor and ceiling are boxes this thick outside the room
 
@@ -150,11 +151,11 @@ def read_room(path: str | Path) -> Room:
     path = Path(path)
     file = path / "room.json" if path.is_dir() else path
     if not file.is_file():
-        raise FileNotFoundError(f"no SynthRooms room.json at {file}")
+        raise MissingFileError(f"no SynthRooms room.json at {file}")
     try:
         return Room.from_json(json.loads(file.read_text()))
     except (ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"{file}: not a SynthRooms room.json ({type(e).__name__}: {e})") from e
+        raise UserError(f"{file}: not a SynthRooms room.json ({type(e).__name__}: {e})") from e
 
 
 class RoomBuilder:

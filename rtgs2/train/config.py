@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import warnings
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Literal, Optional
+
+from rtgs2.utils.errors import ConfigError, check, check_non_negative, check_numbers, check_positive
 
 
 def warmup_of(cfg) -> int:
@@ -20,17 +21,6 @@ def _warn_long_warmup(cfg) -> None:
             f"--warmup-steps {cfg.warmup_steps} is not below --steps {cfg.steps}: warming up over {warmup_of(cfg)} steps instead",
             stacklevel=3,
         )
-
-
-def _check_fields(cfg) -> None:
-    """Types and finiteness of every int / float field of a config dataclass."""
-    name = type(cfg).__name__
-    for f in fields(cfg):
-        v = getattr(cfg, f.name)
-        if f.type == "int" and (not isinstance(v, int) or isinstance(v, bool)):
-            raise ValueError(f"{name}.{f.name} must be an integer, got {v!r}")
-        if f.type == "float" and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
-            raise ValueError(f"{name}.{f.name} must be a finite number, got {v!r}")
 
 
 @dataclass(frozen=True)
@@ -105,24 +95,19 @@ class FeatureTrainConfig:
     """Held-out view pairs per evaluation (fixed, seeded)."""
 
     def __post_init__(self) -> None:
-        _check_fields(self)
-        for name in ("steps", "pairs_per_step", "num_correspondences", "max_points", "checkpoint_every", "eval_pairs"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"FeatureTrainConfig.{name} must be positive, got {getattr(self, name)}")
-        for name in ("warmup_steps", "seed", "num_threads", "eval_every", "weight_decay", "grad_clip", "negative_radius",
-                     "segment_weight", "context_weight"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"FeatureTrainConfig.{name} must be non-negative, got {getattr(self, name)}")
-        for name in ("lr", "temperature", "subsample_grid", "segment_scale"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"FeatureTrainConfig.{name} must be positive, got {getattr(self, name)}")
+        check_numbers(self)
+        check_positive(self, "steps", "pairs_per_step", "num_correspondences", "max_points", "checkpoint_every", "eval_pairs")
+        check_non_negative(self, "warmup_steps", "seed", "num_threads", "eval_every", "weight_decay", "grad_clip",
+                           "negative_radius", "segment_weight", "context_weight")  # fmt: skip
+        check_positive(self, "lr", "temperature", "subsample_grid", "segment_scale")
         _warn_long_warmup(self)
         if not 0 <= self.overlap_min < self.overlap_max <= 1:
-            raise ValueError(f"FeatureTrainConfig.overlap_min < overlap_max must lie in [0, 1], got {self.overlap_min}, {self.overlap_max}")
+            raise ConfigError(self, "overlap_min", f"< overlap_max must lie in [0, 1], got {self.overlap_min}, {self.overlap_max}",
+                              also=("overlap_max",))  # fmt: skip
         if not 0 < self.scale_min <= self.scale_max:
-            raise ValueError(f"FeatureTrainConfig.scale_min must be positive and <= scale_max, got {self.scale_min}, {self.scale_max}")
-        if self.size not in ("small", "paper"):
-            raise ValueError(f"FeatureTrainConfig.size must be 'small' or 'paper', got {self.size!r}")
+            raise ConfigError(self, "scale_min", f"must be positive and <= scale_max, got {self.scale_min}, {self.scale_max}",
+                              also=("scale_max",))  # fmt: skip
+        check(self, self.size in ("small", "paper"), "size", "'small' or 'paper'")
 
 
 @dataclass(frozen=True)
@@ -187,33 +172,25 @@ class FusionTrainConfig:
     """ImageNet encoder weights to start from (timm convnext_tiny and/or SegFormer mit-b0 state dict)."""
 
     def __post_init__(self) -> None:
-        _check_fields(self)
-        name = type(self).__name__
-        for f in ("steps", "batch_size", "crop_height", "crop_width", "checkpoint_every"):
-            if getattr(self, f) <= 0:
-                raise ValueError(f"{name}.{f} must be positive, got {getattr(self, f)}")
-        for f in ("warmup_steps", "seed", "num_threads", "eval_every", "val_scenes", "weight_decay", "grad_clip",
-                  "ceco_weight", "depth_weight"):  # fmt: skip
-            if getattr(self, f) < 0:
-                raise ValueError(f"{name}.{f} must be non-negative, got {getattr(self, f)}")
-        for f in ("lr", "poly_power"):
-            if getattr(self, f) <= 0:
-                raise ValueError(f"{name}.{f} must be positive, got {getattr(self, f)}")
+        check_numbers(self)
+        check_positive(self, "steps", "batch_size", "crop_height", "crop_width", "checkpoint_every")
+        check_non_negative(self, "warmup_steps", "seed", "num_threads", "eval_every", "val_scenes", "weight_decay", "grad_clip",
+                           "ceco_weight", "depth_weight")  # fmt: skip
+        check_positive(self, "lr", "poly_power")
         for f in ("crop_height", "crop_width"):  # a Z-only network's logits come on its stride-4 grid
             if getattr(self, f) % 4:
-                raise ValueError(f"{name}.{f} must be a multiple of 4, got {getattr(self, f)}")
+                raise ConfigError(self, f, f"must be a multiple of 4, got {getattr(self, f)}")
         for f in ("label_smoothing", "colour_jitter", "cutout"):
             if not 0 <= getattr(self, f) < 1:
-                raise ValueError(f"{name}.{f} must lie in [0, 1), got {getattr(self, f)}")
+                raise ConfigError(self, f, f"must lie in [0, 1), got {getattr(self, f)}")
         _warn_long_warmup(self)
         if not 0 <= self.flip <= 1:
-            raise ValueError(f"{name}.flip must lie in [0, 1], got {self.flip}")
+            raise ConfigError(self, "flip", f"must lie in [0, 1], got {self.flip}")
         if not 0 < self.zoom_min <= self.zoom_max:
-            raise ValueError(f"{name}.zoom_min must be positive and <= zoom_max, got {self.zoom_min}, {self.zoom_max}")
-        if self.size not in ("small", "paper"):
-            raise ValueError(f"{name}.size must be 'small' or 'paper', got {self.size!r}")
-        if self.inputs not in ("both", "image", "features"):
-            raise ValueError(f"{name}.inputs must be 'both', 'image' or 'features', got {self.inputs!r}")
+            raise ConfigError(self, "zoom_min", f"must be positive and <= zoom_max, got {self.zoom_min}, {self.zoom_max}",
+                              also=("zoom_max",))  # fmt: skip
+        check(self, self.size in ("small", "paper"), "size", "'small' or 'paper'")
+        check(self, self.inputs in ("both", "image", "features"), "inputs", "'both', 'image' or 'features'")
 
     def loss_weights(self) -> dict[str, float]:
         """The arguments of ``rtgs2.fusion.FusionLossConfig`` these fields ask for (kept torch-free here)."""

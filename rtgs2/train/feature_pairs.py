@@ -19,6 +19,7 @@ from rtgs2.features.inputs import GaussianArrays, gaussian_arrays
 from rtgs2.features.segments import segment_gaussians
 from rtgs2.scene.ply import read_ply
 from rtgs2.train.config import FeatureTrainConfig
+from rtgs2.utils.errors import UserError
 
 def overlapping_pairs(visible: list[np.ndarray], num_gaussians: int, low: float, high: float) -> np.ndarray:
     """[P, 2] int view index pairs (i < j) whose visible sets have IoU in [low, high]."""
@@ -58,7 +59,7 @@ def load_pair_scene(views: SceneViews, cfg: FeatureTrainConfig, cache_dir: Path 
         ValueError: the scene has no 3DGS file.
     """
     if views.gaussians is None or not Path(views.gaussians).is_file():
-        raise ValueError(f"scene {views.name!r} has no 3DGS .ply to train features on")
+        raise UserError(f"scene {views.name!r} has no 3DGS .ply to train features on")
     ply = Path(views.gaussians)
     scene = read_ply(ply)
     stamp = np.array([ply.stat().st_size, ply.stat().st_mtime_ns, len(views)], dtype=np.int64)
@@ -137,7 +138,7 @@ def draw_pairs(scenes: list[PairScene], count: int, rng: np.random.Generator) ->
     one of its pairs uniformly."""
     usable = [i for i, s in enumerate(scenes) if len(s.pairs)]
     if not usable:
-        raise ValueError("no scene has a pair of views whose visible Gaussians overlap in the asked IoU range")
+        raise UserError("no scene has a pair of views whose visible Gaussians overlap in the asked IoU range")
     out = []
     for _ in range(count):
         s = usable[int(rng.integers(len(usable)))]

@@ -34,6 +34,7 @@ from rtgs2.train.config import FeatureTrainConfig, warmup_of
 from rtgs2.train.feature_pairs import PairScene, augmentation, draw_pairs, load_pair_scene, pair_samples, sample_scale
 from rtgs2.utils.checkpoint import CheckpointStore
 from rtgs2.utils.distributed import DistInfo, init_distributed, shutdown_distributed
+from rtgs2.utils.errors import ConfigError, UserError
 from rtgs2.utils.git import git_commit
 from rtgs2.utils.io import atomic_write_text, file_sha256
 from rtgs2.utils.lock import OutputLock, check_output_folder
@@ -71,13 +72,13 @@ def training_scenes(data: Path, finished_only: bool = False) -> tuple[list[Scene
     if is_synthrooms(data):
         ds = open_synthrooms(data, finished_only=finished_only)
         if not ds.train:
-            raise ValueError(f"{data}: no finished train scene yet")
+            raise UserError(f"{data}: no finished train scene yet")
         return ds.train, ds.test or ds.train
     from rtgs2.data.open import open_dataset
 
     scenes = [s for s in open_dataset(data).scenes if s.gaussians is not None]
     if not scenes:
-        raise ValueError(f"{data}: no scene has a 3DGS .ply to train features on")
+        raise UserError(f"{data}: no scene has a 3DGS .ply to train features on")
     return scenes, scenes
 
 
@@ -196,7 +197,7 @@ def pair_objective(
         fb = feat[starts[2 * k + 1] : starts[2 * k + 2]]
         ra, rb = matched_rows(torch.from_numpy(a.ids), torch.from_numpy(b.ids))
         if len(ra) < 2:
-            raise ValueError("a view pair kept fewer than 2 common Gaussians after augmentation; lower subsampling")
+            raise UserError("a view pair kept fewer than 2 common Gaussians after augmentation; lower subsampling")
         extra = 0.0
         if cfg.segment_weight > 0:
             segment = torch.from_numpy(scenes[k].segments[a.ids[ra.numpy()]]).to(device)
@@ -311,7 +312,7 @@ def _initial_model(cfg: FeatureTrainConfig, init: Path | None) -> nn.Module:
         return model
     start = load_feature_net(init)
     if start.cfg != model.cfg:
-        raise ValueError(f"--init-weights {init} hold a network of another config than --size {cfg.size}")
+        raise UserError(f"--init-weights {init} hold a network of another config than --size {cfg.size}")
     return start.train()
 
 
@@ -332,7 +333,7 @@ def _train(
     if max_scenes:
         train_views = train_views[:max_scenes]
     if cfg.pairs_per_step % dist.world_size:
-        raise ValueError(f"pairs_per_step {cfg.pairs_per_step} must be a multiple of the {dist.world_size} processes")
+        raise ConfigError(cfg, "pairs_per_step", f"{cfg.pairs_per_step} must be a multiple of the {dist.world_size} processes")
     identity = {
         "kind": "rtgs2.train.features",
         "data": str(data.resolve()),

@@ -16,6 +16,7 @@ from rtgs2.features.io import resolve_feature_weights
 from rtgs2.fusion.io import read_fusion_card, read_fusion_file
 from rtgs2.train.config import FINETUNE, FusionTrainConfig
 from rtgs2.train.fusion import FusionRun, run_training
+from rtgs2.utils.errors import ConfigError, UserError
 
 # A gentler schedule than training from scratch: the weights are already good.
 
@@ -49,16 +50,16 @@ def finetune(
     features = None if config["inputs"] == "image" else _model_features(weights, feature_weights)
     opened = open_dataset(scene_dir)
     if len(opened.scenes) != 1:
-        raise ValueError(f"{scene_dir}: finetune takes one scene folder; this holds {len(opened.scenes)} scenes")
+        raise UserError(f"{scene_dir}: finetune takes one scene folder; this holds {len(opened.scenes)} scenes")
     scene = opened.scenes[0]
     names = opened.label_map.names if opened.label_map is not None else []
     if len(names) != config["num_classes"]:
-        raise ValueError(
+        raise UserError(
             f"{scene_dir}: the scene's label set has {len(names)} classes, the model at {weights} predicts "
             f"{config['num_classes']}"
         )
     if not scene.indices("test"):
-        raise ValueError(f"{scene_dir}: the scene has no held-out views (index % 8 == 0) to score the fine-tuning on")
+        raise UserError(f"{scene_dir}: the scene has no held-out views (index % 8 == 0) to score the fine-tuning on")
     flags = f" --feature-weights {features}" if features is not None else ""
     flags += "".join(f" --{k.replace('_', '-')} {getattr(cfg, k)}" for k in ("lr", "batch_size", "seed")
                      if getattr(cfg, k) != getattr(FINETUNE, k))  # fmt: skip
@@ -111,4 +112,4 @@ def _model_features(weights: Path, given: str | Path | None) -> Path:
 
 def _check_steps(steps: int) -> None:
     if not isinstance(steps, int) or isinstance(steps, bool) or steps <= 0:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+        raise ConfigError(None, "steps", f"must be a positive integer, got {steps!r}")

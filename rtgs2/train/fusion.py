@@ -42,6 +42,7 @@ from rtgs2.train.fusion_data import (
 )  # fmt: skip
 from rtgs2.utils.checkpoint import CheckpointStore
 from rtgs2.utils.distributed import DistInfo, init_distributed, shutdown_distributed
+from rtgs2.utils.errors import ConfigError, UserError
 from rtgs2.utils.git import git_commit
 from rtgs2.utils.io import atomic_write_text, file_sha256
 from rtgs2.utils.lock import OutputLock, check_output_folder
@@ -140,13 +141,13 @@ def training_scenes(data: Path, finished_only: bool = False) -> tuple[list[Scene
 
     opened = open_dataset(data)
     if opened.label_map is None:
-        raise ValueError(f"{data}: the data set has no labels to train the fusion network on")
+        raise UserError(f"{data}: the data set has no labels to train the fusion network on")
     named = set(opened.scene_split.get("train", []))
     scenes = [
         s for s in opened.scenes if (not named or s.name in named) and s.gaussians is not None and s.labels is not None
     ]
     if not scenes:
-        raise ValueError(f"{data}: no training scene has both a 3DGS .ply and label images")
+        raise UserError(f"{data}: no training scene has both a 3DGS .ply and label images")
     return scenes, opened.label_map.names
 
 
@@ -250,7 +251,7 @@ def _train(run: FusionRun, out: Path, cfg: FusionTrainConfig, dist: DistInfo, pr
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     if cfg.batch_size % dist.world_size:
-        raise ValueError(f"batch_size {cfg.batch_size} must be a multiple of the {dist.world_size} processes")
+        raise ConfigError(cfg, "batch_size", f"{cfg.batch_size} must be a multiple of the {dist.world_size} processes")
     identity = {
         "kind": f"rtgs2.{run.kind.replace(' ', '_')}",
         "data": str(run.data.resolve()),

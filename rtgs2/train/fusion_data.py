@@ -30,6 +30,7 @@ from rtgs2.features.cache import FeatureCache
 from rtgs2.render import PER_FRAME, average_features, render
 from rtgs2.scene import GaussianScene, read_ply
 from rtgs2.train.config import FusionTrainConfig
+from rtgs2.utils.errors import UserError
 
 
 @dataclass
@@ -53,9 +54,9 @@ def load_fusion_scene(views: SceneViews, cache: FeatureCache | None, device: tor
         ValueError: the scene has no 3DGS file or no label images.
     """
     if views.gaussians is None or not Path(views.gaussians).is_file():
-        raise ValueError(f"scene {views.name!r} has no 3DGS .ply to render training views from")
+        raise UserError(f"scene {views.name!r} has no 3DGS .ply to render training views from")
     if views.labels is None:
-        raise ValueError(f"scene {views.name!r} has no label images to train the fusion network on")
+        raise UserError(f"scene {views.name!r} has no label images to train the fusion network on")
     scene = read_ply(views.gaussians)
     feats = cache.features(views.name, Path(views.gaussians), scene) if cache is not None else None
     # a .ply with f_vi_* would otherwise render those features for an image-only model
@@ -93,7 +94,7 @@ def training_pool(scenes: Sequence[FusionScene]) -> list[tuple[int, int]]:
 def draw_batch(pool: Sequence[tuple[int, int]], count: int, rng: np.random.Generator) -> list[tuple[int, int]]:
     """``count`` distinct views drawn uniformly from ``pool`` (so a batch mixes scenes)."""
     if not pool:
-        raise ValueError("no training views: every scene's views are held out")
+        raise UserError("no training views: every scene's views are held out")
     picks = rng.choice(len(pool), count, replace=count > len(pool))
     return [pool[i] for i in picks]
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from rtgs2.utils.errors import UserError
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -31,7 +33,7 @@ def dist_info_from_env() -> DistInfo:
     try:
         return DistInfo(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0)))
     except ValueError as e:
-        raise ValueError(f"torchrun environment variables RANK / WORLD_SIZE / LOCAL_RANK must be integers: {e}") from None
+        raise UserError(f"torchrun environment variables RANK / WORLD_SIZE / LOCAL_RANK must be integers: {e}") from None
 
 
 def init_distributed(device: str = "cpu") -> DistInfo:

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from rtgs2.utils.errors import UserError
+
 _TMP = re.compile(r"^(?P<name>.+)\.tmp(?P<pid>\d+)$")
 
 
@@ -46,10 +48,10 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
 
 
 def refuse_folder(path: str | Path, what: str) -> None:
-    """A ``ValueError`` when ``path``, where a file is expected, is a folder (rather than the
+    """A ``UserError`` when ``path``, where a file is expected, is a folder (rather than the
     misleading "not found" that ``is_file()`` checks would give)."""
     if Path(path).is_dir():
-        raise ValueError(f"{what} {path} is a folder: give a file")
+        raise UserError(f"{what} {path} is a folder: give a file")
 
 
 def check_writable(path: str | Path, what: str = "output") -> None:
@@ -58,18 +60,18 @@ def check_writable(path: str | Path, what: str = "output") -> None:
     would; writes nothing else (a probe file beside it is removed at once).
 
     Raises:
-        ValueError: naming ``what`` and ``path`` and the reason.
+        UserError: naming ``what`` and ``path`` and the reason.
     """
     path = Path(path)
     if path.is_dir():
-        raise ValueError(f"{what} {path} is a folder: give a file path")
+        raise UserError(f"{what} {path} is a folder: give a file path")
     probe = temporary_path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         probe.open("wb").close()
         probe.unlink()
     except OSError as e:
-        raise ValueError(f"cannot write {what} {path}: {e.strerror or e}") from None
+        raise UserError(f"cannot write {what} {path}: {e.strerror or e}") from None
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from types import TracebackType
 
-from rtgs2.utils.errors import LockHeldError
+from rtgs2.utils.errors import LockHeldError, UserError
 from rtgs2.utils.io import _pid_alive
 
 LOCK_NAME = ".rtgs2.lock"
@@ -82,11 +82,11 @@ def check_output_folder(out: Path, marker: str, what: str, hint: str = "") -> No
     run of this kind writes first), so nothing of a user's is ever overwritten; ``what`` names the
     kind of output ("a feature-training output"), ``hint`` adds to the file message."""
     if out.exists() and not out.is_dir():
-        raise ValueError(f"output {out} exists and is not a folder{hint}")
+        raise UserError(f"output {out} exists and is not a folder{hint}")
     if out.is_dir():
         entries = sorted(p.name for p in out.iterdir() if p.name != LOCK_NAME)
         if entries and marker not in entries:
-            raise ValueError(
+            raise UserError(
                 f"output folder {out} is not empty and is not {what} (holds {entries[:5]}); "
                 "choose an empty or new folder (nothing was written)"
             )

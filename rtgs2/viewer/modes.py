@@ -15,6 +15,7 @@ from rtgs2.pipeline.draw import class_label_map, overlay, to_uint8
 from rtgs2.pipeline.segmenter import MIN_ALPHA, Segmenter, scene_features
 from rtgs2.render import render
 from rtgs2.scene import Camera, GaussianScene
+from rtgs2.utils.errors import MissingFileError
 
 RGB, LABELS, PCA, DEPTH = "RGB", "labels", "feature PCA", "depth"
 MODES = (RGB, LABELS, PCA, DEPTH)
@@ -105,6 +106,6 @@ def pca_features(
     weights = Path(feature_weights) if feature_weights is not None else SHIPPED
     if not weights.is_file():
         if feature_weights is not None:
-            raise FileNotFoundError(f"feature weights {weights} not found (--feature-weights)")
+            raise MissingFileError(f"feature weights {weights} not found (--feature-weights)")
         return None
     return scene_features(scene, ply, weights, cache, frame)

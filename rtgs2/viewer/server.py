@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from rtgs2.scene import Camera, GaussianScene
+from rtgs2.utils.errors import ConfigError, MissingFileError, UserError
 from rtgs2.utils.io import refuse_folder
 from rtgs2.viewer.camera import camera_from_viser
 from rtgs2.viewer.modes import LABELS, PCA, ModeRenderer
@@ -29,6 +30,10 @@ STILL_S = 0.25  # seconds without camera updates after which the camera counts a
 TICK_S = 0.02  # seconds between checks of a client's loop for work (bounds the added latency)
 MIN_SIDE = 16  # px: smallest frame side rendered
 JPEG_QUALITY = 85  # background images travel as JPEG: a tenth of PNG's bytes for renders
+
+
+class PortInUseError(UserError, OSError):
+    """The port the viewer was asked to listen on is taken (also an ``OSError``)."""
 
 
 def frame_size(canvas_width: int, canvas_height: int, max_height: int, scale: float = 1.0) -> tuple[int, int]:
@@ -93,7 +98,7 @@ class Viewer:
 
     Args:
         renderer: the scene in its modes.
-        host, port: where to listen; a port in use raises OSError (viser would quietly take the next).
+        host, port: where to listen; a port in use raises PortInUseError, an OSError (viser would quietly take the next).
         max_height: rows of a full-size frame at most (the canvas's own height if smaller).
         initial: the camera a new browser tab starts at (its pose and field of view).
         target: [3] world metres, the point that camera looks at (the pivot of orbiting).
@@ -103,7 +108,7 @@ class Viewer:
         self, renderer: ModeRenderer, *, host: str, port: int, max_height: int, initial: Camera, target: np.ndarray
     ):
         if max_height < MIN_SIDE:
-            raise ValueError(f"max_height must be at least {MIN_SIDE} px, got {max_height}")
+            raise ConfigError(None, "max_height", f"must be at least {MIN_SIDE} px, got {max_height}")
         self.renderer, self.host, self.port, self.max_height = renderer, host, port, max_height
         self.initial, self.target = initial, np.asarray(target, dtype=np.float64)
         self.stats = ViewerStats()
@@ -123,7 +128,7 @@ class Viewer:
         server = viser.ViserServer(host=self.host, port=self.port, label="rtgs2", verbose=False)
         if server.get_port() != self.port:  # taken between the check and the bind: viser moved on
             server.stop()
-            raise OSError(f"port {self.port} on {self.host} is in use: pick another with --port")
+            raise PortInUseError(f"port {self.port} on {self.host} is in use: pick another with --port")
         self._server = server
         server.scene.set_up_direction(self.renderer.frame.up)  # orbiting keeps the scene's up axis up
         c2w = self.initial.cam_to_world.numpy()
@@ -185,22 +190,23 @@ class Viewer:
 
 
 def check_port_free(host: str, port: int) -> None:
-    """A one-line error when ``port`` on ``host`` cannot be listened on: ``ValueError`` naming
-    --host for an address that is not this machine's, ``OSError`` naming --port for a port in use."""
+    """A one-line error when ``port`` on ``host`` cannot be listened on: ``UserError`` naming
+    --host for an address that is not this machine's, :class:`PortInUseError` (also an ``OSError``)
+    naming --port for a port in use."""
     if not 0 < port < 65536:
-        raise ValueError(f"port must be in 1..65535, got {port}")
+        raise ConfigError(None, "port", f"must be in 1..65535, got {port}")
     try:
         socket.getaddrinfo(host, port)
     except socket.gaierror as e:
-        raise ValueError(f"--host {host} is not an address ({e.strerror}): give one of this machine's, e.g. 127.0.0.1 or 0.0.0.0") from None
+        raise UserError(f"--host {host} is not an address ({e.strerror}): give one of this machine's, e.g. 127.0.0.1 or 0.0.0.0") from None
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is no obstacle
         try:
             s.bind((host, port))
         except OSError as e:
             if e.errno == errno.EADDRINUSE:
-                raise OSError(f"cannot listen on {host}:{port} ({e.strerror}): pick another port with --port") from None
-            raise ValueError(f"cannot listen on {host}:{port} ({e.strerror}): give one of this machine's addresses with --host") from None
+                raise PortInUseError(f"cannot listen on {host}:{port} ({e.strerror}): pick another port with --port") from None
+            raise UserError(f"cannot listen on {host}:{port} ({e.strerror}): give one of this machine's addresses with --host") from None
 
 
 def build_renderer(
@@ -224,7 +230,7 @@ def build_renderer(
     ply = Path(scene)
     refuse_folder(ply, "scene")
     if not ply.is_file():
-        raise FileNotFoundError(f"scene {ply} not found")
+        raise MissingFileError(f"scene {ply} not found")
     notes: dict[str, str] = {}
     try:
         weights_file = fusion_weights_path(weights)

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from rtgs2.data.views import LabelMap
+from rtgs2.utils.errors import UserError
 
 LABELSET_DIR = Path(__file__).parent
 
@@ -26,7 +27,7 @@ def label_set_info(name: str) -> dict:
     """The raw JSON of a shipped label set (with ``dataset``, ``source``, ``notes``)."""
     path = LABELSET_DIR / f"{name}.json"
     if not path.is_file():
-        raise ValueError(f"unknown label set {name!r}; available: {available_label_sets()}")
+        raise UserError(f"unknown label set {name!r}; available: {available_label_sets()}")
     return json.loads(path.read_text())
 
 

@@ -20,6 +20,7 @@ from rtgs2.data.readers.common import SceneInfo, missing_images, natural_key, st
 from rtgs2.data.readers.common import load_rgb as _load_rgb
 from rtgs2.data.views import LabelMap, LazyFrames, SceneViews
 from rtgs2.scene.camera import Camera
+from rtgs2.utils.errors import MissingFileError, UserError
 
 FORMAT = "colmap"
 MISSING = "no cameras.{bin,txt} + images.{bin,txt} in sparse/0/, sparse/ or the folder"
@@ -78,7 +79,7 @@ class _Reader:
     def read(self, fmt: str):
         size = struct.calcsize("<" + fmt)
         if self.pos + size > len(self.buf):
-            raise ValueError(f"{self.path}: truncated at byte {self.pos}")
+            raise UserError(f"{self.path}: truncated at byte {self.pos}")
         out = struct.unpack_from("<" + fmt, self.buf, self.pos)
         self.pos += size
         return out
@@ -86,7 +87,7 @@ class _Reader:
     def cstring(self) -> str:
         end = self.buf.find(b"\0", self.pos)
         if end < 0:
-            raise ValueError(f"{self.path}: truncated image name at byte {self.pos}")
+            raise UserError(f"{self.path}: truncated image name at byte {self.pos}")
         s = self.buf[self.pos : end].decode("utf-8")
         self.pos = end + 1
         return s
@@ -104,7 +105,7 @@ def read_cameras(model_dir: Path) -> dict[int, ColmapCamera]:
         for _ in range(r.read("Q")[0]):
             cid, mid, w, h = r.read("iiQQ")
             if mid not in CAMERA_MODELS:
-                raise ValueError(f"{r.path}: camera {cid} has unknown model id {mid}")
+                raise UserError(f"{r.path}: camera {cid} has unknown model id {mid}")
             name, n = CAMERA_MODELS[mid]
             out[cid] = ColmapCamera(name, w, h, np.array(r.read(f"{n}d")))
         return out
@@ -114,11 +115,11 @@ def read_cameras(model_dir: Path) -> dict[int, ColmapCamera]:
             continue
         e = ln.split()
         if len(e) < 4 or e[1] not in MODEL_IDS or len(e) != 4 + MODEL_IDS[e[1]][1]:
-            raise ValueError(f"{path}: bad camera line {ln!r} (expected CAMERA_ID MODEL WIDTH HEIGHT PARAMS[])")
+            raise UserError(f"{path}: bad camera line {ln!r} (expected CAMERA_ID MODEL WIDTH HEIGHT PARAMS[])")
         try:
             out[int(e[0])] = ColmapCamera(e[1], int(e[2]), int(e[3]), np.array([float(v) for v in e[4:]]))
         except ValueError as err:
-            raise ValueError(f"{path}: bad camera line {ln!r} ({err})") from err
+            raise UserError(f"{path}: bad camera line {ln!r} ({err})") from err
     return out
 
 
@@ -146,7 +147,7 @@ def read_images(model_dir: Path) -> list[ColmapImage]:
             vals = [float(v) for v in e[1:8]]
             out.append(ColmapImage(" ".join(e[9:]), int(e[8]), np.array(vals[:4]), np.array(vals[4:])))
         except (ValueError, IndexError) as err:
-            raise ValueError(f"{path}: bad image line {ln!r} ({err})") from err
+            raise UserError(f"{path}: bad image line {ln!r} ({err})") from err
     return out
 
 
@@ -163,7 +164,7 @@ def read_points3d(model_dir: Path) -> ColmapPoints:
     else:
         path = model_dir / "points3D.txt"
         if not path.is_file():
-            raise FileNotFoundError(f"{model_dir}: no points3D.bin or points3D.txt")
+            raise MissingFileError(f"{model_dir}: no points3D.bin or points3D.txt")
         for ln in _data_lines(path):
             e = ln.split()
             if len(e) < 8:
@@ -196,7 +197,7 @@ def pinhole_K(cam: ColmapCamera, where: str) -> np.ndarray:
         fx, cx, cy = p
         fy = fx
     else:
-        raise ValueError(f"{where}: camera model {cam.model} has distortion; run `colmap image_undistorter` to get PINHOLE cameras")
+        raise UserError(f"{where}: camera model {cam.model} has distortion; run `colmap image_undistorter` to get PINHOLE cameras")
     return np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1]])
 
 
@@ -208,28 +209,28 @@ def read_colmap_scene(path: Path, label_map: LabelMap | None = None, frame_strid
         raise ValueError(f"{path}: a COLMAP folder has no labels; a label map cannot apply")
     md = model_dir_of(path)
     if md is None:
-        raise FileNotFoundError(f"{path}: not a COLMAP folder: {MISSING}")
+        raise MissingFileError(f"{path}: not a COLMAP folder: {MISSING}")
     info = SceneInfo(FORMAT, path)
     if any((md / f"points3D.{x}").is_file() for x in ("bin", "txt")):
         info.init_points = next(md / f"points3D.{x}" for x in ("bin", "txt") if (md / f"points3D.{x}").is_file())
     cams = read_cameras(md)
     imgs = stride_select(sorted(read_images(md), key=lambda im: natural_key(im.name)), frame_stride)
     if not imgs:
-        raise ValueError(f"{md}: no registered images")
+        raise UserError(f"{md}: no registered images")
     cameras = []
     for im in imgs:
         where = f"{md} image {im.name!r}"
         if im.camera_id not in cams:
-            raise ValueError(f"{where}: camera {im.camera_id} not in cameras file")
+            raise UserError(f"{where}: camera {im.camera_id} not in cameras file")
         if not (np.isfinite(im.qvec).all() and np.isfinite(im.tvec).all()):
-            raise ValueError(f"{where}: pose has NaN/inf values")  # COLMAP never writes them
+            raise UserError(f"{where}: pose has NaN/inf values")  # COLMAP never writes them
         c = cams[im.camera_id]
         w2c = np.eye(4)
         w2c[:3, :3], w2c[:3, 3] = qvec_to_rotmat(im.qvec), im.tvec
         try:
             cameras.append(Camera(pinhole_K(c, f"{md} camera {im.camera_id}"), w2c, c.width, c.height))
         except ValueError as e:
-            raise ValueError(f"{where}: {e}") from e
+            raise UserError(f"{where}: {e}") from e
     files = [path / "images" / im.name for im in imgs]
     have = [f.is_file() for f in files]
     if all(have):
@@ -239,7 +240,7 @@ def read_colmap_scene(path: Path, label_map: LabelMap | None = None, frame_strid
         images = missing_images(path.name, len(files), f"e.g. {files[0]} does not exist")
     else:
         missing = [str(f) for f, ok in zip(files, have) if not ok]
-        raise FileNotFoundError(f"{path}: {len(missing)} of {len(files)} images missing, e.g. {missing[:3]}")
+        raise MissingFileError(f"{path}: {len(missing)} of {len(files)} images missing, e.g. {missing[:3]}")
     views = SceneViews(name=path.name, cameras=cameras, images=images, frame_names=[im.name for im in imgs])
     return views, info
 

@@ -16,6 +16,7 @@ from torch import Tensor
 
 from rtgs2.data.views import LabelMap, LazyFrames
 from rtgs2.scene.camera import Camera
+from rtgs2.utils.errors import ConfigError, MissingFileError, UserError
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".JPG", ".JPEG", ".PNG")
 _ASPECT_TOL = 0.01  # relative aspect-ratio difference allowed when an image is resized to its camera
@@ -67,7 +68,7 @@ def require_same_frames(kind: str, found: dict[int, Path], expected: Sequence[in
     """Raise FileNotFoundError naming the first missing frames of ``kind`` in ``folder``."""
     missing = [i for i in expected if i not in found]
     if missing:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{folder}: {len(missing)} {kind} frames missing (e.g. index {missing[:5]}) for {len(expected)} colour frames"
         )
 
@@ -78,29 +79,29 @@ def image_size(path: Path) -> tuple[int, int]:
         with Image.open(path) as im:
             return im.size
     except (OSError, ValueError) as e:
-        raise ValueError(f"{path}: cannot read image ({e})") from e
+        raise UserError(f"{path}: cannot read image ({e})") from e
 
 
 def _open_array(path: Path) -> np.ndarray:
     if not path.is_file():
-        raise FileNotFoundError(f"missing frame file: {path}")
+        raise MissingFileError(f"missing frame file: {path}")
     try:
         with Image.open(path) as im:
             return np.asarray(im)
     except (OSError, ValueError) as e:
-        raise ValueError(f"{path}: cannot read image ({e})") from e
+        raise UserError(f"{path}: cannot read image ({e})") from e
 
 
 def _check_size(path: Path, arr: np.ndarray, width: int, height: int, what: str) -> None:
     if arr.shape[:2] != (height, width):
-        raise ValueError(f"{path}: {what} is {arr.shape[1]}x{arr.shape[0]}, expected {width}x{height} (as the other frames)")
+        raise UserError(f"{path}: {what} is {arr.shape[1]}x{arr.shape[0]}, expected {width}x{height} (as the other frames)")
 
 
 def _resize_allowed(path: Path, w0: int, h0: int, width: int, height: int) -> bool:
     if (w0, h0) == (width, height):
         return False
     if abs(w0 / h0 - width / height) > _ASPECT_TOL * width / height:
-        raise ValueError(f"{path}: image is {w0}x{h0}, camera is {width}x{height}: aspect ratios differ")
+        raise UserError(f"{path}: image is {w0}x{h0}, camera is {width}x{height}: aspect ratios differ")
     return True
 
 
@@ -108,12 +109,12 @@ def load_rgb(path: Path, width: int, height: int, resize: bool = False) -> Tenso
     """[H, W, 3] float32 RGB in [0, 1]; with ``resize`` an image of the same aspect ratio is
     resized (bilinear, antialiased) to width x height, otherwise a size mismatch raises."""
     if not path.is_file():
-        raise FileNotFoundError(f"missing frame file: {path}")
+        raise MissingFileError(f"missing frame file: {path}")
     try:
         with Image.open(path) as im:
             im = im.convert("RGB")
     except (OSError, ValueError) as e:
-        raise ValueError(f"{path}: cannot read image ({e})") from e
+        raise UserError(f"{path}: cannot read image ({e})") from e
     if resize and _resize_allowed(path, im.width, im.height, width, height):
         im = im.resize((width, height), Image.BILINEAR)
     arr = np.asarray(im, dtype=np.float32) / 255.0
@@ -125,7 +126,7 @@ def load_depth_png(path: Path, width: int, height: int, metres_per_unit: float) 
     """[H, W] float32 metres from a 16-bit depth PNG (value * ``metres_per_unit``; 0 stays 0 = unknown)."""
     arr = _open_array(path)
     if arr.ndim != 2:
-        raise ValueError(f"{path}: depth image must be single-channel, got shape {arr.shape}")
+        raise UserError(f"{path}: depth image must be single-channel, got shape {arr.shape}")
     _check_size(path, arr, width, height, "depth")
     return torch.from_numpy(arr.astype(np.float32) * np.float32(metres_per_unit))
 
@@ -134,7 +135,7 @@ def load_raw_labels(path: Path, width: int, height: int) -> np.ndarray:
     """[H, W] int64 raw label ids from a single-channel PNG (8 or 16 bit)."""
     arr = _open_array(path)
     if arr.ndim != 2:
-        raise ValueError(f"{path}: label image must be single-channel, got shape {arr.shape}")
+        raise UserError(f"{path}: label image must be single-channel, got shape {arr.shape}")
     _check_size(path, arr, width, height, "label image")
     return arr.astype(np.int64)
 
@@ -165,7 +166,7 @@ def missing_images(scene: str, n: int, why: str) -> LazyFrames[Tensor]:
     """Images of a cameras-only scene: accessing one raises a clear FileNotFoundError."""
 
     def load(i: int) -> Tensor:
-        raise FileNotFoundError(f"scene {scene!r} has cameras but no images ({why})")
+        raise MissingFileError(f"scene {scene!r} has cameras but no images ({why})")
 
     return LazyFrames(load, n)
 
@@ -177,13 +178,13 @@ def finite_pose(mat: np.ndarray) -> bool:
 def read_matrix(path: Path, shape: tuple[int, int] = (4, 4)) -> np.ndarray:
     """A whitespace-separated matrix text file (e.g. a ScanNet pose); ValueError names the file."""
     if not path.is_file():
-        raise FileNotFoundError(f"missing file: {path}")
+        raise MissingFileError(f"missing file: {path}")
     try:
         m = np.loadtxt(path, dtype=np.float64)
     except ValueError as e:
-        raise ValueError(f"{path}: not a matrix of numbers ({e})") from e
+        raise UserError(f"{path}: not a matrix of numbers ({e})") from e
     if m.size != shape[0] * shape[1]:
-        raise ValueError(f"{path}: expected a {shape[0]}x{shape[1]} matrix, got {m.size} numbers")
+        raise UserError(f"{path}: expected a {shape[0]}x{shape[1]} matrix, got {m.size} numbers")
     return m.reshape(shape)
 
 
@@ -195,7 +196,7 @@ def camera_from_c2w(K: np.ndarray, c2w: np.ndarray, width: int, height: int, whe
     try:
         return Camera.from_cam_to_world(K, c2w, width, height)
     except ValueError as e:
-        raise ValueError(f"{where}: invalid camera ({e})") from e
+        raise UserError(f"{where}: invalid camera ({e})") from e
 
 
 def scene_dirs(path: Path, is_scene: Callable[[Path], bool], depth: int = 2) -> list[Path]:
@@ -214,7 +215,7 @@ def scene_dirs(path: Path, is_scene: Callable[[Path], bool], depth: int = 2) -> 
 def check_frame_stride(frame_stride: int) -> None:
     """Raise ``ValueError`` naming ``frame_stride`` unless it is a positive integer."""
     if isinstance(frame_stride, bool) or not isinstance(frame_stride, int) or frame_stride < 1:
-        raise ValueError(f"frame_stride must be a positive integer (keep every n-th frame), got {frame_stride!r}")
+        raise ConfigError(None, "frame_stride", f"must be a positive integer (keep every n-th frame), got {frame_stride!r}")
 
 
 def stride_select(items: list, frame_stride: int) -> list:

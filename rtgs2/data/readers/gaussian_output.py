@@ -25,6 +25,7 @@ from rtgs2.data.readers.base import SceneReader
 from rtgs2.data.readers.common import load_rgb as _load_rgb
 from rtgs2.data.views import LabelMap, LazyFrames, SceneViews
 from rtgs2.scene.cameras_json import read_cameras_json_named
+from rtgs2.utils.errors import MissingFileError, UserError
 
 FORMAT = "gaussian_output"
 _ITER = re.compile(r"iteration_(\d+)")
@@ -66,7 +67,7 @@ def read_gaussian_scene(path: Path, label_map: LabelMap | None, frame_stride: in
         info.init_points = path / "input.ply"
     named = stride_select(sorted(read_cameras_json_named(path / "cameras.json"), key=lambda t: natural_key(t[0])), frame_stride)
     if not named:
-        raise ValueError(f"{path / 'cameras.json'}: no cameras")
+        raise UserError(f"{path / 'cameras.json'}: no cameras")
     names = [n for n, _ in named]
     cams = [c for _, c in named]
     images = None
@@ -86,10 +87,10 @@ def read_gaussian_scene(path: Path, label_map: LabelMap | None, frame_stride: in
     if label_map is not None and sem:
         missing = [n for n in names if Path(n).stem not in sem]
         if missing:
-            raise FileNotFoundError(f"{path / 'semantic'}: no label PNG for {len(missing)} cameras, e.g. {missing[:3]}")
+            raise MissingFileError(f"{path / 'semantic'}: no label PNG for {len(missing)} cameras, e.g. {missing[:3]}")
         sizes = {(c.width, c.height) for c in cams}
         if len(sizes) > 1:
-            raise ValueError(f"{path}: labelled cameras must share one image size, got {sorted(sizes)}")
+            raise UserError(f"{path}: labelled cameras must share one image size, got {sorted(sizes)}")
         w, h = sizes.pop()
         labels = label_loader([sem[Path(n).stem] for n in names], label_map, info, w, h)
     elif sem:

@@ -30,6 +30,7 @@ from rtgs2.data.readers.common import (
     stride_select,
 )
 from rtgs2.data.views import LabelMap, LazyFrames, SceneViews
+from rtgs2.utils.errors import MissingFileError, UserError
 
 FORMAT = "nerfstudio"
 MISSING = "no transforms.json (or Blender transforms_{train,val,test}.json)"
@@ -67,19 +68,19 @@ def _intrinsics(meta: dict, frame: dict, image: Path, where: str) -> tuple[np.nd
     get = lambda k: frame.get(k, meta.get(k))
     model = get("camera_model") or "OPENCV"
     if "FISHEYE" in str(model).upper():
-        raise ValueError(
+        raise UserError(
             f"{where}: camera_model {model} is a fisheye model; undistort the images first "
             "(ScanNet++: `python -m dslr.undistort` writes undistorted_images/ and transforms_undistorted.json)"
         )
     if str(model).upper() not in PINHOLE_MODELS:
-        raise ValueError(f"{where}: camera_model {model} is not a pinhole model ({sorted(PINHOLE_MODELS)} with zero distortion)")
+        raise UserError(f"{where}: camera_model {model} is not a pinhole model ({sorted(PINHOLE_MODELS)} with zero distortion)")
     dist = {k: float(get(k)) for k in DISTORTION_KEYS if get(k) is not None and float(get(k)) != 0.0}
     if dist:
-        raise ValueError(f"{where}: distortion coefficients {dist} are not zero; undistort the images first (a pinhole camera is needed)")
+        raise UserError(f"{where}: distortion coefficients {dist} are not zero; undistort the images first (a pinhole camera is needed)")
     w, h = get("w"), get("h")
     if w is None or h is None:
         if not image.is_file():
-            raise ValueError(f"{where}: no w/h in the json and no image {image} to take the size from")
+            raise UserError(f"{where}: no w/h in the json and no image {image} to take the size from")
         w, h = image_size(image)
     w, h = int(w), int(h)
     if get("fl_x") is not None:
@@ -89,7 +90,7 @@ def _intrinsics(meta: dict, frame: dict, image: Path, where: str) -> tuple[np.nd
         fx = 0.5 * w / math.tan(0.5 * float(get("camera_angle_x")))
         fy = 0.5 * h / math.tan(0.5 * float(get("camera_angle_y"))) if get("camera_angle_y") is not None else fx
     else:
-        raise ValueError(f"{where}: no intrinsics (need fl_x/fl_y or camera_angle_x)")
+        raise UserError(f"{where}: no intrinsics (need fl_x/fl_y or camera_angle_x)")
     cx = float(get("cx")) if get("cx") is not None else w / 2
     cy = float(get("cy")) if get("cy") is not None else h / 2
     return np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1]]), w, h
@@ -106,22 +107,22 @@ def parse_transforms(path: Path, image_root: Path | None = None, keys: tuple[str
     try:
         meta = json.loads(path.read_text())
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from e
+        raise UserError(f"{path}: not valid JSON ({e})") from e
     base = image_root or path.parent
     frames = []
     for key in keys:
         for n, fr in enumerate(meta.get(key, [])):
             where = f"{path} {key}[{n}]"
             if "file_path" not in fr or "transform_matrix" not in fr:
-                raise ValueError(f"{where}: needs file_path and transform_matrix")
+                raise UserError(f"{where}: needs file_path and transform_matrix")
             img = _resolve_image(base, fr["file_path"])
             c2w = np.asarray(fr["transform_matrix"], dtype=np.float64)
             if c2w.shape == (3, 4):
                 c2w = np.vstack([c2w, [0, 0, 0, 1.0]])
             if c2w.shape != (4, 4):
-                raise ValueError(f"{where}: transform_matrix must be 4x4, got {list(c2w.shape)}")
+                raise UserError(f"{where}: transform_matrix must be 4x4, got {list(c2w.shape)}")
             if not np.isfinite(c2w).all():  # nerfstudio files never hold NaN/inf: corrupt input
-                raise ValueError(f"{where}: transform_matrix has NaN/inf values")
+                raise UserError(f"{where}: transform_matrix has NaN/inf values")
             K, w, h = _intrinsics(meta, fr, img, where)
             depth = fr.get("depth_file_path")
             frames.append(
@@ -137,7 +138,7 @@ def parse_transforms(path: Path, image_root: Path | None = None, keys: tuple[str
                 )
             )
     if not frames:
-        raise ValueError(f"{path}: no frames under {list(keys)}")
+        raise UserError(f"{path}: no frames under {list(keys)}")
     return sorted(frames, key=lambda f: natural_key(f.name))
 
 
@@ -162,7 +163,7 @@ def views_from_frames(name: str, frames: list[Frame], info: SceneInfo, split: li
         images = missing_images(name, len(frames), f"e.g. {frames[0].image} does not exist")
     else:
         missing = [str(f.image) for f, ok in zip(frames, have) if not ok]
-        raise FileNotFoundError(f"{info.root}: {len(missing)} of {len(frames)} images missing, e.g. {missing[:3]}")
+        raise MissingFileError(f"{info.root}: {len(missing)} of {len(frames)} images missing, e.g. {missing[:3]}")
     depths = None
     if all(f.depth is not None for f in frames):
         depths = LazyFrames(
@@ -179,7 +180,7 @@ def read_nerfstudio_scene(path: Path, label_map: LabelMap | None = None, frame_s
         raise ValueError(f"{path}: a nerfstudio folder has no labels; a label map cannot apply")
     jsons = _json_of(path)
     if not jsons:
-        raise FileNotFoundError(f"{path}: not a nerfstudio folder: {MISSING}")
+        raise MissingFileError(f"{path}: not a nerfstudio folder: {MISSING}")
     info = SceneInfo(FORMAT, path)
     if jsons[0].name == "transforms.json":
         frames = stride_select(parse_transforms(jsons[0]), frame_stride)

@@ -30,6 +30,7 @@ from rtgs2.data.readers.common import (
 )
 from rtgs2.data.readers.base import SceneReader
 from rtgs2.data.views import LabelMap, LazyFrames, SceneViews
+from rtgs2.utils.errors import MissingFileError, UserError
 
 FORMAT = "replica"
 DEFAULT_LABEL_SET = "replica_rtgs2_46"
@@ -67,15 +68,15 @@ def read_trajectory(path: Path) -> np.ndarray:
         try:
             vals = np.array([float(v) for v in line.split()])
         except ValueError as e:
-            raise ValueError(f"{path}:{n}: not numbers ({e})") from e
+            raise UserError(f"{path}:{n}: not numbers ({e})") from e
         if vals.size != 16:
-            raise ValueError(f"{path}:{n}: expected 16 numbers (a 4x4 camera-to-world), got {vals.size}")
+            raise UserError(f"{path}:{n}: expected 16 numbers (a 4x4 camera-to-world), got {vals.size}")
         if not np.isfinite(vals).all():
             # Semantic-NeRF trajectories never hold NaN/inf: a corrupt file, not a frame to drop
-            raise ValueError(f"{path}:{n}: pose has NaN/inf values")
+            raise UserError(f"{path}:{n}: pose has NaN/inf values")
         rows.append(vals.reshape(4, 4))
     if not rows:
-        raise ValueError(f"{path}: empty trajectory")
+        raise UserError(f"{path}: empty trajectory")
     return np.stack(rows)
 
 
@@ -86,11 +87,11 @@ def read_replica_scene(scene: Path, label_map: LabelMap | None, frame_stride: in
     for seq in _sequences(scene):
         rgb_f = files_by_index(seq / "rgb", r"rgb_(\d+)\.png")
         if not rgb_f:
-            raise FileNotFoundError(f"{seq / 'rgb'}: no rgb_<i>.png frames")
+            raise MissingFileError(f"{seq / 'rgb'}: no rgb_<i>.png frames")
         idx = sorted(rgb_f)
         traj = read_trajectory(seq / "traj_w_c.txt")
         if len(traj) != len(idx) or idx[-1] >= len(traj):
-            raise ValueError(f"{seq}: {len(traj)} poses in traj_w_c.txt for {len(idx)} rgb frames (indices {idx[0]}..{idx[-1]})")
+            raise UserError(f"{seq}: {len(traj)} poses in traj_w_c.txt for {len(idx)} rgb frames (indices {idx[0]}..{idx[-1]})")
         depth_f = files_by_index(seq / "depth", r"depth_(\d+)\.png")
         sem_f = files_by_index(seq / "semantic_class", r"semantic_class_(\d+)\.png")  # vis_sem_class_* do not match
         if depth_f:
@@ -107,7 +108,7 @@ def read_replica_scene(scene: Path, label_map: LabelMap | None, frame_stride: in
             names.append(f"{seq.name}/rgb_{i}")
     sizes = {(c.width, c.height) for c in cams}
     if len(sizes) > 1:
-        raise ValueError(f"{scene}: sequences have different image sizes {sorted(sizes)}")
+        raise UserError(f"{scene}: sequences have different image sizes {sorted(sizes)}")
     w, h = cams[0].width, cams[0].height
     has_depth = all(p is not None for p in depth)
     has_labels = label_map is not None and all(p is not None for p in sem)

@@ -30,6 +30,7 @@ from rtgs2.data.readers.common import (
 )
 from rtgs2.data.readers.base import SceneReader
 from rtgs2.data.views import IGNORE_LABEL, LabelMap, LazyFrames, SceneViews
+from rtgs2.utils.errors import MissingFileError, UserError
 
 FORMAT = "scannet"
 DEFAULT_LABEL_SET = "scannet_20"
@@ -47,13 +48,13 @@ def read_label_tsv(path: Path) -> dict[int, int]:
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     if not rows or "id" not in rows[0] or "nyu40id" not in rows[0]:
-        raise ValueError(f"{path}: expected a tab-separated header with 'id' and 'nyu40id' columns")
+        raise UserError(f"{path}: expected a tab-separated header with 'id' and 'nyu40id' columns")
     out = {}
     for n, r in enumerate(rows, 2):
         try:
             out[int(r["id"])] = int(r["nyu40id"])
         except (TypeError, ValueError) as e:
-            raise ValueError(f"{path}:{n}: bad id/nyu40id {r.get('id')!r}/{r.get('nyu40id')!r}") from e
+            raise UserError(f"{path}:{n}: bad id/nyu40id {r.get('id')!r}/{r.get('nyu40id')!r}") from e
     return out
 
 
@@ -77,7 +78,7 @@ def read_scannet_scene(scene: Path, label_map: LabelMap | None, frame_stride: in
     info = SceneInfo(FORMAT, scene)
     color = files_by_index(scene / "color", r"(\d+)\.jpg")
     if not color:
-        raise FileNotFoundError(f"{scene / 'color'}: no <i>.jpg frames")
+        raise MissingFileError(f"{scene / 'color'}: no <i>.jpg frames")
     idx = sorted(color)
     poses = files_by_index(scene / "pose", r"(\d+)\.txt")
     require_same_frames("pose", poses, idx, scene / "pose")
@@ -100,7 +101,7 @@ def read_scannet_scene(scene: Path, label_map: LabelMap | None, frame_stride: in
     if depth:
         sizes["depth"] = image_size(depth[idx[0]])
     if len(set(sizes.values())) > 1:
-        raise ValueError(f"{scene}: label and depth sizes differ: {sizes}")
+        raise UserError(f"{scene}: label and depth sizes differ: {sizes}")
     w, h = next(iter(sizes.values()), (cw, ch))
 
     K = read_matrix(scene / "intrinsic" / "intrinsic_color.txt")[:3, :3].copy()
@@ -118,7 +119,7 @@ def read_scannet_scene(scene: Path, label_map: LabelMap | None, frame_stride: in
         cams.append(camera_from_c2w(K, c2w, w, h, str(poses[i])))
         keep.append(i)
     if not cams:
-        raise ValueError(f"{scene}: every frame has a non-finite pose")
+        raise UserError(f"{scene}: every frame has a non-finite pose")
     if info.dropped_frames:
         info.warnings.append(f"dropped {info.dropped_frames['non-finite pose']} frames with non-finite poses")
 
@@ -126,7 +127,7 @@ def read_scannet_scene(scene: Path, label_map: LabelMap | None, frame_stride: in
     if use_labels:
         tsv = find_label_tsv(scene)
         if tsv is None:
-            raise FileNotFoundError(f"{scene}: label-filt/ needs {LABEL_TSV} in the scene folder or a folder above it")
+            raise MissingFileError(f"{scene}: label-filt/ needs {LABEL_TSV} in the scene folder or a folder above it")
         lm = compose_raw_map(label_map, read_label_tsv(tsv))
     views = SceneViews(
         name=scene.name,

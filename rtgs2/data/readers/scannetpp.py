@@ -24,6 +24,7 @@ from rtgs2.data.readers.base import SceneReader
 from rtgs2.data.readers.common import SceneInfo, image_size, label_loader, stride_select
 from rtgs2.data.readers.nerfstudio import Frame, parse_transforms, views_from_frames
 from rtgs2.data.views import LabelMap, SceneViews
+from rtgs2.utils.errors import MissingFileError, UserError
 
 FORMAT = "scannetpp"
 DEFAULT_LABEL_SET = "scannetpp_top100"
@@ -41,10 +42,13 @@ def _transforms(scene: Path) -> tuple[Path, Path]:
         return und, scene / "dslr" / "undistorted_images"
     raw = ns / "transforms.json"
     if not raw.is_file():
-        raise FileNotFoundError(f"{ns}: neither transforms_undistorted.json nor transforms.json")
-    model = json.loads(raw.read_text()).get("camera_model", "")
+        raise MissingFileError(f"{ns}: neither transforms_undistorted.json nor transforms.json")
+    try:
+        model = json.loads(raw.read_text()).get("camera_model", "")
+    except json.JSONDecodeError as e:
+        raise UserError(f"{raw}: not valid JSON ({e})") from e
     if "FISHEYE" in str(model).upper():
-        raise ValueError(
+        raise UserError(
             f"{raw}: ScanNet++ DSLR images are fisheye ({model}); run the toolkit's undistortion "
             "(`python -m dslr.undistort dslr/configs/undistort.yml`) to get dslr/undistorted_images/ "
             "and dslr/nerfstudio/transforms_undistorted.json"
@@ -87,7 +91,7 @@ def read_scannetpp_scene(scene: Path, label_map: LabelMap | None, frame_stride: 
         found = [_label_file(sem_dir, f) for f in frames]
         missing = [f.name for f, p in zip(frames, found) if p is None]
         if missing:
-            raise FileNotFoundError(f"{sem_dir}: no label PNG for {len(missing)} of {len(frames)} images, e.g. {missing[:3]}")
+            raise MissingFileError(f"{sem_dir}: no label PNG for {len(missing)} of {len(frames)} images, e.g. {missing[:3]}")
         label_paths = found
         _fit_to_labels(frames, image_size(found[0]))
     elif label_map is not None:

@@ -38,6 +38,7 @@ from rtgs2.data.readers.base import SceneReader
 from rtgs2.data.readers.common import SceneInfo, stride_select
 from rtgs2.data.views import LabelMap, LazyFrames, SceneViews, every_nth_split
 from rtgs2.scene.cameras_json import read_cameras_json_named
+from rtgs2.utils.errors import MissingFileError, UserError
 
 FORMAT = "synthrooms"
 VERSION = 1
@@ -86,15 +87,15 @@ def read_manifest(root: str | Path) -> dict:
     """The manifest of a data set root; ``ValueError`` if it is missing or not SynthRooms."""
     path = Path(root) / MANIFEST
     if not path.is_file():
-        raise ValueError(f"{root}: not a SynthRooms data set (no {MANIFEST})")
+        raise UserError(f"{root}: not a SynthRooms data set (no {MANIFEST})")
     try:
         m = json.loads(path.read_text())
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from e
+        raise UserError(f"{path}: not valid JSON ({e})") from e
     if not isinstance(m, dict) or m.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a SynthRooms manifest (format {m.get('format') if isinstance(m, dict) else None!r})")
+        raise UserError(f"{path}: not a SynthRooms manifest (format {m.get('format') if isinstance(m, dict) else None!r})")
     if m.get("version") != VERSION:
-        raise ValueError(f"{path}: SynthRooms format version {m.get('version')}, this code reads version {VERSION}")
+        raise UserError(f"{path}: SynthRooms format version {m.get('version')}, this code reads version {VERSION}")
     return m
 
 
@@ -152,7 +153,7 @@ def finished_split(root: Path) -> dict[str, list[str]]:
 
 def _png(path: Path) -> np.ndarray:
     if not path.is_file():
-        raise FileNotFoundError(f"missing frame file: {path}")
+        raise MissingFileError(f"missing frame file: {path}")
     return np.asarray(Image.open(path))
 
 
@@ -177,7 +178,7 @@ def open_scene(scene_dir: str | Path, label_map: LabelMap | None = None, frame_s
     whole scene is held out, and the scene's 3DGS was fitted without them), whatever the stride."""
     d = Path(scene_dir)
     if not (d / DONE).is_file():
-        raise ValueError(f"{d}: scene is not finished (no {DONE} marker); run the build again to complete it")
+        raise UserError(f"{d}: scene is not finished (no {DONE} marker); run the build again to complete it")
     named = read_cameras_json_named(d / "cameras.json")
     built_split = every_nth_split(len(named))
     keep = stride_select(list(range(len(named))), frame_stride)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from rtgs2.utils.errors import UserError
+
 SPLIT_DIR = Path(__file__).parent
 
 
@@ -24,7 +26,7 @@ def split_info(name: str) -> dict:
     """The raw JSON of a shipped split (``dataset``, ``source``, ``notes``, ``splits``)."""
     path = SPLIT_DIR / f"{name}.json"
     if not path.is_file():
-        raise ValueError(f"unknown scene split {name!r}; available: {available_splits()}")
+        raise UserError(f"unknown scene split {name!r}; available: {available_splits()}")
     return json.loads(path.read_text())
 
 
@@ -36,10 +38,10 @@ def load_split(name_or_path: str | Path) -> dict[str, list[str]]:
         try:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as e:
-            raise ValueError(f"{path}: not valid JSON ({e})") from e
+            raise UserError(f"{path}: not valid JSON ({e})") from e
     else:
         data = split_info(str(name_or_path))
     splits = data.get("splits", data)
     if not isinstance(splits, dict) or not all(isinstance(v, list) for v in splits.values()):
-        raise ValueError(f"{name_or_path}: expected {{split: [scene names]}}, got {type(splits).__name__}")
+        raise UserError(f"{name_or_path}: expected {{split: [scene names]}}, got {type(splits).__name__}")
     return {k: [str(s) for s in v] for k, v in splits.items()}
