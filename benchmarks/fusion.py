@@ -81,9 +81,6 @@ class Config:
     """Gaussians of the procedural room (SynthRooms v1 scenes have at most 150,000)."""
     feature_stride: int = 4
     """Resolution of Z the networks read, relative to the image's (VDVISize.feature_stride: 4, or 1 as before it)."""
-    paths: list[str] = field(default_factory=lambda: ["fast", "full"])
-    """End-to-end Z: fast (rendered at the network's resolution) and/or full (rendered at the image's
-    size and averaged down: rtgs2 segment --full-resolution-features)."""
     scene_modes: list[str] = field(default_factory=lambda: ["eager"])
     """End-to-end network modes: eager and/or bf16."""
     feature_weights: Path | None = None
@@ -175,7 +172,7 @@ def _scene_case(spec: dict) -> dict:
     from rtgs2.features.extract import extract_features
     from rtgs2.features.inputs import SceneFrame
     from rtgs2.fusion.vdvi import build_fusion
-    from rtgs2.render import average_features, render
+    from rtgs2.render import PER_FRAME, render
     from rtgs2.scene import read_ply
 
     numba.set_num_threads(min(spec["threads"], numba.config.NUMBA_NUM_THREADS))
@@ -204,16 +201,14 @@ def _scene_case(spec: dict) -> dict:
     net = build_fusion("small", "both", num_classes=len(CLASS_NAMES), feature_dim=feats.shape[1], feature_stride=f)
     net = net.eval().to(device)
     autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if spec["mode"] == "bf16" else contextlib.nullcontext()
-    fast = spec["path"] == "fast"
     stages: dict[str, list[float]] = {"render": [], "fusion": [], "argmax": [], "total": []}
     with torch.inference_mode():
         for i in range(spec["warmup"] + spec["frames"]):
             t0 = time.perf_counter()
-            out = render(scene, cams[i % len(cams)], backend=backend, feature_stride=f if fast else 1)
-            z = out.features if fast else average_features(out.features, f)
+            out = render(scene, cams[i % len(cams)], backend=backend, feature_stride=f, settings=PER_FRAME)
             _sync(device)
             # [H, W, C] -> [1, C, H, W] is a view with channels-last memory, what the model reads
-            image, z = out.rgb.permute(2, 0, 1)[None], z.permute(2, 0, 1)[None]
+            image, z = out.rgb.permute(2, 0, 1)[None], out.features.permute(2, 0, 1)[None]
             t1 = time.perf_counter()
             with autocast:
                 logits = net(image.to(device), z.to(device))  # the copies to a GPU count as fusion time
@@ -226,20 +221,20 @@ def _scene_case(spec: dict) -> dict:
                     stages[k].append(v * 1000.0)
     row = {"scene": name, "gaussians": scene.num_gaussians, "renderer": backend}
     if backend == "numba":
-        row["render_stages"] = _render_stages(scene, cams, spec["frames"], f if fast else 1)
+        row["render_stages"] = _render_stages(scene, cams, spec["frames"])
     return row | {f"{k}_ms": statistics.median(v) for k, v in stages.items()}
 
 
-def _render_stages(scene, cams, frames: int, feature_stride: int) -> dict[str, float]:
+def _render_stages(scene, cams, frames: int) -> dict[str, float]:
     """Mean wall ms per stage of the numba forward kernels over ``frames`` views (untimed above)."""
-    from rtgs2.render import raster_inputs
+    from rtgs2.render import PER_FRAME, raster_inputs
     from rtgs2.render.numba_backend import _arrays, raster_camera, rasterize_forward
 
     profile: dict[str, float] = {}
     for i in range(frames):
-        inputs = raster_inputs(scene, cams[i % len(cams)], feature_stride=feature_stride)
+        inputs = raster_inputs(scene, cams[i % len(cams)], settings=PER_FRAME)
         arrays, feats = _arrays(inputs)
-        rasterize_forward(*arrays, feats, raster_camera(inputs), profile=profile, feature_stride=feature_stride)
+        rasterize_forward(*arrays, feats, raster_camera(inputs), profile=profile, stop_transmittance=PER_FRAME.stop_transmittance)
     return {k: v / frames for k, v in profile.items()}
 
 
@@ -294,18 +289,18 @@ def main(cfg: Config) -> None:
 
     weights = cfg.feature_weights or (SHIPPED if SHIPPED.is_file() else None)
     scene_rows, scene_name = [], ""
-    scenes = itertools.product(cfg.scene_resolutions, cfg.paths, cfg.scene_modes) if cfg.end_to_end else []
-    for res, path, mode in scenes:
-        spec = {"kind": "scene", "res": res, "room_gaussians": cfg.room_gaussians, "path": path, "mode": mode} | common
+    scenes = itertools.product(cfg.scene_resolutions, cfg.scene_modes) if cfg.end_to_end else []
+    for res, mode in scenes:
+        spec = {"kind": "scene", "res": res, "room_gaussians": cfg.room_gaussians, "mode": mode} | common
         r = _run(spec | {"data": str(cfg.data) if cfg.data else None, "feature_weights": str(weights) if weights else None})
         if "error" in r:
-            scene_rows.append(("", "", res, path, mode, "failed: " + r["error"], "", "", "", "", ""))
+            scene_rows.append(("", "", res, mode, "failed: " + r["error"], "", "", "", "", ""))
         else:
             scene_name = r["scene"]
             ms = [f"{r[k + '_ms']:.1f}" for k in ("render", "fusion", "argmax", "total")]
             stages = ", ".join(f"{k} {v:.1f}" for k, v in r.get("render_stages", {}).items())
             scene_rows.append(
-                (r["scene"], f"{r['gaussians']:,}", res, path, mode, *ms, f"{1000.0 / r['total_ms']:.1f}", stages)
+                (r["scene"], f"{r['gaussians']:,}", res, mode, *ms, f"{1000.0 / r['total_ms']:.1f}", stages)
             )
         print(" | ".join(scene_rows[-1]), flush=True)
 
@@ -325,11 +320,11 @@ def main(cfg: Config) -> None:
         text += (
             f"\nEnd to end on {where}: {'gsplat render on the GPU' if cfg.device.startswith('cuda') else 'numba render'} "
             f"of Î and Z, fusion small/both (random weights, Z at 1/{cfg.feature_stride} of the image's "
-            f"resolution), argmax; {z}, computed once, untimed. Z path: fast = rendered at the network's "
-            "resolution, full = rendered at the image's size and averaged down. Render stages: mean ms of the "
-            "numba kernels over the same views, timed apart.\n\n"
-            "| scene | Gaussians | resolution | Z | network | render ms | fusion ms | argmax ms | total ms | FPS | render stages ms |\n"
-            "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |\n"
+            f"resolution, the mean of each 4 x 4 block), argmax, the per-frame path's render settings (PER_FRAME); "
+            f"{z}, computed once, untimed. Render stages: mean ms of the numba kernels over the same views, timed "
+            "apart.\n\n"
+            "| scene | Gaussians | resolution | network | render ms | fusion ms | argmax ms | total ms | FPS | render stages ms |\n"
+            "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |\n"
             + "".join("| " + " | ".join(row) + " |\n" for row in scene_rows)
         )
     print("\n" + text)

@@ -33,9 +33,6 @@ class Segment:
     """Feature-network weights for scenes without f_vi_* (default: those on the fusion model's card, else the shipped ones)."""
     frame: FrameArg = FrameOptions()
     """The scene's units and up axis (features and automatic cameras use them; the choice is printed)."""
-    full_resolution_features: bool = False
-    """Render the feature image Z at the image's size and average it down to the network's
-    resolution (as training sees it) instead of rendering it there directly: slower; for comparison."""
 
     def main(self) -> None:
         from rtgs2.pipeline.segment import segment_scene
@@ -44,7 +41,6 @@ class Segment:
             self.scene, self.out, cameras=self.cameras, views=self.views, width=self.width, height=self.height,
             weights=self.weights, feature_weights=self.feature_weights,
             metres_per_unit=self.frame.metres_per_unit, up=self.frame.up,
-            full_resolution_features=self.full_resolution_features,
         )  # fmt: skip
         print(f"frame: {res.frame.note}")
         if res.orbit is not None:

@@ -64,7 +64,6 @@ def segment_scene(
     device: str = "cpu",
     metres_per_unit: float | None = None,
     up: str = "+z",
-    full_resolution_features: bool = False,
 ) -> SegmentResult:
     """Segment views of the 3DGS ``scene`` (.ply) into the folder ``out`` (module doc).
 
@@ -79,7 +78,6 @@ def segment_scene(
         metres_per_unit, up: the file's units and up axis (:meth:`Segmenter.from_files`; default
             chosen from the scene's size, z up); the result's ``frame`` says which the features
             used. The orbit is placed in :func:`orbit_frame`.
-        full_resolution_features: Z rendered at the image's size and averaged down (:class:`Segmenter`).
 
     Raises:
         ValueError: both ``cameras`` and ``views``, bad sizes, a cameras.json that does not parse
@@ -100,9 +98,8 @@ def segment_scene(
         check_views(views, width, height, "views")  # before loading anything
     weights = fusion_weights_path(weights)
     segmenter = Segmenter.from_files(
-        scene, weights, feature_weights=feature_weights, device=device, metres_per_unit=metres_per_unit, up=up,
-        full_resolution_features=full_resolution_features,
-    )  # fmt: skip
+        scene, weights, feature_weights=feature_weights, device=device, metres_per_unit=metres_per_unit, up=up
+    )
     orbit_ = None
     if cams is None:
         orbit_ = orbit_cameras(segmenter.scene, views, width, height, orbit_frame(metres_per_unit, up))

@@ -26,7 +26,7 @@ from rtgs2.features.inputs import SceneFrame, choose_frame
 from rtgs2.features.io import resolve_feature_weights
 from rtgs2.fusion.io import fusion_weights_path, load_fusion, read_fusion_card
 from rtgs2.fusion.vdvi import VDVINet
-from rtgs2.render import PER_FRAME, RenderOutput, average_features, render
+from rtgs2.render import PER_FRAME, RenderOutput, render
 from rtgs2.scene import Camera, GaussianScene, read_ply
 from rtgs2.utils.cache import cache_root
 from rtgs2.utils.errors import MissingFileError, Rtgs2Error
@@ -60,9 +60,6 @@ class Segmenter:
         device: where the network runs (the renderer picks its own backend for the scene's device).
         frame: the scene's units and up axis its features were computed in (z up, metres, as the networks expect; its ``note``
             says how it was chosen).
-        full_resolution_features: render Z at the image's size and average it down to the
-            network's resolution of Z (as training does), rather than render it at that
-            resolution directly (the fast path, the default): for comparison.
     """
 
     def __init__(
@@ -71,12 +68,10 @@ class Segmenter:
         scene: GaussianScene,
         device: str | torch.device = "cpu",
         frame: SceneFrame = SceneFrame(),
-        full_resolution_features: bool = False,
     ):
         self.device = torch.device(device)
         self.frame = frame
         self.feature_stride = int(model.config.get("feature_stride", 1))
-        self.full_resolution_features = full_resolution_features
         self.model = inference_copy(model, self.device)  # the caller's model is left as it was
         self.needs_features = model.config["inputs"] != "image"
         if self.needs_features:
@@ -112,7 +107,6 @@ class Segmenter:
         feature_cache: str | Path | None = None,
         metres_per_unit: float | None = None,
         up: str = "+z",
-        full_resolution_features: bool = False,
     ) -> Segmenter:
         """A segmenter for a ``.ply`` (or a loaded scene) with the fusion model at ``weights``
         (default: the shipped one). Features come from the file's ``f_vi_*`` when present and of
@@ -121,7 +115,6 @@ class Segmenter:
         (default ``<cache>/features``). They are extracted in the frame
         ``choose_frame(scene, metres_per_unit, up)`` (the file's units in metres, default chosen
         from its size; its up axis), kept as :attr:`frame`, whose ``note`` callers print.
-        ``full_resolution_features`` as for the constructor.
 
         Raises:
             FileNotFoundError: a weights file or the scene is missing.
@@ -157,18 +150,13 @@ class Segmenter:
                         f"{Path(fw).name} (cached)"
                     )
                 scene = scene.with_features(scene_features(scene, ply, fw, feature_cache, frame))
-        return cls(model, scene, device, frame, full_resolution_features)
+        return cls(model, scene, device, frame)
 
     @torch.no_grad()
     def render(self, camera: Camera) -> RenderOutput:
         """The rasterization pass of the per-frame path: Î, depth, alpha at the camera's size and,
         when the model reads it, Z at the model's resolution of Z (``feature_stride``)."""
-        if not self.needs_features or not self.full_resolution_features:
-            stride = self.feature_stride if self.needs_features else 1
-            return render(self.scene, camera, feature_stride=stride, settings=PER_FRAME)
-        out = render(self.scene, camera, settings=PER_FRAME)
-        out.features = average_features(out.features, self.feature_stride)
-        return out
+        return render(self.scene, camera, feature_stride=self.feature_stride, settings=PER_FRAME)
 
     @torch.no_grad()
     def logits(self, out: RenderOutput) -> Tensor:  # [K, H, W]

@@ -143,11 +143,8 @@ def raster_inputs(
     features: Tensor | None = None,  # [N, D]; default: scene.features
     sh_degree: int | None = None,  # default: the scene's degree
     settings: RasterSettings = RasterSettings(),
-    feature_stride: int = 1,
 ) -> RasterInputs:
     """The backend inputs of one view, checked (see ``render`` for the arguments and errors)."""
-    if isinstance(feature_stride, bool) or not isinstance(feature_stride, int) or feature_stride < 1:
-        raise ValueError(f"feature_stride must be an integer >= 1, got {feature_stride!r}")
     if not 0.0 <= settings.stop_transmittance < 1.0:
         raise ValueError(f"stop_transmittance must lie in [0, 1), got {settings.stop_transmittance!r}")
     if not isinstance(scene, GaussianScene):
@@ -184,7 +181,6 @@ def raster_inputs(
         near_plane=settings.near_plane,
         far_plane=settings.far_plane,
         means2d_probe=probe,
-        feature_stride=feature_stride,
         stop_transmittance=settings.stop_transmittance,
     )
 
@@ -203,11 +199,9 @@ def render(
     """Render colour, depth, alpha and (optionally) features of ``scene`` seen by ``camera``.
 
     All outputs come from ONE rasterization pass with the same blending weights. Features
-    default to ``scene.features``. With ``feature_stride`` s > 1 they are blended at a camera s
-    times coarser instead, [ceil(H / s), ceil(W / s), D], each pixel about the mean of the s x s
-    pixels it covers (the fusion network reads Z at a quarter of the image's resolution):
-    the same projected, sorted splats, a mass-preserving blur (``projection.downsample_projection``),
-    about 1/s^2 of the work; not differentiable on the numba backend. Gaussians behind the camera or off-screen contribute
+    default to ``scene.features``; with ``feature_stride`` s > 1 they come as the mean of each
+    s x s block, [ceil(H / s), ceil(W / s), D] (``average_features``: the fusion network reads Z
+    at a quarter of the image's resolution). Gaussians behind the camera or off-screen contribute
     nothing; a view with no visible Gaussian gives alpha = 0 everywhere (not an error).
     Differentiable w.r.t. the scene's tensors (and ``features``) on the reference backend
     (autograd) and on backends that implement a backward pass.
@@ -221,9 +215,9 @@ def render(
             a bad or non-finite background.
         TypeError: a scene, camera or features of the wrong type.
     """
-    inputs = raster_inputs(
-        scene, camera, features=features, sh_degree=sh_degree, settings=settings, feature_stride=feature_stride
-    )
+    if isinstance(feature_stride, bool) or not isinstance(feature_stride, int) or feature_stride < 1:
+        raise ValueError(f"feature_stride must be an integer >= 1, got {feature_stride!r}")
+    inputs = raster_inputs(scene, camera, features=features, sh_degree=sh_degree, settings=settings)
     dtype, device = scene.means.dtype, scene.device
     bg = None
     if background is not None:
@@ -242,7 +236,7 @@ def render(
         rgb=rgb,
         depth=depth,
         alpha=alpha,
-        features=out.features,
+        features=average_features(out.features, feature_stride) if out.features is not None else None,
         visible=out.visible,
         radii=out.radii,
         means2d_probe=inputs.means2d_probe,
@@ -252,7 +246,7 @@ def render(
 def average_features(features: Tensor, stride: int) -> Tensor:
     """Mean of each ``stride`` x ``stride`` block of a feature image [..., H, W, D] ->
     [..., ceil(H / s), ceil(W / s), D] (edge blocks: the mean of the pixels they hold): what
-    ``render(..., feature_stride=s)`` approximates at about 1/s^2 of the cost."""
+    ``render(..., feature_stride=s)`` gives."""
     if stride == 1:
         return features
     lead = features.shape[:-3]

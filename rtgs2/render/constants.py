@@ -9,8 +9,3 @@ FAR_PLANE = 1e10  # metres; Gaussians beyond are culled (gsplat default)
 FRUSTUM_SLACK = 0.3  # the projection Jacobian clamps x/z, y/z to 1.3x the half-FOV (INRIA, gsplat)
 COLOR_OFFSET = 0.5  # SH colour + 0.5, then clamped at 0 (INRIA)
 TILE_SIZE = 16  # pixels per tile side in the tile-based backends
-# px^2 of a coarse feature image (render's feature_stride) added to each splat's scaled, unblurred
-# covariance: about a box filter one coarse pixel wide (variance 1/12) plus the fine blur scaled
-# down; against the full-resolution Z averaged over each coarse pixel the error was least here
-# (SynthRooms v2 test_000, stride 4: mean |dZ| / mean |Z| 4.9 % at 0.1; 5.5 % at 0.05, 7.1 % at 0.2, 9.5 % at 0.3)
-COARSE_BLUR = 0.1

@@ -41,9 +41,6 @@ class RasterInputs:
     far_plane: float  # metres; camera z at or beyond it is culled
     means2d_probe: Tensor | None = None  # [N, 2] zeros; its .grad becomes dL/d(2D means), px
     pixel_values: Tensor | None = None  # [H, W, C] per-pixel values V to sum onto the Gaussians (outputs gathered*)
-    # Features rendered at a camera this many times coarser (ceil(H / s) x ceil(W / s) pixels, each
-    # about the mean of the s x s pixels it covers: ``projection.downsample_projection``); 1 = with the colour
-    feature_stride: int = 1
     stop_transmittance: float = 0.0  # a pixel also stops once T falls to this (RasterSettings; 0 = never)
 
 
@@ -54,7 +51,7 @@ class RasterOutputs:
     rgb: Tensor  # [H, W, 3] sum of w·colour
     depth_acc: Tensor  # [H, W] sum of w·z, metres (divide by alpha for the expected depth)
     alpha: Tensor  # [H, W] 1 - final transmittance
-    features: Tensor | None  # [H', W', D] sum of w·feature, H' = ceil(H / feature_stride); None without input features
+    features: Tensor | None  # [H, W, D] sum of w·feature; None without input features
     visible: Tensor  # [N] bool: can reach alpha >= 1/255 somewhere in the image
     radii: Tensor  # [N] int32 pixels: half-side of the alpha >= 1/255 box used for tile binning, 0 if culled
     # With inputs.pixel_values V, per Gaussian i the sums over pixels p of its blending weight

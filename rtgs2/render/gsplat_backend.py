@@ -28,7 +28,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from rtgs2.render.api import average_features
 from rtgs2.render.constants import COV2D_BLUR, TILE_SIZE
 from rtgs2.render.contract import RasterInputs, RasterOutputs
 from rtgs2.render.projection import view_colors
@@ -54,10 +53,6 @@ def render_gsplat(inputs: RasterInputs) -> RasterOutputs:
         _route_grad(meta["means2d"], i.means2d_probe)
     radii = meta["radii"][0]
     visible = (radii > 0).all(dim=-1)
-    features = None
-    if i.features is not None:
-        # on a GPU the full-resolution blend is cheap: the coarse Z is its exact block mean
-        features = average_features(out[..., 3:-1], i.feature_stride)
     gathered = gathered_weight = None
     if i.pixel_values is not None:
         gathered, gathered_weight = _gather(i)
@@ -65,7 +60,7 @@ def render_gsplat(inputs: RasterInputs) -> RasterOutputs:
         rgb=out[..., :3],
         depth_acc=out[..., -1],
         alpha=alpha,
-        features=features,
+        features=out[..., 3:-1] if i.features is not None else None,
         visible=visible,
         radii=torch.where(visible, radii.amax(dim=-1), 0).to(torch.int32),
         gathered=gathered,

@@ -32,7 +32,6 @@ from torch import Tensor
 from rtgs2.render import numba_kernels as nk
 from rtgs2.render import numba_kernels_bwd as bk
 from rtgs2.render import numba_kernels_gather as gk
-from rtgs2.render import numba_kernels_lowres as lk
 from rtgs2.render.contract import RasterInputs, RasterOutputs
 from rtgs2.utils.threads import torch_threads_kept
 
@@ -150,12 +149,11 @@ def raster_camera(inputs: RasterInputs) -> RasterCamera:
 class Forward:
     """What the forward kernels give (numpy)."""
 
-    acc: np.ndarray  # [H, W, 4 + D] accumulated colour, z, features (4 channels with a coarse feature pass)
+    acc: np.ndarray  # [H, W, 4 + D] accumulated colour, z, features
     alpha: np.ndarray  # [H, W]
     visible: np.ndarray  # [N] bool
     radii: np.ndarray  # [N] int32 pixels
     state: RasterState  # what the backward needs
-    coarse_features: np.ndarray | None = None  # [H', W', D] accumulated features of the coarse pass
 
 
 def rasterize_forward(
@@ -167,19 +165,12 @@ def rasterize_forward(
     features: np.ndarray,  # [N, D] (D may be 0)
     cam: RasterCamera,
     profile: dict[str, float] | None = None,
-    feature_stride: int = 1,
     stop_transmittance: float = 0.0,
 ) -> Forward:
     """Run the forward kernels. ``profile`` collects the wall ms of each stage (see ``StageClock``).
-    With ``feature_stride`` > 1 the features are blended apart, at the coarse camera
-    (``numba_kernels_lowres``), into ``Forward.coarse_features``; ``acc`` has colour and z only.
-    ``stop_transmittance``: a pixel also stops once T falls to it (both passes; 0 = never)."""
+    ``stop_transmittance``: a pixel also stops once T falls to it (0 = never: ``RasterSettings``)."""
     clock = StageClock(profile)
     n = means.shape[0]
-    coarse = feature_stride > 1 and features.shape[1] > 0
-    all_features = features
-    if coarse:
-        features = features[:, :0]
     # Every row a later kernel reads is written first: no zero-filling.
     params = np.empty((n, nk.NUM_PARAMS), F32)
     rgb = np.empty((n, 3), F32)
@@ -203,40 +194,12 @@ def rasterize_forward(
     out = np.empty((cam.height, cam.width, c), F32)
     t_final = np.empty((cam.height, cam.width), F32)
     last = np.empty((cam.height, cam.width), np.int32)
-    t_stop = np.float32(stop_transmittance)
-    nk.blend_tiles(tile_off, tile_list, gpar, values, cam.width, cam.height, out, t_final, last, nk.F32_ALPHA_MIN, t_stop)
+    nk.blend_tiles(
+        tile_off, tile_list, gpar, values, cam.width, cam.height, out, t_final, last, np.float32(stop_transmittance)
+    )  # fmt: skip
     clock.mark("blend")
     state = RasterState(order, tile_off, tile_list, rank_off, rank_entry, gpar, values, t_final, last)
-    fwd = Forward(out, 1.0 - t_final, visible, radii, state)
-    if coarse:
-        fwd.coarse_features = coarse_feature_pass(gpar, order, all_features, feature_stride, cam, clock, t_stop)
-    return fwd
-
-
-def coarse_feature_pass(
-    gpar: np.ndarray,  # [M, NUM_PARAMS] the full-resolution pass's blend parameters, depth order
-    order: np.ndarray,  # [M] int32
-    features: np.ndarray,  # [N, D] float32
-    stride: int,
-    cam: RasterCamera,
-    clock: StageClock,
-    t_stop: np.float32,
-) -> np.ndarray:  # [ceil(H / stride), ceil(W / stride), D]
-    """Blend the features of the sorted splats at the camera ``stride`` times coarser."""
-    m, d = gpar.shape[0], features.shape[1]
-    width, height = lk.coarse_size(cam.width, cam.height, stride)
-    cpar = np.empty((m, nk.NUM_PARAMS), F32)
-    values = np.empty((m, d), F32)
-    lk.coarse_splats(gpar, order, features, stride, lk.COARSE_BLUR, lk.coarse_alpha_min(stride), cpar, values)
-    clock.mark("coarse splats")
-    tile_off, tile_list, _, _ = nk.bin_tiles(cpar, width, height)
-    clock.mark("coarse bin")
-    out = np.empty((height, width, d), F32)
-    t_final = np.empty((height, width), F32)
-    last = np.empty((height, width), np.int32)
-    nk.blend_tiles(tile_off, tile_list, cpar, values, width, height, out, t_final, last, lk.coarse_alpha_min(stride), t_stop)
-    clock.mark("coarse blend")
-    return out
+    return Forward(out, 1.0 - t_final, visible, radii, state)
 
 
 def active_channels(v_acc: np.ndarray) -> np.ndarray:
@@ -343,10 +306,7 @@ def render_numba(inputs: RasterInputs) -> RasterOutputs:
     tensors = (i.means, i.quats, i.log_scales, i.opacity_logits, i.sh, i.features, i.means2d_probe)
     dtype = i.means.dtype
     fwd = None
-    features = None
     if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
-        if i.feature_stride > 1 and i.features is not None:
-            raise ValueError("the coarse feature pass (feature_stride > 1) is not differentiable; render under no_grad")
         if i.stop_transmittance > 0:
             raise ValueError("stop_transmittance > 0 (the per-frame path) is not differentiable; render under no_grad")
         acc, alpha, visible, radii = _RasterizeNumba.apply(*tensors, i, cam)
@@ -354,10 +314,6 @@ def render_numba(inputs: RasterInputs) -> RasterOutputs:
         fwd = _forward(i, cam)
         acc, alpha = torch.from_numpy(fwd.acc).to(dtype), torch.from_numpy(fwd.alpha).to(dtype)
         visible, radii = torch.from_numpy(fwd.visible), torch.from_numpy(fwd.radii)
-        if fwd.coarse_features is not None:
-            features = torch.from_numpy(fwd.coarse_features).to(dtype)
-    if features is None and i.features is not None:
-        features = acc[..., nk.V_FEAT :]
     gathered = gathered_weight = None
     if i.pixel_values is not None:
         # Not differentiable; the autograd path keeps its forward state in the graph, so it is run again.
@@ -370,7 +326,7 @@ def render_numba(inputs: RasterInputs) -> RasterOutputs:
         rgb=acc[..., :3],
         depth_acc=acc[..., nk.V_DEPTH],
         alpha=alpha,
-        features=features,
+        features=acc[..., nk.V_FEAT :] if i.features is not None else None,
         visible=visible,
         radii=radii,
         gathered=gathered,
@@ -383,5 +339,5 @@ def _forward(inputs: RasterInputs, cam: RasterCamera) -> Forward:
     arrays, feats = _arrays(inputs)
     with torch_threads_kept():
         return rasterize_forward(
-            *arrays, feats, cam, feature_stride=inputs.feature_stride, stop_transmittance=inputs.stop_transmittance
+            *arrays, feats, cam, stop_transmittance=inputs.stop_transmittance
         )

@@ -495,9 +495,9 @@ def splat_sigma(a, b, c, dx, dy):
 
 
 @njit(cache=True, inline="always")
-def splat_alpha(u, v, a, b, c, o, dx, dy, alpha_min):
+def splat_alpha(u, v, a, b, c, o, dx, dy):
     """alpha of a splat (mean u, v; conic a, b, c; opacity o) at pixel offset (dx, dy) = centre - mean;
-    0 where skipped (sigma < 0 or alpha < alpha_min, float32: F32_ALPHA_MIN but in the coarse feature pass).
+    0 where skipped (sigma < 0 or alpha < ALPHA_MIN).
 
     Float32 in the order of ``reference.rasterize`` so both backends skip the same splats.
     """
@@ -505,7 +505,7 @@ def splat_alpha(u, v, a, b, c, o, dx, dy, alpha_min):
     if sigma < 0:
         return np.float32(0.0)
     alpha = min(F32_ALPHA_MAX, o * np.exp(-sigma))
-    if alpha < alpha_min:
+    if alpha < F32_ALPHA_MIN:
         return np.float32(0.0)
     return alpha
 
@@ -521,7 +521,6 @@ def blend_tiles(
     out,  # out [H, W, C] accumulated values, no background
     t_final,  # out [H, W] final transmittance
     last,  # out [H, W] int32 tile-list position (relative to the tile start) of the last splat blended, -1 if none
-    alpha_min,  # float32: splats fainter than this at a pixel are skipped there (F32_ALPHA_MIN)
     t_stop,  # float32: a pixel also stops once a splat it blended took T to this or below (0: never)
 ):
     """Front-to-back blending, one tile at a time, stopping each pixel before T <= T_MIN (the
@@ -570,7 +569,7 @@ def blend_tiles(
                         p = row * tw + (px - x_lo)
                         if done[p]:
                             continue
-                        alpha = splat_alpha(u, v, a, b, c, o, np.float32(px + F32_HALF) - u, dy, alpha_min)
+                        alpha = splat_alpha(u, v, a, b, c, o, np.float32(px + F32_HALF) - u, dy)
                         if alpha == 0:
                             continue
                         t_next = trans[p] * (F32_ONE - alpha)

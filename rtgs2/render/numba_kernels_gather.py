@@ -23,7 +23,6 @@ from numba import njit, prange
 
 from rtgs2.render.constants import TILE_SIZE
 from rtgs2.render.numba_kernels import (
-    F32_ALPHA_MIN,
     F32_HALF,
     F32_ONE,
     P_A,
@@ -97,7 +96,7 @@ def gather_tiles(
                             continue
                         # Up to the pixel's last blended splat, every splat with alpha > 0 was blended
                         # (the forward stops only after it): the same weights as blend_tiles.
-                        alpha = splat_alpha(u, v, a, b, c, o, np.float32(px + F32_HALF) - u, dy, F32_ALPHA_MIN)
+                        alpha = splat_alpha(u, v, a, b, c, o, np.float32(px + F32_HALF) - u, dy)
                         if alpha == 0:
                             continue
                         w = alpha * trans[p]

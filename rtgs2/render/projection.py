@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rtgs2.render.constants import COARSE_BLUR, COLOR_OFFSET, COV2D_BLUR, FAR_PLANE, FRUSTUM_SLACK, NEAR_PLANE
+from rtgs2.render.constants import COLOR_OFFSET, COV2D_BLUR, FAR_PLANE, FRUSTUM_SLACK, NEAR_PLANE
 from rtgs2.scene.sh import eval_sh
 
 
@@ -87,27 +87,6 @@ def project(
     conics = torch.stack([c / det_s, -b / det_s, a / det_s], dim=-1)
     means2d = torch.stack([fx * x / zs + cx, fy * y / zs + cy], dim=-1)
     return Projected(means2d, conics, z, valid, torch.stack([a, b, c], dim=-1))
-
-
-def downsample_projection(proj: Projected, opacities: Tensor, stride: int) -> tuple[Projected, Tensor]:
-    """The projection at a camera ``stride`` times coarser (intrinsics and image size divided by
-    ``stride``), with a mass-preserving blur: the 2D covariance without its blur, divided by
-    stride^2, gets COARSE_BLUR (coarse pixels^2), and the opacity is multiplied by
-    sqrt(det unblurred / det blurred) so each splat keeps its integral (gsplat's ``antialiased``
-    mode, Mip-Splatting's 2D filter). A coarse pixel then shows about the mean of the fine pixels
-    it covers rather than one point sample. Returns the coarse projection and opacities [N]."""
-    fine = torch.tensor([COV2D_BLUR, 0.0, COV2D_BLUR], dtype=proj.cov2d.dtype, device=proj.cov2d.device)
-    raw = (proj.cov2d - fine) / stride**2
-    cov = raw + fine * (COARSE_BLUR / COV2D_BLUR)
-    det_raw = raw[:, 0] * raw[:, 2] - raw[:, 1] ** 2
-    det = cov[:, 0] * cov[:, 2] - cov[:, 1] ** 2
-    valid = proj.valid & (det > 0)
-    det_s = torch.where(valid, det, torch.ones_like(det))
-    a, b, c = cov.unbind(-1)
-    conics = torch.stack([c / det_s, -b / det_s, a / det_s], dim=-1)
-    compensation = torch.sqrt((det_raw / det_s).clamp_min(0.0))
-    coarse = Projected(proj.means2d / stride, conics, proj.depths, valid, cov)
-    return coarse, opacities * compensation
 
 
 def view_colors(

@@ -25,20 +25,19 @@ from torch import Tensor
 
 from rtgs2.render.constants import ALPHA_MAX, ALPHA_MIN, T_MIN
 from rtgs2.render.contract import RasterInputs, RasterOutputs
-from rtgs2.render.projection import Projected, downsample_projection, project, view_colors
+from rtgs2.render.projection import Projected, project, view_colors
 
 
 def box_half_widths(
     proj: Projected,
     opacities: Tensor,  # [N] in (0, 1)
-    alpha_min: float = ALPHA_MIN,
 ) -> Tensor:  # [N, 2] pixels
     """Half-widths (x, y) of the box around each 2D mean where alpha can reach ALPHA_MIN.
 
     A pixel gets alpha >= ALPHA_MIN only where sigma <= ln(o / ALPHA_MIN), an ellipse whose
     bounding box has half-widths sqrt(2 ln(o / ALPHA_MIN) * cov_xx) and the same in y.
     """
-    level = torch.log((opacities / alpha_min).clamp_min(1.0))
+    level = torch.log((opacities / ALPHA_MIN).clamp_min(1.0))
     return torch.sqrt(2 * level.unsqueeze(-1) * proj.cov2d[:, [0, 2]])
 
 
@@ -47,15 +46,14 @@ def visible_on_screen(
     opacities: Tensor,  # [N] in (0, 1)
     width: int,
     height: int,
-    alpha_min: float = ALPHA_MIN,
 ) -> Tensor:
-    """[N] bool: Gaussians that can reach alpha >= ``alpha_min`` somewhere on the image (their
+    """[N] bool: Gaussians that can reach alpha >= ALPHA_MIN somewhere on the image (their
     ``box_half_widths`` box overlaps it). Tile-based backends bin by this box, so their output
     does not depend on tiling."""
-    hx, hy = box_half_widths(proj, opacities, alpha_min).unbind(-1)
+    hx, hy = box_half_widths(proj, opacities).unbind(-1)
     x, y = proj.means2d.unbind(-1)
     on = (x + hx > 0) & (x - hx < width) & (y + hy > 0) & (y - hy < height)
-    return proj.valid & (opacities >= alpha_min) & on
+    return proj.valid & (opacities >= ALPHA_MIN) & on
 
 
 def screen_radii(
@@ -74,7 +72,6 @@ def blend_weights(
     width: int,
     height: int,
     max_elements: int = 1 << 24,
-    alpha_min: float = ALPHA_MIN,
     t_stop: float = 0.0,
 ) -> tuple[Tensor, Iterator[Tensor]]:
     """Blending weights w = T·alpha of every visible Gaussian at every pixel centre, front to back.
@@ -83,7 +80,7 @@ def blend_weights(
         the visible Gaussians' ids in depth order [M], and an iterator over the weights [P, M]
         of successive chunks of P pixels (row-major; the last chunk may be shorter).
     """
-    keep = visible_on_screen(proj, opacities, width, height, alpha_min)
+    keep = visible_on_screen(proj, opacities, width, height)
     order = torch.argsort(torch.where(keep, proj.depths, torch.full_like(proj.depths, float("inf"))), stable=True)
     order = order[: int(keep.sum())]
     mu, con, op = proj.means2d[order], proj.conics[order], opacities[order]
@@ -97,7 +94,7 @@ def blend_weights(
             d = p[:, None, :] - mu[None]  # [P, M, 2]
             sigma = 0.5 * (con[:, 0] * d[..., 0] ** 2 + con[:, 2] * d[..., 1] ** 2) + con[:, 1] * d[..., 0] * d[..., 1]
             alpha = torch.clamp_max(op * torch.exp(-sigma), ALPHA_MAX)
-            alpha = torch.where((sigma < 0) | (alpha < alpha_min), torch.zeros_like(alpha), alpha)
+            alpha = torch.where((sigma < 0) | (alpha < ALPHA_MIN), torch.zeros_like(alpha), alpha)
             t_after = torch.cumprod(1 - alpha, dim=1)
             t_before = torch.cat([torch.ones_like(t_after[:, :1]), t_after[:, :-1]], dim=1)
             yield alpha * t_before * (t_after > T_MIN) * (t_before > t_stop)
@@ -111,7 +108,6 @@ def rasterize(
     values: Tensor,  # [N, C] anything to blend: colour, depth, features
     width: int,
     height: int,
-    alpha_min: float = ALPHA_MIN,
     t_stop: float = 0.0,
 ) -> tuple[Tensor, Tensor]:
     """Front-to-back alpha blending of every visible Gaussian at every pixel centre.
@@ -119,7 +115,7 @@ def rasterize(
     Returns:
         accumulated values [H, W, C] (no background) and alpha [H, W] (= 1 - final T).
     """
-    order, chunks = blend_weights(proj, opacities, width, height, alpha_min=alpha_min, t_stop=t_stop)
+    order, chunks = blend_weights(proj, opacities, width, height, t_stop=t_stop)
     val = values[order]
     out_v, out_a = [], []
     for w in chunks:
@@ -159,21 +155,11 @@ def render_reference(inputs: RasterInputs) -> RasterOutputs:
     opacities = torch.sigmoid(i.opacity_logits)
     cam_center = -i.world_to_cam[:3, :3].T @ i.world_to_cam[:3, 3]
     rgb = view_colors(i.means, i.sh, i.sh_degree, cam_center)
-    together = i.features is not None and i.feature_stride == 1
-    vals = [rgb, proj.depths.unsqueeze(-1)] + ([i.features] if together else [])
+    vals = [rgb, proj.depths.unsqueeze(-1)] + ([i.features] if i.features is not None else [])
     acc, alpha = rasterize(proj, opacities, torch.cat(vals, dim=-1), i.width, i.height, t_stop=i.stop_transmittance)
     with torch.no_grad():
         visible = visible_on_screen(proj, opacities, i.width, i.height)
         radii = screen_radii(proj, opacities, visible)
-    features = acc[..., 4:] if together else None
-    if i.features is not None and not together:
-        s = i.feature_stride
-        # the splats drawn at full resolution, with the coarse camera's blur and opacities
-        coarse, coarse_opacities = downsample_projection(proj, torch.where(visible, opacities, 0.0), s)
-        features, _ = rasterize(
-            coarse, coarse_opacities, i.features, -(-i.width // s), -(-i.height // s), alpha_min=ALPHA_MIN / s**2,
-            t_stop=i.stop_transmittance,
-        )  # the cut of numba_kernels_lowres.coarse_alpha_min
     gathered = gathered_weight = None
     if i.pixel_values is not None:
         gathered, gathered_weight = gather(proj, opacities, i.pixel_values)
@@ -181,7 +167,7 @@ def render_reference(inputs: RasterInputs) -> RasterOutputs:
         rgb=acc[..., :3],
         depth_acc=acc[..., 3],
         alpha=alpha,
-        features=features,
+        features=acc[..., 4:] if i.features is not None else None,
         visible=visible,
         radii=radii,
         gathered=gathered,
