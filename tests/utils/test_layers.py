@@ -3,7 +3,6 @@ the shared layers still load every shipped weights file strictly (same parameter
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -32,12 +31,12 @@ def test_mlp_keeps_timm_names() -> None:
 
 @pytest.mark.parametrize("path", sorted((WEIGHTS / "fusion" / "weights").glob("*.pt")), ids=lambda p: p.name)
 def test_shipped_fusion_weights_load_strictly(path: Path) -> None:
+    from rtgs2.fusion.io import read_fusion_file
     from rtgs2.fusion.vdvi import VARIANTS
 
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    config = json.loads(blob["config"])
+    config, state = read_fusion_file(path)  # fills in what files from before a config field lack
     model = VARIANTS[config.pop("size")](**config)
-    model.load_state_dict(blob["state_dict"], strict=True)
+    model.load_state_dict(state, strict=True)
 
 
 @pytest.mark.parametrize("path", sorted((WEIGHTS / "features" / "weights").glob("*.pt")), ids=lambda p: p.name)
