@@ -36,6 +36,7 @@ from rtgs2.utils.checkpoint import CheckpointStore
 from rtgs2.utils.distributed import DistInfo, init_distributed, shutdown_distributed
 from rtgs2.utils.errors import ConfigError, UserError
 from rtgs2.utils.git import git_commit
+from rtgs2.utils.machine import machine_description
 from rtgs2.utils.io import atomic_write_text, file_sha256
 from rtgs2.utils.lock import OutputLock, check_output_folder
 from rtgs2.utils.metrics_log import MetricsLog
@@ -450,6 +451,7 @@ def training_card(
         "steps": cfg.steps,
         "wall_time_s": float(last.get("seconds") or 0.0),
         "commit": git_commit(),
+        "machine": machine_description(),
         "metrics": {
             "final_train_loss": float(last.get("loss") or "nan"),
             "held_out_retrieval_top1": float(evals[-1]["eval_accuracy"]) if evals else None,

@@ -44,6 +44,7 @@ from rtgs2.utils.checkpoint import CheckpointStore
 from rtgs2.utils.distributed import DistInfo, init_distributed, shutdown_distributed
 from rtgs2.utils.errors import ConfigError, UserError
 from rtgs2.utils.git import git_commit
+from rtgs2.utils.machine import machine_description
 from rtgs2.utils.io import atomic_write_text, file_sha256
 from rtgs2.utils.lock import OutputLock, check_output_folder
 from rtgs2.utils.metrics_log import MetricsLog
@@ -395,6 +396,7 @@ class _Carder:
             "steps": step,
             "wall_time_s": seconds,
             "commit": git_commit(),
+            "machine": machine_description(),
             "metrics": {
                 "train_loss": float(np.mean(losses)) if losses else None,
                 "val": _named(metrics, run.class_names) if metrics else None,

@@ -128,6 +128,7 @@ def test_partial_build_trains_on_its_finished_scenes(synthrooms_mini, tmp_path):
     train_features(data, tmp_path / "done", cfg, progress=False, finished_only=True)
     card = json.loads((tmp_path / "done" / "weights.json").read_text())
     assert card["train_scenes"] == ["train_000"]
+    assert "CPU cores" in card["machine"]  # where it trained (2 cores and a GPU box differ by hours)
     # the command on the card picks the same scenes and config on the complete data set
     assert card["reproduce"].startswith("rtgs2 train features") and card["reproduce"].endswith("--max-scenes 1")
     assert "--steps 2 " in card["reproduce"] and "--num-correspondences 512" in card["reproduce"]

@@ -4,6 +4,7 @@ returns at once when finished, refuses what it must, and fine-tuning on another 
 
 import csv
 import json
+import platform
 import subprocess
 import sys
 from dataclasses import asdict, replace
@@ -64,6 +65,7 @@ def test_short_run_lowers_the_loss_and_writes_weights_with_cards(overfit):
     assert card["metrics"]["val"]["miou"] == pytest.approx(float(rows[-1]["val_miou"]), abs=1e-6)
     assert "rtgs2 train fusion --data" in card["reproduce"] and "--steps 150" in card["reproduce"]
     assert Path(card["data"]).is_absolute()  # a card read elsewhere still names its data
+    assert card["machine"].startswith(platform.machine()) and "CPU cores" in card["machine"]  # where it trained
     best_card = json.loads((out / "best.json").read_text())
     evals = {int(r["step"]): float(r["val_miou"]) for r in rows if r["val_miou"]}
     assert sorted(evals) == [75, 150] and best_card["steps"] == max(evals, key=evals.get)
