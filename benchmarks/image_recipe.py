@@ -14,7 +14,8 @@ rooms, which is the validation ``rtgs2 train fusion`` reports.
 
 Variants (``VARIANTS``): the shipped recipe (``base``: ConvNeXt blocks with layer scale 1e-6,
 lr 3e-4) and one change each: the learning rate, the layer scale's initial value, no CeCo, no
-augmentation, and a plain CNN encoder (3x3 convs, BatchNorm, ReLU; same widths and strides).
+augmentation (or a lighter one), a plain CNN encoder (3x3 convs, BatchNorm, ReLU; same widths and strides),
+and the ConvNeXt encoder behind the CNN's stem instead of its 4x4 patchify.
 Appends a dated table to RESULTS.md unless ``--no-append``.
 """
 
@@ -34,7 +35,8 @@ import tyro
 from rtgs2.data.readers.synthrooms import open_synthrooms
 from rtgs2.data.segmentation import confusion_matrix, segmentation_metrics
 from rtgs2.data.view_transforms import ViewSample
-from rtgs2.fusion.losses import FusionLoss, FusionLossConfig
+from rtgs2.fusion.loss_config import FusionLossConfig
+from rtgs2.fusion.losses import FusionLoss
 from rtgs2.fusion.vdvi import ConvNeXtBlock, VDVINet, build_fusion
 from rtgs2.train.config import FusionTrainConfig
 from rtgs2.train.fusion_data import augmentation, collate, load_fusion_scene, render_sample
@@ -47,8 +49,8 @@ class Variant:
     lr: float = 3e-4
     layer_scale: float = 1e-6
     ceco_weight: float = 0.4
-    augment: bool = True
-    encoder: str = "convnext"  # or "cnn"
+    augment: str = "full"  # "full" (the training's), "light" (zoom 0.9-1.2, no cutout) or "none"
+    encoder: str = "convnext"  # "cnn", or "convstem" (ConvNeXt blocks after the CNN's two 3x3 stride-2 convs)
 
 
 VARIANTS = {
@@ -59,8 +61,18 @@ VARIANTS = {
     "ls1": Variant(layer_scale=1.0),
     "ls1-lr1e-3": Variant(layer_scale=1.0, lr=1e-3),
     "noceco": Variant(ceco_weight=0.0),
-    "noaug": Variant(augment=False),
+    "noaug": Variant(augment="none"),
     "cnn": Variant(encoder="cnn", lr=1e-3),
+    "lr2e-3": Variant(lr=2e-3),
+    "lr3e-3-light": Variant(lr=3e-3, augment="light"),
+    "lr3e-3-light-noceco": Variant(lr=3e-3, augment="light", ceco_weight=0.0),
+    "cnn-lr3e-3-light": Variant(encoder="cnn", lr=3e-3, augment="light"),
+    "convstem-lr3e-3-light": Variant(encoder="convstem", lr=3e-3, augment="light"),
+}
+AUGMENT = {
+    "full": FusionTrainConfig(),
+    "light": FusionTrainConfig(zoom_min=0.9, zoom_max=1.2, cutout=0),
+    "none": FusionTrainConfig(zoom_min=1, zoom_max=1, flip=0, colour_jitter=0, cutout=0),
 }
 
 
@@ -76,6 +88,14 @@ class Config:
     seed: int = 0
     threads: int = 2
     append: bool = True
+
+
+def conv_stem(widths: tuple[int, ...]) -> nn.Module:
+    """Two 3x3 stride-2 convs with BatchNorm and ReLU (stride 4), the CNN encoder's stem."""
+    return nn.Sequential(
+        nn.Conv2d(3, widths[0] // 2, 3, 2, 1, bias=False), nn.BatchNorm2d(widths[0] // 2), nn.ReLU(inplace=True),
+        nn.Conv2d(widths[0] // 2, widths[0], 3, 2, 1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True),
+    )  # fmt: skip
 
 
 class BasicBlock(nn.Module):
@@ -102,7 +122,7 @@ class PlainCNNEncoder(nn.Module):
         def down(cin: int, cout: int) -> nn.Module:
             return nn.Sequential(nn.Conv2d(cin, cout, 3, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
-        self.stem = nn.Sequential(down(3, widths[0] // 2), down(widths[0] // 2, widths[0]))
+        self.stem = conv_stem(widths)
         self.stages = nn.ModuleList(
             nn.Sequential(*([down(widths[i - 1], widths[i])] if i else []), *(BasicBlock(widths[i]) for _ in range(d)))
             for i, d in enumerate(depths)
@@ -121,6 +141,8 @@ def build(variant: Variant, num_classes: int) -> VDVINet:
     model = build_fusion("small", "image", num_classes=num_classes)
     if variant.encoder == "cnn":
         model.vd = PlainCNNEncoder(model.size.vd_depths, model.size.vd_widths)
+    elif variant.encoder == "convstem":
+        model.vd.stem = conv_stem(model.size.vd_widths)
     for m in model.modules():
         if isinstance(m, ConvNeXtBlock):
             m.gamma.data.fill_(variant.layer_scale)
@@ -144,8 +166,7 @@ def run(cfg: Config, name: str, train: list[ViewSample], held_out: list[ViewSamp
     model = build(variant, num_classes)
     loss_fn = FusionLoss(FusionLossConfig(ceco_weight=variant.ceco_weight), num_classes, model.embedding_dim)
     opt = torch.optim.AdamW(model.parameters(), lr=variant.lr, weight_decay=0.01)
-    augment = augmentation(FusionTrainConfig() if variant.augment else FusionTrainConfig(
-        zoom_min=1, zoom_max=1, flip=0, colour_jitter=0, cutout=0))  # fmt: skip
+    augment = augmentation(AUGMENT[variant.augment])
     rng = np.random.default_rng(cfg.seed)
     warmup = cfg.steps // 10
     accs, t0 = [], time.perf_counter()

@@ -39,6 +39,7 @@ from rich.progress import track
 from rtgs2.data.readers.synthrooms import DONE, list_scenes, open_scene, synthrooms_label_map
 from rtgs2.data.segmentation import confusion_with_unlabelled, segmentation_metrics
 from rtgs2.data.views import IGNORE_LABEL
+from rtgs2.demo_config import DEMO_DATA_SEED, DEMO_PRESET, DEMO_VIEWS
 from rtgs2.fusion.io import fusion_weights_path
 from rtgs2.pipeline.draw import gif_frame, legend, to_uint8, write_gif
 from rtgs2.pipeline.segmenter import FrameRate, FrameTimer, Segmenter
@@ -49,9 +50,6 @@ from rtgs2.utils.errors import ConfigError, Rtgs2Error
 from rtgs2.utils.io import atomic_write_text
 from rtgs2.utils.lock import check_output_folder
 
-DEMO_PRESET = "v1"  # the rooms the shipped model was trained on
-DEMO_DATA_SEED = 1  # v1 is data set seed 0: seed 1's rooms are none of v1's (checked in run_demo)
-DEMO_VIEWS = 50  # views segmented: every 2nd of the room's 100
 SHEET_VIEWS = 6  # columns of the contact sheet
 GIF_FPS = 8
 MARKER = "demo.gif"  # the first file a demo writes into its folder

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Optional
+from typing import Annotated, ClassVar, Optional
 
 import tyro
 
 from rtgs2.cli.common import subcommands
+from rtgs2.data.check_config import DataCheckConfig  # a plain dataclass: no torch
 
 
 @dataclass
@@ -25,17 +26,12 @@ class DataCheck:
     """Label set name or LabelMap JSON path (default: the format's own; see `rtgs2 data list`)."""
     split_scenes: Optional[str] = None
     """Scene split name or JSON path (e.g. replica_rtgs2)."""
-    frame_stride: int = 1
-    """Keep every n-th frame of each scene."""
-    num_pairs: int = 4
-    """View pairs per scene in the pose check."""
-    max_label_frames: int = 50
-    """Frames per scene read for the label histogram (evenly spaced)."""
+    config: Annotated[DataCheckConfig, tyro.conf.arg(name="")] = DataCheckConfig()
 
     def main(self) -> None:
         from rtgs2.data.check import run_data_check
 
-        run_data_check(self.path, self.out, self.label_set, self.split_scenes, self.frame_stride, self.num_pairs, self.max_label_frames)
+        run_data_check(self.path, self.out, self.label_set, self.split_scenes, self.config)
 
 
 @dataclass

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from rtgs2.demo_config import DEMO_DATA_SEED, DEMO_VIEWS  # plain constants: no torch
+
 
 @dataclass
 class Demo:
@@ -19,9 +21,9 @@ class Demo:
     """Fusion weights (default: the shipped SynthRooms model)."""
     feature_weights: Optional[Path] = None
     """Feature-network weights (default: those on the fusion model's card, else the shipped ones)."""
-    num_views: int = 50
+    num_views: int = DEMO_VIEWS
     """Views segmented, evenly spaced along the room's 100-view loop."""
-    seed: int = 1
+    seed: int = DEMO_DATA_SEED
     """Data set seed of the room (SynthRooms v1 is seed 0: any other gives rooms v1 does not hold)."""
 
     def main(self) -> None:

@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import tyro
 
 from rtgs2.train.config import FINETUNE, FusionTrainConfig  # plain dataclasses: no torch
+from rtgs2.utils.errors import ConfigError
 
 
 @dataclass
@@ -69,6 +70,9 @@ class Finetune:
 
         from rtgs2.train.finetune import finetune
 
-        cfg = replace(FINETUNE, lr=self.lr, batch_size=self.batch_size, seed=self.seed, num_threads=self.num_threads)
+        try:
+            cfg = replace(FINETUNE, lr=self.lr, batch_size=self.batch_size, seed=self.seed, num_threads=self.num_threads)
+        except ConfigError as e:  # the field is this command's flag of the same name
+            raise ConfigError(self, e.field, e.detail) from None
         last = finetune(self.scene, self.weights, self.steps, self.out, cfg=cfg, feature_weights=self.feature_weights)
         print(f"fine-tuned fusion weights: {last} (card: {last.with_suffix('.json')})")

@@ -17,11 +17,11 @@ import numpy as np
 import torch
 from PIL import Image
 
+from rtgs2.data.check_config import DataCheckConfig
 from rtgs2.data.open import OpenedDataset, open_dataset
 from rtgs2.data.readers.common import OPENGL_TO_OPENCV, SceneInfo
 from rtgs2.data.views import IGNORE_LABEL, SceneViews
 from rtgs2.scene.camera import Camera
-from rtgs2.utils.errors import ConfigError
 from rtgs2.utils.io import atomic_write_text
 from rtgs2.utils.lock import check_output_folder
 
@@ -185,21 +185,21 @@ def _label_histogram(views: SceneViews, max_frames: int) -> dict[str, int]:
 
 
 def check_scene(
-    views: SceneViews, info: SceneInfo | None = None, num_pairs: int = 4, max_label_frames: int = 50
+    views: SceneViews, info: SceneInfo | None = None, cfg: DataCheckConfig = DataCheckConfig()
 ) -> tuple[SceneCheck, list[tuple[PairCheck, dict]]]:
-    """Frame counts, label histogram (over up to ``max_label_frames`` evenly spaced frames),
-    unknown label ids and the pose check over ``num_pairs`` evenly spaced views."""
+    """Frame counts, label histogram (over up to ``cfg.max_label_frames`` evenly spaced frames),
+    unknown label ids and the pose check over ``cfg.num_pairs`` evenly spaced views."""
     info = info or SceneInfo("unknown", Path("."))
     out = SceneCheck(
         views.name, len(views), len(views.indices("train")), len(views.indices("test")),
         dict(info.dropped_frames), list(info.warnings),
     )  # fmt: skip
     if views.labels is not None:
-        out.label_histogram = _label_histogram(views, max_label_frames)
+        out.label_histogram = _label_histogram(views, cfg.max_label_frames)
         out.unknown_label_ids = dict(sorted(info.unknown_label_ids.items()))
     drawn = []
     if views.depths is not None and len(views) > 1:
-        srcs = np.unique(np.linspace(0, len(views) - 1, min(num_pairs, len(views))).round().astype(int))
+        srcs = np.unique(np.linspace(0, len(views) - 1, min(cfg.num_pairs, len(views))).round().astype(int))
         for s in srcs:
             d = choose_neighbour(views, int(s))
             if d is not None:
@@ -277,11 +277,11 @@ def draw_pairs(views: SceneViews, drawn: list[tuple[PairCheck, dict]], path: Pat
     return path
 
 
-def check_dataset(ds: OpenedDataset, out_dir: Path | None = None, num_pairs: int = 4, max_label_frames: int = 50) -> list[SceneCheck]:
+def check_dataset(ds: OpenedDataset, out_dir: Path | None = None, cfg: DataCheckConfig = DataCheckConfig()) -> list[SceneCheck]:
     """:func:`check_scene` on every scene; with ``out_dir``, a ``<scene>_reprojection.png`` each."""
     checks = []
     for views in ds.scenes:
-        chk, drawn = check_scene(views, ds.infos.get(views.name), num_pairs, max_label_frames)
+        chk, drawn = check_scene(views, ds.infos.get(views.name), cfg)
         if out_dir is not None and drawn:
             draw_pairs(views, drawn, Path(out_dir) / f"{views.name}_reprojection.png")
         checks.append(chk)
@@ -289,17 +289,14 @@ def check_dataset(ds: OpenedDataset, out_dir: Path | None = None, num_pairs: int
 
 
 def run_data_check(path: Path, out_dir: Path, label_set: str | None = None, split_scenes: str | None = None,
-                   frame_stride: int = 1, num_pairs: int = 4, max_label_frames: int = 50) -> list[SceneCheck]:  # fmt: skip
+                   cfg: DataCheckConfig = DataCheckConfig()) -> list[SceneCheck]:  # fmt: skip
     """Open ``path``, check every scene, print a report (rich) and write reprojection PNGs to ``out_dir``."""
     from rich.console import Console
     from rich.table import Table
 
-    for name, value in (("num_pairs", num_pairs), ("max_label_frames", max_label_frames)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(None, name, f"must be a positive integer, got {value!r}")
     check_output_folder(out_dir, MARKER, "an rtgs2 data check output")
     console = Console()
-    ds = open_dataset(path, label_set=label_set, split_scenes=split_scenes, frame_stride=frame_stride)
+    ds = open_dataset(path, label_set=label_set, split_scenes=split_scenes, frame_stride=cfg.frame_stride)
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out_dir / MARKER, json.dumps({"data": str(Path(path).resolve()), "format": ds.format}) + "\n")
     console.print(f"[bold]{path}[/]: format {ds.format}, {len(ds.scenes)} scenes, label set {ds.label_set}")
@@ -307,7 +304,7 @@ def run_data_check(path: Path, out_dir: Path, label_set: str | None = None, spli
         console.print(
             f"  split {split}: {len(names)} scenes" + (f", missing {ds.missing_scenes[split]}" if split in ds.missing_scenes else "")
         )
-    checks = check_dataset(ds, out_dir, num_pairs, max_label_frames)
+    checks = check_dataset(ds, out_dir, cfg)
     table = Table("scene", "frames", "train", "test", "dropped", "pose err (median rel)", "pose check")
     for c in checks:
         err = "-" if c.pose_error is None else f"{c.pose_error:.4f}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from rtgs2.train.config import FeatureTrainConfig, FusionTrainConfig
 

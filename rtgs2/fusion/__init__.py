@@ -12,7 +12,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "VDVINet": "rtgs2.fusion.vdvi",
     "build_fusion": "rtgs2.fusion.vdvi",
     "FusionLoss": "rtgs2.fusion.losses",
-    "FusionLossConfig": "rtgs2.fusion.losses",
+    "FusionLossConfig": "rtgs2.fusion.loss_config",
     "BackboneLoadReport": "rtgs2.fusion.io",
     "load_backbone_weights": "rtgs2.fusion.io",
     "load_fusion": "rtgs2.fusion.io",

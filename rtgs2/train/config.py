@@ -6,6 +6,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Literal, Optional
 
+from rtgs2.fusion.loss_config import FusionLossConfig
 from rtgs2.utils.errors import ConfigError, check, check_non_negative, check_numbers, check_positive
 
 
@@ -138,16 +139,13 @@ class FusionTrainConfig:
     """Linear warm-up steps."""
     grad_clip: float = 1.0
     """Gradient-norm clip; 0 = none."""
-    label_smoothing: float = 0.1
+    label_smoothing: float = FusionLossConfig.label_smoothing
     """Label smoothing of the cross-entropy (fraction of the target mass spread over all classes, 0-1)."""
-    ceco: bool = True
-    """Add the CeCo term (class centres pulled to a simplex ETF)."""
-    ceco_weight: float = 0.4
-    """Weight of the CeCo term."""
-    depth_head: bool = False
-    """Also predict depth, supervised by the Gaussians' rendered depth."""
-    depth_weight: float = 0.1
-    """Weight of the depth head's L1 loss (metres), with --depth-head."""
+    ceco_weight: float = FusionLossConfig.ceco_weight
+    """Weight of the CeCo term (class centres pulled to a simplex ETF); 0 = off."""
+    depth_weight: float = FusionLossConfig.depth_weight
+    """Weight of the L1 loss (metres) of a depth head, which the network gets when this is > 0
+    (supervised by the Gaussians' rendered depth); 0 = no depth head."""
     colour_jitter: float = 0.3
     """Brightness, contrast and saturation jitter of Î, fraction (0 = off)."""
     flip: float = 0.5
@@ -192,13 +190,14 @@ class FusionTrainConfig:
         check(self, self.size in ("small", "paper"), "size", "'small' or 'paper'")
         check(self, self.inputs in ("both", "image", "features"), "inputs", "'both', 'image' or 'features'")
 
-    def loss_weights(self) -> dict[str, float]:
-        """The arguments of ``rtgs2.fusion.FusionLossConfig`` these fields ask for (kept torch-free here)."""
-        return {
-            "label_smoothing": self.label_smoothing,
-            "ceco_weight": self.ceco_weight if self.ceco else 0.0,
-            "depth_weight": self.depth_weight if self.depth_head else 0.0,
-        }
+    @property
+    def depth_head(self) -> bool:
+        """Whether the network predicts depth (it does when its loss has a weight)."""
+        return self.depth_weight > 0
+
+    def loss(self) -> FusionLossConfig:
+        """The loss terms these fields ask for."""
+        return FusionLossConfig(self.label_smoothing, self.ceco_weight, depth_weight=self.depth_weight)
 
 
 FINETUNE = FusionTrainConfig(lr=1e-4, warmup_steps=10, checkpoint_every=50, eval_every=0)

@@ -89,8 +89,10 @@ def finetune_views(
     config, _ = read_fusion_file(weights)
     # a short fine-tune warms up over at most a tenth of its steps (not the preset's fixed count)
     warmup = min(cfg.warmup_steps, steps // 10)
+    # the network comes from the file; a depth head it lacks cannot be trained
+    depth_weight = cfg.depth_weight if config["depth_head"] else 0.0
     cfg = replace(
-        cfg, steps=steps, warmup_steps=warmup, size=config["size"], inputs=config["inputs"], depth_head=config["depth_head"]
+        cfg, steps=steps, warmup_steps=warmup, size=config["size"], inputs=config["inputs"], depth_weight=depth_weight
     )
     run = FusionRun(
         kind="finetune", data=data, train=[scene], val=[scene], class_names=list(class_names),

@@ -33,7 +33,7 @@ from rtgs2.features.cache import FeatureCache
 from rtgs2.features.io import SHIPPED as SHIPPED_FEATURES
 from rtgs2.features.io import resolve_feature_weights
 from rtgs2.fusion.io import load_backbone_weights, load_fusion, save_fusion
-from rtgs2.fusion.losses import FusionLoss, FusionLossConfig
+from rtgs2.fusion.losses import FusionLoss
 from rtgs2.fusion.vdvi import FusionOutput, VDVINet, build_fusion
 from rtgs2.train.card import config_flags, launcher
 from rtgs2.train.config import FusionTrainConfig, warmup_of
@@ -282,7 +282,7 @@ def _train(run: FusionRun, out: Path, cfg: FusionTrainConfig, dist: DistInfo, pr
     val_names = [v.name for v in run.val]
     val = [s for s in scenes if s.name in val_names and s.held_out_views]
     model = _model(run, cfg, progress).to(device)
-    loss_fn = FusionLoss(FusionLossConfig(**cfg.loss_weights()), model.num_classes, model.embedding_dim).to(device)
+    loss_fn = FusionLoss(cfg.loss(), model.num_classes, model.embedding_dim).to(device)
     optimizer = _optimizer(model, cfg)
     start, elapsed, best_miou, best_step = 0, 0.0, -1.0, 0
     if saved is not None:

@@ -57,6 +57,8 @@ def one_line_error(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         (["train", "fusion", "--data", "/nonexistent", "--out", "{tmp}/o", "--inputs", "image"], "/nonexistent"),
         (["finetune", "--scene", "{tmp}", "--weights", "{tmp}/no.pt", "--steps", "1", "--out", "{tmp}/o"], "{tmp}/no.pt"),
         (["finetune", "--scene", "{tmp}", "--weights", "{tmp}/file", "--steps", "0", "--out", "{tmp}/o"], "--steps"),
+        (["finetune", "--scene", "{tmp}", "--weights", "{tmp}/file", "--steps", "1", "--out", "{tmp}/o", "--lr", "-1"], "--lr"),
+        (["data", "check", "{tmp}", "--num-pairs", "0"], "--num-pairs"),
         # configs of two-level commands reject values inside tyro's parse (it used to print a box)
         (["train", "features", "--data", "{tmp}", "--out", "{tmp}/o", "--steps", "0"], "--steps"),
         (["train", "features", "--data", "{tmp}", "--out", "{tmp}/o", "--temperature", "nan"], "--temperature"),

@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from rtgs2.data import open_dataset
+from rtgs2.data.check_config import DataCheckConfig
 from rtgs2.data.check import POSE_REL_TOL, check_dataset, check_scene, choose_neighbour, reproject, run_data_check
 from tests.data import fixture_writers as fw
 
@@ -62,7 +63,7 @@ def test_pose_check_on_shuffled_views(src, tmp_path):
 def test_check_scannet_counts_labels_and_drops(src, tmp_path):
     fw.write_scannet(src, tmp_path, inf_pose=3)
     ds = open_dataset(tmp_path)
-    chk, drawn = check_scene(ds.scenes[0], ds.infos["scene0000_00"], max_label_frames=100)
+    chk, drawn = check_scene(ds.scenes[0], ds.infos["scene0000_00"], DataCheckConfig(max_label_frames=100))
     assert (chk.num_frames, chk.num_train, chk.num_test) == (9, 7, 2)
     assert chk.dropped_frames == {"non-finite pose": 1}
     assert chk.unknown_label_ids == {fw.SCANNET_UNKNOWN_RAW: 16}
@@ -103,12 +104,13 @@ def test_cli_data_check_and_list(src, tmp_path, monkeypatch, capsys):
     assert "replica_rtgs2_46" in capsys.readouterr().out
 
 
-def test_run_data_check_rejects_bad_counts_and_strides(src, tmp_path):
-    fw.write_replica(src, tmp_path / "d", split_at=2)
-    for kw, name in ((dict(frame_stride=0), "frame_stride"), (dict(num_pairs=0), "num_pairs"), (dict(max_label_frames=-1), "max_label_frames")):
-        with pytest.raises(ValueError, match=f"{name} must be a positive integer"):
-            run_data_check(tmp_path / "d", tmp_path / "out", **kw)
-    assert not (tmp_path / "out").exists()
+def test_data_check_config_rejects_bad_counts_and_strides():
+    bad = ((dict(frame_stride=0), "frame_stride must be positive"), (dict(num_pairs=0), "num_pairs must be positive"),
+           (dict(max_label_frames=-1), "max_label_frames must be positive"), (dict(num_pairs=2.5), "num_pairs must be an integer"),
+           (dict(frame_stride=True), "frame_stride must be an integer"))  # fmt: skip
+    for kw, message in bad:
+        with pytest.raises(ValueError, match=message):
+            DataCheckConfig(**kw)
 
 
 def test_data_check_writes_only_into_its_own_or_an_empty_folder(src, tmp_path):

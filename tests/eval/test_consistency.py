@@ -77,7 +77,7 @@ def test_shuffled_labels_agree_at_chance():
 
 
 def test_points_hidden_in_b_are_not_compared():
-    (da, pa, slab_in_a), (db, pb, slab_in_b) = cast(cam_a(), [SLAB_BOX]), cast(cam_b(), [SLAB_BOX])
+    (da, _, slab_in_a), (db, _, slab_in_b) = cast(cam_a(), [SLAB_BOX]), cast(cam_b(), [SLAB_BOX])
     assert not slab_in_a.any() and slab_in_b.sum() > 100  # the scene does what SLAB_BOX says
     la = np.zeros((H, W), np.uint8)  # A sees only floor
     lb = np.where(slab_in_b.numpy(), SLAB, FLOOR).astype(np.uint8)

@@ -1,5 +1,4 @@
 import numpy as np
-import torch
 
 from rtgs2.data.views import IGNORE_LABEL
 from rtgs2.eval.probe import gaussian_labels, half_split, linear_probe

@@ -8,7 +8,6 @@ import torch
 from rtgs2.render import render
 from rtgs2.render.constants import ALPHA_MAX, COV2D_BLUR
 from rtgs2.scene import Camera, GaussianScene
-from rtgs2.scene.sh import rgb_to_sh_dc
 
 
 def camera(width=9, height=9, f=10.0):
