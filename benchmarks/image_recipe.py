@@ -15,7 +15,8 @@ rooms, which is the validation ``rtgs2 train fusion`` reports.
 Variants (``VARIANTS``): the shipped recipe (``base``: ConvNeXt blocks with layer scale 1e-6,
 lr 3e-4) and one change each: the learning rate, the layer scale's initial value, no CeCo, no
 augmentation (or a lighter one), a plain CNN encoder (3x3 convs, BatchNorm, ReLU; same widths and strides),
-and the ConvNeXt encoder behind the CNN's stem instead of its 4x4 patchify.
+the ConvNeXt encoder behind the CNN's stem instead of its 4x4 patchify, and the network's own
+ResNet Enc_VD (``VDVISize.vd_block="resnet"``: stride-2 blocks instead of separate convs).
 Appends a dated table to RESULTS.md unless ``--no-append``.
 """
 
@@ -50,7 +51,7 @@ class Variant:
     layer_scale: float = 1e-6
     ceco_weight: float = 0.4
     augment: str = "full"  # "full" (the training's), "light" (zoom 0.9-1.2, no cutout) or "none"
-    encoder: str = "convnext"  # "cnn", or "convstem" (ConvNeXt blocks after the CNN's two 3x3 stride-2 convs)
+    encoder: str = "convnext"  # "cnn", "convstem" (ConvNeXt blocks after the CNN's two 3x3 stride-2 convs) or "resnet"
 
 
 VARIANTS = {
@@ -68,6 +69,7 @@ VARIANTS = {
     "lr3e-3-light-noceco": Variant(lr=3e-3, augment="light", ceco_weight=0.0),
     "cnn-lr3e-3-light": Variant(encoder="cnn", lr=3e-3, augment="light"),
     "convstem-lr3e-3-light": Variant(encoder="convstem", lr=3e-3, augment="light"),
+    "resnet-lr3e-3-light": Variant(encoder="resnet", lr=3e-3, augment="light"),
 }
 AUGMENT = {
     "full": FusionTrainConfig(),
@@ -138,7 +140,8 @@ class PlainCNNEncoder(nn.Module):
 
 
 def build(variant: Variant, num_classes: int) -> VDVINet:
-    model = build_fusion("small", "image", num_classes=num_classes)
+    block = "resnet" if variant.encoder == "resnet" else "convnext"
+    model = build_fusion("small", "image", num_classes=num_classes, vd_block=block)
     if variant.encoder == "cnn":
         model.vd = PlainCNNEncoder(model.size.vd_depths, model.size.vd_widths)
     elif variant.encoder == "convstem":

@@ -37,7 +37,9 @@ PRESETS: dict[str, ReproducePreset] = {
     "v1": ReproducePreset(
         data="v1",
         features=FeatureTrainConfig(steps=5000, warmup_steps=200, temperature=1.0, checkpoint_every=50, eval_every=500),
-        fusion=FusionTrainConfig(steps=5000, lr=3e-4, checkpoint_every=100, eval_every=500),
+        # the recipe of the shipped v1 model (a ConvNeXt Enc_VD, the heavier augmentation)
+        fusion=FusionTrainConfig(steps=5000, lr=3e-4, vd_block="convnext", zoom_min=0.75, zoom_max=1.5, cutout=0.25,
+                                 checkpoint_every=100, eval_every=500),  # fmt: skip
         finetune_steps=300,
         minutes={"data": 100, "features": 210, "fusion-both": 170, "fusion-image": 120, "fusion-features": 140,
                  "eval": 90},  # fmt: skip
@@ -60,8 +62,9 @@ PRESETS: dict[str, ReproducePreset] = {
 
 # The same chain on SynthRooms v2 (rooms that look like real ones), on its 32 train rooms, sized
 # for 2 cores: features with the geometric-context target beside the contrastive loss (the
-# probe on v1 rooms is the reason for temperature 1.0); each fusion variant 3000 steps at the
-# learning rate the image-only sweep chose (FusionTrainConfig.lr). Step minutes are estimates;
+# probe on v1 rooms is the reason for temperature 1.0); each fusion variant 3000 steps with the
+# recipe the image-only sweeps chose (FusionTrainConfig's defaults: a ResNet Enc_VD, lr 3e-3,
+# light augmentation; benchmarks/image_recipe.py). Step minutes are estimates;
 # the trainings' own cards record what they took.
 PRESETS["v2"] = ReproducePreset(
     data="v2",

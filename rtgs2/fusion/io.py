@@ -95,8 +95,10 @@ def read_fusion_file(path: str | Path) -> tuple[dict, dict[str, Tensor]]:
         raise CheckpointError(f"{path}: damaged fusion weights file ({e})") from e
     if config.get("size") not in VARIANTS:
         raise CheckpointError(f"{path}: unknown fusion size {config.get('size')!r} (known: {', '.join(VARIANTS)})")
-    # files from before VDVISize.feature_stride read Z at the image's resolution
+    # files from before VDVISize.feature_stride read Z at the image's resolution; those from
+    # before VDVISize.vd_block have a ConvNeXt Enc_VD
     config.setdefault("feature_stride", 1)
+    config.setdefault("vd_block", "convnext")
     return config, state
 
 
@@ -155,7 +157,11 @@ def _load_state(model: VDVINet, state: Mapping[str, Tensor], path: str | Path) -
 # ------------------------------------------------------------------------- backbone weights
 
 # name prefixes of a user's file -> of this model (timm's ConvNeXt; transformers' SegFormer encoder)
-_BACKBONE_PREFIXES = {"stem.": "vd.stem.", "stages.": "vd.stages.", "encoder.": "vi."}
+_BACKBONE_PREFIXES = {
+    "stem.": "vd.stem.", "stages.": "vd.stages.",  # timm convnext_*
+    "conv1.": "vd.conv1.", "bn1.": "vd.bn1.", **{f"layer{i}.": f"vd.layer{i}." for i in range(1, 5)},  # timm resnet*
+    "encoder.": "vi.",  # transformers SegFormer
+}  # fmt: skip
 # wrappers: DDP, SegformerForSemanticSegmentation
 _STRIP = ("module.", "segformer.")
 
@@ -214,7 +220,8 @@ def _model_key(key: str) -> str | None:
 def load_backbone_weights(model: VDVINet, path: str | Path) -> BackboneLoadReport:
     """Set the encoders' parameters from an ImageNet state dict, matched by name and shape.
 
-    Reads a timm ``convnext_tiny`` state dict (``stem.*``, ``stages.*``) for Enc_VD and a
+    Reads a timm ``convnext_tiny`` state dict (``stem.*``, ``stages.*``; or a timm ``resnet*``
+    one, ``conv1.*``, ``layer1.*``, ..., for a ResNet Enc_VD) for Enc_VD and a
     transformers ``SegformerModel`` / ``SegformerForSemanticSegmentation`` mit-b0 state dict
     (``[segformer.]encoder.*``) for Enc_VI, as a torch file (or ``.safetensors`` when that
     package is installed); both may be in one file. Tensors of another shape (a narrower size,

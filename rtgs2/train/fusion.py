@@ -227,8 +227,9 @@ def _model(run: FusionRun, cfg: FusionTrainConfig, progress: bool) -> VDVINet:
     if run.init_weights is not None:
         return load_fusion(run.init_weights).train()  # loaded in eval mode
     torch.manual_seed(cfg.seed)
+    size = {"vd_block": cfg.vd_block} if cfg.vd_block is not None else {}
     model = build_fusion(
-        cfg.size, cfg.inputs, num_classes=len(run.class_names), depth_head=cfg.depth_head, class_names=run.class_names
+        cfg.size, cfg.inputs, num_classes=len(run.class_names), depth_head=cfg.depth_head, class_names=run.class_names, **size
     )
     if cfg.backbone_weights:
         report = load_backbone_weights(model, cfg.backbone_weights)

@@ -56,9 +56,9 @@ def test_weights_that_do_not_fit_name_the_keys(tmp_path: Path) -> None:
     save_fusion(model, path)
     payload = torch.load(path, weights_only=True)
     payload["state_dict"]["decode_head.classifier.weight"] = torch.zeros(9, 64)
-    del payload["state_dict"]["vd.stem.0.bias"]
+    del payload["state_dict"]["vd.bn1.bias"]
     torch.save(payload, path)
-    expected = r"missing 1 \(vd\.stem\.0\.bias\).*decode_head\.classifier\.weight \[9, 64\] vs \[4, 64\]"
+    expected = r"missing 1 \(vd\.bn1\.bias\).*decode_head\.classifier\.weight \[9, 64\] vs \[4, 64\]"
     with pytest.raises(CheckpointMismatchError, match=expected):
         load_fusion(path)
 
@@ -112,6 +112,17 @@ TIMM_CONVNEXT_TINY = {
     "stages.2.blocks.8.norm.weight": [384],
     "stages.3.blocks.2.mlp.fc1.weight": [3072, 768],
     "stages.3.blocks.2.mlp.fc2.bias": [768],
+}
+TIMM_RESNET = {  # a resnet18d-like file: deep stem, basic blocks, stride-2 blocks with a projection
+    "conv1.0.weight": [32, 3, 3, 3],
+    "conv1.1.running_var": [32],
+    "bn1.weight": [64],
+    "layer1.0.conv1.weight": [64, 64, 3, 3],
+    "layer1.0.bn2.bias": [64],
+    "layer2.0.downsample.0.weight": [128, 64, 1, 1],
+    "layer2.0.downsample.1.running_mean": [128],
+    "layer3.2.conv2.weight": [256, 256, 3, 3],
+    "layer4.0.bn1.num_batches_tracked": [],
 }
 HF_MIT_B0 = {
     "encoder.patch_embeddings.0.proj.weight": [32, 3, 7, 7],
@@ -179,6 +190,24 @@ def test_backbone_weights_load_by_name(paper: VDVINet, tmp_path: Path) -> None:
     # the decoder and psi are not backbone parameters and stay as they were
     assert all(torch.equal(own[k], before[k]) for k in own if k.startswith(("decode_head.", "fuse.")))
     assert torch.equal(own["vi.patch_embeddings.0.proj.weight"], before["vi.patch_embeddings.0.proj.weight"])
+
+
+def test_resnet_enc_vd_loads_timm_resnet_names(tmp_path: Path) -> None:
+    model = build_fusion("small", "image", num_classes=K, vd_widths=(64, 128, 256, 512))
+    own = model.state_dict()
+    for key, shape in TIMM_RESNET.items():
+        assert list(own["vd." + key].shape) == shape, key
+    resnet = full_state_dict(model, "vd.", "")
+    resnet = {k: v.float() for k, v in resnet.items() if v.dtype.is_floating_point}
+    resnet["conv1.6.weight"] = torch.zeros(64, 32, 3, 3)  # resnet18d's third stem conv: this stem has two
+    resnet["fc.weight"] = torch.zeros(1000, 512)
+    path = tmp_path / "resnet.pth"
+    torch.save(resnet, path)
+    report = load_backbone_weights(model, path)
+    assert sorted(report.skipped) == ["conv1.6.weight: this model (inputs='image') has no vd.conv1.6.weight",
+                                      "fc.weight: not an encoder parameter"]  # fmt: skip
+    assert torch.equal(model.state_dict()["vd.layer3.2.conv2.weight"], resnet["layer3.2.conv2.weight"])
+    assert torch.equal(model.state_dict()["vd.layer2.0.downsample.1.running_mean"], resnet["layer2.0.downsample.1.running_mean"])
 
 
 def test_backbone_weights_that_match_nothing_raise(tmp_path: Path) -> None:

@@ -55,7 +55,7 @@ def test_variant_shapes_and_gradients(size: str, inputs: str) -> None:
 
 
 def test_inputs_switch_builds_only_the_needed_encoders() -> None:
-    image_only = build_fusion("small", "image", num_classes=K)
+    image_only = build_fusion("small", "image", num_classes=K).eval()  # BatchNorm: a 1 x 1 map at stride 32
     features_only = build_fusion("small", "features", num_classes=K)
     both = build_fusion("small", "both", num_classes=K)
     assert image_only.vi is None and image_only.fuse is None and image_only.vd is not None
@@ -182,6 +182,8 @@ def test_variants_are_named_once() -> None:
         ("vi_mlp_ratio", 1.5),
         ("decoder_dropout", 1.0),
         ("feature_stride", 2),
+        ("vd_block", "vit"),
+        ("vd_depths", (1, 0, 3, 1)),  # a ResNet stage starts with its downsampling block
     ],
 )
 def test_a_bad_size_value_raises_naming_the_field(field: str, value: object) -> None:
@@ -226,3 +228,36 @@ def test_z_at_a_quarter_or_at_full_resolution(inputs: str, tmp_path) -> None:
     assert loaded.feature_stride == 1
     with torch.no_grad():
         assert torch.equal(loaded(image, z_full), expected)
+
+
+def test_the_enc_vd_block_types_and_files_from_before_the_option(tmp_path) -> None:
+    """small's Enc_VD is a ResNet (BatchNorm; running statistics move in training only), paper's
+    a ConvNeXt; either builds for either size, and a saved config without ``vd_block`` (the
+    files from before the option) loads as a ConvNeXt."""
+    from rtgs2.fusion.io import FORMAT, load_fusion
+    from rtgs2.fusion.vdvi import ConvNeXtEncoder, ResNetEncoder
+
+    torch.manual_seed(0)
+    resnet = build_fusion("small", "image", num_classes=K)
+    convnext = build_fusion("small", "image", num_classes=K, vd_block="convnext")
+    assert isinstance(resnet.vd, ResNetEncoder) and isinstance(convnext.vd, ConvNeXtEncoder)
+    assert isinstance(build_fusion("paper", "image", num_classes=K).vd, ConvNeXtEncoder)
+    assert resnet.config["vd_block"] == "resnet" and convnext.config["vd_block"] == "convnext"
+    image, _ = make_inputs(B=2, H=64, W=96)
+    stats = resnet.vd.bn1.running_mean.clone()
+    resnet.eval()
+    with torch.no_grad():
+        resnet(image)
+    assert torch.equal(resnet.vd.bn1.running_mean, stats)
+    resnet.train()
+    resnet(image).sum().backward()
+    assert not torch.equal(resnet.vd.bn1.running_mean, stats)
+    assert resnet.vd.layer4[0].conv1.weight.grad.abs().sum() > 0
+    config = dict(convnext.config)
+    del config["vd_block"]
+    path = tmp_path / "old.pt"
+    torch.save({"format": FORMAT, "config": json.dumps(config), "state_dict": convnext.state_dict()}, path)
+    loaded = load_fusion(path)
+    assert isinstance(loaded.vd, ConvNeXtEncoder)
+    with torch.no_grad():
+        assert torch.equal(loaded(image), convnext.eval()(image))
