@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
+
+import tyro
 
 from rtgs2.cli.common import FrameArg, FrameOptions
+from rtgs2.pipeline.view_defaults import LIFT_VIEWS, VIEW_HEIGHT, VIEW_WIDTH  # plain constants: no torch
 
 
 @dataclass
@@ -23,11 +26,10 @@ class Lift:
     """Output .ply: the input with label and label_confidence added (new, or an earlier lift output)."""
     cameras: Optional[Path] = None
     """INRIA cameras.json giving the views (default: automatic rings)."""
-    views: Optional[int] = None
-    """Views on the automatic rings (default 60; not with --cameras)."""
-    width: int = 320
+    views: Annotated[Optional[int], tyro.conf.arg(help=f"Views on the automatic rings (default {LIFT_VIEWS}; not with --cameras).")] = None
+    width: int = VIEW_WIDTH
     """Image width of the automatic views, pixels."""
-    height: int = 240
+    height: int = VIEW_HEIGHT
     """Image height of the automatic views, pixels."""
     weights: Optional[Path] = None
     """Fusion weights (default: the shipped SynthRooms model)."""

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
+
+import tyro
 
 from rtgs2.cli.common import FrameArg, FrameOptions
+from rtgs2.pipeline.view_defaults import ORBIT_VIEWS, VIEW_HEIGHT, VIEW_WIDTH  # plain constants: no torch
 
 
 @dataclass
@@ -21,11 +24,10 @@ class Segment:
     """Output folder (new, empty, or an earlier segment output)."""
     cameras: Optional[Path] = None
     """INRIA cameras.json giving the views (default: an orbit)."""
-    views: Optional[int] = None
-    """Views on the automatic orbit (default 36; not with --cameras), as in rtgs2 lift."""
-    width: int = 320
+    views: Annotated[Optional[int], tyro.conf.arg(help=f"Views on the automatic orbit (default {ORBIT_VIEWS}; not with --cameras), as in rtgs2 lift.")] = None
+    width: int = VIEW_WIDTH
     """Image width of the orbit's views, pixels."""
-    height: int = 240
+    height: int = VIEW_HEIGHT
     """Image height of the orbit's views, pixels."""
     weights: Optional[Path] = None
     """Fusion weights (default: the shipped SynthRooms model)."""

@@ -41,6 +41,7 @@ from rtgs2.pipeline.cameras import (
     scene_box,
 )  # fmt: skip
 from rtgs2.pipeline.segmenter import UNLABELLED, SegmentedView, Segmenter
+from rtgs2.pipeline.view_defaults import LIFT_VIEWS, VIEW_HEIGHT, VIEW_WIDTH
 from rtgs2.render import gather_to_gaussians
 from rtgs2.scene import Camera, GaussianScene
 from rtgs2.scene.cameras_json import read_cameras_json
@@ -50,7 +51,6 @@ from rtgs2.utils.errors import MissingFileError, UserError
 from rtgs2.utils.io import check_writable, refuse_folder
 from rtgs2.utils.progress import ProgressReport
 
-LIFT_VIEWS = 60  # views of the automatic coverage when neither cameras nor a count are given
 LABEL, CONFIDENCE = "label", "label_confidence"  # the PLY properties written
 
 
@@ -220,8 +220,8 @@ def lift_scene(
     *,
     cameras: str | Path | None = None,
     views: int | None = None,
-    width: int = 320,
-    height: int = 240,
+    width: int = VIEW_WIDTH,
+    height: int = VIEW_HEIGHT,
     weights: str | Path | None = None,
     feature_weights: str | Path | None = None,
     colored: str | Path | None = None,

@@ -29,6 +29,7 @@ from rtgs2.fusion.io import fusion_weights_path
 from rtgs2.pipeline.cameras import Orbit, check_cameras_see, check_views, orbit_cameras, orbit_frame
 from rtgs2.pipeline.draw import class_label_map, gif_frame, legend, overlay, to_uint8, write_gif
 from rtgs2.pipeline.segmenter import FrameRate, FrameTimer, Segmenter
+from rtgs2.pipeline.view_defaults import ORBIT_VIEWS, VIEW_HEIGHT, VIEW_WIDTH
 from rtgs2.scene.cameras_json import read_cameras_json
 from rtgs2.utils.errors import UserError
 from rtgs2.utils.io import atomic_write_text
@@ -36,7 +37,6 @@ from rtgs2.utils.lock import check_output_folder
 
 MARKER = "segment.json"
 FORMAT = "rtgs2-segment-1"
-ORBIT_VIEWS = 36  # views of the automatic orbit when neither cameras nor a count are given
 GIF_FPS = 8
 @dataclass
 class SegmentResult:
@@ -57,8 +57,8 @@ def segment_scene(
     *,
     cameras: str | Path | None = None,
     views: int | None = None,
-    width: int = 320,
-    height: int = 240,
+    width: int = VIEW_WIDTH,
+    height: int = VIEW_HEIGHT,
     weights: str | Path | None = None,
     feature_weights: str | Path | None = None,
     device: str = "cpu",
