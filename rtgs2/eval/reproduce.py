@@ -63,6 +63,7 @@ def reproduce(preset: str = "v1", out: str | Path | None = None, *, num_threads:
     with OutputLock(out, f"rtgs2 reproduce --preset {preset} --out {out}"):
         state = _read_state(out, preset)
         names = step_names()
+        _forget_changed_steps(state, p, names)
         for k, name in enumerate(names, 1):
             if name in state["done"]:
                 continue
@@ -70,7 +71,7 @@ def reproduce(preset: str = "v1", out: str | Path | None = None, *, num_threads:
             print(f"reproduce {preset}: step {k}/{len(names)} {name} (about {_hours(left)} left in all)", flush=True)
             t0 = time.perf_counter()
             _run_step(name, p, out, num_threads, build_jobs)
-            state["done"][name] = {"seconds": round(time.perf_counter() - t0, 1)}
+            state["done"][name] = {"seconds": round(time.perf_counter() - t0, 1), "config": _step_identity(p, name)}
             atomic_write_text(out / MARKER, json.dumps(state, indent=1) + "\n")
         shutil.copyfile(out / "eval" / "results.md", out / "results.md")
     print(f"reproduce {preset}: done; table in {out / 'results.md'}")
@@ -86,6 +87,42 @@ def _read_state(out: Path, preset: str) -> dict:
     state = {"preset": preset, "config": asdict(PRESETS[preset]), "done": {}}
     atomic_write_text(out / MARKER, json.dumps(state, indent=1) + "\n")
     return state
+
+
+def _step_identity(p: ReproducePreset, name: str) -> dict | None:
+    """What step ``name`` of preset ``p`` depends on, as JSON reads it back (thread count left out)."""
+    return _old_identity(json.loads(json.dumps(asdict(p))), name)
+
+
+def _forget_changed_steps(state: dict, p: ReproducePreset, names: list[str]) -> None:
+    """Drop from ``state["done"]`` the first step whose recorded config is not the preset's any
+    more (the code changed it since), and every step after it (they read its output). Steps
+    recorded before per-step configs are compared with the preset the state was made for."""
+    recorded_preset = state.get("config", {})
+    for k, name in enumerate(names):
+        if name not in state["done"]:
+            continue
+        done = state["done"][name]
+        recorded = done.get("config") if isinstance(done, dict) and "config" in done else _old_identity(recorded_preset, name)
+        if recorded != _step_identity(p, name):
+            redo = [n for n in names[k:] if n in state["done"]]
+            print(f"reproduce: the preset's {name} config changed since it ran; redoing {', '.join(redo)}", flush=True)
+            for n in redo:
+                del state["done"][n]
+            break
+    state["config"] = json.loads(json.dumps(asdict(p)))
+
+def _old_identity(preset: dict, name: str) -> dict | None:
+    """What step ``name`` depends on in a preset recorded as JSON (``asdict(ReproducePreset)``)."""
+    if not preset:
+        return None
+    if name == "data":
+        return {"data": preset.get("data")}
+    if name == "features":
+        return {**preset.get("features", {}), "num_threads": 0}
+    if name.startswith("fusion-"):
+        return {**preset.get("fusion", {}), "num_threads": 0}
+    return {k: preset.get(k) for k in ("finetune_steps", "fps_frames", "figure_views")}
 
 
 def data_root(preset: ReproducePreset) -> Path:

@@ -141,6 +141,28 @@ class BasicBlock(nn.Module):
         y = self.act(self.bn1(self.conv1(x)))
         return self.act(self.bn2(self.conv2(y)) + shortcut)
 
+    def fold_batchnorms(self) -> None:
+        """Fold each BatchNorm (running statistics) into the conv before it, in place (inference only)."""
+        self.conv1, self.bn1 = fold_batchnorm(self.conv1, self.bn1), nn.Identity()
+        self.conv2, self.bn2 = fold_batchnorm(self.conv2, self.bn2), nn.Identity()
+        if self.downsample is not None:
+            self.downsample = fold_batchnorm(self.downsample[0], self.downsample[1])
+
+
+@torch.no_grad()
+def fold_batchnorm(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+    """A conv computing ``bn(conv(x))`` with ``bn``'s running statistics (eval mode):
+    W' = W * g / sqrt(var + eps), b' = (b - mean) * g / sqrt(var + eps) + beta."""
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    folded = nn.Conv2d(
+        conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation, conv.groups,
+        bias=True,
+    ).to(conv.weight.device, conv.weight.dtype)  # fmt: skip
+    folded.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1))
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    folded.bias.copy_((bias - bn.running_mean) * scale + bn.bias)
+    return folded
+
 
 class OverlapPatchEmbed(nn.Module):
     """Strided conv, then LayerNorm (MiT's patch embedding; its kernel is wider than its stride).
@@ -423,6 +445,16 @@ class ResNetEncoder(nn.Module):
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+
+    def fold_batchnorms(self) -> None:
+        """Fold each BatchNorm into the conv before it, in place: the same outputs in eval mode,
+        fewer passes over the maps (inference only; the running statistics are gone)."""
+        stem = self.conv1
+        self.conv1 = nn.Sequential(fold_batchnorm(stem[0], stem[1]), stem[2], fold_batchnorm(stem[3], self.bn1))
+        self.bn1 = nn.Identity()
+        for m in self.modules():
+            if isinstance(m, BasicBlock):
+                m.fold_batchnorms()
 
     def forward(self, x: Tensor) -> list[Tensor]:  # [B, 3, H, W] -> 4 x [B, C_i, H / s_i, W / s_i]
         """H, W multiples of 4; the stride-4 map is padded to a multiple of 8 (outputs: of that)."""
@@ -827,6 +859,18 @@ class VDVINet(nn.Module):
             else:
                 shape = (x.shape[0], *x.shape[2:])
         return shape
+
+
+def inference_model(model: VDVINet, device: torch.device | str = "cpu") -> VDVINet:
+    """A copy of ``model`` for inference on ``device``: eval mode, a ResNet Enc_VD's BatchNorms
+    folded into its convs (the same logits, fewer passes over the maps). The caller's model is
+    left as it was; the copy cannot be trained (its running statistics are gone)."""
+    import copy
+
+    copied = copy.deepcopy(model).to(device).eval()
+    if isinstance(copied.vd, ResNetEncoder):
+        copied.vd.fold_batchnorms()
+    return copied.to(memory_format=torch.channels_last)
 
 
 def _init_weights(m: nn.Module) -> None:

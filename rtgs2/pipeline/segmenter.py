@@ -25,13 +25,12 @@ from rtgs2.features.cache import FeatureCache
 from rtgs2.features.inputs import SceneFrame, choose_frame
 from rtgs2.features.io import resolve_feature_weights
 from rtgs2.fusion.io import fusion_weights_path, load_fusion, read_fusion_card
-from rtgs2.fusion.vdvi import VDVINet
+from rtgs2.fusion.vdvi import VDVINet, inference_model
 from rtgs2.render import PER_FRAME, RenderOutput, render
 from rtgs2.scene import Camera, GaussianScene, read_ply
 from rtgs2.utils.cache import cache_root
 from rtgs2.utils.errors import MissingFileError, Rtgs2Error
 from rtgs2.utils.io import file_sha256, refuse_folder
-from rtgs2.utils.layers import inference_copy
 
 UNLABELLED = IGNORE_LABEL  # label of pixels no Gaussian covers enough
 MIN_ALPHA = 0.5  # pixels less covered than this get UNLABELLED
@@ -72,7 +71,7 @@ class Segmenter:
         self.device = torch.device(device)
         self.frame = frame
         self.feature_stride = int(model.config.get("feature_stride", 1))
-        self.model = inference_copy(model, self.device)  # the caller's model is left as it was
+        self.model = inference_model(model, self.device)  # the caller's model is left as it was
         self.needs_features = model.config["inputs"] != "image"
         if self.needs_features:
             dim = 0 if scene.features is None else scene.features.shape[1]

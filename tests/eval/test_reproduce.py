@@ -68,3 +68,32 @@ def test_sharded_build_gives_the_same_data_set(tmp_path):
     a, b = files(data), files(plain)
     assert sorted(a) == sorted(b) and all(a[k] == b[k] for k in a)
     assert not list((tmp_path / "sharded").glob("mini.shard*of2"))  # shard roots removed (their logs stay)
+
+
+def test_a_step_whose_preset_config_changed_is_redone_with_the_steps_after_it(tmp_path, monkeypatch, capsys):
+    """A state written by older code (the preset's whole config, no per-step config) whose fusion
+    recipe differs from today's: data and features stay done, the fusion trainings and the eval
+    run again; a second run then finds everything done."""
+    from dataclasses import asdict, replace
+
+    mini = rep.PRESETS["mini"]
+    old = json.loads(json.dumps(asdict(replace(mini, fusion=replace(mini.fusion, lr=mini.fusion.lr / 10)))))
+    out = tmp_path / "r"
+    out.mkdir()
+    done = {name: {"seconds": 1.0} for name in rep.step_names()}
+    (out / rep.MARKER).write_text(json.dumps({"preset": "mini", "config": old, "done": done}))
+    ran = []
+
+    def run_step(name, p, out_dir, *args):
+        ran.append(name)
+        if name == "eval":
+            (out_dir / "eval").mkdir(parents=True, exist_ok=True)
+            (out_dir / "eval" / "results.md").write_text("table\n")
+
+    monkeypatch.setattr(rep, "_run_step", run_step)
+    rep.reproduce("mini", out)
+    assert ran == ["fusion-both", "fusion-image", "fusion-features", "eval"]
+    assert "fusion-both config changed since it ran; redoing fusion-both, fusion-image, fusion-features, eval" in capsys.readouterr().out
+    ran.clear()
+    rep.reproduce("mini", out)
+    assert ran == []

@@ -9,6 +9,7 @@ from typing import get_args, get_type_hints
 
 import pytest
 import torch
+import torch.nn as nn
 
 from rtgs2.fusion.vdvi import (
     INPUTS,
@@ -261,3 +262,21 @@ def test_the_enc_vd_block_types_and_files_from_before_the_option(tmp_path) -> No
     assert isinstance(loaded.vd, ConvNeXtEncoder)
     with torch.no_grad():
         assert torch.equal(loaded(image), convnext.eval()(image))
+
+
+def test_inference_model_folds_batchnorms_to_the_same_logits() -> None:
+    from rtgs2.fusion.vdvi import inference_model
+
+    torch.manual_seed(0)
+    model = build_fusion("small", "both", num_classes=K).train()
+    image, z = make_inputs(B=2, H=64, W=96)
+    with torch.no_grad():
+        for _ in range(3):  # running statistics away from their initial (0, 1)
+            model(image * 3 + 1, z)
+    model.eval()
+    fast = inference_model(model)
+    assert fast is not model and not any(isinstance(m, nn.BatchNorm2d) for m in fast.modules())
+    assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())  # the caller's model is untouched
+    with torch.no_grad():
+        expected = model(image, z)
+        torch.testing.assert_close(fast(image, z), expected, rtol=1e-4, atol=1e-4)
