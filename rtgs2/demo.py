@@ -1,15 +1,14 @@
 """``rtgs2 demo``: segment a SynthRooms room no model has seen, and score it against its ground truth.
 
-The room is built exactly as the v1 data set's rooms are (the v1 generator, 100 views of 320x240
-along a loop at eye height, a 3DGS fitted by ``rtgs2.recon`` for 300 steps to the 88 training
-views, at most 150k Gaussians), from data set seed DEMO_DATA_SEED: v1's rooms come from seed 0,
-so this one is none of the rooms the shipped model was trained or tested on. Fitted rather than
-surface-sampled Gaussians, because the model was trained on fitted ones and their artefacts are
-part of what it must cope with. Building it costs about 2 min on 2 idle cores (a v1 scene: 121 s,
-25 s ground truth + 96 s fit, benchmarks/RESULTS.md), so the first demo takes about 2.5-3 min (on
-2 cores shared with two full-load jobs it took 15 min wall, 9.3 CPU-minutes). Only once: the
-room is cached in ``<cache>/demo/``, the features of its Gaussians in ``<cache>/features``, and
-a second run takes seconds.
+The room is built exactly as the data set's rooms of preset DEMO_PRESET are (v2: the v2 room
+generator, 64 views of 320x240 along a hand-held loop at eye height, a 3DGS fitted by
+``rtgs2.recon`` for 200 steps to the 56 training views, at most 100k Gaussians), from data set
+seed DEMO_DATA_SEED: the presets' rooms come from seed 0, so this one is none of the rooms the
+shipped model was trained or tested on. Fitted rather than surface-sampled Gaussians, because
+the model was trained on fitted ones and their artefacts are part of what it must cope with.
+Building it costs about 1.5-2 min on 2 idle cores (the v2 build: 40 scenes in 61 min,
+benchmarks/RESULTS.md). Only once: the room is cached in ``<cache>/demo/``, the features of its
+Gaussians in ``<cache>/features``, and a second run takes seconds.
 
 ``num_views`` views evenly spaced along the room's loop are segmented with the fusion model
 (the shipped one unless ``weights`` is given); the folder ``out`` receives
@@ -72,13 +71,15 @@ def demo_scene(preset: str = DEMO_PRESET, seed: int = DEMO_DATA_SEED, console: C
     data set seed ``seed`` and ``overrides`` (:class:`~rtgs2.synth.config.SynthConfig` fields),
     built on first use into ``<cache>/demo/<preset>-<hash of the config>`` and reused after."""
     cfg = preset_config(preset, num_scenes=1, seed=seed, **overrides)
-    v1 = set(scene_seeds(PRESETS["v1"]))
-    if scene_seeds(cfg)[0] in v1:
-        raise ConfigError(None, "seed", f"must give a room outside SynthRooms v1 (seed {seed} gives one of v1's own rooms)")
+    own = set(scene_seeds(PRESETS[preset]))
+    if scene_seeds(cfg)[0] in own:
+        raise ConfigError(
+            None, "seed", f"must give a room outside SynthRooms {preset} (seed {seed} gives one of {preset}'s own rooms)"
+        )
     key = hashlib.sha256(json.dumps(cfg.to_json(), sort_keys=True).encode()).hexdigest()[:12]
     root = cache_root() / "demo" / f"{preset}-{key}"
     if console is not None and not (root / scene_list(cfg)[0]["name"] / DONE).is_file():
-        what = "a 3DGS fit: about 2-3 min on 2 cores" if cfg.gaussians == "fitted" else "surface Gaussians"
+        what = "a 3DGS fit: about 2 min on 2 cores" if cfg.gaussians == "fitted" else "surface Gaussians"
         console.print(f"building the demo room once ({cfg.num_views} views of {cfg.width}x{cfg.height}, {what}) into {root}")
     build_synthrooms(root, preset, progress=console is not None, num_scenes=1, seed=seed, **overrides)
     return list_scenes(root)[0]

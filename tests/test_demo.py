@@ -58,9 +58,10 @@ def test_demo_writes_gif_sheet_and_metrics(tmp_path, cache, random_weights, monk
     assert again.metrics["miou"] == pytest.approx(res.metrics["miou"])
 
 
-def test_demo_room_is_none_of_v1s(tmp_path, cache, random_weights):
-    assert scene_seeds(preset_config("v1", num_scenes=1, seed=DEMO_DATA_SEED))[0] not in scene_seeds(PRESETS["v1"])
-    with pytest.raises(ValueError, match="seed must give a room outside SynthRooms v1"):
+def test_demo_room_is_none_of_the_presets(tmp_path, cache, random_weights):
+    for preset in ("v1", "v2"):
+        assert scene_seeds(preset_config(preset, num_scenes=1, seed=DEMO_DATA_SEED))[0] not in scene_seeds(PRESETS[preset])
+    with pytest.raises(ValueError, match="seed must give a room outside SynthRooms mini"):
         run_demo(tmp_path / "demo", random_weights, seed=0, **TINY)
 
 

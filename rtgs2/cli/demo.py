@@ -11,7 +11,7 @@ from rtgs2.demo_config import DEMO_DATA_SEED, DEMO_VIEWS  # plain constants: no 
 
 @dataclass
 class Demo:
-    """Build a SynthRooms room no model has seen (as the v1 rooms: fitted 3DGS; about 2-3 min on 2 cores,
+    """Build a SynthRooms room no model has seen (as the v2 rooms: fitted 3DGS; about 2 min on 2 cores,
     once, then cached), segment a loop of its views with the fusion model, write demo.gif, contact_sheet.png
     and metrics.json into OUT and print mIoU, pixel accuracy and FPS."""
 
@@ -24,7 +24,7 @@ class Demo:
     num_views: int = DEMO_VIEWS
     """Views segmented, evenly spaced along the room's 100-view loop."""
     seed: int = DEMO_DATA_SEED
-    """Data set seed of the room (SynthRooms v1 is seed 0: any other gives rooms v1 does not hold)."""
+    """Data set seed of the room (the SynthRooms presets are seed 0: any other gives rooms they do not hold)."""
 
     def main(self) -> None:
         from rtgs2.demo import run_demo
