@@ -97,9 +97,10 @@ def main(cfg: Config) -> None:
 def _test_scenes(cfg: Config) -> list:
     """SynthRooms: its finished test scenes; any other data set: every scene with labels."""
     from rtgs2.data import open_dataset
+    from rtgs2.data.readers.synthrooms import MANIFEST
     from rtgs2.train.features import training_scenes
 
-    if (cfg.data / "synthrooms.json").is_file() and cfg.label_set is None:
+    if (cfg.data / MANIFEST).is_file() and cfg.label_set is None:
         _, test = training_scenes(cfg.data, finished_only=True)  # a partial build: its finished test scenes
     else:
         test = [v for v in open_dataset(cfg.data, label_set=cfg.label_set).scenes if v.labels is not None]

@@ -6,8 +6,8 @@ generator, 64 views of 320x240 along a hand-held loop at eye height, a 3DGS fitt
 seed DEMO_DATA_SEED: the presets' rooms come from seed 0, so this one is none of the rooms the
 shipped model was trained or tested on. Fitted rather than surface-sampled Gaussians, because
 the model was trained on fitted ones and their artefacts are part of what it must cope with.
-Building it costs about 1.5-2 min on 2 idle cores (the v2 build: 40 scenes in 61 min,
-benchmarks/RESULTS.md). Only once: the room is cached in ``<cache>/demo/``, the features of its
+Building it costs about 1.5 min on 2 cores (the v2 build: 40 scenes in 61 min; the first demo
+took 76 s in all, 2026-12-05). Only once: the room is cached in ``<cache>/demo/``, the features of its
 Gaussians in ``<cache>/features``, and a second run takes seconds.
 
 ``num_views`` views evenly spaced along the room's loop are segmented with the fusion model

@@ -84,14 +84,19 @@ def _read_state(out: Path, preset: str) -> dict:
         if state.get("preset") != preset:
             raise UserError(f"{out} reproduces preset {state.get('preset')!r}, not {preset!r}; give another --out")
         return state
-    state = {"preset": preset, "config": asdict(PRESETS[preset]), "done": {}}
+    state = {"preset": preset, "config": _preset_json(PRESETS[preset]), "done": {}}
     atomic_write_text(out / MARKER, json.dumps(state, indent=1) + "\n")
     return state
 
 
+def _preset_json(p: ReproducePreset) -> dict:
+    """``p`` as ``reproduce.json`` holds it (JSON reads tuples back as lists)."""
+    return json.loads(json.dumps(asdict(p)))
+
+
 def _step_identity(p: ReproducePreset, name: str) -> dict | None:
     """What step ``name`` of preset ``p`` depends on, as JSON reads it back (thread count left out)."""
-    return _old_identity(json.loads(json.dumps(asdict(p))), name)
+    return _identity_in(_preset_json(p), name)
 
 
 def _forget_changed_steps(state: dict, p: ReproducePreset, names: list[str]) -> None:
@@ -103,17 +108,18 @@ def _forget_changed_steps(state: dict, p: ReproducePreset, names: list[str]) -> 
         if name not in state["done"]:
             continue
         done = state["done"][name]
-        recorded = done.get("config") if isinstance(done, dict) and "config" in done else _old_identity(recorded_preset, name)
+        recorded = done["config"] if isinstance(done, dict) and "config" in done else _identity_in(recorded_preset, name)
         if recorded != _step_identity(p, name):
             redo = [n for n in names[k:] if n in state["done"]]
             print(f"reproduce: the preset's {name} config changed since it ran; redoing {', '.join(redo)}", flush=True)
             for n in redo:
                 del state["done"][n]
             break
-    state["config"] = json.loads(json.dumps(asdict(p)))
+    state["config"] = _preset_json(p)
 
-def _old_identity(preset: dict, name: str) -> dict | None:
-    """What step ``name`` depends on in a preset recorded as JSON (``asdict(ReproducePreset)``)."""
+
+def _identity_in(preset: dict, name: str) -> dict | None:
+    """What step ``name`` depends on in a preset held as JSON (``_preset_json``; None: no preset)."""
     if not preset:
         return None
     if name == "data":

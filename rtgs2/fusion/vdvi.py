@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from rtgs2.utils.errors import ConfigError
-from rtgs2.utils.layers import DropPath, Mlp
+from rtgs2.utils.layers import DropPath, Mlp, inference_copy
 
 Inputs = Literal["both", "image", "features"]
 INPUTS: tuple[str, ...] = get_args(Inputs)
@@ -862,14 +862,15 @@ class VDVINet(nn.Module):
 
 
 def inference_model(model: VDVINet, device: torch.device | str = "cpu") -> VDVINet:
-    """A copy of ``model`` for inference on ``device``: eval mode, a ResNet Enc_VD's BatchNorms
-    folded into its convs (the same logits, fewer passes over the maps). The caller's model is
-    left as it was; the copy cannot be trained (its running statistics are gone)."""
+    """``model`` ready for inference on ``device`` (``inference_copy``: the caller's model is left
+    as it was); a ResNet Enc_VD's BatchNorms are folded into its convs, in a copy of its own
+    (the same logits; that copy cannot be trained: its running statistics are gone)."""
+    if not isinstance(model.vd, ResNetEncoder):
+        return inference_copy(model, device)
     import copy
 
     copied = copy.deepcopy(model).to(device).eval()
-    if isinstance(copied.vd, ResNetEncoder):
-        copied.vd.fold_batchnorms()
+    copied.vd.fold_batchnorms()
     return copied.to(memory_format=torch.channels_last)
 
 
