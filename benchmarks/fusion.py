@@ -41,7 +41,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -83,6 +83,9 @@ class Config:
     """Resolution of Z the networks read, relative to the image's (VDVISize.feature_stride: 4, or 1 as before it)."""
     scene_modes: list[str] = field(default_factory=lambda: ["eager"])
     """End-to-end network modes: eager and/or bf16."""
+    blends: list[str] = field(default_factory=lambda: ["frame", "exact"])
+    """End-to-end numba blend kernels: frame (the per-frame kernel, the default path) and/or exact
+    (the exact kernel, features averaged afterwards: the path before it)."""
     feature_weights: Path | None = None
     """Feature-network weights for Z (default: the shipped ones; random unit features when there are none)."""
     device: str = "cpu"
@@ -201,11 +204,12 @@ def _scene_case(spec: dict) -> dict:
     net = build_fusion("small", "both", num_classes=len(CLASS_NAMES), feature_dim=feats.shape[1], feature_stride=f)
     net = net.eval().to(device)
     autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if spec["mode"] == "bf16" else contextlib.nullcontext()
+    settings = replace(PER_FRAME, frame_kernel=spec["blend"] == "frame")
     stages: dict[str, list[float]] = {"render": [], "fusion": [], "argmax": [], "total": []}
     with torch.inference_mode():
         for i in range(spec["warmup"] + spec["frames"]):
             t0 = time.perf_counter()
-            out = render(scene, cams[i % len(cams)], backend=backend, feature_stride=f, settings=PER_FRAME)
+            out = render(scene, cams[i % len(cams)], backend=backend, feature_stride=f, settings=settings)
             _sync(device)
             # [H, W, C] -> [1, C, H, W] is a view with channels-last memory, what the model reads
             image, z = out.rgb.permute(2, 0, 1)[None], out.features.permute(2, 0, 1)[None]
@@ -221,20 +225,26 @@ def _scene_case(spec: dict) -> dict:
                     stages[k].append(v * 1000.0)
     row = {"scene": name, "gaussians": scene.num_gaussians, "renderer": backend}
     if backend == "numba":
-        row["render_stages"] = _render_stages(scene, cams, spec["frames"])
+        row["render_stages"] = _render_stages(scene, cams, spec["frames"], f, spec["blend"] == "frame")
     return row | {f"{k}_ms": statistics.median(v) for k, v in stages.items()}
 
 
-def _render_stages(scene, cams, frames: int) -> dict[str, float]:
-    """Mean wall ms per stage of the numba forward kernels over ``frames`` views (untimed above)."""
+def _render_stages(scene, cams, frames: int, feature_stride: int, frame_kernel: bool) -> dict[str, float]:
+    """Mean wall ms per stage of the numba forward kernels the per-frame path runs (with the
+    per-frame blend or the exact one), over ``frames`` views (untimed above)."""
     from rtgs2.render import PER_FRAME, raster_inputs
-    from rtgs2.render.numba_backend import _arrays, raster_camera, rasterize_forward
+    from rtgs2.render.numba_backend import _arrays, raster_camera, rasterize_forward, rasterize_frame
+    from rtgs2.render.numba_kernels_frame import frame_stride_ok
 
     profile: dict[str, float] = {}
     for i in range(frames):
-        inputs = raster_inputs(scene, cams[i % len(cams)], settings=PER_FRAME)
+        inputs = raster_inputs(scene, cams[i % len(cams)], settings=PER_FRAME, feature_stride=feature_stride)
         arrays, feats = _arrays(inputs)
-        rasterize_forward(*arrays, feats, raster_camera(inputs), profile=profile, stop_transmittance=PER_FRAME.stop_transmittance)
+        cam, stop = raster_camera(inputs), PER_FRAME.stop_transmittance
+        if frame_kernel and frame_stride_ok(feature_stride, feats.shape[1]):
+            rasterize_frame(*arrays, feats, cam, stop, feature_stride, profile=profile)
+        else:
+            rasterize_forward(*arrays, feats, cam, profile=profile, stop_transmittance=stop)
     return {k: v / frames for k, v in profile.items()}
 
 
@@ -289,18 +299,19 @@ def main(cfg: Config) -> None:
 
     weights = cfg.feature_weights or (SHIPPED if SHIPPED.is_file() else None)
     scene_rows, scene_name = [], ""
-    scenes = itertools.product(cfg.scene_resolutions, cfg.scene_modes) if cfg.end_to_end else []
-    for res, mode in scenes:
-        spec = {"kind": "scene", "res": res, "room_gaussians": cfg.room_gaussians, "mode": mode} | common
+    scenes = itertools.product(cfg.scene_resolutions, cfg.scene_modes, cfg.blends) if cfg.end_to_end else []
+    for res, mode, blend in scenes:
+        spec = {"kind": "scene", "res": res, "room_gaussians": cfg.room_gaussians, "mode": mode, "blend": blend}
+        spec |= common
         r = _run(spec | {"data": str(cfg.data) if cfg.data else None, "feature_weights": str(weights) if weights else None})
         if "error" in r:
-            scene_rows.append(("", "", res, mode, "failed: " + r["error"], "", "", "", "", ""))
+            scene_rows.append(("", "", res, mode, blend, "failed: " + r["error"], "", "", "", "", ""))
         else:
             scene_name = r["scene"]
             ms = [f"{r[k + '_ms']:.1f}" for k in ("render", "fusion", "argmax", "total")]
             stages = ", ".join(f"{k} {v:.1f}" for k, v in r.get("render_stages", {}).items())
             scene_rows.append(
-                (r["scene"], f"{r['gaussians']:,}", res, mode, *ms, f"{1000.0 / r['total_ms']:.1f}", stages)
+                (r["scene"], f"{r['gaussians']:,}", res, mode, blend, *ms, f"{1000.0 / r['total_ms']:.1f}", stages)
             )
         print(" | ".join(scene_rows[-1]), flush=True)
 
@@ -320,11 +331,12 @@ def main(cfg: Config) -> None:
         text += (
             f"\nEnd to end on {where}: {'gsplat render on the GPU' if cfg.device.startswith('cuda') else 'numba render'} "
             f"of Î and Z, fusion small/both (random weights, Z at 1/{cfg.feature_stride} of the image's "
-            f"resolution, the mean of each 4 x 4 block), argmax, the per-frame path's render settings (PER_FRAME); "
+            f"resolution, the mean of each 4 x 4 block), argmax, the per-frame path's render settings (PER_FRAME; blend "
+            "frame: the per-frame kernel, exact: the exact one, features averaged afterwards); "
             f"{z}, computed once, untimed. Render stages: mean ms of the numba kernels over the same views, timed "
             "apart.\n\n"
-            "| scene | Gaussians | resolution | network | render ms | fusion ms | argmax ms | total ms | FPS | render stages ms |\n"
-            "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |\n"
+            "| scene | Gaussians | resolution | network | blend | render ms | fusion ms | argmax ms | total ms | FPS | render stages ms |\n"
+            "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |\n"
             + "".join("| " + " | ".join(row) + " |\n" for row in scene_rows)
         )
     print("\n" + text)

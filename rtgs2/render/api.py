@@ -28,7 +28,12 @@ class RasterSettings:
     or below), stop a pixel once a splat it blended took T to this or below: the splats left could
     add at most T times their largest colour (``PER_FRAME``: under one 8-bit level). 0 = never
     (training, and every render but the per-frame path's). Numba and reference backends, without
-    gradients; gsplat ignores it."""
+    gradients; gsplat ignores it. With it > 0 the numba backend blends with its per-frame kernel
+    (``numba_kernels_frame``: SIMD, a polynomial exp of relative error 3e-6, features summed per
+    ``feature_stride`` block)."""
+    frame_kernel: bool = True
+    """With ``stop_transmittance`` > 0, blend with the numba backend's per-frame kernel (above);
+    False: its exact kernel, features averaged to ``feature_stride`` afterwards (for comparison)."""
     track_means2d_grad: bool = False
     """Return ``RenderOutput.means2d_probe`` whose ``.grad`` after backward is dL/d(2D means), px
     (what 3DGS densification accumulates)."""
@@ -143,8 +148,11 @@ def raster_inputs(
     features: Tensor | None = None,  # [N, D]; default: scene.features
     sh_degree: int | None = None,  # default: the scene's degree
     settings: RasterSettings = RasterSettings(),
+    feature_stride: int = 1,
 ) -> RasterInputs:
     """The backend inputs of one view, checked (see ``render`` for the arguments and errors)."""
+    if isinstance(feature_stride, bool) or not isinstance(feature_stride, int) or feature_stride < 1:
+        raise ValueError(f"feature_stride must be an integer >= 1, got {feature_stride!r}")
     if not 0.0 <= settings.stop_transmittance < 1.0:
         raise ValueError(f"stop_transmittance must lie in [0, 1), got {settings.stop_transmittance!r}")
     if not isinstance(scene, GaussianScene):
@@ -182,6 +190,8 @@ def raster_inputs(
         far_plane=settings.far_plane,
         means2d_probe=probe,
         stop_transmittance=settings.stop_transmittance,
+        feature_stride=feature_stride,
+        frame_kernel=settings.frame_kernel,
     )
 
 
@@ -215,9 +225,9 @@ def render(
             a bad or non-finite background.
         TypeError: a scene, camera or features of the wrong type.
     """
-    if isinstance(feature_stride, bool) or not isinstance(feature_stride, int) or feature_stride < 1:
-        raise ValueError(f"feature_stride must be an integer >= 1, got {feature_stride!r}")
-    inputs = raster_inputs(scene, camera, features=features, sh_degree=sh_degree, settings=settings)
+    inputs = raster_inputs(
+        scene, camera, features=features, sh_degree=sh_degree, settings=settings, feature_stride=feature_stride
+    )  # fmt: skip
     dtype, device = scene.means.dtype, scene.device
     bg = None
     if background is not None:
@@ -236,11 +246,18 @@ def render(
         rgb=rgb,
         depth=depth,
         alpha=alpha,
-        features=average_features(out.features, feature_stride) if out.features is not None else None,
+        features=_at_stride(out, feature_stride),
         visible=out.visible,
         radii=out.radii,
         means2d_probe=inputs.means2d_probe,
     )
+
+
+def _at_stride(out: RasterOutputs, stride: int) -> Tensor | None:
+    """The backend's features at ``stride``: as they come where the backend honoured it."""
+    if out.features is None or out.feature_stride == stride:
+        return out.features
+    return average_features(out.features, stride)
 
 
 def average_features(features: Tensor, stride: int) -> Tensor:

@@ -42,6 +42,8 @@ class RasterInputs:
     means2d_probe: Tensor | None = None  # [N, 2] zeros; its .grad becomes dL/d(2D means), px
     pixel_values: Tensor | None = None  # [H, W, C] per-pixel values V to sum onto the Gaussians (outputs gathered*)
     stop_transmittance: float = 0.0  # a pixel also stops once T falls to this (RasterSettings; 0 = never)
+    feature_stride: int = 1  # the features are wanted as the mean of each s x s block (a backend may ignore it)
+    frame_kernel: bool = True  # numba: with stop_transmittance > 0, its per-frame kernel (RasterSettings)
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,9 @@ class RasterOutputs:
     rgb: Tensor  # [H, W, 3] sum of w·colour
     depth_acc: Tensor  # [H, W] sum of w·z, metres (divide by alpha for the expected depth)
     alpha: Tensor  # [H, W] 1 - final transmittance
-    features: Tensor | None  # [H, W, D] sum of w·feature; None without input features
+    # [H, W, D] sum of w·feature ([ceil(H / s), ceil(W / s), D] block means at feature_stride s > 1);
+    # None without input features
+    features: Tensor | None
     visible: Tensor  # [N] bool: can reach alpha >= 1/255 somewhere in the image
     radii: Tensor  # [N] int32 pixels: half-side of the alpha >= 1/255 box used for tile binning, 0 if culled
     # With inputs.pixel_values V, per Gaussian i the sums over pixels p of its blending weight
@@ -59,6 +63,7 @@ class RasterOutputs:
     # alone; None without V. Equal to d/dF sum_p <V(p), features rendered at p> (F: per-Gaussian features).
     gathered: Tensor | None = None  # [N, C] sum_p w_i(p)·V(p)
     gathered_weight: Tensor | None = None  # [N] sum_p w_i(p), pixels
+    feature_stride: int = 1  # the stride s the features come at: inputs.feature_stride if the backend honoured it, else 1
 
 
 BackendFn = Callable[[RasterInputs], RasterOutputs]

@@ -31,6 +31,7 @@ from torch import Tensor
 
 from rtgs2.render import numba_kernels as nk
 from rtgs2.render import numba_kernels_bwd as bk
+from rtgs2.render import numba_kernels_frame as fk
 from rtgs2.render import numba_kernels_gather as gk
 from rtgs2.render.contract import RasterInputs, RasterOutputs
 from rtgs2.utils.threads import torch_threads_kept
@@ -156,7 +157,22 @@ class Forward:
     state: RasterState  # what the backward needs
 
 
-def rasterize_forward(
+@dataclass
+class Binned:
+    """The splats of one view, projected, sorted and binned into tiles (the blends' input)."""
+
+    visible: np.ndarray  # [N] bool
+    radii: np.ndarray  # [N] int32 pixels
+    order: np.ndarray  # [M] int32 Gaussian index of each depth rank
+    gpar: np.ndarray  # [M, NUM_PARAMS] blend parameters in depth order
+    values: np.ndarray  # [M, 4 + D] colour, z, features in depth order
+    tile_off: np.ndarray  # [T+1] int64
+    tile_list: np.ndarray  # [E] int32
+    rank_off: np.ndarray  # [M+1] int64
+    rank_entry: np.ndarray  # [E] int64
+
+
+def bin_splats(
     means: np.ndarray,  # [N, 3] float32
     quats: np.ndarray,  # [N, 4]
     log_scales: np.ndarray,  # [N, 3]
@@ -164,12 +180,9 @@ def rasterize_forward(
     sh: np.ndarray,  # [N, K, 3]
     features: np.ndarray,  # [N, D] (D may be 0)
     cam: RasterCamera,
-    profile: dict[str, float] | None = None,
-    stop_transmittance: float = 0.0,
-) -> Forward:
-    """Run the forward kernels. ``profile`` collects the wall ms of each stage (see ``StageClock``).
-    ``stop_transmittance``: a pixel also stops once T falls to it (0 = never: ``RasterSettings``)."""
-    clock = StageClock(profile)
+    clock: StageClock,
+) -> Binned:
+    """Project, sort, gather and bin (kernels 1-4 of ``numba_kernels``), each stage timed by ``clock``."""
     n = means.shape[0]
     # Every row a later kernel reads is written first: no zero-filling.
     params = np.empty((n, nk.NUM_PARAMS), F32)
@@ -191,15 +204,74 @@ def rasterize_forward(
     clock.mark("gather")
     tile_off, tile_list, rank_off, rank_entry = nk.bin_tiles(gpar, cam.width, cam.height)
     clock.mark("bin")
-    out = np.empty((cam.height, cam.width, c), F32)
+    return Binned(visible, radii, order, gpar, values, tile_off, tile_list, rank_off, rank_entry)
+
+
+def rasterize_forward(
+    means: np.ndarray,  # [N, 3] float32
+    quats: np.ndarray,  # [N, 4]
+    log_scales: np.ndarray,  # [N, 3]
+    opacity_logits: np.ndarray,  # [N]
+    sh: np.ndarray,  # [N, K, 3]
+    features: np.ndarray,  # [N, D] (D may be 0)
+    cam: RasterCamera,
+    profile: dict[str, float] | None = None,
+    stop_transmittance: float = 0.0,
+) -> Forward:
+    """Run the forward kernels. ``profile`` collects the wall ms of each stage (see ``StageClock``).
+    ``stop_transmittance``: a pixel also stops once T falls to it (0 = never: ``RasterSettings``)."""
+    clock = StageClock(profile)
+    bs = bin_splats(means, quats, log_scales, opacity_logits, sh, features, cam, clock)
+    out = np.empty((cam.height, cam.width, bs.values.shape[1]), F32)
     t_final = np.empty((cam.height, cam.width), F32)
     last = np.empty((cam.height, cam.width), np.int32)
     nk.blend_tiles(
-        tile_off, tile_list, gpar, values, cam.width, cam.height, out, t_final, last, np.float32(stop_transmittance)
+        bs.tile_off, bs.tile_list, bs.gpar, bs.values, cam.width, cam.height, out, t_final, last,
+        np.float32(stop_transmittance),
     )  # fmt: skip
     clock.mark("blend")
-    state = RasterState(order, tile_off, tile_list, rank_off, rank_entry, gpar, values, t_final, last)
-    return Forward(out, 1.0 - t_final, visible, radii, state)
+    state = RasterState(
+        bs.order, bs.tile_off, bs.tile_list, bs.rank_off, bs.rank_entry, bs.gpar, bs.values, t_final, last
+    )  # fmt: skip
+    return Forward(out, 1.0 - t_final, bs.visible, bs.radii, state)
+
+
+@dataclass
+class Frame:
+    """What the per-frame blend gives (numpy)."""
+
+    acc: np.ndarray  # [H, W, 4] accumulated colour, z
+    alpha: np.ndarray  # [H, W]
+    features: np.ndarray  # [ceil(H / s), ceil(W / s), D] mean blended features of each s x s block
+    visible: np.ndarray  # [N] bool
+    radii: np.ndarray  # [N] int32 pixels
+
+
+def rasterize_frame(
+    means: np.ndarray,  # [N, 3] float32
+    quats: np.ndarray,  # [N, 4]
+    log_scales: np.ndarray,  # [N, 3]
+    opacity_logits: np.ndarray,  # [N]
+    sh: np.ndarray,  # [N, K, 3]
+    features: np.ndarray,  # [N, D] (D may be 0)
+    cam: RasterCamera,
+    stop_transmittance: float,
+    feature_stride: int,
+    profile: dict[str, float] | None = None,
+) -> Frame:
+    """The per-frame forward (``numba_kernels_frame``): no backward state, features per block of
+    ``feature_stride`` (``fk.frame_stride_ok`` must hold)."""
+    clock = StageClock(profile)
+    bs = bin_splats(means, quats, log_scales, opacity_logits, sh, features, cam, clock)
+    w, h, s = cam.width, cam.height, feature_stride
+    acc = np.empty((h, w, fk.FRAME_CHANNELS), F32)
+    t_final = np.empty((h, w), F32)
+    feats = np.empty(((h + s - 1) // s, (w + s - 1) // s, features.shape[1]), F32)
+    fk.blend_tiles_frame(
+        bs.tile_off, bs.tile_list, bs.gpar, bs.values, w, h, s, acc, t_final, feats, np.float32(stop_transmittance)
+    )  # fmt: skip
+    clock.mark("blend")
+    return Frame(acc, 1.0 - t_final, feats, bs.visible, bs.radii)
 
 
 def active_channels(v_acc: np.ndarray) -> np.ndarray:
@@ -305,10 +377,15 @@ def render_numba(inputs: RasterInputs) -> RasterOutputs:
     i = replace(inputs, sh=inputs.sh[:, : (inputs.sh_degree + 1) ** 2])
     tensors = (i.means, i.quats, i.log_scales, i.opacity_logits, i.sh, i.features, i.means2d_probe)
     dtype = i.means.dtype
+    differentiable = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+    if differentiable and i.stop_transmittance > 0:
+        raise ValueError("stop_transmittance > 0 (the per-frame path) is not differentiable; render under no_grad")
+    num_features = 0 if i.features is None else i.features.shape[1]
+    if not differentiable and i.stop_transmittance > 0 and i.frame_kernel and i.pixel_values is None:
+        if fk.frame_stride_ok(i.feature_stride, num_features):
+            return _render_frame(i, cam)
     fwd = None
-    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
-        if i.stop_transmittance > 0:
-            raise ValueError("stop_transmittance > 0 (the per-frame path) is not differentiable; render under no_grad")
+    if differentiable:
         acc, alpha, visible, radii = _RasterizeNumba.apply(*tensors, i, cam)
     else:
         fwd = _forward(i, cam)
@@ -331,6 +408,24 @@ def render_numba(inputs: RasterInputs) -> RasterOutputs:
         radii=radii,
         gathered=gathered,
         gathered_weight=gathered_weight,
+    )
+
+
+def _render_frame(i: RasterInputs, cam: RasterCamera) -> RasterOutputs:
+    """The per-frame path (``rasterize_frame``): features already at ``i.feature_stride``."""
+    arrays, feats = _arrays(i)
+    with torch_threads_kept():
+        f = rasterize_frame(*arrays, feats, cam, i.stop_transmittance, i.feature_stride)
+    dtype = i.means.dtype
+    acc = torch.from_numpy(f.acc).to(dtype)
+    return RasterOutputs(
+        rgb=acc[..., :3],
+        depth_acc=acc[..., nk.V_DEPTH],
+        alpha=torch.from_numpy(f.alpha).to(dtype),
+        features=torch.from_numpy(f.features).to(dtype) if i.features is not None else None,
+        visible=torch.from_numpy(f.visible),
+        radii=torch.from_numpy(f.radii),
+        feature_stride=i.feature_stride if i.features is not None else 1,
     )
 
 

@@ -13,3 +13,12 @@ def test_onnxruntime_case_runs_the_exported_model():
     spec = {"kind": "model", "size": "small", "inputs": "image", "res": "64x48", "mode": "onnxruntime", "frames": 2, "warmup": 1, "threads": 1, "device": "cpu", "feature_stride": 4}
     r = _case(spec)
     assert r["median_ms"] > 0 and "max abs diff to torch" in r["note"]
+
+
+def test_scene_case_times_both_blend_kernels_with_their_stages():
+    base = {"kind": "scene", "res": "64x48", "room_gaussians": 3000, "mode": "eager", "frames": 2, "warmup": 1,
+            "threads": 1, "device": "cpu", "feature_stride": 4, "data": None, "feature_weights": None}  # fmt: skip
+    rows = {blend: _case(base | {"blend": blend}) for blend in ("frame", "exact")}
+    for blend, r in rows.items():
+        assert r["total_ms"] >= r["render_ms"] > 0, blend
+        assert set(r["render_stages"]) == {"project", "sort", "gather", "bin", "blend"}, blend

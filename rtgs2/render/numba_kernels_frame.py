@@ -1,0 +1,224 @@
+"""Numba CPU blend of the per-frame path: SIMD over a tile's rows, features straight into blocks.
+
+``numba_kernels.blend_tiles`` visits, per splat, only the pixels of its ellipse, one at a time:
+exact and what the backward needs, but scalar (a fitted room costs ~40 ns per (pixel, splat)
+visit on a 2-core VM, ~46 visits per pixel). ``blend_tiles_frame`` is the forward of the
+per-frame path (no gradients, ``RasterSettings.stop_transmittance`` > 0):
+
+- each splat row is blended over the whole 16-pixel row of the tile in one branch-free loop that
+  LLVM vectorizes (a pixel outside the ellipse gets alpha < 1/255, skipped as the reference
+  skips it), with ``exp_neg``, a polynomial exp that vectorizes (libm's ``expf`` does not);
+- every per-pixel quantity lives in ONE flat scratch array at constant offsets, so the compiler
+  can prove the stores do not alias (separate arrays keep the loop scalar);
+- a pixel that stops keeps -T in the transmittance slot (T > 0 always), so "done" costs no array;
+- features (D channels) are summed per ``stride`` x ``stride`` block, not per pixel: a splat's
+  weights are summed over each block first, then its D values are added once per block it
+  touched; the block's mean is what ``render(..., feature_stride=s)`` returns.
+
+Results match ``blend_tiles`` + ``api.average_features`` to float32 rounding and ``exp_neg``'s
+error (relative 3e-6); the blending rules (ALPHA_MIN, ALPHA_MAX, T_MIN, the stop) are the same.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from rtgs2.render.constants import TILE_SIZE
+from rtgs2.render.numba_kernels import (
+    F32_ALPHA_MAX,
+    F32_ALPHA_MIN,
+    F32_HALF,
+    F32_ONE,
+    F32_T_MIN,
+    P_A,
+    P_B,
+    P_C,
+    P_OPAC,
+    P_X,
+    P_Y,
+    WORK_ITEMS,
+    row_range,
+    tile_rect,
+)
+import rtgs2.render.constants as constants
+import rtgs2.render.numba_kernels as nk
+from rtgs2.utils.numba_cache import compiled_with
+
+INLINED_SOURCES = compiled_with(__file__, nk.__file__, constants.__file__)
+
+F32_ZERO = np.float32(0.0)
+# exp(-s) = exp(-s/16)^16; exp(-s/16) by a degree-5 Taylor polynomial around s/16 = 3/16, the
+# middle of [0, 3/8] (s <= 6): relative error <= 3e-6 after the four squarings. Beyond s = 6,
+# exp(-s) < 1/255 <= ALPHA_MIN, so a clamped s still gives a skipped splat.
+SIGMA_MAX = np.float32(6.0)
+_EXP_MID = 0.1875
+F32_EXP_MID = np.float32(_EXP_MID)
+F32_EXP_AT_MID = np.float32(np.exp(-_EXP_MID))
+F32_INV16 = np.float32(1.0 / 16.0)
+F32_C2, F32_C3, F32_C4, F32_C5 = (np.float32(1.0 / k) for k in (2, 6, 24, 120))
+
+PIXELS = TILE_SIZE * TILE_SIZE
+# offsets into the per-tile scratch: transmittance (-T once a pixel stops), the four blended
+# channels (colour, camera z), then the column sums of one splat's weights over a block row
+S_TRANS, S_ACC, S_WCOL = 0, PIXELS, 5 * PIXELS
+SCRATCH = 5 * PIXELS + TILE_SIZE
+FRAME_CHANNELS = 4  # colour 0..2, camera z 3 (``numba_kernels.V_DEPTH``)
+
+
+@njit(cache=True, inline="always")
+def exp_neg(s):
+    """exp(-s) for float32 s in [0, SIGMA_MAX], relative error <= 3e-6, branch-free (vectorizes)."""
+    t = s * F32_INV16 - F32_EXP_MID
+    p = F32_EXP_AT_MID * (F32_ONE - t * (F32_ONE - t * (F32_C2 - t * (F32_C3 - t * (F32_C4 - t * F32_C5)))))
+    p = p * p
+    p = p * p
+    p = p * p
+    return p * p
+
+
+def frame_stride_ok(stride: int, num_features: int) -> bool:
+    """Whether ``blend_tiles_frame`` can give features at ``stride`` (a block must not straddle
+    tiles; per-pixel features, stride 1, are the exact kernel's job)."""
+    return num_features == 0 or (stride > 1 and TILE_SIZE % stride == 0)
+
+
+@njit(parallel=True, cache=True)
+def blend_tiles_frame(
+    tile_off,  # [T+1] int64
+    tile_list,  # [E] int32 depth ranks
+    gpar,  # [M, NUM_PARAMS]
+    values,  # [M, 4 + D]: colour, camera z, features (``numba_kernels.gather_sorted``)
+    width,
+    height,
+    stride,  # feature block side, pixels (divides TILE_SIZE; any value if D = 0)
+    out,  # out [H, W, 4] accumulated colour and camera z, no background
+    t_final,  # out [H, W] final transmittance
+    features,  # out [ceil(H / stride), ceil(W / stride), D] mean blended features of each block
+    t_stop,  # float32: a pixel stops once a splat it blended took T to this or below (0: never)
+):
+    """Front-to-back blending of the per-frame path (module doc): ``blend_tiles``' rules, without
+    the backward's bookkeeping, features per block."""
+    num_tiles = tile_off.shape[0] - 1
+    d = values.shape[1] - FRAME_CHANNELS
+    shift = 0  # stride = 2^shift (it divides TILE_SIZE, a power of two)
+    while d > 0 and (1 << shift) < stride:
+        shift += 1
+    nb = TILE_SIZE >> shift  # blocks per tile side
+    num_items = min(num_tiles, WORK_ITEMS)
+    for item in prange(num_items):
+        buf = np.empty(SCRATCH, np.float32)
+        row_live = np.empty(TILE_SIZE, np.int64)  # unfinished pixels per row
+        block_acc = np.empty((nb * nb, d), np.float32)
+        for t in range(item, num_tiles, num_items):
+            blend_tile(t, tile_off, tile_list, gpar, values, width, height, shift, t_stop, buf, row_live, block_acc)
+            write_tile(t, width, height, stride, buf, block_acc, out, t_final, features)
+
+
+@njit(cache=True)
+def blend_tile(t, tile_off, tile_list, gpar, values, width, height, shift, t_stop, buf, row_live, block_acc):
+    """Blend tile t into the scratch ``buf`` (transmittance, channels) and ``block_acc`` (feature
+    sums per block). A function of its own: LLVM vectorizes the row loop only when the scratch
+    comes in as an argument (allocated inside the parallel loop, it is not proven free of aliases)."""
+    tiles_x = (width + TILE_SIZE - 1) // TILE_SIZE
+    d = values.shape[1] - FRAME_CHANNELS
+    x_lo, x_hi, y_lo, y_hi = tile_rect(t, tiles_x, width, height)
+    tw, th = x_hi - x_lo, y_hi - y_lo
+    buf[S_ACC:] = 0.0
+    for row in range(TILE_SIZE):  # pixels outside the image start as stopped
+        for j in range(TILE_SIZE):
+            buf[S_TRANS + row * TILE_SIZE + j] = 1.0 if (row < th and j < tw) else -1.0
+        row_live[row] = tw if row < th else 0
+    block_acc[:] = 0.0
+    num_live = tw * th
+    x_first = np.float32(x_lo) + F32_HALF  # centre of the tile's first column
+    for k in range(tile_off[t], tile_off[t + 1]):
+        if num_live == 0:
+            break
+        r = tile_list[k]
+        u, v, a, b, c, o = gpar[r, P_X], gpar[r, P_Y], gpar[r, P_A], gpar[r, P_B], gpar[r, P_C], gpar[r, P_OPAC]
+        v0, v1, v2, v3 = values[r, 0], values[r, 1], values[r, 2], values[r, 3]
+        y0, y1 = row_range(gpar, r, y_lo, y_hi)
+        brow = -1  # the block row whose column sums of this splat's weights S_WCOL holds
+        for py in range(y0, y1):
+            row = py - y_lo
+            if row_live[row] == 0:
+                continue
+            if d > 0 and row >> shift != brow:
+                if brow >= 0:
+                    add_block_row(buf, block_acc, brow, shift, values[r, FRAME_CHANNELS:])
+                brow = row >> shift
+            dy = np.float32(py + F32_HALF) - v
+            c_dy2 = c * (dy * dy)
+            b_dy = b * dy
+            # row is in [0, TILE_SIZE) already; the mask lets LLVM prove the column sums (after
+            # the pixels) are never overwritten, which it needs to vectorize the loop below
+            p0 = (row & (TILE_SIZE - 1)) * TILE_SIZE
+            for j in range(TILE_SIZE):  # vectorized: no branches, one scratch array
+                dx = (x_first + np.float32(j)) - u
+                sigma = F32_HALF * (a * (dx * dx) + c_dy2) + b_dy * dx  # the reference's order
+                alpha = min(F32_ALPHA_MAX, o * exp_neg(min(max(sigma, F32_ZERO), SIGMA_MAX)))
+                alpha = alpha if (sigma >= F32_ZERO and alpha >= F32_ALPHA_MIN) else F32_ZERO
+                p = p0 + j
+                tp = buf[S_TRANS + p]
+                tn = tp * (F32_ONE - alpha)
+                blend = tn > F32_T_MIN  # false for a stopped pixel (tp = -T < 0)
+                w = alpha * tp if blend else F32_ZERO
+                buf[S_ACC + p] += w * v0
+                buf[S_ACC + PIXELS + p] += w * v1
+                buf[S_ACC + 2 * PIXELS + p] += w * v2
+                buf[S_ACC + 3 * PIXELS + p] += w * v3
+                t_new = (tn if tn > t_stop else -tn) if blend else -abs(tp)
+                buf[S_TRANS + p] = t_new
+                buf[S_WCOL + j] += w
+            live = np.int32(0)  # counted apart: in the loop above, the count halves its vector width
+            for j in range(TILE_SIZE):
+                live += np.int32(buf[S_TRANS + p0 + j] > F32_ZERO)
+            num_live += live - row_live[row]
+            row_live[row] = live
+        if brow >= 0:
+            add_block_row(buf, block_acc, brow, shift, values[r, FRAME_CHANNELS:])
+
+
+@njit(cache=True, inline="always")
+def add_block_row(buf, block_acc, brow, shift, feats):
+    """Add one splat's features ``feats`` [D] to the blocks of block row ``brow`` with the weights
+    summed in the column sums S_WCOL (each block: the sum of its 2^shift columns), and clear them."""
+    stride = 1 << shift
+    for bj in range(TILE_SIZE >> shift):
+        w = F32_ZERO
+        for q in range(bj * stride, (bj + 1) * stride):
+            w += buf[S_WCOL + q]
+            buf[S_WCOL + q] = F32_ZERO
+        if w != F32_ZERO:
+            add_scaled(block_acc[brow * (TILE_SIZE >> shift) + bj], w, feats)
+
+
+@njit(cache=True, inline="always")
+def add_scaled(acc, w, x):
+    """acc += w·x over D channels."""
+    for ch in range(acc.shape[0]):
+        acc[ch] += w * x[ch]
+
+
+@njit(cache=True)
+def write_tile(t, width, height, stride, buf, block_acc, out, t_final, features):
+    """Copy tile t's scratch into the images: channels and T per pixel, features as block means."""
+    tiles_x = (width + TILE_SIZE - 1) // TILE_SIZE
+    d = block_acc.shape[1]
+    x_lo, x_hi, y_lo, y_hi = tile_rect(t, tiles_x, width, height)
+    tw, th = x_hi - x_lo, y_hi - y_lo
+    for py in range(y_lo, y_hi):
+        for px in range(x_lo, x_hi):
+            p = (py - y_lo) * TILE_SIZE + (px - x_lo)
+            for ch in range(FRAME_CHANNELS):
+                out[py, px, ch] = buf[S_ACC + ch * PIXELS + p]
+            t_final[py, px] = abs(buf[S_TRANS + p])
+    if d > 0:
+        nb = TILE_SIZE // stride
+        for by in range(min(nb, (th + stride - 1) // stride)):
+            ny = min(stride, th - by * stride)
+            for bx in range(min(nb, (tw + stride - 1) // stride)):
+                inv = np.float32(1.0 / (ny * min(stride, tw - bx * stride)))  # edge blocks: the pixels they hold
+                for ch in range(d):
+                    features[y_lo // stride + by, x_lo // stride + bx, ch] = block_acc[by * nb + bx, ch] * inv
