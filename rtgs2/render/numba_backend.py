@@ -267,8 +267,10 @@ def rasterize_frame(
     acc = np.empty((h, w, fk.FRAME_CHANNELS), F32)
     t_final = np.empty((h, w), F32)
     feats = np.empty(((h + s - 1) // s, (w + s - 1) // s, features.shape[1]), F32)
+    entries = fk.pack_entries(bs.tile_list, bs.gpar, bs.values)
+    clock.mark("pack")
     fk.blend_tiles_frame(
-        bs.tile_off, bs.tile_list, bs.gpar, bs.values, w, h, s, acc, t_final, feats, np.float32(stop_transmittance)
+        bs.tile_off, bs.tile_list, entries, bs.values, w, h, s, acc, t_final, feats, np.float32(stop_transmittance)
     )  # fmt: skip
     clock.mark("blend")
     return Frame(acc, 1.0 - t_final, feats, bs.visible, bs.radii)

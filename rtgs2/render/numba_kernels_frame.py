@@ -11,6 +11,8 @@ per-frame path (no gradients, ``RasterSettings.stop_transmittance`` > 0):
 - every per-pixel quantity lives in ONE flat scratch array at constant offsets, so the compiler
   can prove the stores do not alias (separate arrays keep the loop scalar);
 - a pixel that stops keeps -T in the transmittance slot (T > 0 always), so "done" costs no array;
+- each tile reads its splats' parameters from consecutive memory (``pack_entries``, one cache
+  line per (tile, splat) entry) and prefetches the features of the splats a few entries ahead;
 - features (D channels) are summed per ``stride`` x ``stride`` block, not per pixel: a splat's
   weights are summed over each block first, then its D values are added once per block it
   touched; the block's mean is what ``render(..., feature_stride=s)`` returns.
@@ -31,6 +33,7 @@ from rtgs2.render.numba_kernels import (
     F32_HALF,
     F32_ONE,
     F32_T_MIN,
+    NUM_PARAMS,
     P_A,
     P_B,
     P_C,
@@ -43,9 +46,11 @@ from rtgs2.render.numba_kernels import (
 )
 import rtgs2.render.constants as constants
 import rtgs2.render.numba_kernels as nk
+import rtgs2.utils.numba_prefetch as numba_prefetch
 from rtgs2.utils.numba_cache import compiled_with
+from rtgs2.utils.numba_prefetch import prefetch
 
-INLINED_SOURCES = compiled_with(__file__, nk.__file__, constants.__file__)
+INLINED_SOURCES = compiled_with(__file__, nk.__file__, constants.__file__, numba_prefetch.__file__)
 
 F32_ZERO = np.float32(0.0)
 # exp(-s) = exp(-s/16)^16; exp(-s/16) by a degree-5 Taylor polynomial around s/16 = 3/16, the
@@ -60,10 +65,17 @@ F32_C2, F32_C3, F32_C4, F32_C5 = (np.float32(1.0 / k) for k in (2, 6, 24, 120))
 
 PIXELS = TILE_SIZE * TILE_SIZE
 # offsets into the per-tile scratch: transmittance (-T once a pixel stops), the four blended
-# channels (colour, camera z), then the column sums of one splat's weights over a block row
-S_TRANS, S_ACC, S_WCOL = 0, PIXELS, 5 * PIXELS
-SCRATCH = 5 * PIXELS + TILE_SIZE
+# channels (colour, camera z), the column sums of one splat's weights over a block row, and the
+# x of the tile's column centres (loaded in the row loop: an int-to-float conversion there would
+# halve its vector width)
+S_TRANS, S_ACC, S_WCOL, S_XS = 0, PIXELS, 5 * PIXELS, 5 * PIXELS + TILE_SIZE
+SCRATCH = 5 * PIXELS + 2 * TILE_SIZE
 FRAME_CHANNELS = 4  # colour 0..2, camera z 3 (``numba_kernels.V_DEPTH``)
+# a packed entry (``pack_entries``): the splat's blend parameters (``numba_kernels.P_*``), then its
+# colour and camera z: 16 floats, one cache line
+E_VALUES = NUM_PARAMS
+ENTRY_COLUMNS = NUM_PARAMS + FRAME_CHANNELS
+PREFETCH_AHEAD = 2  # entries: enough to hide a cache miss behind the blend of the splats between
 
 
 @njit(cache=True, inline="always")
@@ -84,10 +96,26 @@ def frame_stride_ok(stride: int, num_features: int) -> bool:
 
 
 @njit(parallel=True, cache=True)
+def pack_entries(tile_list, gpar, values):
+    """[E, ENTRY_COLUMNS] the blend parameters and colour + camera z of every (tile, splat) entry,
+    in tile-list order: the blend then reads its splats from consecutive memory instead of
+    jumping through ``gpar`` and ``values`` (features stay there: they are read per block row)."""
+    num = tile_list.shape[0]
+    entries = np.empty((num, ENTRY_COLUMNS), np.float32)
+    for e in prange(num):
+        r = tile_list[e]
+        for q in range(NUM_PARAMS):
+            entries[e, q] = gpar[r, q]
+        for q in range(FRAME_CHANNELS):
+            entries[e, E_VALUES + q] = values[r, q]
+    return entries
+
+
+@njit(parallel=True, cache=True)
 def blend_tiles_frame(
     tile_off,  # [T+1] int64
     tile_list,  # [E] int32 depth ranks
-    gpar,  # [M, NUM_PARAMS]
+    entries,  # [E, ENTRY_COLUMNS] (``pack_entries``)
     values,  # [M, 4 + D]: colour, camera z, features (``numba_kernels.gather_sorted``)
     width,
     height,
@@ -111,12 +139,12 @@ def blend_tiles_frame(
         row_live = np.empty(TILE_SIZE, np.int64)  # unfinished pixels per row
         block_acc = np.empty((nb * nb, d), np.float32)
         for t in range(item, num_tiles, num_items):
-            blend_tile(t, tile_off, tile_list, gpar, values, width, height, shift, t_stop, buf, row_live, block_acc)
+            blend_tile(t, tile_off, tile_list, entries, values, width, height, shift, t_stop, buf, row_live, block_acc)
             write_tile(t, width, height, stride, buf, block_acc, out, t_final, features)
 
 
 @njit(cache=True)
-def blend_tile(t, tile_off, tile_list, gpar, values, width, height, shift, t_stop, buf, row_live, block_acc):
+def blend_tile(t, tile_off, tile_list, entries, values, width, height, shift, t_stop, buf, row_live, block_acc):
     """Blend tile t into the scratch ``buf`` (transmittance, channels) and ``block_acc`` (feature
     sums per block). A function of its own: LLVM vectorizes the row loop only when the scratch
     comes in as an argument (allocated inside the parallel loop, it is not proven free of aliases)."""
@@ -131,14 +159,20 @@ def blend_tile(t, tile_off, tile_list, gpar, values, width, height, shift, t_sto
         row_live[row] = tw if row < th else 0
     block_acc[:] = 0.0
     num_live = tw * th
-    x_first = np.float32(x_lo) + F32_HALF  # centre of the tile's first column
-    for k in range(tile_off[t], tile_off[t + 1]):
+    for j in range(TILE_SIZE):
+        buf[S_XS + j] = np.float32(x_lo + j) + F32_HALF
+    end = tile_off[t + 1]
+    for k in range(tile_off[t], end):
         if num_live == 0:
             break
         r = tile_list[k]
-        u, v, a, b, c, o = gpar[r, P_X], gpar[r, P_Y], gpar[r, P_A], gpar[r, P_B], gpar[r, P_C], gpar[r, P_OPAC]
-        v0, v1, v2, v3 = values[r, 0], values[r, 1], values[r, 2], values[r, 3]
-        y0, y1 = row_range(gpar, r, y_lo, y_hi)
+        if d > 0 and k + PREFETCH_AHEAD < end:  # the features of a splat soon to come: 2-3 cache lines
+            ahead = tile_list[k + PREFETCH_AHEAD]
+            for col in range(FRAME_CHANNELS, FRAME_CHANNELS + d + 15, 16):
+                prefetch(values, ahead, min(col, FRAME_CHANNELS + d - 1))
+        u, v, a, b, c, o = entries[k, P_X], entries[k, P_Y], entries[k, P_A], entries[k, P_B], entries[k, P_C], entries[k, P_OPAC]
+        v0, v1, v2, v3 = entries[k, E_VALUES], entries[k, E_VALUES + 1], entries[k, E_VALUES + 2], entries[k, E_VALUES + 3]
+        y0, y1 = row_range(entries, k, y_lo, y_hi)  # the entry's first columns are the splat's gpar row
         brow = -1  # the block row whose column sums of this splat's weights S_WCOL holds
         for py in range(y0, y1):
             row = py - y_lo
@@ -155,7 +189,7 @@ def blend_tile(t, tile_off, tile_list, gpar, values, width, height, shift, t_sto
             # the pixels) are never overwritten, which it needs to vectorize the loop below
             p0 = (row & (TILE_SIZE - 1)) * TILE_SIZE
             for j in range(TILE_SIZE):  # vectorized: no branches, one scratch array
-                dx = (x_first + np.float32(j)) - u
+                dx = buf[S_XS + j] - u
                 sigma = F32_HALF * (a * (dx * dx) + c_dy2) + b_dy * dx  # the reference's order
                 alpha = min(F32_ALPHA_MAX, o * exp_neg(min(max(sigma, F32_ZERO), SIGMA_MAX)))
                 alpha = alpha if (sigma >= F32_ZERO and alpha >= F32_ALPHA_MIN) else F32_ZERO
