@@ -208,6 +208,7 @@ class FusionTrainConfig:
         return FusionLossConfig(self.label_smoothing, self.ceco_weight, depth_weight=self.depth_weight)
 
 
-FINETUNE = FusionTrainConfig(lr=1e-4, warmup_steps=10, checkpoint_every=50, eval_every=0)
+FINETUNE = FusionTrainConfig(lr=3e-4, warmup_steps=10, checkpoint_every=50, eval_every=0)
 """Fine-tuning a trained fusion model on one scene (``rtgs2 finetune``, the eval's fine-tuned row):
-a tenth of the training's learning rate, a short warm-up, no validation pass."""
+a tenth of the training's learning rate (3e-3), a short warm-up, no validation pass. (1e-4, a
+third of the v1 recipe's rate, took the v2 model on test_000 from 55.9 to only 78.5 % in 300 steps.)"""
