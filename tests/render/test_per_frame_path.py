@@ -111,3 +111,16 @@ def test_the_polynomial_exp_is_within_its_bound() -> None:
     got = np.array([exp_neg(x) for x in s], np.float64)
     assert np.max(np.abs(got / np.exp(-s.astype(np.float64)) - 1)) < 3e-6
     assert np.exp(-float(SIGMA_MAX)) < ALPHA_MIN  # a clamped sigma still gives a skipped splat
+
+
+def test_the_per_frame_kernel_stops_a_finished_tile_early_and_still_matches() -> None:
+    """Large, nearly opaque splats: every pixel stops after a few of them, so tiles end their lists
+    early (the kernel checks every LIVE_CHECK entries); what is drawn must not change."""
+    scene = random_scene(1500, 5, feature_dim=4, spread=0.5)
+    scene = replace(scene, opacity_logits=torch.full_like(scene.opacity_logits, 6.0), log_scales=scene.log_scales + 1.5)
+    cam = camera(64, 48)
+    fast, exact = _frame_and_exact(scene, cam, 4)
+    assert float((exact.alpha >= 1 - 1 / 255).float().mean()) > 0.95  # nearly every pixel stopped: tiles end early
+    for name in ("rgb", "depth_acc", "alpha"):
+        assert float((getattr(fast, name) - getattr(exact, name)).abs().max()) < 1e-4, name
+    assert torch.allclose(fast.features, average_features(exact.features, 4), atol=1e-4)
