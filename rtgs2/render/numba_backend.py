@@ -262,7 +262,9 @@ def rasterize_frame(
     """The per-frame forward (``numba_kernels_frame``): no backward state, features per block of
     ``feature_stride`` (``fk.frame_stride_ok`` must hold)."""
     clock = StageClock(profile)
-    bs = bin_splats(means, quats, log_scales, opacity_logits, sh, features, cam, clock)
+    # colour and z only: the blend reads the features where they are (per block row, not per pixel)
+    no_features = np.zeros((means.shape[0], 0), F32)
+    bs = bin_splats(means, quats, log_scales, opacity_logits, sh, no_features, cam, clock)
     w, h, s = cam.width, cam.height, feature_stride
     acc = np.empty((h, w, fk.FRAME_CHANNELS), F32)
     t_final = np.empty((h, w), F32)
@@ -270,7 +272,7 @@ def rasterize_frame(
     entries = fk.pack_entries(bs.tile_list, bs.gpar, bs.values)
     clock.mark("pack")
     fk.blend_tiles_frame(
-        bs.tile_off, bs.tile_list, entries, bs.values, w, h, s, acc, t_final, feats, np.float32(stop_transmittance)
+        bs.tile_off, bs.tile_list, entries, bs.order, features, w, h, s, acc, t_final, feats, np.float32(stop_transmittance)
     )  # fmt: skip
     clock.mark("blend")
     return Frame(acc, 1.0 - t_final, feats, bs.visible, bs.radii)

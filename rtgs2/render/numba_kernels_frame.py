@@ -12,7 +12,8 @@ per-frame path (no gradients, ``RasterSettings.stop_transmittance`` > 0):
   can prove the stores do not alias (separate arrays keep the loop scalar);
 - a pixel that stops keeps -T in the transmittance slot (T > 0 always), so "done" costs no array;
 - each tile reads its splats' parameters from consecutive memory (``pack_entries``, one cache
-  line per (tile, splat) entry) and prefetches the features of the splats a few entries ahead;
+  line per (tile, splat) entry), and the features from the scene's own [N, D] array (not gathered
+  per view), prefetching those of the splats a few entries ahead;
 - features (D channels) are summed per ``stride`` x ``stride`` block, not per pixel: a splat's
   weights are summed over each block first, then its D values are added once per block it
   touched; the block's mean is what ``render(..., feature_stride=s)`` returns.
@@ -100,7 +101,7 @@ def frame_stride_ok(stride: int, num_features: int) -> bool:
 def pack_entries(tile_list, gpar, values):
     """[E, ENTRY_COLUMNS] the blend parameters and colour + camera z of every (tile, splat) entry,
     in tile-list order: the blend then reads its splats from consecutive memory instead of
-    jumping through ``gpar`` and ``values`` (features stay there: they are read per block row)."""
+    jumping through ``gpar`` and ``values`` (features are read per block row, from the scene's)."""
     num = tile_list.shape[0]
     entries = np.empty((num, ENTRY_COLUMNS), np.float32)
     for e in prange(num):
@@ -117,19 +118,20 @@ def blend_tiles_frame(
     tile_off,  # [T+1] int64
     tile_list,  # [E] int32 depth ranks
     entries,  # [E, ENTRY_COLUMNS] (``pack_entries``)
-    values,  # [M, 4 + D]: colour, camera z, features (``numba_kernels.gather_sorted``)
+    order,  # [M] int32 Gaussian index of each depth rank (``numba_kernels.sort_by_depth``)
+    features,  # [N, D] per-Gaussian features (D may be 0), read in place: not gathered per view
     width,
     height,
     stride,  # feature block side, pixels (divides TILE_SIZE; any value if D = 0)
     out,  # out [H, W, 4] accumulated colour and camera z, no background
     t_final,  # out [H, W] final transmittance
-    features,  # out [ceil(H / stride), ceil(W / stride), D] mean blended features of each block
+    block_features,  # out [ceil(H / stride), ceil(W / stride), D] mean blended features of each block
     t_stop,  # float32: a pixel stops once a splat it blended took T to this or below (0: never)
 ):
     """Front-to-back blending of the per-frame path (module doc): ``blend_tiles``' rules, without
     the backward's bookkeeping, features per block."""
     num_tiles = tile_off.shape[0] - 1
-    d = values.shape[1] - FRAME_CHANNELS
+    d = features.shape[1]
     shift = 0  # stride = 2^shift (it divides TILE_SIZE, a power of two)
     while d > 0 and (1 << shift) < stride:
         shift += 1
@@ -139,17 +141,17 @@ def blend_tiles_frame(
         buf = np.empty(SCRATCH, np.float32)
         block_acc = np.empty((nb * nb, d), np.float32)
         for t in range(item, num_tiles, num_items):
-            blend_tile(t, tile_off, tile_list, entries, values, width, height, shift, t_stop, buf, block_acc)
-            write_tile(t, width, height, stride, buf, block_acc, out, t_final, features)
+            blend_tile(t, tile_off, tile_list, entries, order, features, width, height, shift, t_stop, buf, block_acc)
+            write_tile(t, width, height, stride, buf, block_acc, out, t_final, block_features)
 
 
 @njit(cache=True)
-def blend_tile(t, tile_off, tile_list, entries, values, width, height, shift, t_stop, buf, block_acc):
+def blend_tile(t, tile_off, tile_list, entries, order, features, width, height, shift, t_stop, buf, block_acc):
     """Blend tile t into the scratch ``buf`` (transmittance, channels) and ``block_acc`` (feature
     sums per block). A function of its own: LLVM vectorizes the row loop only when the scratch
     comes in as an argument (allocated inside the parallel loop, it is not proven free of aliases)."""
     tiles_x = (width + TILE_SIZE - 1) // TILE_SIZE
-    d = values.shape[1] - FRAME_CHANNELS
+    d = features.shape[1]
     x_lo, x_hi, y_lo, y_hi = tile_rect(t, tiles_x, width, height)
     tw, th = x_hi - x_lo, y_hi - y_lo
     buf[S_ACC:] = 0.0
@@ -165,11 +167,11 @@ def blend_tile(t, tile_off, tile_list, entries, values, width, height, shift, t_
         # skip finished rows) cost more than all the rows it skipped (measured: half the blend).
         if (k - tile_off[t]) % LIVE_CHECK == LIVE_CHECK - 1 and not any_live(buf):
             break
-        r = tile_list[k]
+        g = order[tile_list[k]]  # the splat's Gaussian
         if d > 0 and k + PREFETCH_AHEAD < end:  # the features of a splat soon to come: 2-3 cache lines
-            ahead = tile_list[k + PREFETCH_AHEAD]
-            for col in range(FRAME_CHANNELS, FRAME_CHANNELS + d + 15, 16):
-                prefetch(values, ahead, min(col, FRAME_CHANNELS + d - 1))
+            ahead = order[tile_list[k + PREFETCH_AHEAD]]
+            for col in range(0, d + 15, 16):
+                prefetch(features, ahead, min(col, d - 1))
         u, v, a, b, c, o = entries[k, P_X], entries[k, P_Y], entries[k, P_A], entries[k, P_B], entries[k, P_C], entries[k, P_OPAC]
         v0, v1, v2, v3 = entries[k, E_VALUES], entries[k, E_VALUES + 1], entries[k, E_VALUES + 2], entries[k, E_VALUES + 3]
         y0, y1 = row_range(entries, k, y_lo, y_hi)  # the entry's first columns are the splat's gpar row
@@ -178,7 +180,7 @@ def blend_tile(t, tile_off, tile_list, entries, values, width, height, shift, t_
             row = py - y_lo
             if d > 0 and row >> shift != brow:
                 if brow >= 0:
-                    add_block_row(buf, block_acc, brow, shift, values[r, FRAME_CHANNELS:])
+                    add_block_row(buf, block_acc, brow, shift, features[g])
                 brow = row >> shift
             dy = np.float32(py + F32_HALF) - v
             c_dy2 = c * (dy * dy)
@@ -204,7 +206,7 @@ def blend_tile(t, tile_off, tile_list, entries, values, width, height, shift, t_
                 buf[S_TRANS + p] = t_new
                 buf[S_WCOL + j] += w
         if brow >= 0:
-            add_block_row(buf, block_acc, brow, shift, values[r, FRAME_CHANNELS:])
+            add_block_row(buf, block_acc, brow, shift, features[g])
 
 
 @njit(cache=True, inline="always")
@@ -238,7 +240,7 @@ def add_scaled(acc, w, x):
 
 
 @njit(cache=True)
-def write_tile(t, width, height, stride, buf, block_acc, out, t_final, features):
+def write_tile(t, width, height, stride, buf, block_acc, out, t_final, block_features):
     """Copy tile t's scratch into the images: channels and T per pixel, features as block means."""
     tiles_x = (width + TILE_SIZE - 1) // TILE_SIZE
     d = block_acc.shape[1]
@@ -257,4 +259,4 @@ def write_tile(t, width, height, stride, buf, block_acc, out, t_final, features)
             for bx in range(min(nb, (tw + stride - 1) // stride)):
                 inv = np.float32(1.0 / (ny * min(stride, tw - bx * stride)))  # edge blocks: the pixels they hold
                 for ch in range(d):
-                    features[y_lo // stride + by, x_lo // stride + bx, ch] = block_acc[by * nb + bx, ch] * inv
+                    block_features[y_lo // stride + by, x_lo // stride + bx, ch] = block_acc[by * nb + bx, ch] * inv
