@@ -35,6 +35,9 @@ class Segment:
     """Feature-network weights for scenes without f_vi_* (default: those on the fusion model's card, else the shipped ones)."""
     frame: FrameArg = FrameOptions()
     """The scene's units and up axis (features and automatic cameras use them; the choice is printed)."""
+    exact_render: bool = False
+    """Render with the exact blend kernel, Z averaged to the network's resolution afterwards (the per-frame
+    path as it was before its own kernel; slower, for comparison)."""
 
     def main(self) -> None:
         from rtgs2.pipeline.segment import segment_scene
@@ -42,7 +45,7 @@ class Segment:
         res = segment_scene(
             self.scene, self.out, cameras=self.cameras, views=self.views, width=self.width, height=self.height,
             weights=self.weights, feature_weights=self.feature_weights,
-            metres_per_unit=self.frame.metres_per_unit, up=self.frame.up,
+            metres_per_unit=self.frame.metres_per_unit, up=self.frame.up, exact_render=self.exact_render,
         )  # fmt: skip
         print(f"frame: {res.frame.note}")
         if res.orbit is not None:

@@ -17,7 +17,7 @@ untimed warm-up frame (numba compilation), as :func:`~rtgs2.pipeline.segmenter.m
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ from rtgs2.pipeline.cameras import Orbit, check_cameras_see, check_views, orbit_
 from rtgs2.pipeline.draw import class_label_map, gif_frame, legend, overlay, to_uint8, write_gif
 from rtgs2.pipeline.segmenter import FrameRate, FrameTimer, Segmenter
 from rtgs2.pipeline.view_defaults import ORBIT_VIEWS, VIEW_HEIGHT, VIEW_WIDTH
+from rtgs2.render import PER_FRAME
 from rtgs2.scene.cameras_json import read_cameras_json
 from rtgs2.utils.errors import UserError
 from rtgs2.utils.io import atomic_write_text
@@ -64,6 +65,7 @@ def segment_scene(
     device: str = "cpu",
     metres_per_unit: float | None = None,
     up: str = "+z",
+    exact_render: bool = False,
 ) -> SegmentResult:
     """Segment views of the 3DGS ``scene`` (.ply) into the folder ``out`` (module doc).
 
@@ -78,6 +80,8 @@ def segment_scene(
         metres_per_unit, up: the file's units and up axis (:meth:`Segmenter.from_files`; default
             chosen from the scene's size, z up); the result's ``frame`` says which the features
             used. The orbit is placed in :func:`orbit_frame`.
+        exact_render: render with the numba backend's exact blend kernel, Z averaged to the
+            network's resolution afterwards (the per-frame path before its own kernel: to compare).
 
     Raises:
         ValueError: both ``cameras`` and ``views``, bad sizes, a cameras.json that does not parse
@@ -97,9 +101,11 @@ def segment_scene(
         views = ORBIT_VIEWS if views is None else views
         check_views(views, width, height, "views")  # before loading anything
     weights = fusion_weights_path(weights)
+    settings = replace(PER_FRAME, frame_kernel=not exact_render)
     segmenter = Segmenter.from_files(
-        scene, weights, feature_weights=feature_weights, device=device, metres_per_unit=metres_per_unit, up=up
-    )
+        scene, weights, feature_weights=feature_weights, device=device, metres_per_unit=metres_per_unit, up=up,
+        render_settings=settings,
+    )  # fmt: skip
     orbit_ = None
     if cams is None:
         orbit_ = orbit_cameras(segmenter.scene, views, width, height, orbit_frame(metres_per_unit, up))

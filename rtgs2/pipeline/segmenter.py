@@ -26,7 +26,7 @@ from rtgs2.features.inputs import SceneFrame, choose_frame
 from rtgs2.features.io import resolve_feature_weights
 from rtgs2.fusion.io import fusion_weights_path, load_fusion, read_fusion_card
 from rtgs2.fusion.vdvi import VDVINet, inference_model
-from rtgs2.render import PER_FRAME, RenderOutput, render
+from rtgs2.render import PER_FRAME, RasterSettings, RenderOutput, render
 from rtgs2.scene import Camera, GaussianScene, read_ply
 from rtgs2.utils.cache import cache_root
 from rtgs2.utils.errors import MissingFileError, Rtgs2Error
@@ -59,6 +59,8 @@ class Segmenter:
         device: where the network runs (the renderer picks its own backend for the scene's device).
         frame: the scene's units and up axis its features were computed in (z up, metres, as the networks expect; its ``note``
             says how it was chosen).
+        render_settings: the rasterization of the per-frame path (``PER_FRAME``: its early stop and
+            per-frame blend kernel; ``replace(PER_FRAME, frame_kernel=False)`` renders as before it).
     """
 
     def __init__(
@@ -67,9 +69,11 @@ class Segmenter:
         scene: GaussianScene,
         device: str | torch.device = "cpu",
         frame: SceneFrame = SceneFrame(),
+        render_settings: RasterSettings = PER_FRAME,
     ):
         self.device = torch.device(device)
         self.frame = frame
+        self.render_settings = render_settings
         self.feature_stride = int(model.config.get("feature_stride", 1))
         self.model = inference_model(model, self.device)  # the caller's model is left as it was
         self.needs_features = model.config["inputs"] != "image"
@@ -106,6 +110,7 @@ class Segmenter:
         feature_cache: str | Path | None = None,
         metres_per_unit: float | None = None,
         up: str = "+z",
+        render_settings: RasterSettings = PER_FRAME,
     ) -> Segmenter:
         """A segmenter for a ``.ply`` (or a loaded scene) with the fusion model at ``weights``
         (default: the shipped one). Features come from the file's ``f_vi_*`` when present and of
@@ -149,13 +154,13 @@ class Segmenter:
                         f"{Path(fw).name} (cached)"
                     )
                 scene = scene.with_features(scene_features(scene, ply, fw, feature_cache, frame))
-        return cls(model, scene, device, frame)
+        return cls(model, scene, device, frame, render_settings)
 
     @torch.no_grad()
     def render(self, camera: Camera) -> RenderOutput:
         """The rasterization pass of the per-frame path: Î, depth, alpha at the camera's size and,
         when the model reads it, Z at the model's resolution of Z (``feature_stride``)."""
-        return render(self.scene, camera, feature_stride=self.feature_stride, settings=PER_FRAME)
+        return render(self.scene, camera, feature_stride=self.feature_stride, settings=self.render_settings)
 
     @torch.no_grad()
     def logits(self, out: RenderOutput) -> Tensor:  # [K, H, W]

@@ -138,3 +138,22 @@ def test_the_cards_feature_weights_are_found_among_the_shipped_ones_by_hash(tmp_
         model_feature_weights(model, None)
     model.with_suffix(".json").write_text(json.dumps({}))
     assert model_feature_weights(model, None) == shipped / "today.pt"
+
+
+def test_the_per_frame_kernel_is_the_default_and_the_exact_render_agrees(small_donut, fusion_file, monkeypatch):
+    from dataclasses import replace
+
+    from rtgs2.render import PER_FRAME
+    from rtgs2.render import numba_backend
+
+    calls = []
+    real = numba_backend._render_frame
+    monkeypatch.setattr(numba_backend, "_render_frame", lambda *a: calls.append(1) or real(*a))
+    scene = small_donut.with_features(torch.nn.functional.normalize(torch.randn(small_donut.num_gaussians, 32), dim=1))
+    fast = Segmenter.from_files(scene, fusion_file("both")).segment(donut_camera())
+    assert calls == [1]
+    exact = Segmenter.from_files(scene, fusion_file("both"), render_settings=replace(PER_FRAME, frame_kernel=False))
+    slow = exact.segment(donut_camera())
+    assert calls == [1]  # the exact kernel: not the per-frame one
+    assert float((fast.rgb - slow.rgb).abs().max()) <= 1 / 255
+    assert float((fast.labels == slow.labels).float().mean()) > 0.99
