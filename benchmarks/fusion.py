@@ -112,12 +112,13 @@ def _model_case(spec: dict) -> dict:
     import torch
 
     from rtgs2.data.readers.synthrooms import CLASS_NAMES
-    from rtgs2.fusion.vdvi import build_fusion
+    from rtgs2.fusion.vdvi import build_fusion, inference_model
 
     w, h = _wh(spec["res"])
     device = spec["device"]
     f = spec["feature_stride"]
-    net = build_fusion(spec["size"], spec["inputs"], num_classes=len(CLASS_NAMES), feature_stride=f).eval().to(device)
+    net = build_fusion(spec["size"], spec["inputs"], num_classes=len(CLASS_NAMES), feature_stride=f)
+    net = inference_model(net, device)  # as Segmenter runs it (a ResNet Enc_VD's BatchNorms folded)
     # laid out as the renderer gives them: [H, W, C] viewed as [1, C, H, W] (channels last); an NCHW
     # input would add a transpose of Z that the per-frame path never pays
     image = torch.rand(1, h, w, 3, device=device).permute(0, 3, 1, 2)
@@ -174,7 +175,8 @@ def _scene_case(spec: dict) -> dict:
     from rtgs2.data.readers.synthrooms import CLASS_NAMES, open_synthrooms
     from rtgs2.features.extract import extract_features
     from rtgs2.features.inputs import SceneFrame
-    from rtgs2.fusion.vdvi import build_fusion
+    from rtgs2.fusion.labels import coarse_to_labels
+    from rtgs2.fusion.vdvi import build_fusion, inference_model
     from rtgs2.render import PER_FRAME, render
     from rtgs2.scene import read_ply
 
@@ -202,7 +204,7 @@ def _scene_case(spec: dict) -> dict:
     scene = scene.to(device)
     f = spec["feature_stride"]
     net = build_fusion("small", "both", num_classes=len(CLASS_NAMES), feature_dim=feats.shape[1], feature_stride=f)
-    net = net.eval().to(device)
+    net = inference_model(net, device)  # what Segmenter runs (a ResNet Enc_VD's BatchNorms folded)
     autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if spec["mode"] == "bf16" else contextlib.nullcontext()
     settings = replace(PER_FRAME, frame_kernel=spec["blend"] == "frame")
     stages: dict[str, list[float]] = {"render": [], "fusion": [], "argmax": [], "total": []}
@@ -214,11 +216,11 @@ def _scene_case(spec: dict) -> dict:
             # [H, W, C] -> [1, C, H, W] is a view with channels-last memory, what the model reads
             image, z = out.rgb.permute(2, 0, 1)[None], out.features.permute(2, 0, 1)[None]
             t1 = time.perf_counter()
-            with autocast:
-                logits = net(image.to(device), z.to(device))  # the copies to a GPU count as fusion time
+            with autocast:  # the copies to a GPU count as fusion time
+                coarse, height, width = net.coarse_logits(image.to(device), z.to(device))
             _sync(device)
             t2 = time.perf_counter()
-            logits.argmax(1).cpu()
+            coarse_to_labels(coarse[0], height, width, with_confidence=False)  # upsampling + arg-max, as Segmenter
             t3 = time.perf_counter()
             if i >= spec["warmup"]:
                 for k, v in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t3 - t0)):
@@ -330,8 +332,8 @@ def main(cfg: Config) -> None:
     if scene_rows:
         text += (
             f"\nEnd to end on {where}: {'gsplat render on the GPU' if cfg.device.startswith('cuda') else 'numba render'} "
-            f"of Î and Z, fusion small/both (random weights, Z at 1/{cfg.feature_stride} of the image's "
-            f"resolution, the mean of each 4 x 4 block), argmax, the per-frame path's render settings (PER_FRAME; blend "
+            f"of Î and Z, fusion small/both as Segmenter runs it (random weights, BatchNorms folded, Z at 1/{cfg.feature_stride} of the image's "
+            f"resolution, the mean of each 4 x 4 block), argmax (with the x4 upsampling of the logits: rtgs2.fusion.labels), the per-frame path's render settings (PER_FRAME; blend "
             "frame: the per-frame kernel, exact: the exact one, features averaged afterwards); "
             f"{z}, computed once, untimed. Render stages: mean ms of the numba kernels over the same views, timed "
             "apart.\n\n"

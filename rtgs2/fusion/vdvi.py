@@ -813,6 +813,21 @@ class VDVINet(nn.Module):
             features: [B, D, ceil(H / f), ceil(W / f)] float, f = :attr:`feature_stride`
                 (ignored by ``inputs="image"``).
         """
+        logits, embedding, depth, H, W = self._decode(image, features)
+        logits = upsample_logits(logits, H, W)
+        if depth is not None:
+            depth = upsample_logits(depth, H, W)
+        return FusionOutput(logits, embedding[..., : -(-H // 4), : -(-W // 4)], depth)
+
+    def coarse_logits(self, image: Tensor | None, features: Tensor | None = None) -> tuple[Tensor, int, int]:
+        """The logits before their final upsampling, [B, K, Hp / 4, Wp / 4] (Hp, Wp: the input padded
+        to a multiple of 32), and the H, W of ``forward``'s logits: ``forward`` gives
+        ``upsample_logits(coarse, H, W)``. For a per-frame path that wants labels, not logits
+        (``rtgs2.fusion.labels``)."""
+        logits, _, _, H, W = self._decode(image, features)
+        return logits, H, W
+
+    def _decode(self, image: Tensor | None, features: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None, int, int]:
         B, H, W = self._check_inputs(image, features)
         if self.vd is None and self.feature_stride > 1:  # Z alone: the logits at Z's resolution times f
             H, W = H * self.feature_stride, W * self.feature_stride
@@ -820,10 +835,7 @@ class VDVINet(nn.Module):
         stages = self.encode_vi(features, vd) if self.vi is not None else vd
         embedding = self.decode_head.embed(stages)
         logits, depth = self.decode_head(embedding)
-        logits = F.interpolate(logits, scale_factor=4, mode="bilinear", align_corners=False)[..., :H, :W]
-        if depth is not None:
-            depth = F.interpolate(depth, scale_factor=4, mode="bilinear", align_corners=False)[..., :H, :W]
-        return FusionOutput(logits, embedding[..., : -(-H // 4), : -(-W // 4)], depth)
+        return logits, embedding, depth, H, W
 
     def forward(self, image: Tensor | None, features: Tensor | None = None) -> Tensor:
         """image [B, 3, H, W] in [0, 1], features Z [B, D, ceil(H / f), ceil(W / f)] -> logits
@@ -859,6 +871,12 @@ class VDVINet(nn.Module):
             else:
                 shape = (x.shape[0], *x.shape[2:])
         return shape
+
+
+def upsample_logits(coarse: Tensor, height: int, width: int) -> Tensor:
+    """[B, C, h, w] at a quarter of the (padded) image -> [B, C, height, width]: x4 bilinear
+    (half-pixel centres), cropped."""
+    return F.interpolate(coarse, scale_factor=4, mode="bilinear", align_corners=False)[..., :height, :width]
 
 
 def inference_model(model: VDVINet, device: torch.device | str = "cpu") -> VDVINet:

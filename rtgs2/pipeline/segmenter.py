@@ -25,6 +25,7 @@ from rtgs2.features.cache import FeatureCache
 from rtgs2.features.inputs import SceneFrame, choose_frame
 from rtgs2.features.io import resolve_feature_weights
 from rtgs2.fusion.io import fusion_weights_path, load_fusion, read_fusion_card
+from rtgs2.fusion.labels import coarse_to_labels
 from rtgs2.fusion.vdvi import VDVINet, inference_model
 from rtgs2.render import PER_FRAME, RasterSettings, RenderOutput, render
 from rtgs2.scene import Camera, GaussianScene, read_ply
@@ -176,12 +177,13 @@ class Segmenter:
         t0 = time.perf_counter()
         out = self.render(camera)
         t1 = time.perf_counter()
-        logits = self.logits(out)
-        best, labels = logits.max(0)
-        # The softmax of the chosen class alone, exp(best) / sum(exp(logits)): the full [K, H, W]
-        # softmax would only be thrown away but for its maximum.
-        confidence = 1 / (logits - best).exp().sum(0)
-        labels = labels.to(torch.uint8).cpu()
+        height, width = out.rgb.shape[:2]
+        image = out.rgb.permute(2, 0, 1)[None].to(self.device)
+        feats = out.features.permute(2, 0, 1)[None].to(self.device) if self.needs_features else None
+        coarse, _, _ = self.model.coarse_logits(image, feats)
+        # upsampling, arg-max and the chosen class's softmax in one pass: the [K, H, W] logits
+        # of forward() would only be reduced
+        labels, confidence = coarse_to_labels(coarse[0], height, width)
         t2 = time.perf_counter()
         alpha = out.alpha.cpu()
         labels = torch.where(alpha >= MIN_ALPHA, labels, torch.full_like(labels, UNLABELLED))

@@ -1,0 +1,103 @@
+"""Labels and their confidence straight from the fusion network's coarse logits.
+
+``VDVINet.forward`` ends with a x4 bilinear upsampling of K-channel logits to the image's size;
+a per-frame path that wants labels then takes the arg-max over K and, for the confidence, the
+softmax of the chosen class: three passes over a [K, H, W] tensor built only to be reduced.
+``coarse_to_labels`` does all of it in one numba pass over the pixels, reading the
+[Hp / 4, Wp / 4, K] coarse logits (``VDVINet.coarse_logits``, channels last as the network gives
+them): per pixel, the four neighbouring logit vectors are interpolated (torch's half-pixel rule
+and clamp at the border), the arg-max taken (the first of equal maxima, as torch's) and
+1 / sum_k exp(l_k - l_max) computed with a polynomial exp (relative error < 1e-5; terms
+below exp(-16) are dropped: they cannot change a float32 sum that starts at 1).
+``coarse_to_labels_reference`` is the torch composition it replaces; tests compare the two.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from numba import njit, prange
+from torch import Tensor
+
+SCALE = 4  # the network's logits are at a quarter of the (padded) image's resolution
+F32_ZERO, F32_ONE = np.float32(0.0), np.float32(1.0)
+EXP_RANGE = np.float32(16.0)  # exp(-s) for s > 16 is taken as 0
+# exp(-s) = exp(-s/64)^64; exp(-s/64) by a degree-5 Taylor polynomial about the middle of [0, 1/4]
+F32_INV64 = np.float32(1.0 / 64.0)
+F32_MID = np.float32(0.125)
+F32_EXP_AT_MID = np.float32(np.exp(-0.125))
+F32_C2, F32_C3, F32_C4, F32_C5 = (np.float32(1.0 / k) for k in (2, 6, 24, 120))
+
+
+@njit(cache=True, inline="always")
+def exp_neg_wide(s):
+    """exp(-s) for float32 s in [0, 16], relative error < 1e-5 (six squarings of a short series)."""
+    t = s * F32_INV64 - F32_MID
+    p = F32_EXP_AT_MID * (F32_ONE - t * (F32_ONE - t * (F32_C2 - t * (F32_C3 - t * (F32_C4 - t * F32_C5)))))
+    for _ in range(6):
+        p = p * p
+    return p
+
+
+@njit(cache=True, inline="always")
+def _source(dst, size):
+    """Source index pair and the weight of the second, for output index ``dst`` of a x4 bilinear
+    upsampling of an axis of ``size`` samples (torch: half-pixel centres, clamped at 0)."""
+    src = max(np.float32(0.25) * (np.float32(dst) + np.float32(0.5)) - np.float32(0.5), F32_ZERO)
+    i0 = int(src)
+    i1 = i0 + 1 if i0 < size - 1 else i0
+    return i0, i1, src - np.float32(i0)
+
+
+@njit(parallel=True, cache=True)
+def _labels_kernel(coarse, height, width, labels, confidence, with_confidence):
+    h, w, k = coarse.shape
+    for y in prange(height):
+        y0, y1, ly = _source(y, h)
+        vy0, vy1 = F32_ONE - ly, ly
+        row = np.empty(k, np.float32)
+        for x in range(width):
+            x0, x1, lx = _source(x, w)
+            vx0, vx1 = F32_ONE - lx, lx
+            for c in range(k):
+                row[c] = vy0 * (vx0 * coarse[y0, x0, c] + vx1 * coarse[y0, x1, c]) + vy1 * (
+                    vx0 * coarse[y1, x0, c] + vx1 * coarse[y1, x1, c]
+                )
+            best, arg = row[0], 0
+            for c in range(1, k):
+                if row[c] > best:
+                    best, arg = row[c], c
+            labels[y, x] = arg
+            if with_confidence:
+                total = F32_ZERO
+                for c in range(k):
+                    total += exp_neg_wide(min(best - row[c], EXP_RANGE))
+                confidence[y, x] = F32_ONE / total
+
+
+def coarse_to_labels(
+    coarse: Tensor, height: int, width: int, with_confidence: bool = True
+) -> tuple[Tensor, Tensor | None]:
+    """Labels [H, W] uint8 (K <= 256) and confidence [H, W] float32 (softmax probability of the
+    chosen class; None without ``with_confidence``) of one view from its coarse logits [K, h, w]
+    (``VDVINet.coarse_logits``), upsampled x4 and cropped to ``height`` x ``width`` as
+    ``VDVINet.forward`` does."""
+    k, h, w = coarse.shape
+    if k > 256:
+        raise ValueError(f"coarse_to_labels gives uint8 labels: at most 256 classes, got {k}")
+    if height > SCALE * h or width > SCALE * w:
+        raise ValueError(f"{height}x{width} is larger than x{SCALE} the coarse logits' {h}x{w}")
+    grid = coarse.detach().float().cpu().permute(1, 2, 0).contiguous().numpy()  # no copy when channels last
+    labels = np.empty((height, width), np.uint8)
+    confidence = np.empty((height, width) if with_confidence else (0, 0), np.float32)
+    _labels_kernel(grid, height, width, labels, confidence, with_confidence)
+    return torch.from_numpy(labels), torch.from_numpy(confidence) if with_confidence else None
+
+
+def coarse_to_labels_reference(coarse: Tensor, height: int, width: int) -> tuple[Tensor, Tensor]:
+    """``coarse_to_labels`` in torch: the upsampled logits, their arg-max and softmax maximum."""
+    from rtgs2.fusion.vdvi import upsample_logits
+
+    logits = upsample_logits(coarse[None].float(), height, width)[0]
+    best, labels = logits.max(0)
+    return labels.to(torch.uint8), 1 / (logits - best).exp().sum(0)
