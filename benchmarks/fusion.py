@@ -118,7 +118,9 @@ def _model_case(spec: dict) -> dict:
     device = spec["device"]
     f = spec["feature_stride"]
     net = build_fusion(spec["size"], spec["inputs"], num_classes=len(CLASS_NAMES), feature_stride=f)
-    net = inference_model(net, device)  # as Segmenter runs it (a ResNet Enc_VD's BatchNorms folded)
+    # as Segmenter runs it (a ResNet Enc_VD's BatchNorms folded); the ONNX export saves and re-reads
+    # the weights, so it gets the model as trained
+    net = net.eval().to(device) if spec["mode"] == "onnxruntime" else inference_model(net, device)
     # laid out as the renderer gives them: [H, W, C] viewed as [1, C, H, W] (channels last); an NCHW
     # input would add a transpose of Z that the per-frame path never pays
     image = torch.rand(1, h, w, 3, device=device).permute(0, 3, 1, 2)
