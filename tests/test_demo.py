@@ -66,9 +66,9 @@ def test_demo_room_is_none_of_the_presets(tmp_path, cache, random_weights):
 
 
 def test_demo_without_weights_fails_at_once(tmp_path, cache, monkeypatch, capsys):
-    monkeypatch.setattr("rtgs2.fusion.io.SHIPPED", tmp_path / "vdvi_small_both_synthrooms_v1.pt")
+    monkeypatch.setattr("rtgs2.fusion.io.SHIPPED", tmp_path / "vdvi_small_both_synthrooms_v2.pt")
     line = one_line_error(["demo", "--out", str(tmp_path / "demo")], capsys)
-    assert line.startswith(f"rtgs2 demo: no shipped fusion weights at {tmp_path}/vdvi_small_both_synthrooms_v1.pt")
+    assert line.startswith(f"rtgs2 demo: no shipped fusion weights at {tmp_path}/vdvi_small_both_synthrooms_v2.pt")
     assert "--weights" in line and not cache.exists()  # refused before building anything
 
 
