@@ -112,3 +112,47 @@ class RandomSubset:
         if n <= self.max_points:
             return sample
         return sample.subset(np.sort(rng.choice(n, self.max_points, replace=False)))
+
+
+FLOATER_ID = -1  # the id of a point AddFloaters made: it is no Gaussian of the scene, and matches nothing
+
+
+@dataclass(frozen=True)
+class RandomDrop:
+    """Drop a random share of the points, uniform in [0, max_fraction] per sample: scenes of
+    varied density (a fit of a real capture may hold far fewer Gaussians per surface)."""
+
+    max_fraction: float = 0.0
+
+    def __call__(self, sample, rng: np.random.Generator):
+        if self.max_fraction <= 0:  # off: no random numbers drawn, later transforms unchanged
+            return sample
+        share = rng.uniform(0.0, self.max_fraction)
+        return sample.subset(np.flatnonzero(rng.uniform(0.0, 1.0, len(sample.ids)) >= share))
+
+
+@dataclass(frozen=True)
+class AddFloaters:
+    """Add ``fraction`` x N floaters: Gaussians on no surface, uniform in the sample's bounding
+    box, of random colour, 1-10 cm and opacity 0.05-0.5, like those a fit of a real capture
+    leaves in the air. Their ids are FLOATER_ID (they correspond to nothing)."""
+
+    fraction: float = 0.0
+
+    def __call__(self, sample, rng: np.random.Generator):
+        m = int(round(self.fraction * len(sample.ids)))
+        if m == 0:  # off (or too few points): no random numbers drawn
+            return sample
+        lo, hi = sample.xyz.min(axis=0), sample.xyz.max(axis=0)
+
+        def cat(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+            return np.concatenate([old, new.astype(old.dtype)])
+
+        return replace(
+            sample,
+            xyz=cat(sample.xyz, rng.uniform(lo, hi, (m, 3))),
+            colour=cat(sample.colour, rng.uniform(0.0, 1.0, (m, 3))),
+            log_scales=cat(sample.log_scales, np.log(rng.uniform(0.01, 0.1, (m, 3)))),
+            opacity=cat(sample.opacity, rng.uniform(0.05, 0.5, m)),
+            ids=cat(sample.ids, np.full(m, FLOATER_ID)),
+        )

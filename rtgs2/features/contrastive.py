@@ -10,18 +10,19 @@ from torch import Tensor
 
 
 def matched_rows(ids_a: Tensor, ids_b: Tensor) -> tuple[Tensor, Tensor]:
-    """Rows of the Gaussians present in both samples: ``ids_a[ra] == ids_b[rb]``.
+    """Rows of the Gaussians present in both samples: ``ids_a[ra] == ids_b[rb]``; negative ids
+    (points an augmentation added, ``rtgs2.data.transforms.FLOATER_ID``) match nothing.
 
     Args:
-        ids_a: [Na] int64 scene ids of sample A's points (unique).
-        ids_b: [Nb] int64 scene ids of sample B's points (unique).
+        ids_a: [Na] int64 scene ids of sample A's points (unique but for negative ones).
+        ids_b: [Nb] int64 scene ids of sample B's points (unique but for negative ones).
     Returns:
         ra, rb: [M] int64 rows into A and B, ordered by id.
     """
     order_b = torch.argsort(ids_b)
     sorted_b = ids_b[order_b]
     pos = torch.searchsorted(sorted_b, ids_a).clamp_max(max(len(sorted_b) - 1, 0))
-    hit = sorted_b[pos] == ids_a if len(sorted_b) else torch.zeros_like(ids_a, dtype=torch.bool)
+    hit = (sorted_b[pos] == ids_a) & (ids_a >= 0) if len(sorted_b) else torch.zeros_like(ids_a, dtype=torch.bool)
     ra = torch.nonzero(hit).squeeze(1)
     rb = order_b[pos[ra]]
     keep = torch.argsort(ids_a[ra])

@@ -84,6 +84,12 @@ class FeatureTrainConfig:
     """Brightness and contrast jitter, fraction."""
     opacity_jitter: float = 0.3
     """Std-dev of the noise on opacity logits."""
+    drop_max: float = 0.0
+    """Density augmentation: each sample loses a random share of its Gaussians, uniform in
+    [0, drop_max] (0 = off; fits of real captures are sparser than SynthRooms')."""
+    floaters: float = 0.0
+    """Floater augmentation: this many times the sample's Gaussians are added as floaters (random
+    Gaussians in the air, matched to nothing; 0 = off)."""
     seed: int = 0
     """Seed of the weights' initialisation, the pairs and the augmentations."""
     num_threads: int = 0
@@ -109,6 +115,8 @@ class FeatureTrainConfig:
             raise ConfigError(self, "scale_min", f"must be positive and <= scale_max, got {self.scale_min}, {self.scale_max}",
                               also=("scale_max",))  # fmt: skip
         check(self, self.size in ("small", "paper"), "size", "'small' or 'paper'")
+        check(self, 0 <= self.drop_max < 1, "drop_max", "in [0, 1)")
+        check(self, 0 <= self.floaters <= 1, "floaters", "in [0, 1]")
 
 
 @dataclass(frozen=True)

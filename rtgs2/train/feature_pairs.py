@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from rtgs2.data.transforms import ColourJitter, Compose, OpacityJitter, RandomRotateZ, RandomScale, RandomSubset
-from rtgs2.data.transforms import VoxelSubsample
+from rtgs2.data.transforms import AddFloaters, RandomDrop, VoxelSubsample
 from rtgs2.data.visibility import visible_gaussians
 from rtgs2.data.views import SceneViews
 from rtgs2.features.context import CONTEXT_NAMES, geometric_context
@@ -108,15 +108,19 @@ def sample_scale(
     scene: GaussianArrays,  # the un-augmented scene (rows = sample.ids)
 ) -> float:
     """The factor by which the augmentation scaled ``sample`` (``RandomScale``, the one transform
-    that changes log-scales: it adds log(factor) to all of them; median against rounding)."""
-    return float(np.exp(np.median(sample.log_scales - scene.log_scales[sample.ids])))
+    that changes log-scales: it adds log(factor) to all of them; median against rounding; floaters,
+    with no row in ``scene``, left out)."""
+    real = sample.ids >= 0
+    return float(np.exp(np.median(sample.log_scales[real] - scene.log_scales[sample.ids[real]])))
 
 
 def augmentation(cfg: FeatureTrainConfig) -> Compose:
     """The per-sample augmentations of the paper's pre-training, from the config."""
     return Compose([
         VoxelSubsample(cfg.subsample_grid),
+        RandomDrop(cfg.drop_max),
         RandomSubset(cfg.max_points),
+        AddFloaters(cfg.floaters),
         RandomRotateZ(cfg.rotate_degrees),
         RandomScale(cfg.scale_min, cfg.scale_max),
         ColourJitter(cfg.colour_jitter, cfg.colour_jitter),

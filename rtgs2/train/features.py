@@ -49,7 +49,7 @@ COLUMNS = ("step", "loss", "accuracy", "context_loss", "lr", "seconds", "eval_lo
 RESUMABLE_CHANGES = ("checkpoint_every", "eval_every", "num_threads")
 # Objective options added after runs existed: at their defaults (the paper's objective) they stay
 # out of the checkpoint identity, so a run started before them still resumes.
-LATER_OPTIONS = ("negative_radius", "segment_weight", "segment_scale", "context_weight")
+LATER_OPTIONS = ("negative_radius", "segment_weight", "segment_scale", "context_weight", "drop_max", "floaters")
 CONTEXT_HEAD_SEED = 7  # key of the context head's initialisation (derive_seed(cfg.seed, this))
 CONTEXT_STD_FLOOR = 1e-6  # a context column constant over the training scenes is not divided by ~0
 
@@ -205,7 +205,7 @@ def pair_objective(
             extra = cfg.segment_weight * segment_info_nce(fa[ra], fb[rb], segment, cfg.temperature)[0]
         if cfg.context_weight > 0:
             scene = scenes[k]
-            context = sum(head.loss(f, scene.context[s.ids], sample_scale(s, scene.arrays)) for f, s in ((fa, a), (fb, b))) / 2
+            context = sum(_context_loss(head, f, s, scene) for f, s in ((fa, a), (fb, b))) / 2
             contexts.append(float(context.detach()))
             extra = extra + cfg.context_weight * context
         if len(ra) > cfg.num_correspondences:
@@ -219,6 +219,13 @@ def pair_objective(
         losses.append(loss + extra)
         accs.append(float(acc))
     return PairLoss(torch.stack(losses).mean(), float(np.mean(accs)), float(np.mean(contexts)) if contexts else None)
+
+
+def _context_loss(head, feats: torch.Tensor, sample: GaussianArrays, scene: PairScene) -> torch.Tensor:
+    """The context head's loss on a sample's points that are Gaussians of the scene (not floaters)."""
+    real = sample.ids >= 0
+    rows = torch.from_numpy(np.flatnonzero(real)).to(feats.device)
+    return head.loss(feats[rows], scene.context[sample.ids[real]], sample_scale(sample, scene.arrays))
 
 
 def lr_at(cfg: FeatureTrainConfig, step: int) -> float:

@@ -13,6 +13,10 @@ def test_matched_rows_pairs_equal_ids():
     assert torch.equal(a[ra], b[rb]) and a[ra].tolist() == [1, 3, 5]
     ra, rb = matched_rows(torch.tensor([4]), torch.tensor([], dtype=torch.long))
     assert len(ra) == len(rb) == 0
+    # floaters (id -1, any number of them on both sides) match nothing
+    fa, fb = torch.tensor([-1, 5, -1, 1]), torch.tensor([1, -1, 5, -1, -1])
+    ra, rb = matched_rows(fa, fb)
+    assert fa[ra].tolist() == fb[rb].tolist() == [1, 5]
 
 
 def test_info_nce_matches_its_formula_and_retrieval():

@@ -155,3 +155,17 @@ def test_run_started_from_earlier_weights_continues_them(trained, synthrooms_min
         train_features(synthrooms_mini, tmp_path / "more", cfg, progress=False)
     with pytest.raises(ValueError, match="another config than --size paper"):
         train_features(synthrooms_mini, tmp_path / "p", replace(cfg, size="paper"), progress=False, init_weights=first)
+
+
+def test_density_and_floater_augmentations_train_with_the_context_target(synthrooms_mini, tmp_path):
+    """Floaters match nothing and have no context target; a short run with them trains (finite
+    losses) and its card records the options."""
+    from rtgs2.train.features import train_features
+
+    cfg = replace(SHORT, steps=3, checkpoint_every=3, eval_every=0, eval_pairs=1, drop_max=0.3, floaters=0.2,
+                  context_weight=1.0)  # fmt: skip
+    train_features(synthrooms_mini, tmp_path / "r", cfg, progress=False)
+    rows = _rows(tmp_path / "r")
+    assert len(rows) >= 1 and all(np.isfinite(float(r["loss"])) for r in rows)
+    card = json.loads((tmp_path / "r" / "weights.json").read_text())
+    assert "--floaters 0.2" in card["reproduce"] and "--drop-max 0.3" in card["reproduce"]
