@@ -6,6 +6,9 @@ kernels (``numba_kernels.py``) and, on ``backward()``, the gradient kernels
 (``numba_kernels_bwd.py``) w.r.t. means, quats, log_scales, opacity_logits, sh and features.
 Given ``pixel_values``, ``numba_kernels_gather.py`` sums them back onto the Gaussians with the
 forward's blending weights (``RasterOutputs.gathered``).
+The per-frame path (``stop_transmittance`` > 0, no gradients, ``RasterInputs.frame_kernel``)
+takes ``rasterize_frame``: the same projection, sort and binning, then ``numba_kernels_frame.py``'s
+blend, which gives the features at ``feature_stride`` and keeps nothing for a backward pass.
 
 Densification statistic. 3DGS densifies Gaussians by the norm of dL/d(projected 2D mean),
 pixels. Pass ``means2d_probe``, a zeros [N, 2] tensor with ``requires_grad=True``: it stands for
