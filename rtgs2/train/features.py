@@ -292,6 +292,7 @@ def train_features(
             network size, before any training.
         CheckpointMismatchError: ``out`` holds a run of another data set or config.
     """
+    git_commit()  # the code that starts the run is the one its card names (git_commit keeps the first answer)
     data, out = Path(data), Path(out)
     dist = init_distributed("cuda" if torch.cuda.is_available() else "cpu")
     try:

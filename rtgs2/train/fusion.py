@@ -195,6 +195,7 @@ def train_fusion(
 
 def run_training(run: FusionRun, out: str | Path, cfg: FusionTrainConfig, progress: bool = True) -> TrainedFusion:
     """The training loop (module doc) on ``run``, writing into ``out``."""
+    git_commit()  # the code that starts the run is the one its cards name (git_commit keeps the first answer)
     out = Path(out)
     dist = init_distributed("cuda" if torch.cuda.is_available() else "cpu")
     try:
