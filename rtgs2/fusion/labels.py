@@ -3,12 +3,12 @@
 ``VDVINet.forward`` ends with a x4 bilinear upsampling of K-channel logits to the image's size;
 a per-frame path that wants labels then takes the arg-max over K and, for the confidence, the
 softmax of the chosen class: three passes over a [K, H, W] tensor built only to be reduced.
-``coarse_to_labels`` does all of it in one numba pass over the pixels, reading the
-[Hp / 4, Wp / 4, K] coarse logits (``VDVINet.coarse_logits``, channels last as the network gives
-them): per pixel, the four neighbouring logit vectors are interpolated (torch's half-pixel rule
-and clamp at the border), the arg-max taken (the first of equal maxima, as torch's) and
-1 / sum_k exp(l_k - l_max) computed with a polynomial exp (relative error < 1e-5; terms
-below exp(-16) are dropped: they cannot change a float32 sum that starts at 1).
+``coarse_to_labels`` does all of it in one numba pass over the output rows, reading the
+[K, Hp / 4, Wp / 4] coarse logits (``VDVINet.coarse_logits``): per row and class, the logits are
+interpolated (torch's half-pixel rule and clamp at the border; vertically, then horizontally), the
+arg-max taken (the first of equal maxima, as torch's) and 1 / sum_k exp(l_k - l_max) computed with
+a polynomial exp (relative error < 1e-5; terms below exp(-16) are dropped: they cannot change a
+float32 sum that starts at 1), each step vectorized over the row's pixels.
 ``coarse_to_labels_reference`` is the torch composition it replaces; tests compare the two.
 """
 
@@ -51,28 +51,40 @@ def _source(dst, size):
 
 @njit(parallel=True, cache=True)
 def _labels_kernel(coarse, height, width, labels, confidence, with_confidence):
-    h, w, k = coarse.shape
+    """coarse [K, h, w] (contiguous); one output row per parallel item, every step a loop over the
+    row's pixels that LLVM vectorizes (the polynomial exp included)."""
+    k, h, w = coarse.shape
+    x0 = np.empty(width, np.int64)
+    x1 = np.empty(width, np.int64)
+    lx = np.empty(width, np.float32)
+    for x in range(width):
+        x0[x], x1[x], lx[x] = _source(x, w)
     for y in prange(height):
         y0, y1, ly = _source(y, h)
-        vy0, vy1 = F32_ONE - ly, ly
-        row = np.empty(k, np.float32)
+        column = np.empty(w, np.float32)  # one class's logits interpolated to this row, per coarse column
+        values = np.empty((k, width), np.float32)
+        best = np.empty(width, np.float32)
+        arg = np.zeros(width, np.int32)
+        for c in range(k):
+            for xc in range(w):
+                column[xc] = (F32_ONE - ly) * coarse[c, y0, xc] + ly * coarse[c, y1, xc]
+            for x in range(width):
+                values[c, x] = (F32_ONE - lx[x]) * column[x0[x]] + lx[x] * column[x1[x]]
+        best[:] = values[0]
+        for c in range(1, k):
+            for x in range(width):  # strictly greater: the first of equal maxima wins, as in torch
+                v = values[c, x]
+                arg[x] = c if v > best[x] else arg[x]
+                best[x] = v if v > best[x] else best[x]
         for x in range(width):
-            x0, x1, lx = _source(x, w)
-            vx0, vx1 = F32_ONE - lx, lx
+            labels[y, x] = arg[x]
+        if with_confidence:
+            total = np.zeros(width, np.float32)
             for c in range(k):
-                row[c] = vy0 * (vx0 * coarse[y0, x0, c] + vx1 * coarse[y0, x1, c]) + vy1 * (
-                    vx0 * coarse[y1, x0, c] + vx1 * coarse[y1, x1, c]
-                )
-            best, arg = row[0], 0
-            for c in range(1, k):
-                if row[c] > best:
-                    best, arg = row[c], c
-            labels[y, x] = arg
-            if with_confidence:
-                total = F32_ZERO
-                for c in range(k):
-                    total += exp_neg_wide(min(best - row[c], EXP_RANGE))
-                confidence[y, x] = F32_ONE / total
+                for x in range(width):
+                    total[x] += exp_neg_wide(min(best[x] - values[c, x], EXP_RANGE))
+            for x in range(width):
+                confidence[y, x] = F32_ONE / total[x]
 
 
 def coarse_to_labels(
@@ -87,7 +99,7 @@ def coarse_to_labels(
         raise ValueError(f"coarse_to_labels gives uint8 labels: at most 256 classes, got {k}")
     if height > SCALE * h or width > SCALE * w:
         raise ValueError(f"{height}x{width} is larger than x{SCALE} the coarse logits' {h}x{w}")
-    grid = coarse.detach().float().cpu().permute(1, 2, 0).contiguous().numpy()  # no copy when channels last
+    grid = coarse.detach().float().cpu().contiguous().numpy()  # [K, h, w]: a small copy from channels last
     labels = np.empty((height, width), np.uint8)
     confidence = np.empty((height, width) if with_confidence else (0, 0), np.float32)
     _labels_kernel(grid, height, width, labels, confidence, with_confidence)
