@@ -167,9 +167,14 @@ class Segmenter:
     def logits(self, out: RenderOutput) -> Tensor:  # [K, H, W]
         """Class logits of one rendered view, at its image's size."""
         height, width = out.rgb.shape[:2]
+        return self.model(*self._network_inputs(out))[0, :, :height, :width]
+
+    def _network_inputs(self, out: RenderOutput) -> tuple[Tensor, Tensor | None]:
+        """Î [1, 3, H, W] and Z [1, D, h, w] (None when the model reads no Z) of a rendered view, on
+        the network's device: views of the render's [H, W, C] tensors (channels last) on the CPU."""
         image = out.rgb.permute(2, 0, 1)[None].to(self.device)
         feats = out.features.permute(2, 0, 1)[None].to(self.device) if self.needs_features else None
-        return self.model(image, feats)[0, :, :height, :width]
+        return image, feats
 
     @torch.no_grad()
     def segment(self, camera: Camera) -> SegmentedView:
@@ -178,9 +183,7 @@ class Segmenter:
         out = self.render(camera)
         t1 = time.perf_counter()
         height, width = out.rgb.shape[:2]
-        image = out.rgb.permute(2, 0, 1)[None].to(self.device)
-        feats = out.features.permute(2, 0, 1)[None].to(self.device) if self.needs_features else None
-        coarse, _, _ = self.model.coarse_logits(image, feats)
+        coarse, _, _ = self.model.coarse_logits(*self._network_inputs(out))
         # upsampling, arg-max and the chosen class's softmax in one pass: the [K, H, W] logits
         # of forward() would only be reduced
         labels, confidence = coarse_to_labels(coarse[0], height, width)

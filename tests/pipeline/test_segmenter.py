@@ -157,3 +157,13 @@ def test_the_per_frame_kernel_is_the_default_and_the_exact_render_agrees(small_d
     assert calls == [1]  # the exact kernel: not the per-frame one
     assert float((fast.rgb - slow.rgb).abs().max()) <= 1 / 255
     assert float((fast.labels == slow.labels).float().mean()) > 0.99
+
+
+def test_labels_are_the_arg_max_of_the_logits(small_donut, fusion_file):
+    seg = Segmenter.from_files(small_donut, fusion_file("image"))
+    cam = donut_camera()
+    view, logits = seg.segment(cam), seg.logits(seg.render(cam))
+    assert logits.shape == (len(CLASSES), 48, 64)
+    top2 = logits.topk(2, dim=0).values
+    clear = (view.alpha >= MIN_ALPHA) & ((top2[0] - top2[1]) > 1e-4)
+    assert bool(clear.any()) and bool((view.labels[clear] == logits.argmax(0)[clear].to(torch.uint8)).all())
