@@ -19,6 +19,7 @@ from scipy.spatial import cKDTree
 
 from rtgs2.render.projection import quat_to_rotmat
 from rtgs2.scene.gaussians import GaussianScene
+import rtgs2.utils.numba_target  # noqa: F401 (before any @njit: numba's vector width, see the module)
 
 
 def gaussian_normals(scene: GaussianScene) -> np.ndarray:

@@ -19,6 +19,8 @@ import torch
 from numba import njit, prange
 from torch import Tensor
 
+import rtgs2.utils.numba_target  # noqa: F401 (before any @njit: numba's vector width, see the module)
+
 SCALE = 4  # the network's logits are at a quarter of the (padded) image's resolution
 F32_ZERO, F32_ONE = np.float32(0.0), np.float32(1.0)
 EXP_RANGE = np.float32(16.0)  # exp(-s) for s > 16 is taken as 0

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from numba.core import caching
 
+import rtgs2.utils.numba_target  # noqa: F401 (before any @njit: numba's vector width, see the module)
+
 _DEPENDENCIES: dict[str, tuple[str, ...]] = {}  # kernel file -> the files it compiles in
 
 

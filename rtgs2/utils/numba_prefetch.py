@@ -13,6 +13,8 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+import rtgs2.utils.numba_target  # noqa: F401 (before any @njit: numba's vector width, see the module)
+
 
 @intrinsic
 def prefetch(typingctx, arr, row, col):
