@@ -25,7 +25,9 @@ class Eval:
     weights: tyro.conf.UseAppendAction[tuple[Path, ...]] = ()
     """Fusion weights, one row each; repeat the flag for several (default: the shipped model)."""
     names: tyro.conf.UseAppendAction[tuple[str, ...]] = ()
-    """Row names, one per --weights in order (default from each model's inputs: full, image only, Z only)."""
+    """Row names, one per --weights in order, then one per --onnx (default from each model's inputs: full, image only, Z only; "full (int8 ONNX)")."""
+    onnx: tyro.conf.UseAppendAction[tuple[Path, ...]] = ()
+    """An ONNX file of one of the --weights models (rtgs2 export onnx --coarse, float or --int8, at the data's image size), scored as a row of its own with onnxruntime; repeat the flag for several."""
     label_set: Optional[str] = None
     """The data's label set: a shipped name (rtgs2 data list) or a label-set JSON (for SynthRooms, mapping its labels)."""
     gaussians: Optional[Path] = None
@@ -44,6 +46,7 @@ class Eval:
         parts = ["rtgs2", "eval", "--data", str(self.data), "--out", str(self.out)]
         parts += [a for w in self.weights for a in ("--weights", str(w))]
         parts += [a for n in self.names for a in ("--names", n)]
+        parts += [a for f in self.onnx for a in ("--onnx", str(f))]
         optional = {"--label-set": self.label_set, "--gaussians": self.gaussians, "--feature-weights": self.feature_weights}
         for flag, value in optional.items():
             if value is not None:
@@ -55,7 +58,7 @@ class Eval:
 
         results = evaluate(
             self.data, self.out, self.weights, names=self.names, label_set=self.label_set, gaussians=self.gaussians,
-            feature_weights=self.feature_weights, config=self.config, command=self.command(),
+            feature_weights=self.feature_weights, config=self.config, command=self.command(), onnx=self.onnx,
         )  # fmt: skip
         for name, row in results["rows"].items():
             print(f"{name}: mIoU " + ("n/a" if row["miou"] is None else f"{100 * row['miou']:.1f}"))

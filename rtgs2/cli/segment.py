@@ -38,6 +38,8 @@ class Segment:
     exact_render: bool = False
     """Render with the exact blend kernel, Z averaged to the network's resolution afterwards (the per-frame
     path as it was before its own kernel; slower, for comparison)."""
+    onnx: Optional[Path] = None
+    """Run the fusion network from this ONNX file with onnxruntime (rtgs2 export onnx --coarse, float or --int8, of the --weights model; at the views' size)."""
 
     def main(self) -> None:
         from rtgs2.pipeline.segment import segment_scene
@@ -45,7 +47,7 @@ class Segment:
         res = segment_scene(
             self.scene, self.out, cameras=self.cameras, views=self.views, width=self.width, height=self.height,
             weights=self.weights, feature_weights=self.feature_weights,
-            metres_per_unit=self.frame.metres_per_unit, up=self.frame.up, exact_render=self.exact_render,
+            metres_per_unit=self.frame.metres_per_unit, up=self.frame.up, exact_render=self.exact_render, onnx=self.onnx,
         )  # fmt: skip
         print(f"frame: {res.frame.note}")
         if res.orbit is not None:

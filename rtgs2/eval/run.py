@@ -24,6 +24,12 @@ and are listed; a model sharing no class with the data is refused. Scores:
 Fine-tuned row (``finetune_steps``): the first model fine-tuned on each scene's training views
 (in the model's classes), scored like the others.
 
+ONNX rows (``onnx``): an ONNX file of one of the models (``rtgs2 export onnx --coarse``, float or
+``--int8``), run by onnxruntime in the per-frame path (``Segmenter.from_files(..., onnx=)``), each a
+row of its own after the models' (default name: its model's row and the file's kind, "full (int8
+ONNX)"), so that an int8 file's mIoU reads beside its float model's. Its fixed image size must be
+the scored views'.
+
 Lifted labels (``lift``): the first model's labels of each scene's training views lifted onto the
 Gaussians (:mod:`rtgs2.pipeline.lift`), rendered in the scored views and scored there (mIoU, mAcc,
 oAcc, view consistency: row "lifted (3D labels)"); on SynthRooms also on the Gaussians themselves
@@ -110,13 +116,16 @@ def evaluate(
     config: EvalConfig = EvalConfig(),
     progress: bool = True,
     command: str | None = None,
+    onnx: Sequence[str | Path] = (),
 ) -> dict:
     """Score the fusion models at ``weights`` (default: the shipped one) on the data set at
     ``data`` and write the results into ``out`` (module doc); returns what ``results.json`` holds
     (fractions in [0, 1]; None where a score is undefined or not measured).
 
     Args:
-        names: one row name per model (default: from each model's inputs: full, image only, Z only).
+        names: one row name per model, then one per ONNX file (default: from each model's inputs:
+            full, image only, Z only; an ONNX file's from its model's: "full (int8 ONNX)").
+        onnx: ONNX files of the models at ``weights``, each scored as a row of its own (module doc).
         label_set: the data's label set (a shipped name or a LabelMap JSON); for a folder with
             its own (SynthRooms) a JSON whose ``raw_to_label`` maps the folder's label values.
         gaussians: where the scenes' Gaussians are (module doc; default: the data set's own).
@@ -130,7 +139,7 @@ def evaluate(
     data, out = Path(data), Path(out)
     check_output_folder(out, MARKER, "an rtgs2 eval output", "; give a folder for the results")
     opened, data_names, data_lut = open_eval_data(data, label_set)
-    models = load_models(weights, names, data_names, config.finetune_steps > 0)
+    models = load_models(weights, names, data_names, config.finetune_steps > 0, onnx)
     scenes = select_scenes(opened, config.scenes)
     plys = scene_gaussians(scenes, None if gaussians is None else Path(gaussians))
     for views in scenes:
@@ -140,6 +149,14 @@ def evaluate(
             raise UserError(f"scene {views.name!r} of {data} has no {config.views} views to score")
         if config.lift and not views.indices("train"):
             raise UserError(f"scene {views.name!r} of {data} has no training views to lift labels from (lift)")
+        sizes = {(views.cameras[i].height, views.cameras[i].width) for i in views.indices(config.views)}
+        for model in models:
+            if model.onnx_size is not None and sizes != {model.onnx_size}:
+                (h, w), (fh, fw) = sorted(sizes - {model.onnx_size})[0], model.onnx_size
+                raise UserError(
+                    f"scene {views.name!r} of {data} has {w}x{h} views, the ONNX file {model.onnx} takes {fw}x{fh}: "
+                    f"export it at the data's size (rtgs2 export onnx --width {w} --height {h})"
+                )
     ft_features = None
     if config.finetune_steps and models[0].config["inputs"] != "image":
         # the features the model was trained on (its card's), not necessarily today's default
@@ -230,7 +247,9 @@ def score_scene(
     gt_depths, gt_labels, truth = [], [], []  # truth: the first row's ground truth, in its classes
     with ProgressReport(f"eval {views.name}", len(rows) * len(idx), enabled=progress) as bar:
         for r, model in enumerate(rows):
-            seg = Segmenter.from_files(ply, model.weights, feature_weights=feature_weights)
+            seg = Segmenter.from_files(
+                ply, model.weights, feature_weights=feature_weights, onnx=model.onnx, onnx_threads=config.num_threads or None
+            )
             k = model.num_classes
             tally = Tally(model.weights)
             depths, preds = [], []
@@ -325,6 +344,7 @@ def summarize(
             "fps": statistics.median(r.fps for r in rates) if rates else None,
             "view_consistency": _fraction(sum(t.agree for t in tallies), sum(t.compared for t in tallies)),
             "weights": str(model.weights) if model.name != FINETUNED else None,
+            "onnx": str(model.onnx) if model.onnx is not None else None,
             "inputs": model.config["inputs"], "size": model.config["size"],
             "ignored_classes": model.ignored, "absent_classes": model.absent,
             "per_class": {

@@ -6,7 +6,7 @@ Features are taken from the file's ``f_vi_*`` or extracted once and cached (:cla
 Output folder (a new or empty one, or an earlier ``segment`` output; only its own files are
 written or replaced)::
 
-    segment.json       scene, weights, cameras, frames, pixels per class, FPS (written first)
+    segment.json       scene, weights (and ONNX file), cameras, frames, pixels per class, FPS (written first)
     frame_<kkkk>.png   rendered image | label overlay (classes in the model's class colours)
     segment.gif        the frames in a loop, with a legend of the classes seen
 
@@ -66,6 +66,7 @@ def segment_scene(
     metres_per_unit: float | None = None,
     up: str = "+z",
     exact_render: bool = False,
+    onnx: str | Path | None = None,
 ) -> SegmentResult:
     """Segment views of the 3DGS ``scene`` (.ply) into the folder ``out`` (module doc).
 
@@ -82,6 +83,8 @@ def segment_scene(
             used. The orbit is placed in :func:`orbit_frame`.
         exact_render: render with the numba backend's exact blend kernel, Z averaged to the
             network's resolution afterwards (the per-frame path before its own kernel: to compare).
+        onnx: run the network from this ONNX file of the model at ``weights`` (``rtgs2 export onnx
+            --coarse``, float or int8) with onnxruntime; its image size must be the cameras'.
 
     Raises:
         ValueError: both ``cameras`` and ``views``, bad sizes, a cameras.json that does not parse
@@ -104,7 +107,7 @@ def segment_scene(
     settings = replace(PER_FRAME, frame_kernel=not exact_render)
     segmenter = Segmenter.from_files(
         scene, weights, feature_weights=feature_weights, device=device, metres_per_unit=metres_per_unit, up=up,
-        render_settings=settings,
+        render_settings=settings, onnx=onnx,
     )  # fmt: skip
     orbit_ = None
     if cams is None:
@@ -112,6 +115,7 @@ def segment_scene(
         orbit_.metres_given = metres_per_unit is not None
         cams = orbit_.cameras
     check_cameras_see(segmenter.scene, cams, scene)  # before anything is written
+    segmenter.check_cameras(cams)
     names = segmenter.label_names
     label_map = class_label_map(names)
 
@@ -121,6 +125,8 @@ def segment_scene(
         "finished": False,
         "scene": str(Path(scene).resolve()),
         "weights": str(weights.resolve()),
+        "onnx": str(Path(onnx).resolve()) if onnx is not None else None,
+        "network": segmenter.network,
         "cameras": str(Path(cameras).resolve()) if cameras is not None else None,
         "orbit": {k: v for k, v in asdict(orbit_).items() if k != "cameras"} if orbit_ else None,
         "frame": asdict(segmenter.frame),

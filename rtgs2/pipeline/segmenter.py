@@ -6,6 +6,11 @@ The view-independent features F [N, D] are computed once per scene beforehand: r
 scene's ``f_vi_*`` properties when it has them, else extracted with the feature weights the
 fusion model was trained with and cached in ``<cache>/features`` (keyed by the bytes of the
 ``.ply`` and of the weights, and by the scene frame: the networks expect z-up scenes in metres, :class:`SceneFrame`).
+
+The fusion network runs in torch, or from an ONNX file with onnxruntime on the CPU
+(``from_files(..., onnx=)``: :class:`~rtgs2.export.onnx.OnnxFusion`, a float or an int8 file of coarse
+logits, ``rtgs2 export onnx --coarse [--int8]``); such a file takes one image size, fixed when
+exporting, and a camera of another size is refused.
 """
 
 from __future__ import annotations
@@ -21,16 +26,17 @@ import torch
 from torch import Tensor
 
 from rtgs2.data.views import IGNORE_LABEL
+from rtgs2.export.onnx import OnnxFusion
 from rtgs2.features.cache import FeatureCache
 from rtgs2.features.inputs import SceneFrame, choose_frame
 from rtgs2.features.io import resolve_feature_weights
-from rtgs2.fusion.io import fusion_weights_path, load_fusion, read_fusion_card
+from rtgs2.fusion.io import fusion_weights_path, load_fusion, read_fusion_card, read_fusion_file
 from rtgs2.fusion.labels import coarse_to_labels
 from rtgs2.fusion.vdvi import VDVINet, inference_model
 from rtgs2.render import PER_FRAME, RasterSettings, RenderOutput, render
 from rtgs2.scene import Camera, GaussianScene, read_ply
 from rtgs2.utils.cache import cache_root
-from rtgs2.utils.errors import MissingFileError, Rtgs2Error
+from rtgs2.utils.errors import MissingFileError, Rtgs2Error, UserError
 from rtgs2.utils.io import file_sha256, refuse_folder
 
 UNLABELLED = IGNORE_LABEL  # label of pixels no Gaussian covers enough
@@ -54,7 +60,8 @@ class Segmenter:
     """Labels views of one scene with one fusion model.
 
     Args:
-        model: a fusion network (``load_fusion``); moved to ``device`` and put in eval mode.
+        model: a fusion network (``load_fusion``; moved to ``device`` and put in eval mode), or an
+            ONNX file of one run by onnxruntime (:class:`OnnxFusion` of a ``--coarse`` export; on the CPU).
         scene: the Gaussians; when the model reads Z they must carry features of the model's
             ``feature_dim`` (see :meth:`from_files`, which provides them).
         device: where the network runs (the renderer picks its own backend for the scene's device).
@@ -66,7 +73,7 @@ class Segmenter:
 
     def __init__(
         self,
-        model: VDVINet,
+        model: VDVINet | OnnxFusion,
         scene: GaussianScene,
         device: str | torch.device = "cpu",
         frame: SceneFrame = SceneFrame(),
@@ -76,7 +83,18 @@ class Segmenter:
         self.frame = frame
         self.render_settings = render_settings
         self.feature_stride = int(model.config.get("feature_stride", 1))
-        self.model = inference_model(model, self.device)  # the caller's model is left as it was
+        self.image_size: tuple[int, int] | None = None
+        """H, W (pixels) the network takes when it is an ONNX file (fixed when exporting), else None: any."""
+        if isinstance(model, OnnxFusion):
+            if self.device.type != "cpu":
+                raise UserError(
+                    f"an ONNX fusion network runs on the CPU (onnxruntime's CPU provider); device {device} was given"
+                )
+            model.require_coarse()
+            self.model: VDVINet | OnnxFusion = model
+            self.image_size = (model.height, model.width)
+        else:
+            self.model = inference_model(model, self.device)  # the caller's model is left as it was
         self.needs_features = model.config["inputs"] != "image"
         if self.needs_features:
             dim = 0 if scene.features is None else scene.features.shape[1]
@@ -100,6 +118,24 @@ class Segmenter:
         """A name per label 0..K-1: the model's class names, else "class k"."""
         return self.class_names or [f"class {k}" for k in range(self.num_classes)]
 
+    @property
+    def network(self) -> str:
+        """What runs the fusion network: ``"torch"``, ``"onnx float"`` or ``"onnx int8"``."""
+        return f"onnx {self.model.kind}" if isinstance(self.model, OnnxFusion) else "torch"
+
+    def check_cameras(self, cameras: Sequence[Camera]) -> None:
+        """UserError for a camera whose image size the network does not take (an ONNX file's is fixed)."""
+        for camera in cameras:
+            self._check_size(camera.height, camera.width)
+
+    def _check_size(self, height: int, width: int) -> None:
+        if self.image_size is not None and (height, width) != self.image_size:
+            fixed_h, fixed_w = self.image_size
+            raise UserError(
+                f"a camera is {width}x{height} pixels, the ONNX file {self.model.path} takes {fixed_w}x{fixed_h}: "
+                f"export it at this size (rtgs2 export onnx --width {width} --height {height})"
+            )
+
     @classmethod
     def from_files(
         cls,
@@ -112,9 +148,14 @@ class Segmenter:
         metres_per_unit: float | None = None,
         up: str = "+z",
         render_settings: RasterSettings = PER_FRAME,
+        onnx: str | Path | None = None,
+        onnx_threads: int | None = None,
     ) -> Segmenter:
         """A segmenter for a ``.ply`` (or a loaded scene) with the fusion model at ``weights``
-        (default: the shipped one). Features come from the file's ``f_vi_*`` when present and of
+        (default: the shipped one), run in torch or, given ``onnx``, from that ONNX file of it
+        (``rtgs2 export onnx --coarse``, float or int8; exported from ``weights``, whose card still
+        names the feature weights) by onnxruntime on ``onnx_threads`` threads (None: its default).
+        Features come from the file's ``f_vi_*`` when present and of
         the right size, else are extracted with ``feature_weights`` (default: those named on the
         fusion model's card, else the shipped ones) and cached in ``feature_cache``
         (default ``<cache>/features``). They are extracted in the frame
@@ -122,11 +163,16 @@ class Segmenter:
         from its size; its up axis), kept as :attr:`frame`, whose ``note`` callers print.
 
         Raises:
-            FileNotFoundError: a weights file or the scene is missing.
-            Rtgs2Error: the feature weights differ from those the fusion model was trained with.
+            FileNotFoundError: a weights file, the ONNX file or the scene is missing.
+            Rtgs2Error: the feature weights differ from those the fusion model was trained with,
+                or the ONNX file was not exported from ``weights``.
         """
         weights = fusion_weights_path(weights)
-        model = load_fusion(weights)
+        if onnx is not None:
+            model: VDVINet | OnnxFusion = OnnxFusion(onnx, threads=onnx_threads)
+            check_onnx_source(model, weights)  # before any feature is extracted for it
+        else:
+            model = load_fusion(weights)
         ply = None
         if not isinstance(scene, GaussianScene):
             ply = Path(scene)
@@ -167,6 +213,7 @@ class Segmenter:
     def logits(self, out: RenderOutput) -> Tensor:  # [K, H, W]
         """Class logits of one rendered view, at its image's size."""
         height, width = out.rgb.shape[:2]
+        self._check_size(height, width)
         return self.model(*self._network_inputs(out))[0, :, :height, :width]
 
     def _network_inputs(self, out: RenderOutput) -> tuple[Tensor, Tensor | None]:
@@ -179,6 +226,7 @@ class Segmenter:
     @torch.no_grad()
     def segment(self, camera: Camera) -> SegmentedView:
         """Render ``camera`` and label every pixel (module doc)."""
+        self.check_cameras([camera])
         t0 = time.perf_counter()
         out = self.render(camera)
         t1 = time.perf_counter()
@@ -266,6 +314,22 @@ def measure_fps(segmenter: Segmenter, cameras: Sequence[Camera], frames: int = 5
     for k in range(frames):
         timer.segment(segmenter, cameras[k % len(cameras)])
     return timer.rate(cameras[0])
+
+
+def check_onnx_source(network: OnnxFusion, weights: Path) -> None:
+    """UserError unless the ONNX file ``network`` runs was exported from the fusion weights
+    ``weights`` (by the SHA-256 it records): their card names the features its Z needs, and a
+    file of another model would label with other classes. The message names what differs."""
+    if network.weights_sha256 == file_sha256(weights):
+        return
+    config, _ = read_fusion_file(weights)
+    keys = ("size", "inputs", "num_classes", "feature_dim", "feature_stride", "class_names")
+    diff = [f"{k} {network.config.get(k)!r}, not {config.get(k)!r}" for k in keys if network.config.get(k) != config.get(k)]
+    raise UserError(
+        f"the ONNX file {network.path} was not exported from the fusion weights {weights} "
+        f"({'; '.join(diff) if diff else 'the same config, other weights'}): give the weights it was exported "
+        "from (--weights), or export these (rtgs2 export onnx --coarse)"
+    )
 
 
 def model_feature_weights(fusion_weights: Path, given: str | Path | None) -> Path:
