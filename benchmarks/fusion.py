@@ -18,7 +18,11 @@ End-to-end rows: the first finished test scene of a SynthRooms root (``--data``)
 procedural room of ``benchmarks/scenes.py``. Its per-Gaussian features are computed once,
 untimed (feature weights when there are any, else random unit vectors: the speed is the same).
 Each frame renders Î and Z with the numba backend at the next camera (cycling through them),
-runs fusion small/both and the argmax; medians per stage and of the total.
+runs fusion small/both and the argmax; medians per stage and of the total. Network ``eager`` is
+torch as Segmenter runs it, ``bf16`` the same under bfloat16 autocast, ``int8`` the same random
+model exported with coarse logits and quantized as ``rtgs2 export onnx --coarse --int8`` does
+(``rtgs2.export.quantize``), calibrated on ``INT8_CALIBRATION_VIEWS`` rendered views of the same
+scene, run by onnxruntime on ``threads`` threads (``OnnxFusion``, as ``Segmenter`` runs it; CPU only).
 
 With ``--device cuda`` the network and its inputs are on the GPU, each timed call ends with a
 ``torch.cuda.synchronize()``; end to end, the scene is on the GPU and Î and Z are rendered there
@@ -53,6 +57,7 @@ if TYPE_CHECKING:
 RESULTS = Path(__file__).with_name("RESULTS.md")
 FEATURE_DIM = 32  # channels of Z when no feature weights say otherwise (the shipped network's)
 ROOM_VIEWS = 24  # cameras on the procedural room's loop
+INT8_CALIBRATION_VIEWS = 4  # views of the scene calibrating the int8 network (the speed does not depend on them)
 
 
 @dataclass
@@ -81,8 +86,8 @@ class Config:
     """Gaussians of the procedural room (SynthRooms v1 scenes have at most 150,000)."""
     feature_stride: int = 4
     """Resolution of Z the networks read, relative to the image's (VDVISize.feature_stride: 4, or 1 as before it)."""
-    scene_modes: list[str] = field(default_factory=lambda: ["eager"])
-    """End-to-end network modes: eager and/or bf16."""
+    scene_modes: list[str] = field(default_factory=lambda: ["eager", "int8"])
+    """End-to-end network modes: eager, bf16 (autocast) and/or int8 (onnxruntime, the same model quantized)."""
     blends: list[str] = field(default_factory=lambda: ["frame", "exact"])
     """End-to-end numba blend kernels: frame (the per-frame kernel, the default path) and/or exact
     (the exact kernel, features averaged afterwards: the path before it)."""
@@ -206,9 +211,14 @@ def _scene_case(spec: dict) -> dict:
     scene = scene.to(device)
     f = spec["feature_stride"]
     net = build_fusion("small", "both", num_classes=len(CLASS_NAMES), feature_dim=feats.shape[1], feature_stride=f)
-    net = inference_model(net, device)  # what Segmenter runs (a ResNet Enc_VD's BatchNorms folded)
     autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if spec["mode"] == "bf16" else contextlib.nullcontext()
     settings = replace(PER_FRAME, frame_kernel=spec["blend"] == "frame")
+    if spec["mode"] == "int8":
+        if device != "cpu":
+            raise ValueError("int8 rows run on the CPU only (onnxruntime)")
+        net = _int8_network(net, scene, cams, settings, spec["threads"])
+    else:
+        net = inference_model(net, device)  # what Segmenter runs (a ResNet Enc_VD's BatchNorms folded)
     stages: dict[str, list[float]] = {"render": [], "fusion": [], "argmax": [], "total": []}
     with torch.inference_mode():
         for i in range(spec["warmup"] + spec["frames"]):
@@ -231,6 +241,28 @@ def _scene_case(spec: dict) -> dict:
     if backend == "numba":
         row["render_stages"] = _render_stages(scene, cams, spec["frames"], f, spec["blend"] == "frame")
     return row | {f"{k}_ms": statistics.median(v) for k, v in stages.items()}
+
+
+def _int8_network(net: VDVINet, scene, cams, settings, threads: int):
+    """``net`` exported with coarse logits and quantized to int8 (``rtgs2 export onnx --coarse
+    --int8``), calibrated on ``INT8_CALIBRATION_VIEWS`` of ``cams`` rendered as Segmenter feeds
+    the network; an ``OnnxFusion`` running it (``coarse_logits`` as the torch model's)."""
+    import tempfile
+
+    from rtgs2.export.onnx import OnnxFusion, export_fusion_onnx
+    from rtgs2.export.quantize import network_feeds, quantize_fusion_onnx
+    from rtgs2.fusion.io import save_fusion
+    from rtgs2.pipeline.segmenter import Segmenter
+
+    step = max(len(cams) // INT8_CALIBRATION_VIEWS, 1)
+    feeds = network_feeds(Segmenter(net, scene, render_settings=settings), cams[::step][:INT8_CALIBRATION_VIEWS])
+    with tempfile.TemporaryDirectory() as tmp:
+        weights, path = Path(tmp) / "fusion.pt", Path(tmp) / "fusion.onnx"
+        save_fusion(net, weights)
+        h, w = cams[0].height, cams[0].width
+        export_fusion_onnx(weights, path, height=h, width=w, threads=threads, coarse=True)
+        quantize_fusion_onnx(path, Path(tmp) / "int8.onnx", feeds)
+        return OnnxFusion(Path(tmp) / "int8.onnx", threads=threads)  # the file is read here; the folder may go
 
 
 def _render_stages(scene, cams, frames: int, feature_stride: int, frame_kernel: bool) -> dict[str, float]:
@@ -335,7 +367,8 @@ def main(cfg: Config) -> None:
         text += (
             f"\nEnd to end on {where}: {'gsplat render on the GPU' if cfg.device.startswith('cuda') else 'numba render'} "
             f"of Î and Z, fusion small/both as Segmenter runs it (random weights, BatchNorms folded, Z at 1/{cfg.feature_stride} of the image's "
-            f"resolution, the mean of each 4 x 4 block), argmax (with the x4 upsampling of the logits: rtgs2.fusion.labels), the per-frame path's render settings (PER_FRAME; blend "
+            f"resolution, the mean of each 4 x 4 block; network int8: the same model quantized by onnxruntime, calibrated on {INT8_CALIBRATION_VIEWS} views of the scene), "
+            "argmax (with the x4 upsampling of the logits: rtgs2.fusion.labels), the per-frame path's render settings (PER_FRAME; blend "
             "frame: the per-frame kernel, exact: the exact one, features averaged afterwards); "
             f"{z}, computed once, untimed. Render stages: mean ms of the numba kernels over the same views, timed "
             "apart.\n\n"

@@ -23,3 +23,12 @@ def test_scene_case_times_both_blend_kernels_with_their_stages():
         assert r["total_ms"] >= r["render_ms"] > 0, blend
     assert set(rows["exact"]["render_stages"]) == {"project", "sort", "gather", "bin", "blend"}
     assert set(rows["frame"]["render_stages"]) == {"project", "sort", "gather", "bin", "pack", "blend"}
+
+
+def test_scene_case_runs_the_int8_network():
+    """The end-to-end int8 row: the same random model exported with coarse logits, quantized on
+    views of the scene and run by onnxruntime (timings only checked to be positive)."""
+    spec = {"kind": "scene", "res": "64x48", "room_gaussians": 3000, "mode": "int8", "blend": "frame", "frames": 2,
+            "warmup": 1, "threads": 1, "device": "cpu", "feature_stride": 4, "data": None, "feature_weights": None}  # fmt: skip
+    r = _case(spec)
+    assert r["total_ms"] >= r["fusion_ms"] > 0 and r["argmax_ms"] > 0
