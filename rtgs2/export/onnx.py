@@ -323,6 +323,10 @@ def onnx_session(path: str | Path, *, threads: int | None = None) -> InferenceSe
     options = ort.SessionOptions()
     if threads is not None:
         options.intra_op_num_threads = threads
+    # onnxruntime's workers spin-wait after each run by default: beside the renderer's threads
+    # (numba, OpenMP) on the same cores that spinning took the render from 33 to 63 ms a frame
+    # (320x240, 2 cores, benchmarks/fusion.py); a worker that sleeps costs ~nothing at this grain.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises its own types for a damaged or foreign file
