@@ -160,8 +160,9 @@ def _onnx_runner(net: VDVINet, threads: int, h: int, w: int) -> tuple[Callable, 
     it with onnxruntime (``fn(image, feats) -> logits``), and a note on the export."""
     import tempfile
 
-    from rtgs2.export.onnx import export_fusion_onnx, onnx_session, run_onnx
+    from rtgs2.export.onnx import export_fusion_onnx
     from rtgs2.fusion.io import save_fusion
+    from rtgs2.fusion.onnx_runtime import onnx_session, run_onnx
 
     with tempfile.TemporaryDirectory() as tmp:
         weights, path = Path(tmp) / "fusion.pt", Path(tmp) / "fusion.onnx"
@@ -249,9 +250,10 @@ def _int8_network(net: VDVINet, scene, cams, settings, threads: int):
     the network; an ``OnnxFusion`` running it (``coarse_logits`` as the torch model's)."""
     import tempfile
 
-    from rtgs2.export.onnx import OnnxFusion, export_fusion_onnx
+    from rtgs2.export.onnx import export_fusion_onnx
     from rtgs2.export.quantize import network_feeds, quantize_fusion_onnx
     from rtgs2.fusion.io import save_fusion
+    from rtgs2.fusion.onnx_runtime import OnnxFusion
     from rtgs2.pipeline.segmenter import Segmenter
 
     step = max(len(cams) // INT8_CALIBRATION_VIEWS, 1)

@@ -43,7 +43,7 @@ def _onnx_rows(files: Sequence[str | Path], models: Sequence[Model], names: Sequ
     weights), run from the file; named ``names[i]``, else ``ONNX_ROW``."""
     if not files:
         return []
-    from rtgs2.export.onnx import OnnxFusion
+    from rtgs2.fusion.onnx_runtime import OnnxFusion
     from rtgs2.utils.io import file_sha256
 
     by_sha = {file_sha256(m.weights): m for m in models}

@@ -1,5 +1,6 @@
-"""Export of trained networks for other runtimes: the fusion network to ONNX, run with
-onnxruntime (:mod:`rtgs2.export.onnx`), and such a file quantized to int8 (:mod:`rtgs2.export.quantize`).
+"""Export of trained networks for other runtimes: the fusion network to ONNX (:mod:`rtgs2.export.onnx`;
+:mod:`rtgs2.fusion.onnx_runtime` runs such a file with onnxruntime), and such a file quantized to int8
+(:mod:`rtgs2.export.quantize`).
 
 The opset bounds and calibration defaults live here, without torch, because ``rtgs2 export onnx
 --help`` shows them.

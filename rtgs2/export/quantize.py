@@ -4,8 +4,9 @@
 ``export_fusion_onnx`` wrote; ``export_int8_onnx`` does both, calibrated on views rendered from a
 data set (``rtgs2 export onnx --int8 --calibration-data DIR``). The file keeps the float file's
 inputs, output and metadata, and adds ``rtgs2.quantization`` (JSON: format, types, calibration
-method and views, the float file's SHA-256, the onnxruntime version); :class:`OnnxFusion` and
-``Segmenter.from_files(..., onnx=)`` run it like a float file.
+method and views, the float file's SHA-256, the onnxruntime version);
+:class:`~rtgs2.fusion.onnx_runtime.OnnxFusion` and ``Segmenter.from_files(..., onnx=)`` run it like
+a float file.
 
 The quantization: QDQ format (QuantizeLinear / DequantizeLinear pairs around each quantized op,
 which onnxruntime's CPU provider fuses into int8 kernels), weights int8 per output channel
@@ -58,9 +59,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from rtgs2.export import CALIBRATION_METHODS, CALIBRATION_VIEWS, DEFAULT_CALIBRATION, DEFAULT_OPSET
-from rtgs2.export.onnx import (
-    COARSE_OUTPUT, QUANTIZATION_KEY, OnnxExport, _require_onnx, check_export_options, check_onnx_out,
-    export_fusion_onnx, onnx_config, onnx_image_size, onnx_session, refuse_foreign_onnx,
+from rtgs2.export.onnx import OnnxExport, check_export_options, check_onnx_out, export_fusion_onnx, refuse_foreign_onnx
+from rtgs2.fusion.onnx_runtime import (
+    COARSE_OUTPUT, QUANTIZATION_KEY, onnx_config, onnx_image_size, onnx_session, require_onnx,
 )  # fmt: skip
 from rtgs2.utils.errors import ConfigError, UserError
 from rtgs2.utils.io import atomic_write_bytes, check_writable, file_sha256
@@ -204,7 +205,7 @@ def quantize_fusion_onnx(
     inputs that do not fit the file; MissingFileError for a missing file.
     """
     float_onnx = Path(float_onnx)
-    _require_onnx("onnx", "onnxruntime")
+    require_onnx("onnx", "onnxruntime")
     if method not in CALIBRATION_METHODS:
         raise ConfigError(None, "calibration_method", f"must be one of {', '.join(CALIBRATION_METHODS)}; got {method!r}")
     session = onnx_session(float_onnx)
@@ -342,7 +343,7 @@ def export_int8_onnx(
         raise ConfigError(None, "calibration_views", f"must be a positive number of views; got {views}")
     weights = fusion_weights_path(weights)
     out = check_onnx_out(out, weights)
-    _require_onnx("onnx", "onnxscript", "onnxruntime")
+    require_onnx("onnx", "onnxscript", "onnxruntime")
     refuse_foreign_onnx(out)
     check_writable(out, "out")
     if not Path(data).is_dir():

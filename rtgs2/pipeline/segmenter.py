@@ -8,7 +8,7 @@ fusion model was trained with and cached in ``<cache>/features`` (keyed by the b
 ``.ply`` and of the weights, and by the scene frame: the networks expect z-up scenes in metres, :class:`SceneFrame`).
 
 The fusion network runs in torch, or from an ONNX file with onnxruntime on the CPU
-(``from_files(..., onnx=)``: :class:`~rtgs2.export.onnx.OnnxFusion`, a float or an int8 file of coarse
+(``from_files(..., onnx=)``: :class:`~rtgs2.fusion.onnx_runtime.OnnxFusion`, a float or an int8 file of coarse
 logits, ``rtgs2 export onnx --coarse [--int8]``); such a file takes one image size, fixed when
 exporting, and a camera of another size is refused.
 """
@@ -26,12 +26,12 @@ import torch
 from torch import Tensor
 
 from rtgs2.data.views import IGNORE_LABEL
-from rtgs2.export.onnx import OnnxFusion
 from rtgs2.features.cache import FeatureCache
 from rtgs2.features.inputs import SceneFrame, choose_frame
 from rtgs2.features.io import resolve_feature_weights
 from rtgs2.fusion.io import fusion_weights_path, load_fusion, read_fusion_card, read_fusion_file
 from rtgs2.fusion.labels import coarse_to_labels
+from rtgs2.fusion.onnx_runtime import OnnxFusion
 from rtgs2.fusion.vdvi import VDVINet, inference_model
 from rtgs2.render import PER_FRAME, RasterSettings, RenderOutput, render
 from rtgs2.scene import Camera, GaussianScene, read_ply

@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from rtgs2.export.onnx import COARSE_OUTPUT, METADATA_PREFIX, OUTPUT, input_names
+from rtgs2.export.onnx import input_names
+from rtgs2.fusion.onnx_runtime import COARSE_OUTPUT, METADATA_PREFIX, OUTPUT
 
 ONNX_IR_VERSION = 10  # onnxruntime 1.30 reads IR versions up to 11; onnx 1.23 writes newer by default
 

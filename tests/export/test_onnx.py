@@ -19,8 +19,9 @@ import torch
 
 from rtgs2 import cli
 from rtgs2.export import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
-from rtgs2.export.onnx import OnnxExport, export_fusion_onnx, onnx_config, onnx_session, run_onnx
+from rtgs2.export.onnx import OnnxExport, export_fusion_onnx
 from rtgs2.fusion.io import save_fusion
+from rtgs2.fusion.onnx_runtime import onnx_config, onnx_session, run_onnx
 from rtgs2.fusion.vdvi import VDVINet, build_fusion
 from rtgs2.utils.errors import Rtgs2Error
 from tests.cli.test_errors import one_line_error

@@ -22,9 +22,10 @@ pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
 
 from rtgs2 import cli  # noqa: E402
-from rtgs2.export.onnx import OnnxExport, OnnxFusion, export_fusion_onnx, onnx_config, run_onnx  # noqa: E402
+from rtgs2.export.onnx import OnnxExport, export_fusion_onnx  # noqa: E402
 from rtgs2.export.quantize import QuantizeReport, quantize_fusion_onnx  # noqa: E402
 from rtgs2.fusion.io import save_fusion  # noqa: E402
+from rtgs2.fusion.onnx_runtime import OnnxFusion, onnx_config, run_onnx  # noqa: E402
 from rtgs2.fusion.vdvi import VDVINet, build_fusion  # noqa: E402
 from rtgs2.utils.errors import ConfigError, UserError  # noqa: E402
 from tests.cli.test_errors import one_line_error  # noqa: E402
