@@ -129,8 +129,11 @@ class Segmenter:
             self._check_size(camera.height, camera.width)
 
     def _check_size(self, height: int, width: int) -> None:
-        if self.image_size is not None and (height, width) != self.image_size:
-            fixed_h, fixed_w = self.image_size
+        """``check_cameras`` for one image size; run each frame (``segment``, ``logits``), so it only
+        compares ints: no file read, no allocation unless it raises."""
+        size = self.image_size
+        if size is not None and (height != size[0] or width != size[1]):
+            fixed_h, fixed_w = size
             raise UserError(
                 f"a camera is {width}x{height} pixels, the ONNX file {self.model.path} takes {fixed_w}x{fixed_h}: "
                 f"export it at this size (rtgs2 export onnx --width {width} --height {height})"
@@ -226,7 +229,7 @@ class Segmenter:
     @torch.no_grad()
     def segment(self, camera: Camera) -> SegmentedView:
         """Render ``camera`` and label every pixel (module doc)."""
-        self.check_cameras([camera])
+        self._check_size(camera.height, camera.width)
         t0 = time.perf_counter()
         out = self.render(camera)
         t1 = time.perf_counter()
