@@ -215,15 +215,14 @@ class OnnxFusion:
         return upsample_logits(logits, self.height, self.width) if self.coarse else logits
 
     def _run(self, image: Tensor | np.ndarray | None, features: Tensor | np.ndarray | None) -> np.ndarray:
-        given = {"image": image, "features": features}
-        feed = {}
+        # per frame: the inputs are copied into the kept buffers, which are the feed itself (by
+        # input name); only the output is new (onnxruntime's, handed to the caller)
         for name, buffer in self._buffers.items():
-            x = given[name]
-            if x is None or tuple(x.shape) != buffer.shape:  # another batch, or run_onnx's error naming the shape
+            x = image if name == "image" else features
+            if x is None or x.shape != buffer.shape:  # another batch, or run_onnx's error naming the shape
                 return run_onnx(self.session, image, features)
             buffer[...] = x.detach().cpu().numpy() if isinstance(x, Tensor) else x  # strided copy into NCHW
-            feed[name] = buffer
-        return self.session.run(None, feed)[0]
+        return self.session.run(None, self._buffers)[0]
 
 
 def shape_text(shape: Sequence[int | str | None]) -> str:

@@ -111,6 +111,20 @@ def test_coarse_export_gives_torch_coarse_logits(exported):
     np.testing.assert_allclose(run_onnx(path, batch["image"], batch["features"]), expected.numpy(), rtol=0, atol=COARSE_ATOL)
 
 
+def test_onnx_fusion_reuses_its_input_buffers_not_its_outputs(exported):
+    _, path, _ = exported
+    network = OnnxFusion(path, threads=1)
+    frames = [{n: torch.from_numpy(f[n]) for n in ("image", "features")} for f in CHECK[:2]]
+    first = network.coarse_logits(frames[0]["image"], frames[0]["features"])[0]
+    kept = first.clone()
+    # the second frame as Segmenter passes it: NCHW views of channels-last tensors
+    image, z = (frames[1][n].permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2) for n in ("image", "features"))
+    second = network.coarse_logits(image, z)[0]
+    assert torch.equal(first, kept)  # the second frame left the first one's logits as they were
+    expected = run_onnx(network.session, CHECK[1]["image"], CHECK[1]["features"])  # same session: same kernels
+    assert torch.equal(second, torch.from_numpy(expected))
+
+
 def test_coarse_file_says_which_output_it_has(exported):
     model, path, _ = exported
     props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
