@@ -125,10 +125,16 @@ def run_onnx(
 def onnx_config(model: str | Path | InferenceSession) -> dict[str, Any]:
     """The fusion config stored in an exported file (size, inputs, num_classes, feature_dim,
     depth_head, class_names)."""
-    session = onnx_session(model) if isinstance(model, (str, Path)) else model
+    if isinstance(model, (str, Path)):
+        return _stored_config(onnx_session(model), str(model))
+    return _stored_config(model, "this ONNX file")
+
+
+def _stored_config(session: InferenceSession, name: str) -> dict[str, Any]:
+    """``onnx_config`` of an open file; Rtgs2Error naming it (``name``) when rtgs2 did not write it."""
     meta = session.get_modelmeta().custom_metadata_map
     if METADATA_PREFIX + "config" not in meta:
-        raise Rtgs2Error("this ONNX file was not written by rtgs2 export onnx (no rtgs2.config in its metadata)")
+        raise Rtgs2Error(f"{name} was not written by rtgs2 export onnx (no rtgs2.config in its metadata)")
     return json.loads(meta[METADATA_PREFIX + "config"])
 
 
@@ -164,7 +170,7 @@ class OnnxFusion:
         self.path = Path(path)
         self.session = onnx_session(self.path, threads=threads)
         meta = self.session.get_modelmeta().custom_metadata_map
-        self.config: dict[str, Any] = onnx_config(self.session)
+        self.config: dict[str, Any] = _stored_config(self.session, str(self.path))
         self.height, self.width = onnx_image_size(self.session)
         self.output: str = self.session.get_outputs()[0].name
         """``logits`` or ``coarse_logits`` (module doc)."""

@@ -21,10 +21,11 @@ from rtgs2 import cli
 from rtgs2.export import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
 from rtgs2.export.onnx import OnnxExport, export_fusion_onnx
 from rtgs2.fusion.io import save_fusion
-from rtgs2.fusion.onnx_runtime import onnx_config, onnx_session, run_onnx
+from rtgs2.fusion.onnx_runtime import OnnxFusion, onnx_config, onnx_session, run_onnx
 from rtgs2.fusion.vdvi import VDVINet, build_fusion
 from rtgs2.utils.errors import Rtgs2Error
 from tests.cli.test_errors import one_line_error
+from tests.export.fakes import ONNX_IR_VERSION
 
 H, W = 36, 52
 HZ, WZ = 9, 13  # Z at a quarter of the image's size, rounded up (VDVISize.feature_stride)
@@ -168,6 +169,18 @@ def test_a_missing_or_foreign_file_is_refused(tmp_path):
     (tmp_path / "junk.onnx").write_bytes(b"not a protobuf")
     with pytest.raises(Rtgs2Error, match="junk.onnx is not an ONNX file onnxruntime can run"):
         onnx_session(tmp_path / "junk.onnx")
+    plain = tmp_path / "plain.onnx"  # runs, but rtgs2 did not write it
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Identity", ["image"], ["logits"])], "plain",
+        [onnx.helper.make_tensor_value_info("image", onnx.TensorProto.FLOAT, [1, 3, H, W])],
+        [onnx.helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, [1, 3, H, W])],
+    )  # fmt: skip
+    opset = [onnx.helper.make_opsetid("", DEFAULT_OPSET)]
+    onnx.save(onnx.helper.make_model(graph, opset_imports=opset, ir_version=ONNX_IR_VERSION), str(plain))
+    for open_file in (OnnxFusion, onnx_config):  # the message names the file: eval may be given several
+        with pytest.raises(Rtgs2Error) as refused:
+            open_file(plain)
+        assert str(refused.value) == f"{plain} was not written by rtgs2 export onnx (no rtgs2.config in its metadata)"
 
 
 def test_a_users_onnx_file_is_not_overwritten(tmp_path, capsys):
