@@ -274,7 +274,8 @@ class FrameRate:
         and of its network parts (milliseconds, one per frame); ``camera`` gives the size reported."""
         if not total_ms or not len(total_ms) == len(render_ms) == len(network_ms):
             raise ValueError(
-                f"need as many times of each kind, at least one: {len(total_ms)}, {len(render_ms)}, {len(network_ms)}"
+                "FrameRate.of needs at least one frame, with as many render and network times as total times; "
+                f"got {len(total_ms)} total, {len(render_ms)} render, {len(network_ms)} network"
             )
         med = statistics.median(total_ms)
         return cls(
@@ -310,7 +311,7 @@ def measure_fps(segmenter: Segmenter, cameras: Sequence[Camera], frames: int = 5
     """Median time of :meth:`Segmenter.segment` over ``frames`` frames (cycling through
     ``cameras``) after ``warmup`` untimed frames (numba compilation, allocator warm-up)."""
     if not cameras or frames < 1:
-        raise ValueError("measure_fps needs at least one camera and one frame")
+        raise ValueError(f"measure_fps needs at least one camera and one frame; got {len(cameras)} cameras, {frames} frames")
     for k in range(warmup):
         segmenter.segment(cameras[k % len(cameras)])
     timer = FrameTimer()

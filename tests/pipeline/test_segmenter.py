@@ -10,7 +10,7 @@ import torch
 
 from rtgs2.features.io import SHIPPED as SHIPPED_FEATURES
 from rtgs2.pipeline import segmenter as segmenter_module
-from rtgs2.pipeline.segmenter import MIN_ALPHA, UNLABELLED, Segmenter, measure_fps
+from rtgs2.pipeline.segmenter import MIN_ALPHA, UNLABELLED, FrameRate, Segmenter, measure_fps
 from rtgs2.scene import write_ply
 from rtgs2.utils.errors import Rtgs2Error
 from tests.pipeline.conftest import CLASSES, donut_camera
@@ -73,6 +73,13 @@ def test_pixels_less_covered_than_half_are_unlabelled(small_donut, fusion_file):
     assert float(view.confidence.min()) >= 1 / len(CLASSES) - 1e-6 and float(view.confidence.max()) <= 1
     rate = measure_fps(seg, [donut_camera()], frames=2, warmup=0)
     assert rate.frames == 2 and rate.fps > 0 and (rate.width, rate.height) == (64, 48)
+
+
+def test_timing_without_frames_says_what_it_got():
+    with pytest.raises(ValueError, match=r"^FrameRate.of needs .*; got 2 total, 1 render, 2 network$"):
+        FrameRate.of([1.0, 2.0], [1.0], [1.0, 1.0], donut_camera())
+    with pytest.raises(ValueError, match=r"^measure_fps needs .*; got 0 cameras, 5 frames$"):
+        measure_fps(None, [], frames=5)
 
 
 def test_feature_weights_other_than_the_cards_are_refused(tmp_path, small_donut, fusion_file):
