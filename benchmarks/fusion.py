@@ -86,8 +86,9 @@ class Config:
     """Gaussians of the procedural room (SynthRooms v1 scenes have at most 150,000)."""
     feature_stride: int = 4
     """Resolution of Z the networks read, relative to the image's (VDVISize.feature_stride: 4, or 1 as before it)."""
-    scene_modes: list[str] = field(default_factory=lambda: ["eager", "int8"])
-    """End-to-end network modes: eager, bf16 (autocast) and/or int8 (onnxruntime, the same model quantized)."""
+    scene_modes: list[str] = field(default_factory=lambda: ["eager", "compile", "int8"])
+    """End-to-end network modes: eager, compile (torch.compile, as Segmenter(compile_network=True); compiled in the
+    warm-up frames), bf16 (autocast) and/or int8 (onnxruntime, the same model quantized)."""
     blends: list[str] = field(default_factory=lambda: ["frame", "exact"])
     """End-to-end numba blend kernels: frame (the per-frame kernel, the default path) and/or exact
     (the exact kernel, features averaged afterwards: the path before it)."""
@@ -183,6 +184,7 @@ def _scene_case(spec: dict) -> dict:
     from rtgs2.data.readers.synthrooms import CLASS_NAMES, open_synthrooms
     from rtgs2.features.extract import extract_features
     from rtgs2.features.inputs import SceneFrame
+    from rtgs2.fusion.compiled import CompiledCoarseLogits
     from rtgs2.fusion.labels import coarse_to_labels
     from rtgs2.fusion.vdvi import build_fusion, inference_model
     from rtgs2.render import PER_FRAME, render
@@ -220,6 +222,7 @@ def _scene_case(spec: dict) -> dict:
         net = _int8_network(net, scene, cams, settings, spec["threads"])
     else:
         net = inference_model(net, device)  # what Segmenter runs (a ResNet Enc_VD's BatchNorms folded)
+    coarse_logits = CompiledCoarseLogits(net) if spec["mode"] == "compile" else net.coarse_logits
     stages: dict[str, list[float]] = {"render": [], "fusion": [], "argmax": [], "total": []}
     with torch.inference_mode():
         for i in range(spec["warmup"] + spec["frames"]):
@@ -230,7 +233,7 @@ def _scene_case(spec: dict) -> dict:
             image, z = out.rgb.permute(2, 0, 1)[None], out.features.permute(2, 0, 1)[None]
             t1 = time.perf_counter()
             with autocast:  # the copies to a GPU count as fusion time
-                coarse, height, width = net.coarse_logits(image.to(device), z.to(device))
+                coarse, height, width = coarse_logits(image.to(device), z.to(device))
             _sync(device)
             t2 = time.perf_counter()
             coarse_to_labels(coarse[0], height, width, with_confidence=False)  # upsampling + arg-max, as Segmenter
@@ -369,7 +372,7 @@ def main(cfg: Config) -> None:
         text += (
             f"\nEnd to end on {where}: {'gsplat render on the GPU' if cfg.device.startswith('cuda') else 'numba render'} "
             f"of Î and Z, fusion small/both as Segmenter runs it (random weights, BatchNorms folded, Z at 1/{cfg.feature_stride} of the image's "
-            f"resolution, the mean of each 4 x 4 block; network int8: the same model quantized by onnxruntime, calibrated on {INT8_CALIBRATION_VIEWS} views of the scene), "
+            f"resolution, the mean of each 4 x 4 block; network compile: torch.compile'd as Segmenter(compile_network=True) runs it, compiled during the warm-up; int8: the same model quantized by onnxruntime, calibrated on {INT8_CALIBRATION_VIEWS} views of the scene), "
             "argmax (with the x4 upsampling of the logits: rtgs2.fusion.labels), the per-frame path's render settings (PER_FRAME; blend "
             "frame: the per-frame kernel, exact: the exact one, features averaged afterwards); "
             f"{z}, computed once, untimed. Render stages: mean ms of the numba kernels over the same views, timed "

@@ -93,11 +93,13 @@ def run_demo(
     num_views: int = DEMO_VIEWS,
     preset: str = DEMO_PRESET,
     seed: int = DEMO_DATA_SEED,
+    compile_network: bool = True,
     **overrides,
 ) -> DemoResult:
     """Build (or reuse) the demo room, segment ``num_views`` of its views into ``out`` and score
     them (module doc). ``preset``, ``seed`` and ``overrides`` choose the room (:func:`demo_scene`;
-    tests use small ones).
+    tests use small ones). ``compile_network``: the network runs compiled (``Segmenter``; the
+    warm-up frame compiles it).
 
     Raises:
         FileNotFoundError: no weights (the shipped file is missing and ``weights`` not given).
@@ -116,7 +118,9 @@ def run_demo(
     if num_views > len(views):
         raise ConfigError(None, "num_views", f"must be at most the room's {len(views)} views, got {num_views}")
     with console.status("loading the model and the room's features (extracted on first use, then cached)"):
-        segmenter = Segmenter.from_files(views.gaussians, weights, feature_weights=feature_weights)
+        segmenter = Segmenter.from_files(
+            views.gaussians, weights, feature_weights=feature_weights, compile_network=compile_network
+        )
     names = segmenter.label_names
     if len(names) != label_map.num_classes or (segmenter.class_names and names != label_map.names):
         raise Rtgs2Error(
@@ -125,7 +129,8 @@ def run_demo(
         )
 
     picks = np.linspace(0, len(views), num_views, endpoint=False).astype(int).tolist()  # the path is a loop
-    with console.status("warm-up frame (compiles the numba kernels on first use)"):
+    compiling = " and the network (torch.compile: ~1 min the first time)" if compile_network else ""
+    with console.status(f"warm-up frame (compiles the numba kernels{compiling} on first use)"):
         segmenter.segment(views.cameras[picks[0]])
     k = label_map.num_classes
     confusion = np.zeros((k + 1, k + 1), np.int64)  # predicted column k: pixels left unlabelled

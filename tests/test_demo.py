@@ -39,7 +39,7 @@ def random_weights(tmp_path):
 
 
 def test_demo_writes_gif_sheet_and_metrics(tmp_path, cache, random_weights, monkeypatch):
-    res = run_demo(tmp_path / "demo", random_weights, num_views=3, **TINY)
+    res = run_demo(tmp_path / "demo", random_weights, num_views=3, compile_network=False, **TINY)
     gif = iio.imread(res.gif, index=None)
     assert gif.shape[0] == 3 and gif.shape[2] == 3 * 64 and gif.shape[1] > 48  # image | prediction | truth, legend
     sheet = iio.imread(res.contact_sheet)
@@ -54,7 +54,7 @@ def test_demo_writes_gif_sheet_and_metrics(tmp_path, cache, random_weights, monk
         raise AssertionError("the demo room is cached: nothing is built twice")
 
     monkeypatch.setattr(synth_build, "build_scene", no_build)
-    again = run_demo(tmp_path / "demo", random_weights, num_views=3, **TINY)  # same folder: its own files replaced
+    again = run_demo(tmp_path / "demo", random_weights, num_views=3, compile_network=False, **TINY)  # same folder: its own files replaced
     assert again.metrics["miou"] == pytest.approx(res.metrics["miou"])
 
 

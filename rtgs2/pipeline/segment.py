@@ -67,6 +67,7 @@ def segment_scene(
     up: str = "+z",
     exact_render: bool = False,
     onnx: str | Path | None = None,
+    compile_network: bool = False,
 ) -> SegmentResult:
     """Segment views of the 3DGS ``scene`` (.ply) into the folder ``out`` (module doc).
 
@@ -85,6 +86,7 @@ def segment_scene(
             network's resolution afterwards (the per-frame path before its own kernel: to compare).
         onnx: run the network from this ONNX file of the model at ``weights`` (``rtgs2 export onnx
             --coarse``, float or int8) with onnxruntime; its image size must be the cameras'.
+        compile_network: run the torch network compiled (``torch.compile``; ``Segmenter``).
 
     Raises:
         ValueError: both ``cameras`` and ``views``, bad sizes, a cameras.json that does not parse
@@ -107,7 +109,7 @@ def segment_scene(
     settings = replace(PER_FRAME, frame_kernel=not exact_render)
     segmenter = Segmenter.from_files(
         scene, weights, feature_weights=feature_weights, device=device, metres_per_unit=metres_per_unit, up=up,
-        render_settings=settings, onnx=onnx,
+        render_settings=settings, onnx=onnx, compile_network=compile_network,
     )  # fmt: skip
     orbit_ = None
     if cams is None:

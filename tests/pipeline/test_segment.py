@@ -139,7 +139,7 @@ def test_cli_errors_are_one_line(args, expected, tmp_path, donut_path, fusion_fi
 
 
 def test_cli_prints_the_frame_the_orbit_and_the_fps(tmp_path, donut_path, fusion_file, capsys):
-    args = ["segment", "--scene", str(donut_path), "--out", str(tmp_path / "out"), "--views", "2"]
+    args = ["segment", "--scene", str(donut_path), "--out", str(tmp_path / "out"), "--views", "2", "--no-compile-network"]
     args += ["--width", "32", "--height", "24", "--weights", str(fusion_file("image")), "--metres-per-unit", "5"]
     cli.entrypoint(args)
     printed = capsys.readouterr().out
@@ -149,7 +149,7 @@ def test_cli_prints_the_frame_the_orbit_and_the_fps(tmp_path, donut_path, fusion
 
 
 def test_orbit_message_does_not_call_file_units_metres(tmp_path, donut_path, fusion_file, capsys):
-    args = ["segment", "--scene", str(donut_path), "--out", str(tmp_path / "out"), "--views", "2"]
+    args = ["segment", "--scene", str(donut_path), "--out", str(tmp_path / "out"), "--views", "2", "--no-compile-network"]
     cli.entrypoint(args + ["--width", "32", "--height", "24", "--weights", str(fusion_file("image"))])
     printed = capsys.readouterr().out
     assert "treating 1 unit as" in printed  # the features rescale the donut ...

@@ -174,3 +174,13 @@ def test_labels_are_the_arg_max_of_the_logits(small_donut, fusion_file):
     top2 = logits.topk(2, dim=0).values
     clear = (view.alpha >= MIN_ALPHA) & ((top2[0] - top2[1]) > 1e-4)
     assert bool(clear.any()) and bool((view.labels[clear] == logits.argmax(0)[clear].to(torch.uint8)).all())
+
+
+def test_the_compiled_network_labels_as_the_eager_one(small_donut, fusion_file):
+    cam = donut_camera()
+    eager = Segmenter.from_files(small_donut, fusion_file("image"))
+    fast = Segmenter.from_files(small_donut, fusion_file("image"), compile_network=True)
+    a, b = eager.segment(cam), fast.segment(cam)
+    assert (eager.network, fast.network) == ("torch", "torch compiled")
+    assert float((a.labels == b.labels).float().mean()) > 0.999
+    assert float((a.confidence - b.confidence).abs().max()) < 1e-4

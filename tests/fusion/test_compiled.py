@@ -1,0 +1,64 @@
+"""The compiled per-frame call of the fusion network: the eager outputs, and eager where compiling fails."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+from rtgs2.fusion import compiled as compiled_module
+from rtgs2.fusion.compiled import CompiledCoarseLogits
+from rtgs2.fusion.vdvi import build_fusion, inference_model
+
+
+def _model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return inference_model(build_fusion("small", "both", num_classes=5, feature_dim=8).eval())
+
+
+def _inputs(height: int = 48, width: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(1)
+    image = torch.rand(1, 3, height, width, generator=g)
+    features = torch.nn.functional.normalize(torch.randn(1, 8, height // 4, width // 4, generator=g), dim=1)
+    return image, features
+
+
+def test_the_compiled_call_gives_the_eager_logits() -> None:
+    model, (image, features) = _model(), _inputs()
+    call = CompiledCoarseLogits(model)
+    with torch.inference_mode():
+        expected, h, w = model.coarse_logits(image, features)
+        got, gh, gw = call(image, features)
+    assert call.fallback is None, call.fallback
+    assert (gh, gw) == (h, w) and got.shape == expected.shape
+    # measured 5e-6 on the shipped model at 320x240: inductor reorders the sums
+    assert float((got - expected).abs().max()) < 1e-4
+
+
+def test_a_failed_compile_warns_once_and_runs_eagerly(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_a, **_k):
+        raise RuntimeError("no C++ compiler found\nsecond line")
+
+    monkeypatch.setattr(compiled_module.torch, "compile", lambda fn, **_k: broken)
+    model, (image, features) = _model(), _inputs()
+    call = CompiledCoarseLogits(model)
+    with torch.inference_mode(), pytest.warns(UserWarning, match="no C.. compiler found"):
+        got, _, _ = call(image, features)
+    assert call.fallback == "no C++ compiler found"
+    with torch.inference_mode(), warnings.catch_warnings(record=True) as later:
+        warnings.simplefilter("always")
+        assert torch.equal(got, model.coarse_logits(image, features)[0])
+        call(image, features)
+    assert not later  # warned once, not per frame
+
+
+def test_an_error_of_the_inputs_is_the_models_own_and_keeps_the_compiled_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _model()
+    monkeypatch.setattr(compiled_module.torch, "compile", lambda fn, **_k: fn)  # "compiled" = eager: fast
+    call = CompiledCoarseLogits(model)
+    image, _ = _inputs()
+    wrong = torch.zeros(1, 3, 12, 16)  # 3 channels where the model reads 8
+    with torch.inference_mode(), pytest.raises(ValueError, match="features must be"):
+        call(image, wrong)
+    assert call.fallback is None
