@@ -49,6 +49,7 @@ import contextlib
 import io
 import json
 import logging
+import shutil
 import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
@@ -209,7 +210,7 @@ def quantize_fusion_onnx(
     if method not in CALIBRATION_METHODS:
         raise ConfigError(None, "calibration_method", f"must be one of {', '.join(CALIBRATION_METHODS)}; got {method!r}")
     session = onnx_session(float_onnx)
-    config = onnx_config(session)
+    config = onnx_config(float_onnx)  # names the file when rtgs2 did not write it
     if QUANTIZATION_KEY in session.get_modelmeta().custom_metadata_map:
         raise UserError(f"{float_onnx} is quantized already: give the float file rtgs2 export onnx wrote")
     out = check_onnx_out(out, float_onnx)
@@ -234,10 +235,14 @@ def quantize_fusion_onnx(
     calibration_record: dict[str, Any] = {"method": method, "views": len(calibration), "source": source}
     with tempfile.TemporaryDirectory(prefix="rtgs2-int8-") as tmp, _quiet_quantizer():
         written = Path(tmp) / "int8.onnx"
+        # onnxruntime writes "<stem>-inferred.onnx" beside its input and deletes it: a copy in the
+        # temporary folder keeps a user's file of that name, and a read-only folder, out of it
+        source_copy = Path(tmp) / "float.onnx"
+        shutil.copyfile(float_onnx, source_copy)
 
         def quantize(used: str) -> None:
             quantize_static(
-                float_onnx, written, Feeds(calibration), quant_format=QuantFormat.QDQ, per_channel=True,
+                source_copy, written, Feeds(calibration), quant_format=QuantFormat.QDQ, per_channel=True,
                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                 calibrate_method=getattr(CalibrationMethod, ORT_METHODS[used]),
             )  # fmt: skip

@@ -174,6 +174,7 @@ def segment_scene(
         class_pixels=class_pixels,
         frame_rate={**asdict(rate), "note": "median over the frames after one warm-up frame; render + network + arg-max"},
         device=device,
+        network=segmenter.network,  # known once a frame ran: a compile that failed fell back to eager
     )
     atomic_write_text(out / MARKER, json.dumps(record, indent=1))
     return SegmentResult(frames, gif, out / MARKER, rate, class_pixels, orbit_, segmenter.frame)

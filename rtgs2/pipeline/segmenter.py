@@ -130,7 +130,8 @@ class Segmenter:
 
     @property
     def network(self) -> str:
-        """What runs the fusion network: ``"torch"``, ``"torch compiled"``, ``"onnx float"`` or ``"onnx int8"``."""
+        """What runs the fusion network: ``"torch"``, ``"torch compiled"``, ``"onnx float"`` or ``"onnx int8"``
+        (a compile that fails falls back to ``"torch"`` at the first frame: ask after one)."""
         if isinstance(self.model, OnnxFusion):
             return f"onnx {self.model.kind}"
         compiled = isinstance(self._coarse_logits, CompiledCoarseLogits) and self._coarse_logits.fallback is None

@@ -7,7 +7,7 @@ tuning off (the ``-prefer-256-bit`` feature) makes the row loop one zmm operatio
 
 numba fixes its target machine when it creates the first jitted function of the process, so
 every rtgs2 module with kernels imports this one before its first ``@njit``. Left alone: a
-process that set ``NUMBA_CPU_FEATURES`` or ``NUMBA_CPU_NAME`` itself (its choice wins), a CPU
+process that set ``NUMBA_CPU_FEATURES``, ``NUMBA_CPU_NAME`` or ``NUMBA_ENABLE_AVX=0`` (its choice wins), a CPU
 without AVX-512, and a process whose numba target already exists (another library jitted
 something first: the kernels then run 256-bit wide, as before, with the same results).
 Set ``RTGS2_NUMBA_WIDE_VECTORS=0`` to keep LLVM's default.
@@ -29,9 +29,12 @@ def wide_vector_features() -> str | None:
     does not apply (no AVX-512, the user chose the target, or the switch is off)."""
     if os.environ.get(ENV_SWITCH, "1") == "0":
         return None
-    if numba.config.CPU_FEATURES is not None or numba.config.CPU_NAME is not None:
+    if numba.config.CPU_FEATURES is not None or numba.config.CPU_NAME is not None or not numba.config.ENABLE_AVX:
         return None
-    features = binding.get_host_cpu_features()
+    try:
+        features = binding.get_host_cpu_features()
+    except RuntimeError:  # LLVM cannot read this host's features (numba then uses none either)
+        return None
     if not features.get("avx512f", False):
         return None
     return f"{features.flatten()},{WIDE_FEATURE}"

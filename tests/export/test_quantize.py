@@ -167,6 +167,18 @@ def test_quantization_is_deterministic(exported, quantized, tmp_path):
     assert again.path.read_bytes() == quantized.path.read_bytes()
 
 
+def test_quantizing_leaves_the_float_files_folder_as_it_was(exported, tmp_path):
+    _, path, _ = exported
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    source = folder / "float.onnx"
+    source.write_bytes(path.read_bytes())
+    (folder / "float-inferred.onnx").write_text("a user's file")  # onnxruntime's scratch name beside its input
+    quantize_fusion_onnx(source, tmp_path / "int8.onnx", CALIBRATION[:2], source="room-like views")
+    assert sorted(p.name for p in folder.iterdir()) == ["float-inferred.onnx", "float.onnx"]
+    assert (folder / "float-inferred.onnx").read_text() == "a user's file"
+
+
 def test_a_failing_histogram_falls_back_to_minmax(exported, tmp_path, monkeypatch):
     """Percentile's histogram fails on a tensor of nearly constant values (seen with the shipped
     model on random Z): numpy's ValueError, replayed here."""

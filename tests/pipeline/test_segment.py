@@ -138,6 +138,19 @@ def test_cli_errors_are_one_line(args, expected, tmp_path, donut_path, fusion_fi
     assert line.startswith(f"rtgs2 segment: {expected.format(tmp=tmp_path)}")
 
 
+def test_the_record_says_the_network_ran_eagerly_when_compiling_failed(tmp_path, donut_path, fusion_file, monkeypatch):
+    from rtgs2.fusion import compiled
+
+    def broken(*_a, **_k):
+        raise RuntimeError("no C++ compiler")
+
+    monkeypatch.setattr(compiled.torch, "compile", lambda fn, **_k: broken)
+    with pytest.warns(UserWarning, match="no C.. compiler"):
+        segment_scene(donut_path, tmp_path / "out", views=2, width=32, height=24, weights=fusion_file("image"),
+                      compile_network=True)  # fmt: skip
+    assert json.loads((tmp_path / "out" / "segment.json").read_text())["network"] == "torch"
+
+
 def test_cli_prints_the_frame_the_orbit_and_the_fps(tmp_path, donut_path, fusion_file, capsys):
     args = ["segment", "--scene", str(donut_path), "--out", str(tmp_path / "out"), "--views", "2", "--no-compile-network"]
     args += ["--width", "32", "--height", "24", "--weights", str(fusion_file("image")), "--metres-per-unit", "5"]

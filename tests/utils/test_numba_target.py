@@ -31,6 +31,9 @@ def test_the_users_choice_and_the_switch_are_left_alone(monkeypatch: pytest.Monk
     monkeypatch.setattr(numba.config, "CPU_NAME", "skylake-avx512")
     assert wide_vector_features() is None
     monkeypatch.setattr(numba.config, "CPU_NAME", None)
+    monkeypatch.setattr(numba.config, "ENABLE_AVX", False)  # NUMBA_ENABLE_AVX=0: numba drops the avx features
+    assert wide_vector_features() is None
+    monkeypatch.setattr(numba.config, "ENABLE_AVX", True)
     monkeypatch.setenv(ENV_SWITCH, "0")
     assert wide_vector_features() is None
 
