@@ -53,8 +53,12 @@ class ExportOnnx:
             raise ConfigError(
                 None, "calibration_data", "is needed with --int8: a data set folder to render calibration views from"
             )
-        if self.calibration_data is not None and not self.int8:
-            raise ConfigError(None, "calibration_data", "calibrates an int8 file: add --int8")
+        if not self.int8:  # a calibration option alone would be ignored: say so
+            given = {"calibration_data": self.calibration_data is not None,
+                     "calibration_views": self.calibration_views != CALIBRATION_VIEWS,
+                     "calibration_method": self.calibration_method != DEFAULT_CALIBRATION}  # fmt: skip
+            if field := next((f for f, set_ in given.items() if set_), None):
+                raise ConfigError(None, field, "calibrates an int8 file: add --int8")
         options = dict(
             height=self.height, width=self.width, opset=self.opset, dynamic=not self.fixed_batch, seed=self.seed,
             coarse=self.coarse,

@@ -186,15 +186,6 @@ class OnnxFusion:
         return self.output == COARSE_OUTPUT
 
     @property
-    def num_classes(self) -> int:
-        return int(self.config["num_classes"])
-
-    @property
-    def feature_stride(self) -> int:
-        """Z's resolution relative to the image's (``VDVISize.feature_stride``)."""
-        return int(self.config.get("feature_stride", 1))
-
-    @property
     def kind(self) -> str:
         """``"int8"`` for a quantized file, else ``"float"``."""
         return "int8" if self.quantization else "float"

@@ -228,6 +228,8 @@ def test_bad_files_and_inputs_are_refused(exported, quantized, tmp_path):
     [
         (["--int8"], "--calibration-data is needed with --int8"),
         (["--calibration-data", "{tmp}"], "--calibration-data calibrates an int8 file: add --int8"),
+        (["--calibration-views", "4"], "--calibration-views calibrates an int8 file: add --int8"),
+        (["--calibration-method", "minmax"], "--calibration-method calibrates an int8 file: add --int8"),
         (["--int8", "--calibration-data", "{tmp}", "--calibration-views", "0"], "--calibration-views must be a positive number of views; got 0"),
         (["--int8", "--calibration-data", "{tmp}/none"], "--calibration-data must be a data set folder; {tmp}/none is not one"),
     ],
@@ -261,3 +263,14 @@ def test_cli_int8_calibrates_on_a_data_sets_train_views(synthrooms_mini, tmp_pat
     assert any(line.startswith("  max |int8 - float|") and "on 8 other views" in line for line in lines)
     network = OnnxFusion(out)
     assert network.kind == "int8" and network.quantization["calibration"]["views"] == 2
+
+
+def test_the_calibration_methods_are_one_list() -> None:
+    import typing
+
+    from rtgs2.cli.export import ExportOnnx
+    from rtgs2.export import CALIBRATION_METHODS
+    from rtgs2.export.quantize import Calibration
+
+    cli_methods = typing.get_args(typing.get_type_hints(ExportOnnx)["calibration_method"])
+    assert typing.get_args(Calibration) == cli_methods == CALIBRATION_METHODS
