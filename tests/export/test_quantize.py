@@ -274,3 +274,20 @@ def test_the_calibration_methods_are_one_list() -> None:
 
     cli_methods = typing.get_args(typing.get_type_hints(ExportOnnx)["calibration_method"])
     assert typing.get_args(Calibration) == cli_methods == CALIBRATION_METHODS
+
+
+def test_calibration_views_are_seeded_and_apart_from_the_check_views(synthrooms_mini, tmp_path):
+    from rtgs2.export.quantize import dataset_feeds
+
+    torch.manual_seed(1)
+    save_fusion(build_fusion("small", "image", num_classes=len(CLASSES), class_names=CLASSES), tmp_path / "image.pt")
+
+    def feeds(seed: int) -> tuple[list, list]:
+        calibration, check, _ = dataset_feeds(synthrooms_mini, tmp_path / "image.pt", 2, height=H, width=W, seed=seed,
+                                              extra_views=2)  # fmt: skip
+        return [f["image"] for f in calibration], [f["image"] for f in check]
+
+    (a, a_check), (b, _), (c, _) = feeds(0), feeds(0), feeds(1)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))  # the same seed, the same views
+    assert not all(np.array_equal(x, y) for x, y in zip(a, c))  # another seed, other views
+    assert not any(np.array_equal(x, y) for x in a for y in a_check)  # calibration and check views differ
