@@ -210,7 +210,7 @@ def quantize_fusion_onnx(
     if method not in CALIBRATION_METHODS:
         raise ConfigError(None, "calibration_method", f"must be one of {', '.join(CALIBRATION_METHODS)}; got {method!r}")
     session = onnx_session(float_onnx)
-    config = onnx_config(float_onnx)  # names the file when rtgs2 did not write it
+    config = onnx_config(session, name=float_onnx)
     if QUANTIZATION_KEY in session.get_modelmeta().custom_metadata_map:
         raise UserError(f"{float_onnx} is quantized already: give the float file rtgs2 export onnx wrote")
     out = check_onnx_out(out, float_onnx)

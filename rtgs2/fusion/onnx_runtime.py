@@ -122,12 +122,12 @@ def run_onnx(
     return session.run(None, feed)[0]
 
 
-def onnx_config(model: str | Path | InferenceSession) -> dict[str, Any]:
+def onnx_config(model: str | Path | InferenceSession, name: str | Path | None = None) -> dict[str, Any]:
     """The fusion config stored in an exported file (size, inputs, num_classes, feature_dim,
-    depth_head, class_names)."""
+    depth_head, class_names); ``name``: the open session's file, for the error that refuses it."""
     if isinstance(model, (str, Path)):
         return _stored_config(onnx_session(model), str(model))
-    return _stored_config(model, "this ONNX file")
+    return _stored_config(model, "this ONNX file" if name is None else str(name))
 
 
 def _stored_config(session: InferenceSession, name: str) -> dict[str, Any]:
