@@ -9,7 +9,8 @@ Model rows: ``build_fusion(size, inputs)`` with random weights (speed does not d
 17 classes (SynthRooms), batch 1, random float32 inputs in the renderer's channels-last layout, under ``torch.inference_mode()``;
 ``warmup`` calls, then the median of ``frames`` timed calls. Modes: ``eager``; ``compile``
 (``torch.compile``, default mode, CPU inductor; its first call, which compiles, is reported
-apart); ``bf16`` (bfloat16 autocast on the CPU); ``onnxruntime`` (the same model exported as
+apart); ``compile-bf16`` (compiled with the weights frozen into the graph, under bfloat16
+autocast: ``CompiledCoarseLogits(precision="bfloat16")``); ``bf16`` (eager bfloat16 autocast); ``onnxruntime`` (the same model exported as
 ``rtgs2 export onnx`` writes it: opset 18, dynamic batch, at the row's size; run by onnxruntime's
 CPU provider on ``threads`` intra-op threads; the export's seconds and its max |onnx - torch|
 are in the note). A speed-up that cannot run here is reported as unavailable, with the reason.
@@ -19,7 +20,8 @@ procedural room of ``benchmarks/scenes.py``. Its per-Gaussian features are compu
 untimed (feature weights when there are any, else random unit vectors: the speed is the same).
 Each frame renders Î and Z with the numba backend at the next camera (cycling through them),
 runs fusion small/both and the argmax; medians per stage and of the total. Network ``eager`` is
-torch as Segmenter runs it, ``bf16`` the same under bfloat16 autocast, ``int8`` the same random
+torch as Segmenter runs it, ``compile`` / ``compile-bf16`` compiled as ``Segmenter(compile_network=True,
+precision=...)`` runs it (float32 / bfloat16), ``bf16`` eager under bfloat16 autocast, ``int8`` the same random
 model exported with coarse logits and quantized as ``rtgs2 export onnx --coarse --int8`` does
 (``rtgs2.export.quantize``), calibrated on ``INT8_CALIBRATION_VIEWS`` rendered views of the same
 scene, run by onnxruntime on ``threads`` threads (``OnnxFusion``, as ``Segmenter`` runs it; CPU only).
@@ -68,8 +70,9 @@ class Config:
     """Model inputs: both (Î and Z), image (Î only) or features (Z only)."""
     resolutions: list[str] = field(default_factory=lambda: ["320x240", "640x480"])
     """Image sizes of the model rows, WIDTHxHEIGHT pixels."""
-    modes: list[str] = field(default_factory=lambda: ["eager", "compile", "bf16", "onnxruntime"])
-    """eager (float32), compile (torch.compile, default mode), bf16 (bfloat16 autocast), onnxruntime (ONNX export)."""
+    modes: list[str] = field(default_factory=lambda: ["eager", "compile", "compile-bf16", "bf16", "onnxruntime"])
+    """eager (float32), compile (torch.compile, default mode), compile-bf16 (compiled with frozen weights under
+    bfloat16 autocast, as Segmenter's precision="bfloat16"), bf16 (eager bfloat16 autocast), onnxruntime (ONNX export)."""
     frames: int = 20
     """Timed frames per configuration (median)."""
     warmup: int = 3
@@ -86,9 +89,10 @@ class Config:
     """Gaussians of the procedural room (SynthRooms v1 scenes have at most 150,000)."""
     feature_stride: int = 4
     """Resolution of Z the networks read, relative to the image's (VDVISize.feature_stride: 4, or 1 as before it)."""
-    scene_modes: list[str] = field(default_factory=lambda: ["eager", "compile", "int8"])
+    scene_modes: list[str] = field(default_factory=lambda: ["eager", "compile", "compile-bf16", "int8"])
     """End-to-end network modes: eager, compile (torch.compile, as Segmenter(compile_network=True); compiled in the
-    warm-up frames), bf16 (autocast) and/or int8 (onnxruntime, the same model quantized)."""
+    warm-up frames), compile-bf16 (the same in bfloat16, as Segmenter's precision="bfloat16", the default of rtgs2
+    segment on a CPU with AMX), bf16 (eager autocast) and/or int8 (onnxruntime, the same model quantized)."""
     blends: list[str] = field(default_factory=lambda: ["frame", "exact"])
     """End-to-end numba blend kernels: frame (the per-frame kernel, the default path) and/or exact
     (the exact kernel, features averaged afterwards: the path before it)."""
@@ -135,6 +139,11 @@ def _model_case(spec: dict) -> dict:
     fn, autocast = net, contextlib.nullcontext()
     if spec["mode"] == "compile":
         fn = torch.compile(net)
+    elif spec["mode"] == "compile-bf16":  # as CompiledCoarseLogits(precision="bfloat16"): weights frozen in the graph
+        fn = torch.compile(net)
+        autocast = contextlib.ExitStack()
+        autocast.enter_context(torch._inductor.config.patch(freezing=True))
+        autocast.enter_context(torch.autocast(torch.device(device).type, dtype=torch.bfloat16))
     elif spec["mode"] == "bf16":
         autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
         if device == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
@@ -150,7 +159,7 @@ def _model_case(spec: dict) -> dict:
             fn(image, feats)
             _sync(device)
             times.append((time.perf_counter() - t) * 1000.0)
-    if spec["mode"] == "compile":
+    if spec["mode"].startswith("compile"):
         out["compile_s"] = times[0] / 1000.0  # the first call compiles
     out["median_ms"] = statistics.median(times[spec["warmup"] :])
     return out
@@ -222,7 +231,10 @@ def _scene_case(spec: dict) -> dict:
         net = _int8_network(net, scene, cams, settings, spec["threads"])
     else:
         net = inference_model(net, device)  # what Segmenter runs (a ResNet Enc_VD's BatchNorms folded)
-    coarse_logits = CompiledCoarseLogits(net) if spec["mode"] == "compile" else net.coarse_logits
+    if spec["mode"] in ("compile", "compile-bf16"):
+        coarse_logits = CompiledCoarseLogits(net, "bfloat16" if spec["mode"] == "compile-bf16" else "float32")
+    else:
+        coarse_logits = net.coarse_logits
     stages: dict[str, list[float]] = {"render": [], "fusion": [], "argmax": [], "total": []}
     with torch.inference_mode():
         for i in range(spec["warmup"] + spec["frames"]):
@@ -274,7 +286,9 @@ def _render_stages(scene, cams, frames: int, feature_stride: int, frame_kernel: 
     """Mean wall ms per stage of the numba forward kernels the per-frame path runs (with the
     per-frame blend or the exact one), over ``frames`` views (untimed above)."""
     from rtgs2.render import PER_FRAME, raster_inputs
-    from rtgs2.render.numba_backend import _arrays, raster_camera, rasterize_forward, rasterize_frame
+    from rtgs2.render.numba_backend import (
+        FRAME_PREPARED, _arrays, raster_camera, rasterize_forward, rasterize_frame
+    )  # fmt: skip
     from rtgs2.render.numba_kernels_frame import frame_stride_ok
 
     profile: dict[str, float] = {}
@@ -283,7 +297,10 @@ def _render_stages(scene, cams, frames: int, feature_stride: int, frame_kernel: 
         arrays, feats = _arrays(inputs)
         cam, stop = raster_camera(inputs), PER_FRAME.stop_transmittance
         if frame_kernel and frame_stride_ok(feature_stride, feats.shape[1]):
-            rasterize_frame(*arrays, feats, cam, stop, feature_stride, profile=profile)
+            # the scene's prepared rows, kept between frames as the per-frame path keeps them
+            tensors = (inputs.quats, inputs.log_scales, inputs.opacity_logits)
+            prepared = FRAME_PREPARED.rows(tensors, tuple(arrays[1:4]))
+            rasterize_frame(*arrays, feats, cam, stop, feature_stride, profile=profile, prepared=prepared)
         else:
             rasterize_forward(*arrays, feats, cam, profile=profile, stop_transmittance=stop)
     return {k: v / frames for k, v in profile.items()}
@@ -372,7 +389,7 @@ def main(cfg: Config) -> None:
         text += (
             f"\nEnd to end on {where}: {'gsplat render on the GPU' if cfg.device.startswith('cuda') else 'numba render'} "
             f"of Î and Z, fusion small/both as Segmenter runs it (random weights, BatchNorms folded, Z at 1/{cfg.feature_stride} of the image's "
-            f"resolution, the mean of each 4 x 4 block; network compile: torch.compile'd as Segmenter(compile_network=True) runs it, compiled during the warm-up; int8: the same model quantized by onnxruntime, calibrated on {INT8_CALIBRATION_VIEWS} views of the scene), "
+            f"resolution, the mean of each 4 x 4 block; network compile / compile-bf16: torch.compile'd as Segmenter(compile_network=True, precision=float32 / bfloat16) runs it, compiled during the warm-up; int8: the same model quantized by onnxruntime, calibrated on {INT8_CALIBRATION_VIEWS} views of the scene), "
             "argmax (with the x4 upsampling of the logits: rtgs2.fusion.labels), the per-frame path's render settings (PER_FRAME; blend "
             "frame: the per-frame kernel, exact: the exact one, features averaged afterwards); "
             f"{z}, computed once, untimed. Render stages: mean ms of the numba kernels over the same views, timed "

@@ -94,12 +94,13 @@ def run_demo(
     preset: str = DEMO_PRESET,
     seed: int = DEMO_DATA_SEED,
     compile_network: bool = True,
+    precision: str = "auto",
     **overrides,
 ) -> DemoResult:
     """Build (or reuse) the demo room, segment ``num_views`` of its views into ``out`` and score
     them (module doc). ``preset``, ``seed`` and ``overrides`` choose the room (:func:`demo_scene`;
     tests use small ones). ``compile_network``: the network runs compiled (``Segmenter``; the
-    warm-up frame compiles it).
+    warm-up frame compiles it), in ``precision`` (float32, bfloat16, auto: ``Segmenter``).
 
     Raises:
         FileNotFoundError: no weights (the shipped file is missing and ``weights`` not given).
@@ -119,7 +120,8 @@ def run_demo(
         raise ConfigError(None, "num_views", f"must be at most the room's {len(views)} views, got {num_views}")
     with console.status("loading the model and the room's features (extracted on first use, then cached)"):
         segmenter = Segmenter.from_files(
-            views.gaussians, weights, feature_weights=feature_weights, compile_network=compile_network
+            views.gaussians, weights, feature_weights=feature_weights, compile_network=compile_network,
+            precision=precision if compile_network else "float32",
         )
     names = segmenter.label_names
     if len(names) != label_map.num_classes or (segmenter.class_names and names != label_map.names):
@@ -172,6 +174,7 @@ def run_demo(
         "scene": str(scene_dir),
         "num_gaussians": segmenter.scene.num_gaussians,
         "weights": str(weights.resolve()),
+        "network": segmenter.network,  # after the frames: a compile that failed ran eagerly
         "note": "scores over every ground-truth pixel of the views (unlabelled = wrong); classes absent from "
         "the ground truth have iou null and are left out of the means; FPS: median after one warm-up frame",
     }
@@ -181,7 +184,7 @@ def run_demo(
         f"unseen SynthRooms room, {num_views} views: [bold]mIoU {scores['miou']:.1%}[/bold], pixel accuracy "
         f"{scores['oacc']:.1%}, mean class accuracy {scores['macc']:.1%}"
     )
-    console.print(f"{segmenter.scene.num_gaussians:,} Gaussians: [bold]{rate.describe()}[/bold]")
+    console.print(f"{segmenter.scene.num_gaussians:,} Gaussians, network {segmenter.network}: [bold]{rate.describe()}[/bold]")
     console.print(f"wrote {gif}, {contact} and {metrics_file}")
     return DemoResult(scores, rate, gif, contact, metrics_file, scene_dir)
 

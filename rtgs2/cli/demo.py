@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 from rtgs2.demo_config import DEMO_DATA_SEED, DEMO_VIEWS  # plain constants: no torch
 
@@ -29,11 +29,14 @@ class Demo:
     compile_network: bool = True
     """Run the fusion network compiled by torch.compile (~30 % faster; ~1 min to compile on a fresh machine, seconds
     once cached; eager where compiling fails)."""
+    precision: Literal["auto", "float32", "bfloat16"] = "auto"
+    """The compiled network's arithmetic (as rtgs2 segment's --precision): auto is bfloat16 on a CPU with AMX or
+    AVX512-BF16, else float32."""
 
     def main(self) -> None:
         from rtgs2.demo import run_demo
 
         run_demo(
             self.out, self.weights, feature_weights=self.feature_weights, num_views=self.num_views, seed=self.seed,
-            compile_network=self.compile_network,
+            compile_network=self.compile_network, precision=self.precision,
         )  # fmt: skip

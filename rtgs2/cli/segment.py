@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import tyro
 
@@ -44,6 +44,10 @@ class Segment:
     compile_network: bool = True
     """Run the fusion network compiled by torch.compile (~30 % faster on the CPU; its first frame compiles: ~1 min
     on a fresh machine, seconds once cached; eager where compiling fails). Not with --onnx."""
+    precision: Literal["auto", "float32", "bfloat16"] = "auto"
+    """The compiled network's arithmetic: bfloat16 (weights frozen in the compiled graph, ~1.5x faster on a CPU
+    with AMX; labels agree with float32 on ~99.7 % of pixels), float32, or auto: bfloat16 where the CPU computes it
+    natively (AMX or AVX512-BF16), else float32. The eager and ONNX networks run in their own precision."""
 
     def main(self) -> None:
         from rtgs2.pipeline.segment import segment_scene
@@ -52,7 +56,7 @@ class Segment:
             self.scene, self.out, cameras=self.cameras, views=self.views, width=self.width, height=self.height,
             weights=self.weights, feature_weights=self.feature_weights,
             metres_per_unit=self.frame.metres_per_unit, up=self.frame.up, exact_render=self.exact_render, onnx=self.onnx,
-            compile_network=self.compile_network and self.onnx is None,
+            compile_network=self.compile_network and self.onnx is None, precision=self.precision,
         )  # fmt: skip
         print(f"frame: {res.frame.note}")
         if res.orbit is not None:

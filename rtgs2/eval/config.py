@@ -34,9 +34,15 @@ class EvalConfig:
     """Seed of the fine-tuning's batches and augmentations."""
     num_threads: int = 0
     """torch CPU threads (0 = leave as is); the FPS column states the number used."""
+    compile_network: bool = False
+    """Run the torch rows' network compiled by torch.compile, as rtgs2 segment does (labels, and the FPS column)."""
+    precision: Literal["auto", "float32", "bfloat16"] = "float32"
+    """The compiled network's arithmetic (with --compile-network): float32, bfloat16 (weights frozen in the graph;
+    labels differ slightly from float32's) or auto (bfloat16 on a CPU with AMX or AVX512-BF16)."""
 
     def __post_init__(self) -> None:
         check(self, isinstance(self.fps_frames, int) and self.fps_frames >= 1, "fps_frames", "a positive integer")
         for name in ("finetune_steps", "fps_warmup", "figure_views", "seed", "num_threads"):
             v = getattr(self, name)
             check(self, isinstance(v, int) and v >= 0, name, "a non-negative integer")
+        check(self, self.compile_network or self.precision != "bfloat16", "precision", "float32 or auto without compile_network (bfloat16 runs compiled)")

@@ -85,6 +85,7 @@ class Tally:
     agree: int = 0  # view consistency: agreeing pixels ...
     compared: int = 0  # ... of those compared
     fps: FrameRate | None = None
+    network: str = ""  # what ran the network (Segmenter.network), known after the frames
 
 
 @dataclass
@@ -248,8 +249,10 @@ def score_scene(
     with ProgressReport(f"eval {views.name}", len(rows) * len(idx), enabled=progress) as bar:
         for r, model in enumerate(rows):
             seg = Segmenter.from_files(
-                ply, model.weights, feature_weights=feature_weights, onnx=model.onnx, onnx_threads=config.num_threads or None
-            )
+                ply, model.weights, feature_weights=feature_weights, onnx=model.onnx, onnx_threads=config.num_threads or None,
+                compile_network=config.compile_network and model.onnx is None,
+                precision=config.precision if config.compile_network and model.onnx is None else "float32",
+            )  # fmt: skip
             k = model.num_classes
             tally = Tally(model.weights)
             depths, preds = [], []
@@ -280,6 +283,7 @@ def score_scene(
                 bar.advance()
             tally.agree, tally.compared = view_agreement(cams, depths, preds)
             tally.fps = measure_fps(seg, cams, frames=config.fps_frames, warmup=config.fps_warmup)
+            tally.network = seg.network
             scores.tallies[model.name] = tally
             if r == 0:
                 first = seg
@@ -345,6 +349,7 @@ def summarize(
             "view_consistency": _fraction(sum(t.agree for t in tallies), sum(t.compared for t in tallies)),
             "weights": str(model.weights) if model.name != FINETUNED else None,
             "onnx": str(model.onnx) if model.onnx is not None else None,
+            "network": tallies[0].network if tallies else None,
             "inputs": model.config["inputs"], "size": model.config["size"],
             "ignored_classes": model.ignored, "absent_classes": model.absent,
             "per_class": {

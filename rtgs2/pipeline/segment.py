@@ -68,6 +68,7 @@ def segment_scene(
     exact_render: bool = False,
     onnx: str | Path | None = None,
     compile_network: bool = False,
+    precision: str = "float32",
 ) -> SegmentResult:
     """Segment views of the 3DGS ``scene`` (.ply) into the folder ``out`` (module doc).
 
@@ -87,6 +88,7 @@ def segment_scene(
         onnx: run the network from this ONNX file of the model at ``weights`` (``rtgs2 export onnx
             --coarse``, float or int8) with onnxruntime; its image size must be the cameras'.
         compile_network: run the torch network compiled (``torch.compile``; ``Segmenter``).
+        precision: the compiled network's arithmetic: float32, bfloat16 or auto (``Segmenter``).
 
     Raises:
         ValueError: both ``cameras`` and ``views``, bad sizes, a cameras.json that does not parse
@@ -109,7 +111,7 @@ def segment_scene(
     settings = replace(PER_FRAME, frame_kernel=not exact_render)
     segmenter = Segmenter.from_files(
         scene, weights, feature_weights=feature_weights, device=device, metres_per_unit=metres_per_unit, up=up,
-        render_settings=settings, onnx=onnx, compile_network=compile_network,
+        render_settings=settings, onnx=onnx, compile_network=compile_network, precision=precision,
     )  # fmt: skip
     orbit_ = None
     if cams is None:

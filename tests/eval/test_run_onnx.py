@@ -44,6 +44,7 @@ def test_an_onnx_file_is_a_row_beside_its_model(synthrooms_mini, model_and_onnx,
     assert list(rows) == ["image only", "image only (float ONNX)"]
     assert rows["image only (float ONNX)"]["onnx"] == str(onnx) and rows["image only"]["onnx"] is None
     assert rows["image only (float ONNX)"]["weights"] == str(weights)
+    assert (rows["image only"]["network"], rows["image only (float ONNX)"]["network"]) == ("torch", "onnx float")
     for score in ("miou", "macc", "oacc"):  # the float file labels as torch does (tests/pipeline/test_segmenter_onnx.py)
         assert rows["image only (float ONNX)"][score] == pytest.approx(rows["image only"][score], abs=1e-3)
     assert "| image only (float ONNX) |" in (tmp_path / "out" / "results.md").read_text()
@@ -64,3 +65,19 @@ def test_files_that_do_not_fit_are_refused_before_scoring(synthrooms_mini, model
     with pytest.raises(ConfigError, match="names must name each model given with weights, then each onnx file, in order: got 1 for 2"):
         evaluate(synthrooms_mini, tmp_path / "d", [weights], names=["mine"], onnx=[small], config=BARE, progress=False)
     assert not any((tmp_path / n).exists() for n in "abcd")
+
+
+def test_the_torch_rows_run_compiled_in_the_precision_asked_and_the_onnx_row_as_it_is(
+    synthrooms_mini, model_and_onnx, tmp_path, monkeypatch
+):
+    from rtgs2.fusion import compiled
+
+    monkeypatch.setattr(compiled.torch, "compile", lambda fn, **_k: fn)  # the wiring, not inductor (tests/fusion)
+    weights, onnx = model_and_onnx
+    config = EvalConfig(fps_frames=1, fps_warmup=0, figure_views=0, compile_network=True, precision="bfloat16")
+    rows = evaluate(synthrooms_mini, tmp_path / "out", [weights], onnx=[onnx], config=config, progress=False)["rows"]
+    assert (rows["image only"]["network"], rows["image only (float ONNX)"]["network"]) == (
+        "torch compiled bfloat16", "onnx float"
+    )
+    with pytest.raises(ConfigError, match="precision must be float32 or auto without compile_network"):
+        EvalConfig(precision="bfloat16")

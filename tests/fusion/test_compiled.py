@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from rtgs2.fusion import compiled as compiled_module
-from rtgs2.fusion.compiled import CompiledCoarseLogits
+from rtgs2.fusion.compiled import CompiledCoarseLogits, native_bfloat16, resolve_precision
 from rtgs2.fusion.vdvi import build_fusion, inference_model
+from rtgs2.utils.errors import UserError
 
 
 def _model() -> torch.nn.Module:
@@ -62,3 +63,36 @@ def test_an_error_of_the_inputs_is_the_models_own_and_keeps_the_compiled_call(mo
     with torch.inference_mode(), pytest.raises(ValueError, match="features must be"):
         call(image, wrong)
     assert call.fallback is None
+
+
+def test_the_bfloat16_call_gives_float32_logits_close_to_the_eager_ones() -> None:
+    model, (image, features) = _model(), _inputs()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    call = CompiledCoarseLogits(model, precision="bfloat16")
+    with torch.inference_mode():
+        expected, h, w = model.coarse_logits(image, features)
+        got, gh, gw = call(image, features)
+    assert call.fallback is None, call.fallback
+    assert call.precision == "bfloat16" and got.dtype == torch.float32 and (gh, gw) == (h, w)
+    # bfloat16 keeps 8 bits of mantissa: ~1 % of the logits' range, not float32's 1e-6
+    scale = float(expected.abs().max())
+    err = float((got - expected).abs().max())
+    assert 1e-6 * scale < err < 0.05 * scale, (err, scale)
+    agree = (got.argmax(1) == expected.argmax(1)).float().mean()
+    assert agree > 0.9, agree
+    for k, v in model.state_dict().items():  # freezing does not touch the caller's model
+        assert v.dtype == before[k].dtype and torch.equal(v, before[k]), k
+
+
+def test_auto_precision_is_bfloat16_only_where_the_cpu_computes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    for amx, avx512_bf16, expected in ((False, False, "float32"), (True, False, "bfloat16"), (False, True, "bfloat16")):
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda v=amx: v, raising=False)
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda v=avx512_bf16: v, raising=False)
+        assert native_bfloat16("cpu") == (expected == "bfloat16")
+        assert resolve_precision("auto", "cpu") == expected
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")  # a torch without the probes: no
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")
+    assert resolve_precision("auto") == "float32"
+    assert resolve_precision("bfloat16") == "bfloat16" and resolve_precision("float32") == "float32"
+    with pytest.raises(UserError, match="unknown network precision 'half'"):
+        resolve_precision("half")

@@ -12,7 +12,7 @@ from rtgs2.features.io import SHIPPED as SHIPPED_FEATURES
 from rtgs2.pipeline import segmenter as segmenter_module
 from rtgs2.pipeline.segmenter import MIN_ALPHA, UNLABELLED, FrameRate, Segmenter, measure_fps
 from rtgs2.scene import write_ply
-from rtgs2.utils.errors import Rtgs2Error
+from rtgs2.utils.errors import Rtgs2Error, UserError
 from tests.pipeline.conftest import CLASSES, donut_camera
 
 def test_features_of_the_wrong_size_are_extracted_once_then_cached(tmp_path, small_donut, fusion_file):
@@ -186,3 +186,18 @@ def test_the_compiled_network_labels_as_the_eager_one(small_donut, fusion_file):
     assert (eager.network, fast.network) == ("torch", "torch compiled")
     assert float((a.labels == b.labels).float().mean()) > 0.999
     assert float((a.confidence - b.confidence).abs().max()) < 1e-4
+
+
+def test_bfloat16_is_for_the_compiled_network_and_says_so(small_donut, fusion_file, monkeypatch):
+    from rtgs2.fusion import compiled
+
+    with pytest.raises(UserError, match="precision bfloat16 is for the compiled network"):
+        Segmenter.from_files(small_donut, fusion_file("image"), precision="bfloat16")
+    monkeypatch.setattr(compiled.torch, "compile", lambda fn, **_k: fn)  # autocast around the eager call: the wiring
+    cam = donut_camera()
+    eager = Segmenter.from_files(small_donut, fusion_file("image"))
+    bf16 = Segmenter.from_files(small_donut, fusion_file("image"), compile_network=True, precision="bfloat16")
+    a, b = eager.segment(cam), bf16.segment(cam)
+    assert bf16.network == "torch compiled bfloat16" and b.confidence.dtype == torch.float32
+    assert float((a.labels == b.labels).float().mean()) > 0.95
+    assert 0 < float((a.confidence - b.confidence).abs().max()) < 0.1  # bfloat16 ran, and stayed close
