@@ -2,6 +2,8 @@
 
 Pipeline, each step one kernel (``numba_backend.py`` calls them in order):
 
+0. ``prepare_gaussians``  per Gaussian (parallel): what does not depend on the camera (world
+   covariance, opacity, the alpha >= 1/255 level), float64 rows the per-frame path keeps per scene.
 1. ``project_gaussians``  per Gaussian (parallel): EWA projection as ``projection.project``,
    visibility and radius as ``reference.visible_on_screen`` / ``screen_radii``, SH colour, and
    the blend parameters (``P_*``), including the "padded ellipse" that bounds every pixel a
@@ -58,6 +60,11 @@ NUM_PARAMS = 12
 # values columns: colour 0..2, camera z 3, features 4..
 V_DEPTH = 3
 V_FEAT = 4
+# Camera-independent rows of one Gaussian (``prepare_gaussians``), float64 so that projecting from
+# them gives the bits of projecting from the parameters: world covariance (xx, xy, xz, yy, yz, zz),
+# the largest log-scale, opacity, and the level ln(max(opacity / ALPHA_MIN, 1)) of its alpha >= 1/255 ellipse.
+Q_COV, Q_LOG_SCALE_MAX, Q_OPAC, Q_LEVEL = 0, 6, 7, 8
+PREPARED_COLUMNS = 9
 
 
 @njit(cache=True, inline="always")
@@ -172,7 +179,7 @@ def cov2d_of(T, S):
 
 
 @njit(cache=True, inline="always")
-def off_screen_bound(u, v, x, y, z, fx, fy, lims, log_scales, i, width, height):
+def off_screen_bound(u, v, x, y, z, fx, fy, lims, log_scale_max, width, height):
     """True if Gaussian i is certainly off-screen, decided before its covariance is built.
 
     Its 2D covariance is J R S R^T J^T + blur, whose diagonal is at most |J|_F^2 s_max^2 + blur;
@@ -182,18 +189,47 @@ def off_screen_bound(u, v, x, y, z, fx, fy, lims, log_scales, i, width, height):
     """
     rx = min(lims[0], max(-lims[1], x / z))
     ry = min(lims[2], max(-lims[3], y / z))
-    s_max = math.exp(max(float(log_scales[i, 0]), float(log_scales[i, 1]), float(log_scales[i, 2])))
+    s_max = math.exp(log_scale_max)
     j2 = (fx * fx * (1.0 + rx * rx) + fy * fy * (1.0 + ry * ry)) / (z * z)
     h = math.sqrt(2.0 * math.log(1.0 / ALPHA_MIN) * (j2 * s_max * s_max + COV2D_BLUR))
     return u + h <= 0.0 or u - h >= width or v + h <= 0.0 or v - h >= height
 
 
 @njit(parallel=True, cache=True)
-def project_gaussians(
-    means,  # [N, 3] world, metres
+def prepare_gaussians(
     quats,  # [N, 4] wxyz
     log_scales,  # [N, 3]
     opacity_logits,  # [N]
+    prepared,  # out [N, PREPARED_COLUMNS] float64 (``Q_*``)
+):
+    """The camera-independent rows of every Gaussian (``Q_*``): what ``project_gaussians`` reads."""
+    n = quats.shape[0]
+    for ch in prange((n + CHUNK - 1) // CHUNK):
+        R = np.empty((3, 3))
+        S = np.empty((3, 3))
+        for i in range(ch * CHUNK, min(n, (ch + 1) * CHUNK)):
+            quat_rotmat(quats, i, R)
+            world_cov(R, log_scales, i, S)
+            prepared[i, Q_COV], prepared[i, Q_COV + 1], prepared[i, Q_COV + 2] = S[0, 0], S[0, 1], S[0, 2]
+            prepared[i, Q_COV + 3], prepared[i, Q_COV + 4], prepared[i, Q_COV + 5] = S[1, 1], S[1, 2], S[2, 2]
+            prepared[i, Q_LOG_SCALE_MAX] = max(float(log_scales[i, 0]), float(log_scales[i, 1]), float(log_scales[i, 2]))
+            o = 1.0 / (1.0 + math.exp(-float(opacity_logits[i])))
+            prepared[i, Q_OPAC] = o
+            prepared[i, Q_LEVEL] = math.log(max(o / ALPHA_MIN, 1.0))
+
+
+@njit(cache=True, inline="always")
+def prepared_cov(prepared, i, S):
+    """S [3, 3] = the world covariance of Gaussian i from its prepared row."""
+    S[0, 0], S[0, 1], S[0, 2] = prepared[i, Q_COV], prepared[i, Q_COV + 1], prepared[i, Q_COV + 2]
+    S[1, 0], S[1, 1], S[1, 2] = prepared[i, Q_COV + 1], prepared[i, Q_COV + 3], prepared[i, Q_COV + 4]
+    S[2, 0], S[2, 1], S[2, 2] = prepared[i, Q_COV + 2], prepared[i, Q_COV + 4], prepared[i, Q_COV + 5]
+
+
+@njit(parallel=True, cache=True)
+def project_gaussians(
+    means,  # [N, 3] world, metres
+    prepared,  # [N, PREPARED_COLUMNS] float64 (``prepare_gaussians``)
     sh,  # [N, K, 3]
     sh_degree,  # int, (sh_degree+1)^2 <= K
     view,  # [4, 4] world_to_cam (float64 copy of the float32 camera)
@@ -216,7 +252,6 @@ def project_gaussians(
     lims = frustum_limits(width, height, fx, fy, cx, cy)
     num_chunks = (n + CHUNK - 1) // CHUNK
     for ch in prange(num_chunks):
-        R = np.empty((3, 3))
         S = np.empty((3, 3))
         T = np.empty((2, 3))
         Y = np.empty(16)
@@ -233,19 +268,18 @@ def project_gaussians(
             u = fx * x / z + cx
             v = fy * y / z + cy
             on_screen = 0.0 <= u <= width and 0.0 <= v <= height  # else a cheap bound may cull it early
-            if not on_screen and off_screen_bound(u, v, x, y, z, fx, fy, lims, log_scales, i, width, height):
+            if not on_screen and off_screen_bound(u, v, x, y, z, fx, fy, lims, prepared[i, Q_LOG_SCALE_MAX], width, height):
                 continue
-            quat_rotmat(quats, i, R)
-            world_cov(R, log_scales, i, S)
+            prepared_cov(prepared, i, S)
             projection_matrix(view, x, y, z, fx, fy, lims, T)
             a, b, c = cov2d_of(T, S)
             det = a * c - b * b
             if not det > 0.0:
                 continue
-            o = 1.0 / (1.0 + math.exp(-float(opacity_logits[i])))
+            o = prepared[i, Q_OPAC]
             if not o >= ALPHA_MIN:
                 continue
-            level = math.log(max(o / ALPHA_MIN, 1.0))
+            level = prepared[i, Q_LEVEL]
             hx, hy = math.sqrt(2.0 * level * a), math.sqrt(2.0 * level * c)
             if not (u + hx > 0 and u - hx < width and v + hy > 0 and v - hy < height):
                 continue

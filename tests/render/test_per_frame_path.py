@@ -11,6 +11,7 @@ import torch
 from rtgs2.render.constants import ALPHA_MIN
 from rtgs2.render.numba_kernels_frame import SIGMA_MAX, exp_neg
 from rtgs2.render import PER_FRAME, RasterSettings, average_features, raster_inputs, render
+from rtgs2.render import numba_backend
 from rtgs2.render.numba_backend import render_numba
 from rtgs2.render.reference import render_reference
 from tests.render.helpers import camera, random_scene
@@ -124,3 +125,30 @@ def test_the_per_frame_kernel_stops_a_finished_tile_early_and_still_matches() ->
     for name in ("rgb", "depth_acc", "alpha"):
         assert float((getattr(fast, name) - getattr(exact, name)).abs().max()) < 1e-4, name
     assert torch.allclose(fast.features, average_features(exact.features, 4), atol=1e-4)
+
+
+def test_the_prepared_rows_are_kept_between_frames_and_never_stale() -> None:
+    scene = random_scene(400, 3, sh_degree=1, feature_dim=4, spread=0.5)
+    cam = camera()
+    cache = numba_backend.FRAME_PREPARED  # the per-frame kernel's path: features at a stride > 1
+    with torch.no_grad():
+        first = render(scene, cam, settings=PER_FRAME, feature_stride=4)
+        rows = cache._rows
+        again = render(scene, camera(37, 29), settings=PER_FRAME, feature_stride=4)  # another camera: the same rows serve
+        assert cache._rows is rows and again.rgb.shape == (29, 37, 3)
+        assert torch.equal(render(scene, cam, settings=PER_FRAME, feature_stride=4).rgb, first.rgb)
+        # changed in place (what an editor or an optimiser step does): recomputed, as a fresh scene renders
+        scene.opacity_logits.sub_(1.0)
+        scene.quats[:, 1].add_(0.3)
+        dimmer = render(scene, cam, settings=PER_FRAME, feature_stride=4)
+        assert cache._rows is not rows
+        fresh = replace(scene, opacity_logits=scene.opacity_logits.clone(), quats=scene.quats.clone())
+        want = render(fresh, cam, settings=PER_FRAME, feature_stride=4)
+    for name in ("rgb", "depth", "alpha", "features"):
+        assert torch.equal(getattr(dimmer, name), getattr(want, name)), name
+    assert float((dimmer.alpha - first.alpha).abs().max()) > 0.05  # the change shows
+    with torch.inference_mode():  # inference tensors have no version counter: never kept, still right
+        frozen = replace(scene, opacity_logits=scene.opacity_logits.clone())
+        before = cache._rows
+        got = render(frozen, cam, settings=PER_FRAME, feature_stride=4)
+        assert cache._rows is before and torch.equal(got.rgb, want.rgb)
