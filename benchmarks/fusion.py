@@ -10,8 +10,8 @@ Model rows: ``build_fusion(size, inputs)`` with random weights (speed does not d
 ``warmup`` calls, then the median of ``frames`` timed calls. Modes: ``eager``; ``compile``
 (``torch.compile``, default mode, CPU inductor; its first call, which compiles, is reported
 apart); ``compile-bf16`` (compiled with the weights frozen into the graph, under bfloat16
-autocast: ``CompiledCoarseLogits(precision="bfloat16")``); ``bf16`` (eager bfloat16 autocast); ``onnxruntime`` (the same model exported as
-``rtgs2 export onnx`` writes it: opset 18, dynamic batch, at the row's size; run by onnxruntime's
+autocast: ``CompiledCoarseLogits(precision="bfloat16")``); ``bf16`` (eager bfloat16 autocast);
+``onnxruntime`` (the same model exported as ``rtgs2 export onnx`` writes it: opset 18, dynamic batch, at the row's size; run by onnxruntime's
 CPU provider on ``threads`` intra-op threads; the export's seconds and its max |onnx - torch|
 are in the note). A speed-up that cannot run here is reported as unavailable, with the reason.
 
@@ -122,6 +122,7 @@ def _model_case(spec: dict) -> dict:
     import torch
 
     from rtgs2.data.readers.synthrooms import CLASS_NAMES
+    from rtgs2.fusion.compiled import native_bfloat16
     from rtgs2.fusion.vdvi import build_fusion, inference_model
 
     w, h = _wh(spec["res"])
@@ -144,6 +145,8 @@ def _model_case(spec: dict) -> dict:
         autocast = contextlib.ExitStack()
         autocast.enter_context(torch._inductor.config.patch(freezing=True))
         autocast.enter_context(torch.autocast(torch.device(device).type, dtype=torch.bfloat16))
+        if not native_bfloat16(device):
+            out["note"] = "no native bf16 here (rtgs2.fusion.compiled.native_bfloat16)"
     elif spec["mode"] == "bf16":
         autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
         if device == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():

@@ -121,7 +121,7 @@ def run_demo(
     with console.status("loading the model and the room's features (extracted on first use, then cached)"):
         segmenter = Segmenter.from_files(
             views.gaussians, weights, feature_weights=feature_weights, compile_network=compile_network,
-            precision=precision if compile_network else "float32",
+            precision=precision,
         )
     names = segmenter.label_names
     if len(names) != label_map.num_classes or (segmenter.class_names and names != label_map.names):
@@ -131,7 +131,7 @@ def run_demo(
         )
 
     picks = np.linspace(0, len(views), num_views, endpoint=False).astype(int).tolist()  # the path is a loop
-    compiling = " and the network (torch.compile: ~1 min the first time)" if compile_network else ""
+    compiling = " and the network (torch.compile: ~1 min the first time, ~40 s every run in bfloat16)" if compile_network else ""
     with console.status(f"warm-up frame (compiles the numba kernels{compiling} on first use)"):
         segmenter.segment(views.cameras[picks[0]])
     k = label_map.num_classes

@@ -47,7 +47,8 @@ class Segment:
     precision: Literal["auto", "float32", "bfloat16"] = "auto"
     """The compiled network's arithmetic: bfloat16 (weights frozen in the compiled graph, ~1.5x faster on a CPU
     with AMX; labels agree with float32 on ~99.7 % of pixels), float32, or auto: bfloat16 where the CPU computes it
-    natively (AMX or AVX512-BF16), else float32. The eager and ONNX networks run in their own precision."""
+    natively (AMX), else float32. The bfloat16 graph compiles in every run (~30-40 s): float32 (compiled once, then
+    cached) is quicker for a few views. The eager and ONNX networks run in their own precision."""
 
     def main(self) -> None:
         from rtgs2.pipeline.segment import segment_scene

@@ -38,7 +38,7 @@ class EvalConfig:
     """Run the torch rows' network compiled by torch.compile, as rtgs2 segment does (labels, and the FPS column)."""
     precision: Literal["auto", "float32", "bfloat16"] = "float32"
     """The compiled network's arithmetic (with --compile-network): float32, bfloat16 (weights frozen in the graph;
-    labels differ slightly from float32's) or auto (bfloat16 on a CPU with AMX or AVX512-BF16)."""
+    labels differ slightly from float32's) or auto (bfloat16 on a CPU with AMX)."""
 
     def __post_init__(self) -> None:
         check(self, isinstance(self.fps_frames, int) and self.fps_frames >= 1, "fps_frames", "a positive integer")

@@ -9,11 +9,13 @@ fresh machine, ~6 s once inductor's on-disk cache holds the kernels.
 
 ``precision="bfloat16"`` runs the compiled call under bfloat16 autocast with the weights frozen
 into the graph (inductor's ``freezing``: converted to bfloat16 and laid out for oneDNN once, not
-per call; without it bfloat16 is slower than float32). On a CPU with AMX or AVX512-BF16 the
-convolutions and matmuls then run on those units: at 320x240 ~1.5x faster than the float32
-compiled call (benchmarks/RESULTS.md 2026-12-06), the labels of the shipped model agreeing on
-~99.7 % of the pixels. ``"auto"`` picks it where the CPU computes bfloat16 natively
-(:func:`native_bfloat16`); elsewhere bfloat16 is emulated and slower.
+per call; without it bfloat16 is slower than float32). On a CPU with AMX the convolutions and matmuls then run on those units: at 320x240 ~1.5x faster than the float32
+compiled call (benchmarks/RESULTS.md 2026-12-05), the labels of the shipped model agreeing on
+~99.7 % of the pixels (mIoU on the v2 test rooms 56.56 against 56.57). ``"auto"`` picks it where the
+CPU computes bfloat16 natively (:func:`native_bfloat16`); elsewhere bfloat16 is emulated and
+slower. Freezing applies only to calls without gradients (``torch.no_grad`` or
+``torch.inference_mode``, as ``Segmenter`` calls it), and the frozen graph is not kept in
+inductor's on-disk cache: every process compiles it again (~30-40 s on 2 cores).
 
 Compiling needs a C++ compiler and Python's headers; where it fails (or anything in the
 compiled call raises), the call warns once, runs eagerly (in float32) from then on and says why
@@ -38,16 +40,16 @@ PRECISIONS: tuple[str, ...] = ("auto", "float32", "bfloat16")
 
 
 def native_bfloat16(device: torch.device | str = "cpu") -> bool:
-    """Whether ``device`` computes bfloat16 natively: a CPU with AMX tiles or AVX512-BF16 (what
-    oneDNN runs bfloat16 convolutions on), or a CUDA GPU that supports it."""
+    """Whether ``device`` computes bfloat16 natively: a CPU with AMX tiles (what oneDNN runs the
+    bfloat16 convolutions on; measured here, benchmarks/RESULTS.md), or a CUDA GPU that supports
+    it. CPUs with AVX512-BF16 but no AMX are left out: not measured."""
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     if device.type != "cpu":
         return False
-    cpu = torch.cpu  # private probes of torch's own CPU dispatch; absent ones mean "no"
-    probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
-    return any(bool(getattr(cpu, name, lambda: False)()) for name in probes)
+    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private; absent means "no"
+    return bool(probe()) if probe is not None else False
 
 
 def resolve_precision(precision: str, device: torch.device | str = "cpu") -> str:
@@ -76,6 +78,8 @@ class CompiledCoarseLogits:
         self.precision = resolve_precision(precision, device)
         """``"float32"`` or ``"bfloat16"``: what the compiled call computes in."""
         self._device_type = device.type
+        # bfloat16: inductor's freezing is patched in around each call (torch.compile's
+        # options={"freezing": True} comes too late to apply: measured no faster than float32)
         self._bf16 = self.precision == "bfloat16"
         # dynamic=False: one graph per image size, specialised (the per-frame path keeps one size)
         self._compiled = torch.compile(model.coarse_logits, dynamic=False)
@@ -87,7 +91,10 @@ class CompiledCoarseLogits:
         (``VDVINet.coarse_logits``)."""
         if self.fallback is None:
             try:
-                with self._precision():
+                with contextlib.ExitStack() as stack:
+                    if self._bf16:  # the config patch is undone on the way out, whatever happens
+                        stack.enter_context(torch._inductor.config.patch(freezing=True))
+                        stack.enter_context(torch.autocast(self._device_type, dtype=torch.bfloat16))
                     logits, h, w = self._compiled(image, features)
                 return logits.float(), h, w
             except Exception as e:  # noqa: BLE001 (inductor raises many types; see below)
@@ -97,13 +104,3 @@ class CompiledCoarseLogits:
                 warnings.warn(f"torch.compile of the fusion network failed ({reason}); it runs eagerly")
                 return out
         return self.model.coarse_logits(image, features)
-
-    def _precision(self) -> contextlib.AbstractContextManager:
-        """bfloat16: autocast, and inductor's ``freezing`` while a call compiles (torch.compile's
-        ``options={"freezing": True}`` comes too late to apply: measured no faster than float32)."""
-        if not self._bf16:
-            return contextlib.nullcontext()
-        stack = contextlib.ExitStack()
-        stack.enter_context(torch._inductor.config.patch(freezing=True))
-        stack.enter_context(torch.autocast(self._device_type, dtype=torch.bfloat16))
-        return stack

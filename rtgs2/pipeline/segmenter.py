@@ -29,7 +29,7 @@ from rtgs2.data.views import IGNORE_LABEL
 from rtgs2.features.cache import FeatureCache
 from rtgs2.features.inputs import SceneFrame, choose_frame
 from rtgs2.features.io import resolve_feature_weights
-from rtgs2.fusion.compiled import CompiledCoarseLogits, Precision
+from rtgs2.fusion.compiled import CompiledCoarseLogits, Precision, resolve_precision
 from rtgs2.fusion.io import fusion_weights_path, load_fusion, read_fusion_card, read_fusion_file
 from rtgs2.fusion.labels import coarse_to_labels
 from rtgs2.fusion.onnx_runtime import OnnxFusion
@@ -57,6 +57,16 @@ class SegmentedView:
     network_ms: float  # time of the fusion network and the arg-max
 
 
+def check_precision(precision: str, compiled: bool) -> None:
+    """UserError for an unknown network precision, or bfloat16 for a network that is not the compiled torch one."""
+    resolve_precision(precision)  # the names
+    if precision == "bfloat16" and not compiled:
+        raise UserError(
+            "precision bfloat16 runs the compiled torch network: not with --no-compile-network or --onnx "
+            "(compile_network=False or an ONNX file); use precision float32 or auto"
+        )
+
+
 class Segmenter:
     """Labels views of one scene with one fusion model.
 
@@ -75,8 +85,8 @@ class Segmenter:
             first frame of each image size compiles; eager where compiling fails).
         precision: the compiled network's arithmetic: ``"float32"``, ``"bfloat16"`` (frozen
             weights, bfloat16 autocast: ~1.5x faster on a CPU with AMX) or ``"auto"`` (bfloat16
-            where the device computes it natively; :mod:`rtgs2.fusion.compiled`). Only with
-            ``compile_network``; the eager and ONNX networks run as they are.
+            where the device computes it natively; :mod:`rtgs2.fusion.compiled`). bfloat16 only
+            with ``compile_network`` (:func:`check_precision`); the eager and ONNX networks run as they are.
     """
 
     def __init__(
@@ -89,6 +99,7 @@ class Segmenter:
         compile_network: bool = False,
         precision: Precision = "float32",
     ):
+        check_precision(precision, compile_network)
         self.device = torch.device(device)
         self.frame = frame
         self.render_settings = render_settings
@@ -110,8 +121,6 @@ class Segmenter:
             if isinstance(self.model, OnnxFusion):
                 raise UserError("compile_network compiles a torch model; an ONNX file runs in onnxruntime as it is")
             self._coarse_logits = CompiledCoarseLogits(self.model, precision)
-        elif precision == "bfloat16":
-            raise UserError("precision bfloat16 is for the compiled network (compile_network=True)")
         self.needs_features = model.config["inputs"] != "image"
         if self.needs_features:
             dim = 0 if scene.features is None else scene.features.shape[1]
@@ -196,6 +205,7 @@ class Segmenter:
             Rtgs2Error: the feature weights differ from those the fusion model was trained with,
                 or the ONNX file was not exported from ``weights``.
         """
+        check_precision(precision, compile_network and onnx is None)  # before the scene and its features
         weights = fusion_weights_path(weights)
         if onnx is not None:
             model: VDVINet | OnnxFusion = OnnxFusion(onnx, threads=onnx_threads)

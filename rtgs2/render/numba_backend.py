@@ -190,15 +190,22 @@ def prepare_gaussians(
 
 class PreparedCache:
     """The prepared rows (``prepare_gaussians``) of the last scene drawn by the per-frame path, kept
-    while its tensors live unchanged: the same objects (held by weak reference) at the same
-    in-place version counters. A segmenter or a viewer draws one scene frame after frame, and these
-    rows do not depend on the camera: ~30 % of the projection (benchmarks/RESULTS.md 2026-12-05).
-    Inference tensors (made under ``torch.inference_mode``) have no version counter: never kept."""
+    while its tensors live unchanged: the same objects (held by weak reference: the rows go with the
+    scene) at the same in-place version counters. A segmenter or a viewer draws one scene frame
+    after frame, and these rows do not depend on the camera: ~30 % of the projection
+    (benchmarks/RESULTS.md 2026-12-05). Never kept for inference tensors (made under
+    ``torch.inference_mode``: no version counter). Unseen, as by torch's own autograd: writes
+    through ``tensor.data`` or through numpy memory shared with a tensor."""
 
     def __init__(self) -> None:
-        self._refs: tuple[weakref.ref, ...] = ()
-        self._versions: tuple[int, ...] = ()
-        self._rows: np.ndarray | None = None
+        # (weak references, version counters, rows), replaced as one: a reader sees one entry whole
+        self._entry: tuple[tuple[weakref.ref, ...], tuple[int, ...], np.ndarray] | None = None
+
+    @property
+    def _rows(self) -> np.ndarray | None:
+        """The rows kept now (tests)."""
+        entry = self._entry
+        return None if entry is None else entry[2]
 
     def rows(self, tensors: tuple[Tensor, Tensor, Tensor], arrays: tuple[np.ndarray, ...]) -> np.ndarray:
         """The prepared rows of quats, log_scales, opacity_logits (``tensors``; ``arrays``: their float32 numpy)."""
@@ -206,13 +213,18 @@ class PreparedCache:
             versions = tuple(t._version for t in tensors)
         except RuntimeError:  # an inference tensor: may change in place unseen
             return prepare_gaussians(*arrays)
-        rows = self._rows
-        if rows is not None and versions == self._versions and all(r() is t for r, t in zip(self._refs, tensors)):
-            return rows
+        entry = self._entry
+        if entry is not None and entry[1] == versions and all(r() is t for r, t in zip(entry[0], tensors)):
+            return entry[2]
         rows = prepare_gaussians(*arrays)
-        # the rows first: a reader between these lines sees new rows under old keys, and recomputes
-        self._rows, self._refs, self._versions = rows, tuple(weakref.ref(t) for t in tensors), versions
+        self._entry = (tuple(weakref.ref(t, self._forget) for t in tensors), versions, rows)
         return rows
+
+    def _forget(self, dead: weakref.ref) -> None:
+        """A kept tensor was freed: drop its scene's rows (N x 72 bytes) with it."""
+        entry = self._entry
+        if entry is not None and dead in entry[0]:
+            self._entry = None
 
 
 FRAME_PREPARED = PreparedCache()

@@ -180,7 +180,8 @@ def cov2d_of(T, S):
 
 @njit(cache=True, inline="always")
 def off_screen_bound(u, v, x, y, z, fx, fy, lims, log_scale_max, width, height):
-    """True if Gaussian i is certainly off-screen, decided before its covariance is built.
+    """True if a Gaussian (camera point x, y, z, projected to u, v; largest log-scale
+    ``log_scale_max``) is certainly off-screen, decided before its 2D covariance is built.
 
     Its 2D covariance is J R S R^T J^T + blur, whose diagonal is at most |J|_F^2 s_max^2 + blur;
     with opacity <= 1 the alpha >= 1/255 box half-width is then at most

@@ -188,11 +188,14 @@ def test_the_compiled_network_labels_as_the_eager_one(small_donut, fusion_file):
     assert float((a.confidence - b.confidence).abs().max()) < 1e-4
 
 
-def test_bfloat16_is_for_the_compiled_network_and_says_so(small_donut, fusion_file, monkeypatch):
+def test_bfloat16_is_for_the_compiled_network_and_says_so(small_donut, fusion_file, monkeypatch, tmp_path):
     from rtgs2.fusion import compiled
 
-    with pytest.raises(UserError, match="precision bfloat16 is for the compiled network"):
+    with pytest.raises(UserError, match="precision bfloat16 runs the compiled torch network: not with --no-compile-network or --onnx"):
         Segmenter.from_files(small_donut, fusion_file("image"), precision="bfloat16")
+    # said before the scene is read (features may take minutes): a missing scene is not reached
+    with pytest.raises(UserError, match="unknown network precision 'half'"):
+        Segmenter.from_files(tmp_path / "missing.ply", fusion_file("image"), compile_network=True, precision="half")
     monkeypatch.setattr(compiled.torch, "compile", lambda fn, **_k: fn)  # autocast around the eager call: the wiring
     cam = donut_camera()
     eager = Segmenter.from_files(small_donut, fusion_file("image"))

@@ -2,6 +2,7 @@
 (``render(..., feature_stride=s)``: the mean of each s x s block) and the earlier stop of
 ``PER_FRAME`` (``stop_transmittance``), numba against the reference."""
 
+import gc
 from dataclasses import replace
 
 import numpy as np
@@ -152,3 +153,6 @@ def test_the_prepared_rows_are_kept_between_frames_and_never_stale() -> None:
         before = cache._rows
         got = render(frozen, cam, settings=PER_FRAME, feature_stride=4)
         assert cache._rows is before and torch.equal(got.rgb, want.rgb)
+    del scene, fresh, frozen  # the scene freed: its rows go too
+    gc.collect()
+    assert cache._rows is None
