@@ -9,8 +9,9 @@ fresh machine, ~6 s once inductor's on-disk cache holds the kernels.
 
 ``precision="bfloat16"`` runs the compiled call under bfloat16 autocast with the weights frozen
 into the graph (inductor's ``freezing``: converted to bfloat16 and laid out for oneDNN once, not
-per call; without it bfloat16 is slower than float32). On a CPU with AMX the convolutions and matmuls then run on those units: at 320x240 ~1.5x faster than the float32
-compiled call (benchmarks/RESULTS.md 2026-12-05), the labels of the shipped model agreeing on
+per call; without it bfloat16 is slower than float32). On a CPU with AMX the convolutions and
+matmuls then run on those units: at 320x240 1.5-2x faster than the float32 compiled call
+(benchmarks/RESULTS.md 2026-12-05), the labels of the shipped model agreeing on
 ~99.7 % of the pixels (mIoU on the v2 test rooms 56.56 against 56.57). ``"auto"`` picks it where the
 CPU computes bfloat16 natively (:func:`native_bfloat16`); elsewhere bfloat16 is emulated and
 slower. Freezing applies only to calls without gradients (``torch.no_grad`` or
@@ -81,6 +82,10 @@ class CompiledCoarseLogits:
         # bfloat16: inductor's freezing is patched in around each call (torch.compile's
         # options={"freezing": True} comes too late to apply: measured no faster than float32)
         self._bf16 = self.precision == "bfloat16"
+        if self._bf16:
+            import torch._inductor.config as inductor_config  # not imported by torch itself until a compile
+
+            self._inductor_config = inductor_config
         # dynamic=False: one graph per image size, specialised (the per-frame path keeps one size)
         self._compiled = torch.compile(model.coarse_logits, dynamic=False)
         self.fallback: str | None = None
@@ -93,7 +98,7 @@ class CompiledCoarseLogits:
             try:
                 with contextlib.ExitStack() as stack:
                     if self._bf16:  # the config patch is undone on the way out, whatever happens
-                        stack.enter_context(torch._inductor.config.patch(freezing=True))
+                        stack.enter_context(self._inductor_config.patch(freezing=True))
                         stack.enter_context(torch.autocast(self._device_type, dtype=torch.bfloat16))
                     logits, h, w = self._compiled(image, features)
                 return logits.float(), h, w
