@@ -94,7 +94,7 @@ def run_demo(
     preset: str = DEMO_PRESET,
     seed: int = DEMO_DATA_SEED,
     compile_network: bool = True,
-    precision: str = "auto",
+    precision: str = "float32",
     **overrides,
 ) -> DemoResult:
     """Build (or reuse) the demo room, segment ``num_views`` of its views into ``out`` and score

@@ -44,11 +44,11 @@ class Segment:
     compile_network: bool = True
     """Run the fusion network compiled by torch.compile (~30 % faster on the CPU; its first frame compiles: ~1 min
     on a fresh machine, seconds once cached; eager where compiling fails). Not with --onnx."""
-    precision: Literal["auto", "float32", "bfloat16"] = "auto"
-    """The compiled network's arithmetic: bfloat16 (weights frozen in the compiled graph, ~1.5x faster on a CPU
-    with AMX; labels agree with float32 on ~99.7 % of pixels), float32, or auto: bfloat16 where the CPU computes it
-    natively (AMX), else float32. The bfloat16 graph compiles in every run (~30-40 s): float32 (compiled once, then
-    cached) is quicker for a few views. The eager and ONNX networks run in their own precision."""
+    precision: Literal["auto", "float32", "bfloat16"] = "float32"
+    """The compiled network's arithmetic: float32, bfloat16 (weights frozen in the compiled graph: the network alone
+    0.5-0.65x float32's time on a CPU with AMX, labels agree on ~99.7 % of pixels; end to end the gain did not hold in
+    every measurement, and the graph compiles in every run, ~30-40 s), or auto: bfloat16 where the CPU has AMX, else
+    float32. The eager and ONNX networks run in their own precision."""
 
     def main(self) -> None:
         from rtgs2.pipeline.segment import segment_scene
