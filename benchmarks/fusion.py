@@ -289,9 +289,7 @@ def _render_stages(scene, cams, frames: int, feature_stride: int, frame_kernel: 
     """Mean wall ms per stage of the numba forward kernels the per-frame path runs (with the
     per-frame blend or the exact one), over ``frames`` views (untimed above)."""
     from rtgs2.render import PER_FRAME, raster_inputs
-    from rtgs2.render.numba_backend import (
-        FRAME_PREPARED, _arrays, raster_camera, rasterize_forward, rasterize_frame
-    )  # fmt: skip
+    from rtgs2.render.numba_backend import _arrays, _prepared, raster_camera, rasterize_forward, rasterize_frame
     from rtgs2.render.numba_kernels_frame import frame_stride_ok
 
     profile: dict[str, float] = {}
@@ -299,13 +297,11 @@ def _render_stages(scene, cams, frames: int, feature_stride: int, frame_kernel: 
         inputs = raster_inputs(scene, cams[i % len(cams)], settings=PER_FRAME, feature_stride=feature_stride)
         arrays, feats = _arrays(inputs)
         cam, stop = raster_camera(inputs), PER_FRAME.stop_transmittance
+        prepared = _prepared(inputs, arrays)  # the scene's rows, kept between frames as render() keeps them
         if frame_kernel and frame_stride_ok(feature_stride, feats.shape[1]):
-            # the scene's prepared rows, kept between frames as the per-frame path keeps them
-            tensors = (inputs.quats, inputs.log_scales, inputs.opacity_logits)
-            prepared = FRAME_PREPARED.rows(tensors, tuple(arrays[1:4]))
             rasterize_frame(*arrays, feats, cam, stop, feature_stride, profile=profile, prepared=prepared)
         else:
-            rasterize_forward(*arrays, feats, cam, profile=profile, stop_transmittance=stop)
+            rasterize_forward(*arrays, feats, cam, profile=profile, stop_transmittance=stop, prepared=prepared)
     return {k: v / frames for k, v in profile.items()}
 
 

@@ -131,7 +131,10 @@ def run_demo(
         )
 
     picks = np.linspace(0, len(views), num_views, endpoint=False).astype(int).tolist()  # the path is a loop
-    compiling = " and the network (torch.compile: ~1 min the first time, ~40 s every run in bfloat16)" if compile_network else ""
+    compiling = ""
+    if compile_network:
+        bf16 = segmenter.network == "torch compiled bfloat16"  # before the first frame: what was asked for
+        compiling = " and the network (torch.compile: " + ("~40 s, every run)" if bf16 else "~1 min the first time)")
     with console.status(f"warm-up frame (compiles the numba kernels{compiling} on first use)"):
         segmenter.segment(views.cameras[picks[0]])
     k = label_map.num_classes

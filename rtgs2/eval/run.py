@@ -248,10 +248,10 @@ def score_scene(
     gt_depths, gt_labels, truth = [], [], []  # truth: the first row's ground truth, in its classes
     with ProgressReport(f"eval {views.name}", len(rows) * len(idx), enabled=progress) as bar:
         for r, model in enumerate(rows):
+            compiled = config.compile_network and model.onnx is None  # an ONNX row runs as its file is
             seg = Segmenter.from_files(
                 ply, model.weights, feature_weights=feature_weights, onnx=model.onnx, onnx_threads=config.num_threads or None,
-                compile_network=config.compile_network and model.onnx is None,
-                precision=config.precision if config.compile_network and model.onnx is None else "float32",
+                compile_network=compiled, precision=config.precision if compiled else "float32",
             )  # fmt: skip
             k = model.num_classes
             tally = Tally(model.weights)

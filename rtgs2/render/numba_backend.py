@@ -7,9 +7,10 @@ kernels (``numba_kernels.py``) and, on ``backward()``, the gradient kernels
 Given ``pixel_values``, ``numba_kernels_gather.py`` sums them back onto the Gaussians with the
 forward's blending weights (``RasterOutputs.gathered``).
 The per-frame path (``stop_transmittance`` > 0, no gradients, ``RasterInputs.frame_kernel``)
-takes ``rasterize_frame``: the same projection (from the scene's camera-independent rows, kept
-between frames by ``FRAME_PREPARED``), sort and binning, then ``numba_kernels_frame.py``'s blend,
-which gives the features at ``feature_stride`` and keeps nothing for a backward pass.
+takes ``rasterize_frame``: the same projection, sort and binning, then ``numba_kernels_frame.py``'s blend,
+which gives the features at ``feature_stride`` and keeps nothing for a backward pass. Every
+render without gradients projects from the scene's camera-independent rows kept between calls
+(``PREPARED``); a differentiable one computes them afresh.
 
 Densification statistic. 3DGS densifies Gaussians by the norm of dL/d(projected 2D mean),
 pixels. Pass ``means2d_probe``, a zeros [N, 2] tensor with ``requires_grad=True``: it stands for
@@ -189,7 +190,7 @@ def prepare_gaussians(
 
 
 class PreparedCache:
-    """The prepared rows (``prepare_gaussians``) of the last scene drawn by the per-frame path, kept
+    """The prepared rows (``prepare_gaussians``) of the last scene rendered without gradients, kept
     while its tensors live unchanged: the same objects (held by weak reference: the rows go with the
     scene) at the same in-place version counters. A segmenter or a viewer draws one scene frame
     after frame, and these rows do not depend on the camera: ~30 % of the projection
@@ -227,8 +228,13 @@ class PreparedCache:
             self._entry = None
 
 
-FRAME_PREPARED = PreparedCache()
-"""The per-frame path's cache of prepared rows (``render_numba`` without gradients, ``stop_transmittance`` > 0)."""
+PREPARED = PreparedCache()
+"""The cache of prepared rows of ``render_numba`` without gradients (the per-frame path, exact renders, gathers)."""
+
+
+def _prepared(i: RasterInputs, arrays: list[np.ndarray]) -> np.ndarray:
+    """The prepared rows of ``i``'s Gaussians (``arrays``: ``_arrays(i)[0]``), kept in ``PREPARED``."""
+    return PREPARED.rows((i.quats, i.log_scales, i.opacity_logits), tuple(arrays[1:4]))
 
 
 def bin_splats(
@@ -274,12 +280,15 @@ def rasterize_forward(
     cam: RasterCamera,
     profile: dict[str, float] | None = None,
     stop_transmittance: float = 0.0,
+    prepared: np.ndarray | None = None,
 ) -> Forward:
     """Run the forward kernels. ``profile`` collects the wall ms of each stage (see ``StageClock``).
-    ``stop_transmittance``: a pixel also stops once T falls to it (0 = never: ``RasterSettings``)."""
+    ``stop_transmittance``: a pixel also stops once T falls to it (0 = never: ``RasterSettings``).
+    ``prepared``: as for ``rasterize_frame``."""
     clock = StageClock(profile)
-    prepared = prepare_gaussians(quats, log_scales, opacity_logits)
-    clock.mark("prepare")
+    if prepared is None:
+        prepared = prepare_gaussians(quats, log_scales, opacity_logits)
+        clock.mark("prepare")
     bs = bin_splats(means, prepared, sh, features, cam, clock)
     out = np.empty((cam.height, cam.width, bs.values.shape[1]), F32)
     t_final = np.empty((cam.height, cam.width), F32)
@@ -484,8 +493,7 @@ def _render_frame(i: RasterInputs, cam: RasterCamera) -> RasterOutputs:
     """The per-frame path (``rasterize_frame``): features already at ``i.feature_stride``."""
     arrays, feats = _arrays(i)
     with torch_threads_kept():
-        prepared = FRAME_PREPARED.rows((i.quats, i.log_scales, i.opacity_logits), tuple(arrays[1:4]))
-        f = rasterize_frame(*arrays, feats, cam, i.stop_transmittance, i.feature_stride, prepared=prepared)
+        f = rasterize_frame(*arrays, feats, cam, i.stop_transmittance, i.feature_stride, prepared=_prepared(i, arrays))
     dtype = i.means.dtype
     acc = torch.from_numpy(f.acc).to(dtype)
     return RasterOutputs(
@@ -504,5 +512,5 @@ def _forward(inputs: RasterInputs, cam: RasterCamera) -> Forward:
     arrays, feats = _arrays(inputs)
     with torch_threads_kept():
         return rasterize_forward(
-            *arrays, feats, cam, stop_transmittance=inputs.stop_transmittance
+            *arrays, feats, cam, stop_transmittance=inputs.stop_transmittance, prepared=_prepared(inputs, arrays)
         )

@@ -21,8 +21,8 @@ def test_scene_case_times_both_blend_kernels_with_their_stages():
     rows = {blend: _case(base | {"blend": blend}) for blend in ("frame", "exact")}
     for blend, r in rows.items():
         assert r["total_ms"] >= r["render_ms"] > 0, blend
-    assert set(rows["exact"]["render_stages"]) == {"prepare", "project", "sort", "gather", "bin", "blend"}
-    # the per-frame path keeps the scene's prepared rows: no "prepare" per frame
+    # renders without gradients keep the scene's prepared rows: no "prepare" per frame
+    assert set(rows["exact"]["render_stages"]) == {"project", "sort", "gather", "bin", "blend"}
     assert set(rows["frame"]["render_stages"]) == {"project", "sort", "gather", "bin", "pack", "blend"}
 
 

@@ -131,12 +131,14 @@ def test_the_per_frame_kernel_stops_a_finished_tile_early_and_still_matches() ->
 def test_the_prepared_rows_are_kept_between_frames_and_never_stale() -> None:
     scene = random_scene(400, 3, sh_degree=1, feature_dim=4, spread=0.5)
     cam = camera()
-    cache = numba_backend.FRAME_PREPARED  # the per-frame kernel's path: features at a stride > 1
+    cache = numba_backend.PREPARED  # stride > 1: the per-frame kernel's path
     with torch.no_grad():
         first = render(scene, cam, settings=PER_FRAME, feature_stride=4)
         rows = cache._rows
         again = render(scene, camera(37, 29), settings=PER_FRAME, feature_stride=4)  # another camera: the same rows serve
         assert cache._rows is rows and again.rgb.shape == (29, 37, 3)
+        render(scene, cam)  # the exact kernel, without gradients: the same rows too
+        assert cache._rows is rows
         assert torch.equal(render(scene, cam, settings=PER_FRAME, feature_stride=4).rgb, first.rgb)
         # changed in place (what an editor or an optimiser step does): recomputed, as a fresh scene renders
         scene.opacity_logits.sub_(1.0)
