@@ -83,6 +83,9 @@ class Config:
     """Time render + fusion + argmax on a scene."""
     data: Path | None = None
     """SynthRooms v1 root: the end-to-end scene is its first finished test scene (default: the procedural room)."""
+    gaussians: Path | None = None
+    """The end-to-end scene's 3DGS in place of the data set's own (a .ply, or a 3DGS output folder whose
+    latest point_cloud.ply is taken): the same room and cameras, another fit of it (needs --data)."""
     scene_resolutions: list[str] = field(default_factory=lambda: ["320x240"])
     """End-to-end image sizes, WIDTHxHEIGHT (the scene's cameras resized; SynthRooms v1 is 320x240)."""
     room_gaussians: int = 150_000
@@ -193,6 +196,7 @@ def _scene_case(spec: dict) -> dict:
     import torch
     import torch.nn.functional as F
 
+    from rtgs2.data.readers.gaussian_output import latest_ply
     from rtgs2.data.readers.synthrooms import CLASS_NAMES, open_synthrooms
     from rtgs2.features.extract import extract_features
     from rtgs2.features.inputs import SceneFrame
@@ -207,7 +211,9 @@ def _scene_case(spec: dict) -> dict:
         test = open_synthrooms(spec["data"], finished_only=True).test
         if not test:
             raise ValueError(f"{spec['data']}: no finished test scene")
-        name, scene, cams = test[0].name, read_ply(test[0].gaussians), test[0].cameras
+        ply = Path(spec["gaussians"]) if spec.get("gaussians") else test[0].gaussians
+        ply = latest_ply(ply) or (ply / "point_cloud.ply" if ply.is_dir() else ply)
+        name, scene, cams = test[0].name, read_ply(ply), test[0].cameras
         frame = None  # the automatic choice, as training extracts them
     else:
         sys.path.insert(0, str(Path(__file__).parent))
@@ -339,6 +345,8 @@ def main(cfg: Config) -> None:
     from rtgs2.data.readers.synthrooms import CLASS_NAMES
     from rtgs2.features.io import SHIPPED
 
+    if cfg.gaussians is not None and (cfg.data is None or not cfg.gaussians.exists()):
+        sys.exit(f"benchmarks/fusion.py: --gaussians {cfg.gaussians} " + ("needs --data (the room it is a fit of)" if cfg.data is None else "not found"))
     load_before = _load()
     common = {"frames": cfg.frames, "warmup": cfg.warmup, "threads": cfg.threads, "device": cfg.device,
               "feature_stride": cfg.feature_stride}  # fmt: skip
@@ -360,7 +368,8 @@ def main(cfg: Config) -> None:
     for res, mode, blend in scenes:
         spec = {"kind": "scene", "res": res, "room_gaussians": cfg.room_gaussians, "mode": mode, "blend": blend}
         spec |= common
-        r = _run(spec | {"data": str(cfg.data) if cfg.data else None, "feature_weights": str(weights) if weights else None})
+        r = _run(spec | {"data": str(cfg.data) if cfg.data else None, "feature_weights": str(weights) if weights else None,
+                         "gaussians": str(cfg.gaussians) if cfg.gaussians else None})
         if "error" in r:
             scene_rows.append(("", "", res, mode, blend, "failed: " + r["error"], "", "", "", "", ""))
         else:
@@ -373,6 +382,8 @@ def main(cfg: Config) -> None:
         print(" | ".join(scene_rows[-1]), flush=True)
 
     where = f"SynthRooms test scene `{scene_name}` of `{cfg.data}`" if cfg.data else "the procedural room"
+    if cfg.gaussians:
+        where += f", its Gaussians from `{cfg.gaussians}`"
     z = f"Z from the feature weights `{weights}`" if weights else f"Z from random unit features ({FEATURE_DIM} channels)"
     text = (
         f"## fusion: model, speed-ups, end to end — {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC\n\n"

@@ -81,19 +81,22 @@ def fit_gaussians(
     cameras: Sequence[Camera],  # V training cameras (one image size)
     images: Sequence[Tensor],  # V x [H, W, 3] float RGB in [0, 1]
     config: ReconConfig,
-    init_points: Tensor,  # [M, 3] world metres (SfM points or back-projected depth)
-    init_colors: Tensor,  # [M, 3] RGB in [0, 1]
+    init_points: Tensor | None,  # [M, 3] world metres (SfM points or back-projected depth)
+    init_colors: Tensor | None,  # [M, 3] RGB in [0, 1]
     out_dir: str | Path | None = None,
     resume: bool = True,
     progress: bool = True,
     *,
     on_step: StepCallback | None = None,
     identity: dict | None = None,
+    init_scene: GaussianScene | None = None,
 ) -> GaussianScene:
     """Fit Gaussians to posed images; returns the scene (CPU, SH degree ``config.sh_degree``).
 
     Runs on CUDA with gsplat when both are present and the backend allows it, else on the CPU.
 
+    The fit starts from isotropic Gaussians at ``init_points`` (3DGS), or from the Gaussians of
+    ``init_scene`` as they are (e.g. flat discs on known surfaces; the points are then None).
     At most ``config.max_gaussians`` Gaussians (when set): a larger initial cloud is subsampled.
 
     With ``out_dir`` (empty, new, or an earlier output of ``fit_gaussians``; anything else is
@@ -113,7 +116,14 @@ def fit_gaussians(
         CheckpointMismatchError / CheckpointError: a checkpoint of another run, or a damaged one.
     """
     imgs = check_views(cameras, images)
-    points, colors = cap_points(*check_points(init_points, init_colors), config.max_gaussians, config.seed)
+    if (init_scene is None) == (init_points is None and init_colors is None):
+        raise ValueError("fit_gaussians starts from init_points and init_colors or from an init_scene: give one of them")
+    if init_scene is None:
+        points, colors = cap_points(*check_points(init_points, init_colors), config.max_gaussians, config.seed)
+        start_scene = None
+    else:
+        start_scene = cap_scene(init_scene, config.max_gaussians, config.seed)
+        points, colors = check_points(start_scene.means.detach(), start_scene.base_colors.detach().clamp(0, 1))
     extent = scene_extent(cameras, points)
     schedule = Schedule.of(config)
     device = default_device(config.backend)
@@ -126,7 +136,7 @@ def fit_gaussians(
             "kind": "rtgs2.recon",
             "config": {k: v for k, v in asdict(config).items() if k not in RESUMABLE_CHANGES},
             "backend": backend,
-            "inputs": inputs_fingerprint(cameras, imgs, points, colors),
+            "inputs": inputs_fingerprint(cameras, imgs, points, colors, start_scene),
             **(identity or {}),
         }
         hint = f"delete {out / CHECKPOINT_DIR} (or choose another output folder) to start afresh"
@@ -136,7 +146,10 @@ def fit_gaussians(
         atomic_write_text(out / MARKER, json.dumps({"format": "rtgs2-recon-1", "identity": store.identity}, indent=1))
 
     with _torch_threads(config.num_threads):
-        init = initial_scene(points, colors, config.sh_degree, config.init_opacity).to(device)
+        if start_scene is None:
+            init = initial_scene(points, colors, config.sh_degree, config.init_opacity).to(device)
+        else:
+            init = start_scene.detach().with_features(None).with_sh_degree(config.sh_degree).to(device)
         params = GaussianParams(init, config, extent)
         stats = DensifyStats.zeros(params.num_gaussians, device)
         imgs = [img.to(device) for img in imgs]
@@ -209,16 +222,30 @@ def cap_points(
     return points[keep], colors[keep]
 
 
+def cap_scene(scene: GaussianScene, max_gaussians: int, seed: int) -> GaussianScene:
+    """:func:`cap_points` for initial Gaussians: the same seeded subset of rows."""
+    if max_gaussians <= 0 or scene.num_gaussians <= max_gaussians:
+        return scene
+    gen = torch.Generator().manual_seed(seed)
+    return scene.subset(torch.randperm(scene.num_gaussians, generator=gen)[:max_gaussians].sort().values)
+
+
 def inputs_fingerprint(
-    cameras: Sequence[Camera], images: Sequence[Tensor], points: Tensor, colors: Tensor
+    cameras: Sequence[Camera],
+    images: Sequence[Tensor],
+    points: Tensor,
+    colors: Tensor,
+    init_scene: GaussianScene | None = None,
 ) -> str:
-    """A short hash of everything a fit is fitted to: cameras, images and initial points."""
+    """A short hash of everything a fit is fitted to: cameras, images and initial points (and
+    the initial Gaussians' shapes and opacities, when it starts from a scene)."""
     h = hashlib.sha256()
     for cam, img in zip(cameras, images):
         h.update(cam.K.detach().cpu().double().numpy().tobytes())
         h.update(cam.world_to_cam.detach().cpu().double().numpy().tobytes())
         h.update(img.detach().cpu().float().contiguous().numpy().tobytes())
-    for t in (points, colors):
+    shapes = () if init_scene is None else (init_scene.log_scales, init_scene.quats, init_scene.opacity_logits, init_scene.sh)
+    for t in (points, colors, *shapes):
         h.update(t.detach().cpu().float().contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
 

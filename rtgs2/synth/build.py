@@ -31,7 +31,7 @@ from rtgs2.scene.cameras_json import write_cameras_json
 from rtgs2.scene.ply import write_ply
 from rtgs2.synth.cameras import EYE_HEIGHT_RANGE_V2, TARGET_HEIGHT_RANGE_V2, camera_path
 from rtgs2.synth.config import SynthConfig, default_root, preset_config
-from rtgs2.synth.gaussians import fitted_gaussians, surface_gaussians
+from rtgs2.synth.gaussians import disc_init, fitted_gaussians, surface_gaussians
 from rtgs2.synth.layout import generate_room
 from rtgs2.synth.layout_v2 import generate_room_v2
 from rtgs2.synth.raycast import GroundTruth, render_ground_truth
@@ -99,10 +99,13 @@ def make_scene(seed: int, cfg: SynthConfig) -> tuple[Room, list[Camera]]:
     raise RuntimeError(f"scene seed {seed}: no room with a camera path in {MAX_ROOM_TRIES} tries")
 
 
-def build_scene(scene_dir: Path, seed: int, cfg: SynthConfig, on_progress: Callable[[str], None] | None = None) -> dict:
+def build_scene(
+    scene_dir: Path, seed: int, cfg: SynthConfig, on_progress: Callable[[str], None] | None = None, index: int = 0
+) -> dict:
     """Generate one scene into ``scene_dir`` (overwriting its files); returns timings, seconds.
     ``on_progress(what)`` hears how far the scene is ("ground truth 12/100", "fit 800/3000"): a
-    fitted scene takes minutes, and a log should show it is alive."""
+    fitted scene takes minutes, and a log should show it is alive. ``index``: the scene's place
+    in the data set (``fit_init="mixed"`` alternates by it)."""
     report = on_progress or (lambda what: None)
     t0 = time.perf_counter()
     room, cams = make_scene(seed, cfg)
@@ -137,10 +140,16 @@ def build_scene(scene_dir: Path, seed: int, cfg: SynthConfig, on_progress: Calla
             max_gaussians=cfg.fit_max_gaussians,
             out_dir=scene_dir / "fit",
             on_step=lambda step, loss: report(f"fit {step}/{cfg.fit_iterations}"),
+            init_scene=disc_init(room, cfg.surface_spacing, cfg.fit_max_gaussians) if discs_first(cfg, index) else None,
         )
     write_ply(scene, scene_dir / "point_cloud.ply")
     shutil.rmtree(scene_dir / "fit", ignore_errors=True)  # checkpoints are only needed to resume
     return {"ground_truth_s": t1 - t0, "gaussians_s": time.perf_counter() - t1, "num_gaussians": scene.num_gaussians}
+
+
+def discs_first(cfg: SynthConfig, index: int) -> bool:
+    """Whether scene ``index``'s fit starts from surface discs (``SynthConfig.fit_init``)."""
+    return cfg.fit_init == "surface" or (cfg.fit_init == "mixed" and index % 2 == 1)
 
 
 def _check_root(root: Path, cfg: SynthConfig) -> None:
@@ -232,7 +241,7 @@ def build_synthrooms(
                 shutil.rmtree(d / "fit")  # an older rtgs2's fit checkpoints: they record no identity
             d.mkdir(exist_ok=True)
             report = lambda what, name=s["name"]: bar.update(done, scene=f"{name}: {what}")  # noqa: E731
-            stats = build_scene(d, s["seed"], cfg, report)
+            stats = build_scene(d, s["seed"], cfg, report, index=scenes.index(s))
             atomic_write_text(d / DONE, json.dumps({"seed": s["seed"], **stats}, indent=1))
             done += 1
             bar.update(done, scene=f"{s['name']} done")

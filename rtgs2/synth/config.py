@@ -13,6 +13,7 @@ from rtgs2.utils.cache import cache_root
 from rtgs2.utils.errors import ConfigError, UserError, check
 
 GaussianMode = Literal["surface", "fitted"]
+FitInit = Literal["depth", "surface", "mixed"]
 RoomGenerator = Literal["v1", "v2"]
 
 
@@ -68,6 +69,11 @@ class SynthConfig:
     """Back-projected depth points that initialise the fit ('fitted' mode)."""
     fit_max_gaussians: int = 0
     """Cap on the fitted scene's Gaussians, 0 = none ('fitted' mode; bounds the fit's time)."""
+    fit_init: FitInit = "depth"
+    """What a fit starts from ('fitted' mode): 'depth' (isotropic Gaussians at back-projected depth
+    pixels, as from SfM points: after a short fit they stay round and half transparent), 'surface'
+    (flat, nearly opaque discs on the surfaces, as a long fit ends up: :func:`synth.gaussians.disc_init`)
+    or 'mixed' (depth for even scene indices, surface for odd ones: both kinds in one data set)."""
     layout: LayoutConfig = field(default_factory=LayoutConfig)
     """Ranges of the room generator."""
     rooms: RoomGenerator = "v1"
@@ -87,6 +93,7 @@ class SynthConfig:
         check(self, isinstance(self.fit_max_gaussians, int) and self.fit_max_gaussians >= 0, "fit_max_gaussians",
               "a non-negative integer")  # fmt: skip
         check(self, self.rooms in ("v1", "v2"), "rooms", "'v1' or 'v2'")
+        check(self, self.fit_init in ("depth", "surface", "mixed"), "fit_init", "'depth', 'surface' or 'mixed'")
         check(self, self.surface_spacing > 0, "surface_spacing", "positive")
 
     @property
@@ -100,6 +107,8 @@ class SynthConfig:
         d["layout"] = {f.name: getattr(self.layout, f.name) for f in fields(self.layout)}
         if d["rooms"] == "v1":  # written as before 'rooms' existed: v1 manifests stay byte-identical and resume
             del d["rooms"]
+        if d["fit_init"] == "depth":  # likewise for v1 and v2 before 'fit_init'
+            del d["fit_init"]
         return d
 
     @staticmethod
@@ -128,6 +137,10 @@ PRESETS: dict[str, SynthConfig] = {
         layout=LayoutConfig(room_x=(2.5, 10.0), room_y=(3.0, 7.0), room_z=(2.4, 3.2)),
     ),  # fmt: skip
 }
+# v2's rooms and views (the same seeds: the same scenes), half of them fitted from flat surface
+# discs: fits of real captures are flat and mostly opaque, v2's 200-step fits round and half
+# transparent, and models trained on v2 alone fail on the former (benchmarks/RESULTS.md 2026-12-05).
+PRESETS["v3"] = replace(PRESETS["v2"], fit_init="mixed")
 
 
 def preset_config(preset: str, **overrides) -> SynthConfig:

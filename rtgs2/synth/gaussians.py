@@ -1,7 +1,8 @@
 """3DGS scenes of a room: ``surface`` mode samples flat Gaussian discs on the primitives'
 surfaces (exact geometry, baked diffuse light; seconds per scene), ``fitted`` mode runs
 :func:`rtgs2.recon.fit_gaussians` on the training views, initialised from back-projected depth
-(as SfM points would be), so the result has the artefacts of a real reconstruction.
+(as SfM points would be) or from such discs (:func:`disc_init`), so the result has the artefacts
+of a real reconstruction.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from rtgs2.synth.room import Room
 DISC_SIGMA = 0.5  # tangential std-dev of a disc, in units of its sample spacing: neighbours overlap at 1 sigma
 DISC_THICKNESS = 1e-3  # metres, std-dev along the normal (flat, but not degenerate)
 DISC_OPACITY = 0.95
+DISC_FILL = 0.95  # disc_init aims at this share of a fit's cap, leaving the fit's densification room
 INSIDE_TOL = 2e-3  # metres; samples deeper than this inside another primitive (hidden) are dropped
 ROOM_TOL = 1e-3  # metres; samples beyond the room's interior (outer faces of the shell) are dropped
 FIT_THREADS = 2  # torch threads of a fit, fixed: float sums (hence the fitted scene) depend on it
@@ -192,6 +194,17 @@ def surface_gaussians(room: Room, spacing: float) -> tuple[GaussianScene, np.nda
     return scene, prim
 
 
+def disc_init(room: Room, spacing: float, max_gaussians: int) -> GaussianScene:
+    """:func:`surface_gaussians` at ``spacing``, or at the larger spacing that gives about
+    ``max_gaussians`` discs (0 = no cap): a fit's start that is already flat and opaque, as the
+    Gaussians of a long fit of real images are (a short fit from isotropic points stays round and
+    half transparent; a subsampled cloud of discs would leave holes)."""
+    n = len(surface_samples(room, spacing)[0])
+    if max_gaussians > 0 and n > DISC_FILL * max_gaussians:
+        spacing *= math.sqrt(n / (DISC_FILL * max_gaussians))  # the count falls with spacing^2
+    return surface_gaussians(room, spacing)[0]
+
+
 def fitted_gaussians(
     cameras: Sequence[Camera],  # V training cameras
     images: Sequence[Tensor],  # V x [H, W, 3] RGB in [0, 1]
@@ -203,14 +216,20 @@ def fitted_gaussians(
     out_dir: Path | None = None,
     progress: bool = False,
     on_step: Callable[[int, float], None] | None = None,
+    init_scene: GaussianScene | None = None,
 ) -> GaussianScene:
     """A 3DGS reconstruction from the training views (``rtgs2.recon``), initialised from
-    ``max_init_points`` back-projected depth pixels, at most ``max_gaussians`` Gaussians (0 = no
-    cap); checkpoints in ``out_dir`` let it resume. ``on_step(step, loss)`` follows the fit."""
+    ``max_init_points`` back-projected depth pixels, or from ``init_scene`` when given (e.g.
+    :func:`disc_init`), at most ``max_gaussians`` Gaussians (0 = no cap); checkpoints in
+    ``out_dir`` let it resume. ``on_step(step, loss)`` follows the fit."""
     from rtgs2.recon import ReconConfig, fit_gaussians, points_from_depth
 
-    pts, cols = points_from_depth(cameras, images, depths, max_init_points, seed)
     cfg = ReconConfig(iterations=iterations, seed=seed, num_threads=FIT_THREADS, max_gaussians=max_gaussians)
+    if init_scene is not None:
+        return fit_gaussians(
+            cameras, images, cfg, None, None, out_dir=out_dir, progress=progress, on_step=on_step, init_scene=init_scene
+        )
+    pts, cols = points_from_depth(cameras, images, depths, max_init_points, seed)
     return fit_gaussians(
         cameras, images, cfg, pts, cols, out_dir=out_dir, resume=True, progress=progress, on_step=on_step
     )

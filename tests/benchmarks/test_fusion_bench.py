@@ -1,5 +1,7 @@
 """The fusion benchmark (benchmarks/fusion.py): its child times one tiny configuration."""
 
+import torch
+
 from benchmarks.fusion import _case
 
 
@@ -33,3 +35,17 @@ def test_scene_case_runs_the_int8_network():
             "warmup": 1, "threads": 1, "device": "cpu", "feature_stride": 4, "data": None, "feature_weights": None}  # fmt: skip
     r = _case(spec)
     assert r["total_ms"] >= r["fusion_ms"] > 0 and r["argmax_ms"] > 0
+
+
+def test_scene_case_takes_another_fit_of_the_room(synthrooms_mini, tmp_path):
+    """--gaussians: the data set's test room and cameras, the Gaussians of another file."""
+    from rtgs2.data.readers.synthrooms import open_synthrooms
+    from rtgs2.scene import read_ply, write_ply
+
+    own = read_ply(open_synthrooms(synthrooms_mini).test[0].gaussians)
+    other = own.subset(torch.arange(0, own.num_gaussians, 2))  # half of them: a different file
+    write_ply(other, tmp_path / "point_cloud.ply")
+    spec = {"kind": "scene", "res": "64x48", "mode": "eager", "blend": "frame", "frames": 1, "warmup": 1, "threads": 1,
+            "device": "cpu", "feature_stride": 4, "data": str(synthrooms_mini), "feature_weights": None}  # fmt: skip
+    assert _case(spec)["gaussians"] == own.num_gaussians
+    assert _case(spec | {"gaussians": str(tmp_path)})["gaussians"] == other.num_gaussians  # a folder holding it

@@ -201,3 +201,23 @@ def test_foreign_or_file_output_is_refused_before_any_work(known, tmp_path):
     (tmp_path / "f").write_text("x")
     with pytest.raises(ValueError, match="exists and is not a folder"):
         fit_gaussians(*args, out_dir=tmp_path / "f", progress=False)
+
+
+def test_a_fit_can_start_from_given_gaussians(known):
+    """init_scene: the fit starts from those Gaussians as they are (shapes, opacities), capped
+    like points; points and a scene together, or neither, are refused."""
+    flat = initial_scene(known.init_points, known.init_colors, 0, 0.9)
+    flat = replace(flat, log_scales=flat.log_scales + torch.tensor([0.0, 0.0, -4.0]))  # discs: thin along z
+    cfg = replace(SHORT, iterations=2)
+    scene = fit_gaussians(known.train_cams, known.train_imgs, cfg, None, None, progress=False, init_scene=flat)
+    assert scene.num_gaussians == flat.num_gaussians and scene.sh_degree == cfg.sh_degree
+    spread = scene.log_scales.max(1).values - scene.log_scales.min(1).values
+    assert float(spread.median()) > 3.0  # still discs after two steps (isotropic starts give 0)
+    assert float(scene.opacities.median()) > 0.8  # not FAST.init_opacity
+    capped = fit_gaussians(
+        known.train_cams, known.train_imgs, replace(cfg, max_gaussians=50), None, None, progress=False, init_scene=flat
+    )
+    assert capped.num_gaussians == 50
+    for points, colors, init in ((known.init_points, known.init_colors, flat), (None, None, None)):
+        with pytest.raises(ValueError, match="from init_points and init_colors or from an init_scene"):
+            fit_gaussians(known.train_cams, known.train_imgs, cfg, points, colors, progress=False, init_scene=init)

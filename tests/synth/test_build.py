@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from rtgs2.data.open import open_dataset
 from rtgs2.data.readers.synthrooms import CLASS_NAMES, DONE, MANIFEST, is_synthrooms, open_synthrooms, read_depth
 from rtgs2.data.views import IGNORE_LABEL, SceneViews
 from rtgs2.scene import read_ply
-from rtgs2.synth.build import build_synthrooms, scene_list
+from rtgs2.synth.build import build_synthrooms, discs_first, scene_list
 from rtgs2.synth.config import PRESETS, default_root, preset_config
 
 TINY = dict(num_scenes=2, num_views=3, width=40, height=30, surface_spacing=0.2)  # seconds to build
@@ -104,7 +105,7 @@ def test_test_scenes_are_built_first(tmp_path, monkeypatch):
     import rtgs2.synth.build as build
 
     order, real = [], build.build_scene
-    monkeypatch.setattr(build, "build_scene", lambda d, seed, *rest: order.append(d.name) or real(d, seed, *rest))
+    monkeypatch.setattr(build, "build_scene", lambda d, seed, *rest, **kw: order.append(d.name) or real(d, seed, *rest, **kw))
     build_synthrooms(tmp_path / "o", progress=False, **{**TINY, "num_scenes": 3})
     assert order == ["test_000", "train_000", "train_001"]
 
@@ -168,3 +169,32 @@ def test_second_build_on_a_busy_folder_is_refused(tmp_path):
     with OutputLock(tmp_path / "busy", "rtgs2 synth --preset mini"):
         with pytest.raises(LockHeldError, match="in use by process"):
             build_synthrooms(tmp_path / "busy", "mini", progress=False, num_scenes=1)
+
+
+def test_v3_is_v2_with_half_of_the_fits_started_from_surface_discs():
+    v2, v3 = preset_config("v2"), preset_config("v3")
+    assert v3.fit_init == "mixed" and "fit_init" not in v2.to_json()  # v2 manifests unchanged
+    assert {k: v for k, v in v3.to_json().items() if k != "fit_init"} == v2.to_json()
+    assert [s["seed"] for s in scene_list(v3)] == [s["seed"] for s in scene_list(v2)]  # the same rooms
+    assert [discs_first(v3, i) for i in range(4)] == [False, True, False, True]
+    assert all(discs_first(replace(v2, fit_init="surface"), i) for i in range(3))
+    assert not any(discs_first(v2, i) for i in range(3))
+    with pytest.raises(ValueError, match="fit_init"):
+        preset_config("v2", fit_init="discs")
+
+
+def test_a_fit_from_surface_discs_stays_flat_and_opaque(tmp_path):
+    """fit_init='mixed': scene 0 fitted from depth points (round, half transparent after a short
+    fit), scene 1 from flat discs (flat and opaque, as long fits of real captures)."""
+    cfg = dict(num_scenes=2, num_views=9, width=32, height=24, gaussians="fitted", fit_iterations=4,
+               fit_init_points=2000, fit_max_gaussians=3000, surface_spacing=0.05, fit_init="mixed")  # fmt: skip
+    root = build_synthrooms(tmp_path / "mixed", progress=False, **cfg)
+    names = [s["name"] for s in scene_list(preset_config("mini", **cfg))]
+    shapes = {}
+    for name in names:
+        scene = read_ply(root / name / "point_cloud.ply")
+        spread = (scene.log_scales.max(1).values - scene.log_scales.min(1).values).median()
+        shapes[name] = (scene.num_gaussians, float(spread), float(scene.opacities.median()))
+    (n0, spread0, opacity0), (n1, spread1, opacity1) = shapes[names[0]], shapes[names[1]]
+    assert spread0 < 0.5 and opacity0 < 0.5, shapes
+    assert spread1 > 2.0 and opacity1 > 0.8 and 2000 <= n1 <= 3000, shapes  # discs thinned to the cap
