@@ -30,13 +30,15 @@ class TrainFusion:
     """Use only the first N training scenes (0 = all)."""
     finished_only: bool = False
     """SynthRooms build still in progress: train on its finished scenes (listed in the card)."""
+    init_weights: Optional[Path] = None
+    """A trained fusion model (of --size and --inputs) to continue from, e.g. on a new data set (default: a new one)."""
 
     def main(self) -> None:
         from rtgs2.train.fusion import train_fusion
 
         best = train_fusion(
             self.data, self.out, self.config, feature_weights=self.feature_weights, max_scenes=self.max_scenes,
-            finished_only=self.finished_only,
+            finished_only=self.finished_only, init_weights=self.init_weights,
         )  # fmt: skip
         print(f"fusion weights: {best} (best validation mIoU), {best.with_name('last.pt')} (last step)")
 

@@ -32,7 +32,7 @@ from rtgs2.data.segmentation import confusion_matrix, segmentation_metrics
 from rtgs2.features.cache import FeatureCache
 from rtgs2.features.io import SHIPPED as SHIPPED_FEATURES
 from rtgs2.features.io import resolve_feature_weights
-from rtgs2.fusion.io import load_backbone_weights, load_fusion, save_fusion
+from rtgs2.fusion.io import load_backbone_weights, load_fusion, read_fusion_file, save_fusion
 from rtgs2.fusion.losses import FusionLoss
 from rtgs2.fusion.vdvi import FusionOutput, VDVINet, build_fusion
 from rtgs2.train.card import config_flags, launcher
@@ -42,7 +42,7 @@ from rtgs2.train.fusion_data import (
 )  # fmt: skip
 from rtgs2.utils.checkpoint import CheckpointStore
 from rtgs2.utils.distributed import DistInfo, init_distributed, shutdown_distributed
-from rtgs2.utils.errors import ConfigError, UserError
+from rtgs2.utils.errors import CheckpointMismatchError, ConfigError, MissingFileError, UserError
 from rtgs2.utils.git import git_commit
 from rtgs2.utils.machine import machine_description
 from rtgs2.utils.io import atomic_write_text, file_sha256
@@ -161,9 +161,11 @@ def train_fusion(
     progress: bool = True,
     max_scenes: int = 0,
     finished_only: bool = False,
+    init_weights: str | Path | None = None,
 ) -> Path:
     """Train the fusion network on the training scenes of ``data``; returns ``out/best.pt``
-    (``out/last.pt`` is beside it).
+    (``out/last.pt`` is beside it). ``init_weights``: a saved fusion model of ``cfg``'s size and
+    inputs to continue from (e.g. on a new data set) instead of a new one.
 
     Rerunning the same command resumes from the newest checkpoint in ``out/checkpoints``; a
     finished run returns at once. ``feature_weights`` (default: the shipped weights) give Z
@@ -175,22 +177,39 @@ def train_fusion(
         FileNotFoundError: the feature weights are missing (checked before anything else).
         ValueError: bad data (no scene with Gaussians and labels) or output folder (a file, or a
             folder holding other things), before any training.
-        CheckpointMismatchError: ``out`` holds a run of another data set or config.
+        CheckpointMismatchError: ``out`` holds a run of another data set or config, or
+            ``init_weights`` another architecture than ``cfg``'s.
     """
     data = Path(data)
     # an image-only model reads no features; else the given ones or the shipped ones
     weights = None if cfg.inputs == "image" else resolve_feature_weights(feature_weights)
     train, names = training_scenes(data, finished_only)
+    init = None if init_weights is None else _check_init_weights(Path(init_weights), cfg, names)
     if max_scenes:
         train = train[:max_scenes]
     flags = f" --feature-weights {weights}" if weights is not None and weights != SHIPPED_FEATURES else ""
     flags += f" --max-scenes {len(train)}" if max_scenes or finished_only else ""
+    flags += f" --init-weights {init}" if init is not None else ""
     run = FusionRun(
         kind="train fusion", data=data, train=train, val=train[: cfg.val_scenes], class_names=list(names),
-        feature_weights=weights,
+        feature_weights=weights, init_weights=init, eval_at_start=init is not None,
         reproduce=f"train fusion --data {data} --out OUT{flags} " + config_flags(cfg),
     )  # fmt: skip
     return run_training(run, out, cfg, progress).best
+
+
+def _check_init_weights(path: Path, cfg: FusionTrainConfig, class_names: list[str]) -> Path:
+    """``path``, refused (missing, or a model of another size, inputs or classes than the run's)
+    before any training."""
+    if not path.is_file():
+        raise MissingFileError(f"init weights {path} not found")
+    config, _ = read_fusion_file(path)
+    diff = [f"{k}: file has {config.get(k)!r}, --{k} is {getattr(cfg, k)!r}" for k in ("size", "inputs") if config.get(k) != getattr(cfg, k)]
+    if config.get("class_names") not in (None, list(class_names)):
+        diff.append(f"classes: file has {config.get('class_names')}, the data {list(class_names)}")
+    if diff:
+        raise CheckpointMismatchError(f"init weights {path} are another model: " + "; ".join(diff))
+    return path
 
 
 def run_training(run: FusionRun, out: str | Path, cfg: FusionTrainConfig, progress: bool = True) -> TrainedFusion:

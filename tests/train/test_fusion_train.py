@@ -147,6 +147,27 @@ def test_finetune_on_an_unseen_scene_raises_its_held_out_miou(overfit, synthroom
     assert np.mean(loss[-10:]) < np.mean(loss[:10])
 
 
+def test_training_can_continue_a_trained_model(overfit, synthrooms_mini, feature_weights, tmp_path):
+    """--init-weights: the run starts from the saved model (its step-0 validation is that model's,
+    far above a new one's) and names it on the card; another architecture is refused up front."""
+    from rtgs2.train.fusion import train_fusion
+    from rtgs2.utils.errors import CheckpointMismatchError
+
+    out, _ = overfit
+    cfg = replace(OVERFIT, steps=4, eval_every=4, checkpoint_every=4)
+    train_fusion(synthrooms_mini, tmp_path / "on", cfg, feature_weights=feature_weights, max_scenes=1,
+                 init_weights=out / "last.pt", progress=False)  # fmt: skip
+    first = _rows(tmp_path / "on")[0]
+    trained = [r for r in _rows(out) if r["val_miou"]][-1]
+    assert int(first["step"]) == 0 and float(first["val_miou"]) == pytest.approx(float(trained["val_miou"]), abs=1e-6)
+    card = json.loads((tmp_path / "on" / "last.json").read_text())
+    assert card["init_weights"] and "--init-weights" in card["reproduce"]
+    with pytest.raises(CheckpointMismatchError, match="inputs: file has 'both', --inputs is 'image'"):
+        train_fusion(synthrooms_mini, tmp_path / "img", replace(cfg, inputs="image"), init_weights=out / "last.pt")
+    with pytest.raises(FileNotFoundError, match="init weights .* not found"):
+        train_fusion(synthrooms_mini, tmp_path / "x", cfg, feature_weights=feature_weights, init_weights=tmp_path / "no.pt")
+
+
 RUN = """
 import sys, torch
 torch.set_num_threads(1)
