@@ -19,7 +19,7 @@ from rtgs2.utils.io import atomic_open, atomic_write_text, file_sha256, refuse_f
 
 FORMAT = "rtgs2-features-1"
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-SHIPPED = WEIGHTS_DIR / "ptv3_small_synthrooms_v2.pt"
+SHIPPED = WEIGHTS_DIR / "ptv3_small_synthrooms_v3.pt"
 
 
 def shipped_with_sha256(sha256: str) -> Path | None:
