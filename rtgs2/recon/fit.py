@@ -116,7 +116,8 @@ def fit_gaussians(
         CheckpointMismatchError / CheckpointError: a checkpoint of another run, or a damaged one.
     """
     imgs = check_views(cameras, images)
-    if (init_scene is None) == (init_points is None and init_colors is None):
+    given = (init_points is not None) + (init_colors is not None)
+    if (init_scene is None and given != 2) or (init_scene is not None and given):
         raise ValueError("fit_gaussians starts from init_points and init_colors or from an init_scene: give one of them")
     if init_scene is None:
         points, colors = cap_points(*check_points(init_points, init_colors), config.max_gaussians, config.seed)

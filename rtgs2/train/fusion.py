@@ -199,14 +199,20 @@ def train_fusion(
 
 
 def _check_init_weights(path: Path, cfg: FusionTrainConfig, class_names: list[str]) -> Path:
-    """``path``, refused (missing, or a model of another size, inputs or classes than the run's)
-    before any training."""
+    """``path``, refused before any training when missing or another model than the run's (size,
+    inputs, Enc_VD blocks, classes, a depth head the run needs) or when backbone weights are given too."""
     if not path.is_file():
         raise MissingFileError(f"init weights {path} not found")
     config, _ = read_fusion_file(path)
     diff = [f"{k}: file has {config.get(k)!r}, --{k} is {getattr(cfg, k)!r}" for k in ("size", "inputs") if config.get(k) != getattr(cfg, k)]
-    if config.get("class_names") not in (None, list(class_names)):
-        diff.append(f"classes: file has {config.get('class_names')}, the data {list(class_names)}")
+    if cfg.vd_block is not None and cfg.vd_block != config.get("vd_block"):
+        diff.append(f"vd_block: file has {config.get('vd_block')!r}, --vd-block is {cfg.vd_block!r}")
+    if config.get("num_classes") != len(class_names) or config.get("class_names") not in (None, list(class_names)):
+        diff.append(f"classes: file has {config.get('class_names') or config.get('num_classes')}, the data {list(class_names)}")
+    if cfg.depth_weight > 0 and not config.get("depth_head"):
+        diff.append("depth head: the file has none, --depth-weight needs one")
+    if cfg.backbone_weights is not None:
+        diff.append("--backbone-weights: the encoder's weights come from the init weights")
     if diff:
         raise CheckpointMismatchError(f"init weights {path} are another model: " + "; ".join(diff))
     return path

@@ -218,6 +218,7 @@ def test_a_fit_can_start_from_given_gaussians(known):
         known.train_cams, known.train_imgs, replace(cfg, max_gaussians=50), None, None, progress=False, init_scene=flat
     )
     assert capped.num_gaussians == 50
-    for points, colors, init in ((known.init_points, known.init_colors, flat), (None, None, None)):
+    for points, colors, init in ((known.init_points, known.init_colors, flat), (None, None, None),
+                                 (None, known.init_colors, flat), (known.init_points, None, None)):
         with pytest.raises(ValueError, match="from init_points and init_colors or from an init_scene"):
             fit_gaussians(known.train_cams, known.train_imgs, cfg, points, colors, progress=False, init_scene=init)

@@ -164,6 +164,8 @@ def test_training_can_continue_a_trained_model(overfit, synthrooms_mini, feature
     assert card["init_weights"] and "--init-weights" in card["reproduce"]
     with pytest.raises(CheckpointMismatchError, match="inputs: file has 'both', --inputs is 'image'"):
         train_fusion(synthrooms_mini, tmp_path / "img", replace(cfg, inputs="image"), init_weights=out / "last.pt")
+    with pytest.raises(CheckpointMismatchError, match="depth head: the file has none"):
+        train_fusion(synthrooms_mini, tmp_path / "d", replace(cfg, depth_weight=0.1), init_weights=out / "last.pt")
     with pytest.raises(FileNotFoundError, match="init weights .* not found"):
         train_fusion(synthrooms_mini, tmp_path / "x", cfg, feature_weights=feature_weights, init_weights=tmp_path / "no.pt")
 
