@@ -196,8 +196,8 @@ def _scene_case(spec: dict) -> dict:
     import torch
     import torch.nn.functional as F
 
-    from rtgs2.data.readers.gaussian_output import latest_ply
     from rtgs2.data.readers.synthrooms import CLASS_NAMES, open_synthrooms
+    from rtgs2.eval.scenes import ply_of
     from rtgs2.features.extract import extract_features
     from rtgs2.features.inputs import SceneFrame
     from rtgs2.fusion.compiled import CompiledCoarseLogits
@@ -211,8 +211,9 @@ def _scene_case(spec: dict) -> dict:
         test = open_synthrooms(spec["data"], finished_only=True).test
         if not test:
             raise ValueError(f"{spec['data']}: no finished test scene")
-        ply = Path(spec["gaussians"]) if spec.get("gaussians") else test[0].gaussians
-        ply = latest_ply(ply) or (ply / "point_cloud.ply" if ply.is_dir() else ply)
+        ply = ply_of(Path(spec["gaussians"])) if spec.get("gaussians") else test[0].gaussians
+        if ply is None:
+            raise ValueError(f"--gaussians {spec['gaussians']}: no .ply there")
         name, scene, cams = test[0].name, read_ply(ply), test[0].cameras
         frame = None  # the automatic choice, as training extracts them
     else:

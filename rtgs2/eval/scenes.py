@@ -52,7 +52,7 @@ def select_scenes(opened: OpenedDataset, which: str) -> list[SceneViews]:
     )
 
 
-def _ply_of(path: Path) -> Path | None:
+def ply_of(path: Path) -> Path | None:
     """A ``.ply`` file itself, or the one of a scene or 3DGS / recon output folder."""
     if path.is_file() and path.suffix == ".ply":
         return path
@@ -70,7 +70,7 @@ def scene_gaussians(scenes: Sequence[SceneViews], gaussians: Path | None) -> dic
         raise MissingFileError(f"gaussians {gaussians} not found")
     if gaussians.is_file() and gaussians.suffix != ".ply":
         raise UserError(f"gaussians {gaussians} is not a .ply file, a 3DGS output folder or a folder of them")
-    single = _ply_of(gaussians)
+    single = ply_of(gaussians)
     if single is not None:
         if len(scenes) != 1:
             raise UserError(
@@ -78,7 +78,7 @@ def scene_gaussians(scenes: Sequence[SceneViews], gaussians: Path | None) -> dic
                 "holding <scene>.ply or a 3DGS output folder <scene>/ for each"
             )
         return {scenes[0].name: single}
-    found = {v.name: _ply_of(gaussians / v.name) or _ply_of(gaussians / f"{v.name}.ply") for v in scenes}
+    found = {v.name: ply_of(gaussians / v.name) or ply_of(gaussians / f"{v.name}.ply") for v in scenes}
     missing = [n for n, p in found.items() if p is None]
     if missing:
         raise MissingFileError(

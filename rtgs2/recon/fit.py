@@ -216,19 +216,22 @@ def cap_points(
 ) -> tuple[Tensor, Tensor]:  # [min(M, cap), 3] twice
     """A seeded uniform subset of at most ``max_gaussians`` initial points (the cap bounds the
     fit from its first step, not only its densification)."""
-    if max_gaussians <= 0 or len(points) <= max_gaussians:
-        return points, colors
-    gen = torch.Generator().manual_seed(seed)
-    keep = torch.randperm(len(points), generator=gen)[:max_gaussians].sort().values
-    return points[keep], colors[keep]
+    keep = _capped_rows(len(points), max_gaussians, seed)
+    return (points, colors) if keep is None else (points[keep], colors[keep])
 
 
 def cap_scene(scene: GaussianScene, max_gaussians: int, seed: int) -> GaussianScene:
     """:func:`cap_points` for initial Gaussians: the same seeded subset of rows."""
-    if max_gaussians <= 0 or scene.num_gaussians <= max_gaussians:
-        return scene
+    keep = _capped_rows(scene.num_gaussians, max_gaussians, seed)
+    return scene if keep is None else scene.subset(keep)
+
+
+def _capped_rows(n: int, max_gaussians: int, seed: int) -> Tensor | None:
+    """Sorted rows of a seeded uniform subset of ``max_gaussians`` of ``n``; None when all are kept."""
+    if max_gaussians <= 0 or n <= max_gaussians:
+        return None
     gen = torch.Generator().manual_seed(seed)
-    return scene.subset(torch.randperm(scene.num_gaussians, generator=gen)[:max_gaussians].sort().values)
+    return torch.randperm(n, generator=gen)[:max_gaussians].sort().values
 
 
 def inputs_fingerprint(
