@@ -4,13 +4,15 @@
 # then the weights with their cards, the training curves, the logs and the table copied into one
 # folder (checkpoints stay in the cache: a rerun resumes from them).
 #
-#   bash benchmarks/reproduce_on_device.sh [PRESET] [SHARDS]   # default: v2, nproc / 2 shards
+#   bash benchmarks/reproduce_on_device.sh [PRESET] [SHARDS]   # default: v3, nproc / 2 shards
+#
+# A preset that continues another (v3 continues v2) brings that chain's outputs too, in <dest>/<base>/.
 #
 # The folder is $OUT/reproduce_<preset> when OUT is set (the device tool's folder), else
 # outputs/reproduce_<preset>. The cards say where each model was trained (`machine`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-preset=${1:-v2}
+preset=${1:-v3}
 shards=${2:-$(( $(nproc) / 2 > 0 ? $(nproc) / 2 : 1 ))}
 dest=${OUT:-outputs}/reproduce_$preset
 mkdir -p "$dest"
@@ -22,15 +24,21 @@ test -x .venv/bin/python || python3 -m venv .venv
 date -u
 .venv/bin/rtgs2 reproduce --preset "$preset" --build-jobs "$shards"
 date -u
-src=${RTGS2_CACHE:-$HOME/.cache/rtgs2}/reproduce/$preset
-cp "$src/reproduce.json" "$src/results.md" "$dest/"
-for step in features fusion-both fusion-image fusion-features; do
-  mkdir -p "$dest/$step"
-  for f in weights.pt weights.json best.pt best.json metrics.csv curves.png; do
-    if [ -f "$src/$step/$f" ]; then cp "$src/$step/$f" "$dest/$step/"; fi
+base=$(.venv/bin/python -c "from rtgs2.eval.reproduce_config import PRESETS; print(PRESETS['$preset'].base or '')")
+copy_chain() {  # copy_chain PRESET DEST: the weights, cards, curves and table of one chain
+  local src=${RTGS2_CACHE:-$HOME/.cache/rtgs2}/reproduce/$1 to=$2
+  mkdir -p "$to"
+  cp "$src/reproduce.json" "$src/results.md" "$to/"
+  for step in features fusion-both fusion-image fusion-features; do
+    mkdir -p "$to/$step"
+    for f in weights.pt weights.json best.pt best.json metrics.csv curves.png; do
+      if [ -f "$src/$step/$f" ]; then cp "$src/$step/$f" "$to/$step/"; fi
+    done
   done
-done
-mkdir -p "$dest/eval"
-cp "$src/eval"/*.md "$src/eval"/*.json "$dest/eval/"
-cp -r "$src/eval/figures" "$dest/eval/"
+  mkdir -p "$to/eval"
+  cp "$src/eval"/*.md "$src/eval"/*.json "$to/eval/"
+  cp -r "$src/eval/figures" "$to/eval/"
+}
+copy_chain "$preset" "$dest"
+if [ -n "$base" ]; then copy_chain "$base" "$dest/$base"; fi
 du -sh "$dest"

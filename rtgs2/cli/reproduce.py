@@ -14,10 +14,11 @@ class Reproduce:
     and evaluate: the paper-style table (OUT/results.md). A rerun continues where it stopped; each step says how
     long is left."""
 
-    preset: Literal["v2", "v1", "mini"] = "v2"
-    """v2: the chain of the shipped models, on SynthRooms v2 (rooms that look like real ones; about
-    6 h on 2 CPU cores); v1: the first table, on v1 (about 14 h); mini: every step in minutes
-    (numbers meaningless)."""
+    preset: Literal["v3", "v2", "v1", "mini"] = "v3"
+    """v3: the chain of the shipped models: v2's, then each model continued on SynthRooms v3 (v2's rooms,
+    half of them fitted as users' captures are; about 4 h after v2's); v2: the chain on SynthRooms v2
+    (rooms that look like real ones; about 6 h on 2 CPU cores); v1: the first table, on v1 (about 14 h);
+    mini: every step in minutes (numbers meaningless)."""
     out: Optional[Path] = None
     """Output folder (default: $RTGS2_CACHE or ~/.cache/rtgs2, then reproduce/<preset>)."""
     num_threads: int = 0

@@ -3,7 +3,9 @@
 Steps, in order: build the SynthRooms data set; pre-train the feature network; train the
 fusion network in its three input variants (full, image only, Z only) on the same budget;
 evaluate them on the test scenes, with the full model also fine-tuned on each and its labels
-lifted onto the Gaussians (``rtgs2 eval --finetune-steps N --lift``).
+lifted onto the Gaussians (``rtgs2 eval --finetune-steps N --lift``). A preset that continues
+another (``ReproducePreset.base``: v3 continues v2) first runs that one's whole chain into
+``out/../<base>`` (step ``base``) and starts each training from its counterpart there.
 Every step is the library call of its own command, writing into ``out/<step>`` (the data set
 into its usual cache folder), and each resumes where it stopped; ``out/reproduce.json`` records
 the finished steps, so a rerun skips them and says which step it is in and about how long is
@@ -30,9 +32,16 @@ MARKER = "reproduce.json"
 INPUT_VARIANTS = ("both", "image", "features")  # the fusion models' inputs: the rows full, image only, Z only
 
 
-def step_names() -> list[str]:
-    """The steps in order."""
-    return ["data", "features", *(f"fusion-{v}" for v in INPUT_VARIANTS), "eval"]
+def step_names(preset: ReproducePreset | None = None) -> list[str]:
+    """The steps of ``preset`` in order (None: of a preset that continues no other)."""
+    base = ["base"] if preset is not None and preset.base is not None else []
+    return [*base, "data", "features", *(f"fusion-{v}" for v in INPUT_VARIANTS), "eval"]
+
+
+def base_out(out: Path, preset: ReproducePreset) -> Path:
+    """Where the chain ``preset`` continues is (re)produced: beside ``out``, named after it (with
+    the default ``out``, that preset's own default folder: a finished one is reused)."""
+    return out.parent / preset.base
 
 
 def default_out(preset: str) -> Path:
@@ -40,7 +49,7 @@ def default_out(preset: str) -> Path:
     return cache_root() / "reproduce" / preset
 
 
-def reproduce(preset: str = "v2", out: str | Path | None = None, *, num_threads: int = 0, build_jobs: int = 1) -> Path:
+def reproduce(preset: str = "v3", out: str | Path | None = None, *, num_threads: int = 0, build_jobs: int = 1) -> Path:
     """Run (or continue) every step of ``preset`` (module doc); returns ``out/results.md``.
     ``build_jobs`` > 1 builds the data set as that many shards at once (processes of 2 threads
     each: a machine of many cores builds it in a fraction of the time, byte for byte the same).
@@ -62,12 +71,12 @@ def reproduce(preset: str = "v2", out: str | Path | None = None, *, num_threads:
     out.mkdir(parents=True, exist_ok=True)
     with OutputLock(out, f"rtgs2 reproduce --preset {preset} --out {out}"):
         state = _read_state(out, preset)
-        names = step_names()
+        names = step_names(p)
         _forget_changed_steps(state, p, names)
         for k, name in enumerate(names, 1):
             if name in state["done"]:
                 continue
-            left = sum(p.minutes.get(n, 0) for n in names if n not in state["done"])
+            left = sum(_minutes(p, n) for n in names if n not in state["done"])
             print(f"reproduce {preset}: step {k}/{len(names)} {name} (about {_hours(left)} left in all)", flush=True)
             t0 = time.perf_counter()
             _run_step(name, p, out, num_threads, build_jobs)
@@ -76,6 +85,13 @@ def reproduce(preset: str = "v2", out: str | Path | None = None, *, num_threads:
         shutil.copyfile(out / "eval" / "results.md", out / "results.md")
     print(f"reproduce {preset}: done; table in {out / 'results.md'}")
     return out / "results.md"
+
+
+def _minutes(p: ReproducePreset, name: str) -> float:
+    """Estimated minutes of step ``name`` on 2 cores (``base``: the whole chain it continues)."""
+    if name == "base":
+        return sum(PRESETS[p.base].minutes.values())
+    return p.minutes.get(name, 0)
 
 
 def _read_state(out: Path, preset: str) -> dict:
@@ -95,7 +111,10 @@ def _preset_json(p: ReproducePreset) -> dict:
 
 
 def _step_identity(p: ReproducePreset, name: str) -> dict | None:
-    """What step ``name`` of preset ``p`` depends on, as JSON reads it back (thread count left out)."""
+    """What step ``name`` of preset ``p`` depends on, as JSON reads it back (thread count left out;
+    ``base``: the whole preset it continues, so a change there redoes this chain too)."""
+    if name == "base":
+        return {"base": p.base, "config": _preset_json(PRESETS[p.base])}
     return _identity_in(_preset_json(p), name)
 
 
@@ -124,10 +143,15 @@ def _identity_in(preset: dict, name: str) -> dict | None:
         return None
     if name == "data":
         return {"data": preset.get("data")}
+    if name == "base":  # (states with a base step always record their per-step configs)
+        return {"base": preset.get("base")}
+    # a continued chain's trainings also depend on what they start from (keys absent otherwise,
+    # as in the states of presets that continue none)
+    base = {"base": preset["base"]} if preset.get("base") is not None else {}
     if name == "features":
-        return {**preset.get("features", {}), "num_threads": 0}
+        return {**preset.get("features", {}), "num_threads": 0, **base}
     if name.startswith("fusion-"):
-        return {**preset.get("fusion", {}), "num_threads": 0}
+        return {**preset.get("fusion", {}), "num_threads": 0, **base}
     return {k: preset.get(k) for k in ("finetune_steps", "fps_frames", "figure_views")}
 
 
@@ -154,7 +178,10 @@ def _run_step(name: str, p: ReproducePreset, out: Path, num_threads: int, build_
     data = data_root(p)
     features = out / "features" / "weights.pt"
     cfg = _step_configs(p, num_threads).get(name)
-    if name == "data":
+    base = base_out(out, p) if p.base is not None else None
+    if name == "base":
+        reproduce(p.base, base, num_threads=num_threads, build_jobs=build_jobs)
+    elif name == "data":
         from rtgs2.synth.build import build_synthrooms
 
         if build_jobs > 1:
@@ -163,12 +190,14 @@ def _run_step(name: str, p: ReproducePreset, out: Path, num_threads: int, build_
     elif name == "features":
         from rtgs2.train.features import train_features
 
-        train_features(data, out / "features", cfg)
+        init = base / "features" / "weights.pt" if base is not None else None
+        train_features(data, out / "features", cfg, init_weights=init)
     elif name.startswith("fusion-"):
         from rtgs2.train.fusion import train_fusion
 
         feature_weights = None if cfg.inputs == "image" else features
-        train_fusion(data, out / name, cfg, feature_weights=feature_weights)
+        init = base / name / "best.pt" if base is not None else None
+        train_fusion(data, out / name, cfg, feature_weights=feature_weights, init_weights=init)
     elif name == "eval":
         from rtgs2.eval.run import evaluate
 

@@ -26,6 +26,11 @@ class ReproducePreset:
     """Views per scene in the evaluation's figures."""
     minutes: dict[str, float] = field(default_factory=dict)
     """Estimated minutes per step on 2 CPU cores, by step name (for the ETA)."""
+    base: str | None = None
+    """A preset whose chain this one continues (None: every model starts new). Its whole chain
+    runs first (``<out>/../<base>``, the step ``base``; a finished one is reused), then this
+    preset's feature training starts from its feature weights and each fusion variant from its
+    model of the same inputs, on this preset's data."""
 
 
 PRESETS: dict[str, ReproducePreset] = {
@@ -73,4 +78,18 @@ PRESETS["v2"] = ReproducePreset(
     fusion=FusionTrainConfig(steps=3000, checkpoint_every=100, eval_every=250),
     finetune_steps=300,
     minutes={"data": 90, "features": 60, "fusion-both": 60, "fusion-image": 35, "fusion-features": 50, "eval": 70},
+)
+
+# The shipped models: the v2 chain continued on SynthRooms v3 (v2's rooms, every odd scene fitted
+# from flat opaque discs, as users' captures are: RESULTS.md, 2026-12-05 20:30 UTC): features
+# 400 steps at half v2's learning rate, each fusion variant 800 steps at lr 1e-3 (the recipe of
+# the shipped v3 cards). Less compute than a new chain, and the v2 models' training is kept.
+PRESETS["v3"] = ReproducePreset(
+    data="v3",
+    base="v2",
+    features=FeatureTrainConfig(steps=400, lr=5e-4, warmup_steps=20, temperature=1.0, context_weight=1.0,
+                                checkpoint_every=50, eval_every=250),  # fmt: skip
+    fusion=FusionTrainConfig(steps=800, lr=1e-3, warmup_steps=40, checkpoint_every=100, eval_every=200),
+    finetune_steps=300,
+    minutes={"data": 90, "features": 15, "fusion-both": 15, "fusion-image": 8, "fusion-features": 15, "eval": 70},
 )

@@ -97,3 +97,23 @@ def test_a_step_whose_preset_config_changed_is_redone_with_the_steps_after_it(tm
     ran.clear()
     rep.reproduce("mini", out)
     assert ran == []
+
+
+def test_a_continued_preset_runs_its_base_chain_first_and_starts_each_training_from_it(cache, monkeypatch):
+    """A preset with ``base`` (as v3 continues v2): the base chain lands beside it and is reused,
+    the feature training and each fusion variant start from their counterparts there (the cards
+    name them), and the finished chain is a table."""
+    from dataclasses import replace
+
+    monkeypatch.setitem(rep.PRESETS, "mini-continued", replace(rep.PRESETS["mini"], base="mini"))
+    table = rep.reproduce("mini-continued", num_threads=1)
+    out, base = cache / "reproduce" / "mini-continued", cache / "reproduce" / "mini"
+    assert (base / "results.md").is_file() and table == out / "results.md"
+    state = json.loads((out / rep.MARKER).read_text())
+    assert list(state["done"]) == ["base", *rep.step_names()]
+    card = json.loads((out / "features" / "weights.json").read_text())
+    assert card["init_weights"]["path"] == str(base / "features" / "weights.pt")
+    for variant in rep.INPUT_VARIANTS:
+        card = json.loads((out / f"fusion-{variant}" / "best.json").read_text())
+        assert card["init_weights"] == str(base / f"fusion-{variant}" / "best.pt")
+    assert rep.step_names(rep.PRESETS["v3"])[0] == "base" and rep.PRESETS["v3"].base == "v2"
