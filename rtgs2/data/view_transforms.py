@@ -129,3 +129,18 @@ class Cutout:
             features = features.clone()
             features[y0 : y0 + side, x0 : x0 + side] = 0.0
         return replace(sample, image=image, features=features)
+
+
+@dataclass(frozen=True)
+class DropFeatures:
+    """With probability ``p``, zero the whole feature image (modality dropout): a full model then
+    also learns to segment from the image alone, so it leans less on a Z it has never seen the
+    like of (a user's scene fitted otherwise than its training scenes)."""
+
+    p: float = 0.25
+
+    def __call__(self, sample: ViewSample, rng: np.random.Generator) -> ViewSample:
+        if sample.features is None or rng.random() >= self.p:
+            return sample
+        return replace(sample, features=torch.zeros_like(sample.features))
+

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from rtgs2.eval.config import EvalConfig
 from rtgs2.eval.reproduce_config import PRESETS, ReproducePreset
+from rtgs2.train.config import FeatureTrainConfig, FusionTrainConfig, identity_fields
 from rtgs2.utils.cache import cache_root
 from rtgs2.utils.errors import ConfigError, UserError
 from rtgs2.utils.io import atomic_write_text
@@ -119,22 +120,30 @@ def _step_identity(p: ReproducePreset, name: str) -> dict | None:
 
 
 def _forget_changed_steps(state: dict, p: ReproducePreset, names: list[str]) -> None:
-    """Drop from ``state["done"]`` the first step whose recorded config is not the preset's any
-    more (the code changed it since), and every step after it (they read its output). Steps
-    recorded before per-step configs are compared with the preset the state was made for."""
+    """Drop from ``state["done"]`` each step whose recorded config is not the preset's any more
+    (the code changed it since) and the steps that read its output: every later step, except
+    that a fusion variant's output is read by the evaluation alone. Steps recorded before
+    per-step configs are compared with the preset the state was made for."""
     recorded_preset = state.get("config", {})
     for k, name in enumerate(names):
         if name not in state["done"]:
             continue
         done = state["done"][name]
         recorded = done["config"] if isinstance(done, dict) and "config" in done else _identity_in(recorded_preset, name)
-        if recorded != _step_identity(p, name):
-            redo = [n for n in names[k:] if n in state["done"]]
+        if _comparable(name, recorded) != _comparable(name, _step_identity(p, name)):
+            readers = ["eval"] if name.startswith("fusion-") else names[k + 1 :]
+            redo = [n for n in (name, *readers) if n in state["done"]]
             print(f"reproduce: the preset's {name} config changed since it ran; redoing {', '.join(redo)}", flush=True)
             for n in redo:
                 del state["done"][n]
-            break
     state["config"] = _preset_json(p)
+
+
+def _comparable(name: str, identity: dict | None) -> dict | None:
+    """A step identity without the trainings' later options at their defaults (recorded states
+    hold them or not, as the code of their day did)."""
+    kind = FeatureTrainConfig if name == "features" else FusionTrainConfig if name.startswith("fusion-") else None
+    return identity_fields(identity, kind) if kind is not None and identity is not None else identity
 
 
 def _identity_in(preset: dict, name: str) -> dict | None:
@@ -151,7 +160,10 @@ def _identity_in(preset: dict, name: str) -> dict | None:
     if name == "features":
         return {**preset.get("features", {}), "num_threads": 0, **base}
     if name.startswith("fusion-"):
-        return {**preset.get("fusion", {}), "num_threads": 0, **base}
+        fusion = dict(preset.get("fusion", {}))
+        if name != "fusion-both":  # Z dropout is the full model's alone (_step_configs)
+            fusion.pop("feature_dropout", None)
+        return {**fusion, "num_threads": 0, **base}
     return {k: preset.get(k) for k in ("finetune_steps", "fps_frames", "figure_views")}
 
 
@@ -165,8 +177,9 @@ def _step_configs(p: ReproducePreset, num_threads: int) -> dict:
     """The config of every training and evaluation step (built here, so a bad value is refused
     before hours of work)."""
     configs = {"features": replace(p.features, num_threads=num_threads)}
-    for v in INPUT_VARIANTS:
-        configs[f"fusion-{v}"] = replace(p.fusion, inputs=v, num_threads=num_threads)
+    for v in INPUT_VARIANTS:  # (Z dropout beside the image is the full model's alone)
+        dropout = p.fusion.feature_dropout if v == "both" else 0.0
+        configs[f"fusion-{v}"] = replace(p.fusion, inputs=v, num_threads=num_threads, feature_dropout=dropout)
     configs["eval"] = EvalConfig(
         finetune_steps=p.finetune_steps, fps_frames=p.fps_frames, figure_views=p.figure_views, lift=True,
         num_threads=num_threads,

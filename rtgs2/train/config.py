@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Literal, Optional
 
 from rtgs2.fusion.loss_config import FusionLossConfig
@@ -171,6 +171,9 @@ class FusionTrainConfig:
     with 0.9-1.2 and no cutout at 3e-3; RESULTS.md 2026-12-05)."""
     cutout: float = 0.0
     """Side of a square zeroed in Î and Z (labels kept), fraction of the crop's shorter side (0 = off)."""
+    feature_dropout: float = 0.0
+    """Probability that a view's whole Z is zeroed (modality dropout; full model only): the
+    network also learns to segment from Î alone, for scenes whose Z differs from training's."""
     seed: int = 0
     """Seed of the weights' initialisation, the batches and the augmentations."""
     num_threads: int = 0
@@ -193,7 +196,7 @@ class FusionTrainConfig:
         for f in ("crop_height", "crop_width"):  # a Z-only network's logits come on its stride-4 grid
             if getattr(self, f) % 4:
                 raise ConfigError(self, f, f"must be a multiple of 4, got {getattr(self, f)}")
-        for f in ("label_smoothing", "colour_jitter", "cutout"):
+        for f in ("label_smoothing", "colour_jitter", "cutout", "feature_dropout"):
             if not 0 <= getattr(self, f) < 1:
                 raise ConfigError(self, f, f"must lie in [0, 1), got {getattr(self, f)}")
         _warn_long_warmup(self)
@@ -205,6 +208,9 @@ class FusionTrainConfig:
         check(self, self.size in ("small", "paper"), "size", "'small' or 'paper'")
         check(self, self.inputs in ("both", "image", "features"), "inputs", "'both', 'image' or 'features'")
         check(self, self.vd_block in (None, "convnext", "resnet"), "vd_block", "'convnext' or 'resnet'")
+        if self.feature_dropout > 0 and self.inputs != "both":
+            raise ConfigError(self, "feature_dropout", f"drops Z beside the image: only for inputs 'both', not {self.inputs!r}",
+                              also=("inputs",))  # fmt: skip
 
     @property
     def depth_head(self) -> bool:
@@ -221,3 +227,19 @@ FINETUNE = FusionTrainConfig(lr=1e-3, warmup_steps=10, checkpoint_every=50, eval
 a third of the training's learning rate (3e-3), a short warm-up, no validation pass. Measured on
 v2 test_000's held-out views from the shipped v2 model (55.9 %), 300 steps: 78.5 % at 1e-4,
 81.7 % at 3e-4, 85.0 % at 1e-3 (600 steps at 1e-3: 86.2 %; benchmarks/RESULTS.md 2026-12-05)."""
+
+
+# Options added after runs existed: at their defaults (the recipe before them) they stay out of a
+# run's identity (its checkpoints, reproduce's record of its steps), so such a run still resumes
+# and a finished chain is not trained again.
+LATER_OPTIONS: dict[type, tuple[str, ...]] = {
+    FeatureTrainConfig: ("negative_radius", "segment_weight", "segment_scale", "context_weight", "drop_max", "floaters"),
+    FusionTrainConfig: ("feature_dropout",),
+}
+
+
+def identity_fields(config: dict, cls: type) -> dict:
+    """``config`` (a ``cls`` as a dict) without the later options of ``cls`` at their defaults."""
+    defaults = {f.name: f.default for f in fields(cls)}
+    return {k: v for k, v in config.items() if not (k in LATER_OPTIONS[cls] and v == defaults.get(k))}
+

@@ -24,7 +24,14 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from rtgs2.data.transforms import Compose
-from rtgs2.data.view_transforms import Cutout, HorizontalFlip, PhotometricJitter, RandomZoomCrop, ViewSample
+from rtgs2.data.view_transforms import (
+    Cutout,
+    DropFeatures,
+    HorizontalFlip,
+    PhotometricJitter,
+    RandomZoomCrop,
+    ViewSample,
+)
 from rtgs2.data.views import SceneViews
 from rtgs2.features.cache import FeatureCache
 from rtgs2.render import PER_FRAME, average_features, render
@@ -77,12 +84,15 @@ def render_sample(scene: FusionScene, view: int) -> ViewSample:
 
 
 def augmentation(cfg: FusionTrainConfig) -> Compose:
-    """The training augmentations the config asks for, in order: zoom + crop, flip, colour, cutout."""
+    """The training augmentations the config asks for, in order: zoom + crop, flip, colour, cutout,
+    feature dropout."""
     ts = [RandomZoomCrop(cfg.crop_height, cfg.crop_width, cfg.zoom_min, cfg.zoom_max), HorizontalFlip(cfg.flip)]
     if cfg.colour_jitter > 0:
         ts.append(PhotometricJitter(cfg.colour_jitter))
     if cfg.cutout > 0:
         ts.append(Cutout(cfg.cutout))
+    if cfg.feature_dropout > 0:  # last: a recipe without it draws the same numbers as before it
+        ts.append(DropFeatures(cfg.feature_dropout))
     return Compose(ts)
 
 

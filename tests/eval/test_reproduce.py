@@ -93,7 +93,9 @@ def test_a_step_whose_preset_config_changed_is_redone_with_the_steps_after_it(tm
     monkeypatch.setattr(rep, "_run_step", run_step)
     rep.reproduce("mini", out)
     assert ran == ["fusion-both", "fusion-image", "fusion-features", "eval"]
-    assert "fusion-both config changed since it ran; redoing fusion-both, fusion-image, fusion-features, eval" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "fusion-both config changed since it ran; redoing fusion-both, eval" in printed
+    assert "fusion-image config changed since it ran; redoing fusion-image\n" in printed
     ran.clear()
     rep.reproduce("mini", out)
     assert ran == []
@@ -117,3 +119,37 @@ def test_a_continued_preset_runs_its_base_chain_first_and_starts_each_training_f
         card = json.loads((out / f"fusion-{variant}" / "best.json").read_text())
         assert card["init_weights"] == str(base / f"fusion-{variant}" / "best.pt")
     assert rep.step_names(rep.PRESETS["v3"])[0] == "base" and rep.PRESETS["v3"].base == "v2"
+
+
+def test_options_added_after_a_chain_ran_do_not_redo_it_at_their_defaults(tmp_path, monkeypatch):
+    """A finished chain recorded by code from before a training option existed (the record lacks
+    it) or from after it (the record has its default) is done: nothing runs. Z dropout at another
+    value in the preset is a changed recipe of the full model: it and the table run again, the
+    image-only and Z-only models (which drop nothing) stay."""
+    from dataclasses import asdict, replace
+
+    from rtgs2.train.config import LATER_OPTIONS, FeatureTrainConfig, FusionTrainConfig
+
+    mini = rep.PRESETS["mini"]
+    out = tmp_path / "r"
+    out.mkdir()
+    done = {name: {"seconds": 1.0, "config": rep._step_identity(mini, name)} for name in rep.step_names()}
+    for name in ("features", "fusion-both"):  # recorded before the later options existed
+        kind = FeatureTrainConfig if name == "features" else FusionTrainConfig
+        done[name]["config"] = {k: v for k, v in done[name]["config"].items() if k not in LATER_OPTIONS[kind]}
+    (out / rep.MARKER).write_text(json.dumps({"preset": "mini", "config": json.loads(json.dumps(asdict(mini))), "done": done}))
+    ran = []
+
+    def run_step(name, p, out_dir, *args):
+        ran.append(name)
+        (out_dir / "eval").mkdir(parents=True, exist_ok=True)
+        (out_dir / "eval" / "results.md").write_text("table\n")
+
+    monkeypatch.setattr(rep, "_run_step", run_step)
+    (out / "eval").mkdir()
+    (out / "eval" / "results.md").write_text("table\n")
+    rep.reproduce("mini", out)
+    assert ran == []
+    monkeypatch.setitem(rep.PRESETS, "mini", replace(mini, fusion=replace(mini.fusion, feature_dropout=0.3)))
+    rep.reproduce("mini", out)
+    assert ran == ["fusion-both", "eval"]

@@ -4,7 +4,7 @@ augmentations."""
 import numpy as np
 import torch
 
-from rtgs2.data.view_transforms import Cutout, HorizontalFlip, PhotometricJitter, RandomZoomCrop, ViewSample
+from rtgs2.data.view_transforms import Cutout, DropFeatures, HorizontalFlip, PhotometricJitter, RandomZoomCrop, ViewSample
 
 
 def _sample(h: int = 12, w: int = 16, d: int = 4) -> ViewSample:
@@ -53,6 +53,33 @@ def test_cutout_hides_the_same_square_in_image_and_features_only():
     assert hidden.sum() == 6 * 6 and (c.image[~hidden] == 1).all()  # side 0.5 x 12 px
     assert torch.equal((c.features == 0).all(-1), hidden) and (c.features[~hidden] == 1).all()
     assert torch.equal(c.labels, s.labels) and torch.equal(c.depth, s.depth)
+
+
+def test_feature_dropout_zeroes_a_whole_feature_image_at_its_rate_and_nothing_else():
+    s = _sample()
+    gone = DropFeatures(1.0)(s, np.random.default_rng(0))
+    assert gone.features.shape == s.features.shape and not gone.features.any()
+    assert gone.image is s.image and gone.labels is s.labels and gone.depth is s.depth
+    assert DropFeatures(0.0)(s, np.random.default_rng(0)) is s
+    image_only = ViewSample(s.image, None, s.labels, s.depth)
+    assert DropFeatures(1.0)(image_only, np.random.default_rng(0)) is image_only
+    rng = np.random.default_rng(1)
+    dropped = sum(DropFeatures(0.3)(s, rng) is not s for _ in range(2000))
+    assert 0.26 < dropped / 2000 < 0.34
+
+
+def test_feature_dropout_is_the_last_augmentation_and_only_for_the_full_model():
+    import pytest
+
+    from rtgs2.train.config import FusionTrainConfig
+    from rtgs2.train.fusion_data import augmentation
+
+    assert isinstance(augmentation(FusionTrainConfig(feature_dropout=0.3)).transforms[-1], DropFeatures)
+    assert not any(isinstance(t, DropFeatures) for t in augmentation(FusionTrainConfig()).transforms)
+    with pytest.raises(ValueError, match="feature_dropout"):
+        FusionTrainConfig(inputs="image", feature_dropout=0.3)
+    with pytest.raises(ValueError, match="feature_dropout"):
+        FusionTrainConfig(feature_dropout=1.0)
 
 
 def test_views_split_into_training_and_held_out_and_test_scenes_stay_out(synthrooms_mini):
