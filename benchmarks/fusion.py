@@ -83,6 +83,9 @@ class Config:
     """Time render + fusion + argmax on a scene."""
     data: Path | None = None
     """SynthRooms v1 root: the end-to-end scene is its first finished test scene (default: the procedural room)."""
+    scene: str | None = None
+    """The end-to-end test scene of --data (default: its first finished one), e.g. test_001: a v3
+    room fitted from discs, flat and opaque as fits of real captures are."""
     gaussians: Path | None = None
     """The end-to-end scene's 3DGS in place of the data set's own (a .ply, or a 3DGS output folder whose
     latest point_cloud.ply is taken): the same room and cameras, another fit of it (needs --data)."""
@@ -209,8 +212,10 @@ def _scene_case(spec: dict) -> dict:
     numba.set_num_threads(min(spec["threads"], numba.config.NUMBA_NUM_THREADS))
     if spec["data"]:
         test = open_synthrooms(spec["data"], finished_only=True).test
+        if spec.get("scene"):
+            test = [v for v in test if v.name == spec["scene"]]
         if not test:
-            raise ValueError(f"{spec['data']}: no finished test scene")
+            raise ValueError(f"{spec['data']}: no finished test scene {spec.get('scene') or ''}")
         ply = ply_of(Path(spec["gaussians"])) if spec.get("gaussians") else test[0].gaussians
         if ply is None:
             raise ValueError(f"--gaussians {spec['gaussians']}: no .ply there")
@@ -370,7 +375,7 @@ def main(cfg: Config) -> None:
         spec = {"kind": "scene", "res": res, "room_gaussians": cfg.room_gaussians, "mode": mode, "blend": blend}
         spec |= common
         r = _run(spec | {"data": str(cfg.data) if cfg.data else None, "feature_weights": str(weights) if weights else None,
-                         "gaussians": str(cfg.gaussians) if cfg.gaussians else None})
+                         "gaussians": str(cfg.gaussians) if cfg.gaussians else None, "scene": cfg.scene})
         if "error" in r:
             scene_rows.append(("", "", res, mode, blend, "failed: " + r["error"], "", "", "", "", ""))
         else:

@@ -1,5 +1,6 @@
 """The fusion benchmark (benchmarks/fusion.py): its child times one tiny configuration."""
 
+import pytest
 import torch
 
 from benchmarks.fusion import _case
@@ -49,3 +50,7 @@ def test_scene_case_takes_another_fit_of_the_room(synthrooms_mini, tmp_path):
             "device": "cpu", "feature_stride": 4, "data": str(synthrooms_mini), "feature_weights": None}  # fmt: skip
     assert _case(spec)["gaussians"] == own.num_gaussians
     assert _case(spec | {"gaussians": str(tmp_path)})["gaussians"] == other.num_gaussians  # a folder holding it
+    name = open_synthrooms(synthrooms_mini).test[0].name
+    assert _case(spec | {"scene": name})["scene"] == name  # --scene: that test room
+    with pytest.raises(ValueError, match="no finished test scene train_000"):
+        _case(spec | {"scene": "train_000"})
