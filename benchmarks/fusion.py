@@ -86,6 +86,9 @@ class Config:
     scene: str | None = None
     """The end-to-end test scene of --data (default: its first finished one), e.g. test_001: a v3
     room fitted from discs, flat and opaque as fits of real captures are."""
+    network_scale: str = "auto"
+    """End to end, the network reads the view at 1/s of its size (Segmenter's network_scale): auto
+    (1 up to 639x479, 2 at 640x480) or an integer (1: every view whole, the path before it)."""
     gaussians: Path | None = None
     """The end-to-end scene's 3DGS in place of the data set's own (a .ply, or a 3DGS output folder whose
     latest point_cloud.ply is taken): the same room and cameras, another fit of it (needs --data)."""
@@ -206,6 +209,7 @@ def _scene_case(spec: dict) -> dict:
     from rtgs2.fusion.compiled import CompiledCoarseLogits
     from rtgs2.fusion.labels import coarse_to_labels
     from rtgs2.fusion.vdvi import build_fusion, inference_model
+    from rtgs2.pipeline.segmenter import auto_network_scale
     from rtgs2.render import PER_FRAME, render
     from rtgs2.scene import read_ply
 
@@ -237,6 +241,10 @@ def _scene_case(spec: dict) -> dict:
     backend = "gsplat" if device.startswith("cuda") else "numba"  # the renderer of the device's path
     scene = scene.to(device)
     f = spec["feature_stride"]
+    given = spec.get("network_scale", "auto")
+    s = auto_network_scale(cams[0].height, cams[0].width) if given == "auto" else int(given)
+    if spec["mode"] == "int8" and s != 1:
+        raise ValueError("int8 rows read views whole (an ONNX file takes its exported size): --network-scale 1")
     net = build_fusion("small", "both", num_classes=len(CLASS_NAMES), feature_dim=feats.shape[1], feature_stride=f)
     autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if spec["mode"] == "bf16" else contextlib.nullcontext()
     settings = replace(PER_FRAME, frame_kernel=spec["blend"] == "frame")
@@ -254,24 +262,33 @@ def _scene_case(spec: dict) -> dict:
     with torch.inference_mode():
         for i in range(spec["warmup"] + spec["frames"]):
             t0 = time.perf_counter()
-            out = render(scene, cams[i % len(cams)], backend=backend, feature_stride=f, settings=settings)
+            cam = cams[i % len(cams)]
+            out = render(scene, cam, backend=backend, feature_stride=f * s, settings=settings)
             _sync(device)
             # [H, W, C] -> [1, C, H, W] is a view with channels-last memory, what the model reads
             image, z = out.rgb.permute(2, 0, 1)[None], out.features.permute(2, 0, 1)[None]
+            if s > 1:  # as Segmenter: the mean of each s x s block
+                image = F.avg_pool2d(image, s, ceil_mode=True)
             t1 = time.perf_counter()
             with autocast:  # the copies to a GPU count as fusion time
-                coarse, height, width = coarse_logits(image.to(device), z.to(device))
+                coarse, _, _ = coarse_logits(image.to(device), z.to(device))
             _sync(device)
             t2 = time.perf_counter()
-            coarse_to_labels(coarse[0], height, width, with_confidence=False)  # upsampling + arg-max, as Segmenter
+            coarse_to_labels(coarse[0], cam.height, cam.width, with_confidence=False, scale=4 * s)  # as Segmenter
             t3 = time.perf_counter()
             if i >= spec["warmup"]:
                 for k, v in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t3 - t0)):
                     stages[k].append(v * 1000.0)
-    row = {"scene": name, "gaussians": scene.num_gaussians, "renderer": backend}
+    row = {"scene": name, "gaussians": scene.num_gaussians, "renderer": backend, "network_scale": s}
     if backend == "numba":
-        row["render_stages"] = _render_stages(scene, cams, spec["frames"], f, spec["blend"] == "frame")
+        row["render_stages"] = _render_stages(scene, cams, spec["frames"], f * s, spec["blend"] == "frame")
     return row | {f"{k}_ms": statistics.median(v) for k, v in stages.items()}
+
+
+def _network_view(res: str, scale: int) -> str:
+    """The resolution column: the view's size, and the network's when it reads a fraction of it."""
+    w, h = _wh(res)
+    return res if scale == 1 else f"{res} (network {-(-w // scale)}x{-(-h // scale)})"
 
 
 def _int8_network(net: VDVINet, scene, cams, settings, threads: int):
@@ -287,7 +304,8 @@ def _int8_network(net: VDVINet, scene, cams, settings, threads: int):
     from rtgs2.pipeline.segmenter import Segmenter
 
     step = max(len(cams) // INT8_CALIBRATION_VIEWS, 1)
-    feeds = network_feeds(Segmenter(net, scene, render_settings=settings), cams[::step][:INT8_CALIBRATION_VIEWS])
+    segmenter = Segmenter(net, scene, render_settings=settings, network_scale=1)  # the file's size: the view's
+    feeds = network_feeds(segmenter, cams[::step][:INT8_CALIBRATION_VIEWS])
     with tempfile.TemporaryDirectory() as tmp:
         weights, path = Path(tmp) / "fusion.pt", Path(tmp) / "fusion.onnx"
         save_fusion(net, weights)
@@ -375,7 +393,8 @@ def main(cfg: Config) -> None:
         spec = {"kind": "scene", "res": res, "room_gaussians": cfg.room_gaussians, "mode": mode, "blend": blend}
         spec |= common
         r = _run(spec | {"data": str(cfg.data) if cfg.data else None, "feature_weights": str(weights) if weights else None,
-                         "gaussians": str(cfg.gaussians) if cfg.gaussians else None, "scene": cfg.scene})
+                         "gaussians": str(cfg.gaussians) if cfg.gaussians else None, "scene": cfg.scene,
+                         "network_scale": cfg.network_scale})
         if "error" in r:
             scene_rows.append(("", "", res, mode, blend, "failed: " + r["error"], "", "", "", "", ""))
         else:
@@ -383,7 +402,8 @@ def main(cfg: Config) -> None:
             ms = [f"{r[k + '_ms']:.1f}" for k in ("render", "fusion", "argmax", "total")]
             stages = ", ".join(f"{k} {v:.1f}" for k, v in r.get("render_stages", {}).items())
             scene_rows.append(
-                (r["scene"], f"{r['gaussians']:,}", res, mode, blend, *ms, f"{1000.0 / r['total_ms']:.1f}", stages)
+                (r["scene"], f"{r['gaussians']:,}", _network_view(res, r["network_scale"]), mode, blend, *ms,
+                 f"{1000.0 / r['total_ms']:.1f}", stages)  # fmt: skip
             )
         print(" | ".join(scene_rows[-1]), flush=True)
 
@@ -404,7 +424,7 @@ def main(cfg: Config) -> None:
     if scene_rows:
         text += (
             f"\nEnd to end on {where}: {'gsplat render on the GPU' if cfg.device.startswith('cuda') else 'numba render'} "
-            f"of Î and Z, fusion small/both as Segmenter runs it (random weights, BatchNorms folded, Z at 1/{cfg.feature_stride} of the image's "
+            f"of Î and Z, fusion small/both as Segmenter runs it (random weights, BatchNorms folded; a view of 640x480 or more read at 1/s of its size (network_scale {cfg.network_scale}: Î the mean of s x s pixels, the logits upsampled x4 s); Z at 1/{cfg.feature_stride} of the network's image's "
             f"resolution, the mean of each 4 x 4 block; network compile / compile-bf16: torch.compile'd as Segmenter(compile_network=True, precision=float32 / bfloat16) runs it, compiled during the warm-up; int8: the same model quantized by onnxruntime, calibrated on {INT8_CALIBRATION_VIEWS} views of the scene), "
             "argmax (with the x4 upsampling of the logits: rtgs2.fusion.labels), the per-frame path's render settings (PER_FRAME; blend "
             "frame: the per-frame kernel, exact: the exact one, features averaged afterwards); "

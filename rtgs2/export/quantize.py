@@ -160,7 +160,8 @@ def dataset_feeds(
     rendered: list[tuple[int, Feed]] = []  # (order among all views, feed): calibration views are the first drawn
     order = _interleave([len(idx) for _, idx in picked])
     for (scene, idx), ranks in zip(picked, order):
-        segmenter = Segmenter.from_files(scene.gaussians, weights, feature_weights=feature_weights)
+        # the ONNX file reads views of its exported size whole (an ONNX segmenter's scale is 1)
+        segmenter = Segmenter.from_files(scene.gaussians, weights, feature_weights=feature_weights, network_scale=1)
         cameras = [scene.cameras[i].resized(width, height) for i in idx]
         rendered += zip(ranks, network_feeds(segmenter, cameras))
     feeds = [f for _, f in sorted(rendered, key=lambda r: r[0])]

@@ -4,7 +4,8 @@
 a per-frame path that wants labels then takes the arg-max over K and, for the confidence, the
 softmax of the chosen class: three passes over a [K, H, W] tensor built only to be reduced.
 ``coarse_to_labels`` does all of it in one numba pass over the output rows, reading the
-[K, Hp / 4, Wp / 4] coarse logits (``VDVINet.coarse_logits``): per row and class, the logits are
+[K, Hp / 4, Wp / 4] coarse logits (``VDVINet.coarse_logits``; upsampled x4, or x4s when the
+network read the view at 1/s of its size): per row and class, the logits are
 interpolated (torch's half-pixel rule and clamp at the border; vertically, then horizontally), the
 arg-max taken (the first of equal maxima, as torch's) and 1 / sum_k exp(l_k - l_max) computed with
 a polynomial exp (relative error < 1e-5; terms below exp(-16) are dropped: they cannot change a
@@ -21,7 +22,7 @@ from torch import Tensor
 
 import rtgs2.utils.numba_target  # noqa: F401 (before any @njit: numba's vector width, see the module)
 
-SCALE = 4  # the network's logits are at a quarter of the (padded) image's resolution
+SCALE = 4  # the network's logits are at a quarter of the (padded) image's resolution it reads
 F32_ZERO, F32_ONE = np.float32(0.0), np.float32(1.0)
 EXP_RANGE = np.float32(16.0)  # exp(-s) for s > 16 is taken as 0
 # exp(-s) = exp(-s/64)^64; exp(-s/64) by a degree-5 Taylor polynomial about the middle of [0, 1/4]
@@ -42,17 +43,18 @@ def exp_neg_wide(s):
 
 
 @njit(cache=True, inline="always")
-def _source(dst, size):
-    """Source index pair and the weight of the second, for output index ``dst`` of a x4 bilinear
-    upsampling of an axis of ``size`` samples (torch: half-pixel centres, clamped at 0)."""
-    src = max(np.float32(0.25) * (np.float32(dst) + np.float32(0.5)) - np.float32(0.5), F32_ZERO)
+def _source(dst, size, inv_scale):
+    """Source index pair and the weight of the second, for output index ``dst`` of a bilinear
+    upsampling by 1 / ``inv_scale`` of an axis of ``size`` samples (torch: half-pixel centres,
+    clamped at 0)."""
+    src = max(inv_scale * (np.float32(dst) + np.float32(0.5)) - np.float32(0.5), F32_ZERO)
     i0 = int(src)
     i1 = i0 + 1 if i0 < size - 1 else i0
     return i0, i1, src - np.float32(i0)
 
 
 @njit(parallel=True, cache=True)
-def _labels_kernel(coarse, height, width, labels, confidence, with_confidence):
+def _labels_kernel(coarse, height, width, labels, confidence, with_confidence, inv_scale):
     """coarse [K, h, w] (contiguous); one output row per parallel item, every step a loop over the
     row's pixels that LLVM vectorizes (the polynomial exp included)."""
     k, h, w = coarse.shape
@@ -60,9 +62,9 @@ def _labels_kernel(coarse, height, width, labels, confidence, with_confidence):
     x1 = np.empty(width, np.int64)
     lx = np.empty(width, np.float32)
     for x in range(width):
-        x0[x], x1[x], lx[x] = _source(x, w)
+        x0[x], x1[x], lx[x] = _source(x, w, inv_scale)
     for y in prange(height):
-        y0, y1, ly = _source(y, h)
+        y0, y1, ly = _source(y, h, inv_scale)
         column = np.empty(w, np.float32)  # one class's logits interpolated to this row, per coarse column
         values = np.empty((k, width), np.float32)
         best = np.empty(width, np.float32)
@@ -90,28 +92,30 @@ def _labels_kernel(coarse, height, width, labels, confidence, with_confidence):
 
 
 def coarse_to_labels(
-    coarse: Tensor, height: int, width: int, with_confidence: bool = True
+    coarse: Tensor, height: int, width: int, with_confidence: bool = True, scale: int = SCALE
 ) -> tuple[Tensor, Tensor | None]:
     """Labels [H, W] uint8 (K <= 256) and confidence [H, W] float32 (softmax probability of the
     chosen class; None without ``with_confidence``) of one view from its coarse logits [K, h, w]
-    (``VDVINet.coarse_logits``), upsampled x4 and cropped to ``height`` x ``width`` as
-    ``VDVINet.forward`` does."""
+    (``VDVINet.coarse_logits``), upsampled x``scale`` and cropped to ``height`` x ``width`` as
+    ``VDVINet.forward`` does for ``scale`` 4 (4 s: the network read the view at 1/s of its size)."""
     k, h, w = coarse.shape
     if k > 256:
         raise ValueError(f"coarse_to_labels gives uint8 labels: at most 256 classes, got {k}")
-    if height > SCALE * h or width > SCALE * w:
-        raise ValueError(f"{height}x{width} is larger than x{SCALE} the coarse logits' {h}x{w}")
+    if not (isinstance(scale, int) and scale >= 1):
+        raise ValueError(f"scale must be a positive integer, got {scale!r}")
+    if height > scale * h or width > scale * w:
+        raise ValueError(f"{height}x{width} is larger than x{scale} the coarse logits' {h}x{w}")
     grid = coarse.detach().float().cpu().contiguous().numpy()  # [K, h, w]: a small copy from channels last
     labels = np.empty((height, width), np.uint8)
     confidence = np.empty((height, width) if with_confidence else (0, 0), np.float32)
-    _labels_kernel(grid, height, width, labels, confidence, with_confidence)
+    _labels_kernel(grid, height, width, labels, confidence, with_confidence, np.float32(1.0 / scale))
     return torch.from_numpy(labels), torch.from_numpy(confidence) if with_confidence else None
 
 
-def coarse_to_labels_reference(coarse: Tensor, height: int, width: int) -> tuple[Tensor, Tensor]:
+def coarse_to_labels_reference(coarse: Tensor, height: int, width: int, scale: int = SCALE) -> tuple[Tensor, Tensor]:
     """``coarse_to_labels`` in torch: the upsampled logits, their arg-max and softmax maximum."""
     from rtgs2.fusion.vdvi import upsample_logits
 
-    logits = upsample_logits(coarse[None].float(), height, width)[0]
+    logits = upsample_logits(coarse[None].float(), height, width, scale)[0]
     best, labels = logits.max(0)
     return labels.to(torch.uint8), 1 / (logits - best).exp().sum(0)

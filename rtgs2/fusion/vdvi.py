@@ -873,10 +873,10 @@ class VDVINet(nn.Module):
         return shape
 
 
-def upsample_logits(coarse: Tensor, height: int, width: int) -> Tensor:
+def upsample_logits(coarse: Tensor, height: int, width: int, scale: int = 4) -> Tensor:
     """[B, C, h, w] at a quarter of the (padded) image -> [B, C, height, width]: x4 bilinear
-    (half-pixel centres), cropped."""
-    return F.interpolate(coarse, scale_factor=4, mode="bilinear", align_corners=False)[..., :height, :width]
+    (half-pixel centres), cropped; ``scale`` 4 s for a view the network read at 1/s of its size."""
+    return F.interpolate(coarse, scale_factor=scale, mode="bilinear", align_corners=False)[..., :height, :width]
 
 
 def inference_model(model: VDVINet, device: torch.device | str = "cpu") -> VDVINet:

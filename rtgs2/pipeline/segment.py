@@ -69,6 +69,7 @@ def segment_scene(
     onnx: str | Path | None = None,
     compile_network: bool = False,
     precision: str = "float32",
+    network_scale: int | str = "auto",
 ) -> SegmentResult:
     """Segment views of the 3DGS ``scene`` (.ply) into the folder ``out`` (module doc).
 
@@ -89,6 +90,8 @@ def segment_scene(
             --coarse``, float or int8) with onnxruntime; its image size must be the cameras'.
         compile_network: run the torch network compiled (``torch.compile``; ``Segmenter``).
         precision: the compiled network's arithmetic: float32, bfloat16 or auto (``Segmenter``).
+        network_scale: the network reads each view at 1/s of its size, "auto" (2 at 640x480) or
+            an integer, 1 = whole (``Segmenter``).
 
     Raises:
         ValueError: both ``cameras`` and ``views``, bad sizes, a cameras.json that does not parse
@@ -112,6 +115,7 @@ def segment_scene(
     segmenter = Segmenter.from_files(
         scene, weights, feature_weights=feature_weights, device=device, metres_per_unit=metres_per_unit, up=up,
         render_settings=settings, onnx=onnx, compile_network=compile_network, precision=precision,
+        network_scale=network_scale,
     )  # fmt: skip
     orbit_ = None
     if cams is None:
@@ -177,6 +181,7 @@ def segment_scene(
         frame_rate={**asdict(rate), "note": "median over the frames after one warm-up frame; render + network + arg-max"},
         device=device,
         network=segmenter.network,  # known once a frame ran: a compile that failed fell back to eager
+        network_scale=segmenter.scale_for(cams[0].height, cams[0].width),  # of the first view's size
     )
     atomic_write_text(out / MARKER, json.dumps(record, indent=1))
     return SegmentResult(frames, gif, out / MARKER, rate, class_pixels, orbit_, segmenter.frame)

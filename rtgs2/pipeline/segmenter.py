@@ -11,6 +11,13 @@ The fusion network runs in torch, or from an ONNX file with onnxruntime on the C
 (``from_files(..., onnx=)``: :class:`~rtgs2.fusion.onnx_runtime.OnnxFusion`, a float or an int8 file of coarse
 logits, ``rtgs2 export onnx --coarse [--int8]``); such a file takes one image size, fixed when
 exporting, and a camera of another size is refused.
+
+A view larger than the views the models were trained on (:data:`TRAINING_VIEW`, 320x240) is
+read by the network at 1/s of its size (``network_scale``; ``"auto"``: the largest s that keeps
+it at least that size, 2 at 640x480): Î averaged over s x s pixels, Z rendered at s times the
+network's stride of Z, the logits upsampled x4 s to the view. The network then costs what it
+costs at 320x240, Z's blend bookkeeping a quarter, and it sees objects at the scale it learnt
+them; ``network_scale=1`` reads every view at its own size (the path before it).
 """
 
 from __future__ import annotations
@@ -21,8 +28,10 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, Union
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from rtgs2.data.views import IGNORE_LABEL
@@ -33,7 +42,7 @@ from rtgs2.fusion.compiled import CompiledCoarseLogits, Precision, resolve_preci
 from rtgs2.fusion.io import fusion_weights_path, load_fusion, read_fusion_card, read_fusion_file
 from rtgs2.fusion.labels import coarse_to_labels
 from rtgs2.fusion.onnx_runtime import OnnxFusion
-from rtgs2.fusion.vdvi import VDVINet, inference_model
+from rtgs2.fusion.vdvi import VDVINet, inference_model, upsample_logits
 from rtgs2.render import PER_FRAME, RasterSettings, RenderOutput, render
 from rtgs2.scene import Camera, GaussianScene, read_ply
 from rtgs2.utils.cache import cache_root
@@ -42,6 +51,22 @@ from rtgs2.utils.io import file_sha256, refuse_folder
 
 UNLABELLED = IGNORE_LABEL  # label of pixels no Gaussian covers enough
 MIN_ALPHA = 0.5  # pixels less covered than this get UNLABELLED
+TRAINING_VIEW = (240, 320)
+"""H, W (pixels) of the views the fusion models are trained on (SynthRooms' cameras)."""
+NetworkScale = Union[int, Literal["auto"]]
+
+
+def auto_network_scale(height: int, width: int) -> int:
+    """The scale s of ``network_scale="auto"`` for a view of ``height`` x ``width`` pixels: the
+    largest integer that keeps the network's view (1/s of it) at least :data:`TRAINING_VIEW` in
+    both axes; 1 for views of that size or smaller (640x480: 2, 1280x720: 3)."""
+    return max(1, min(height // TRAINING_VIEW[0], width // TRAINING_VIEW[1]))
+
+
+def check_network_scale(network_scale: object) -> None:
+    """UserError naming the value unless it is "auto" or a positive integer."""
+    if network_scale != "auto" and not (isinstance(network_scale, int) and not isinstance(network_scale, bool) and network_scale >= 1):
+        raise UserError(f"network_scale must be 'auto' or a positive integer, got {network_scale!r}")
 
 
 @dataclass
@@ -87,6 +112,8 @@ class Segmenter:
             weights, bfloat16 autocast: ~1.5x faster on a CPU with AMX) or ``"auto"`` (bfloat16
             where the device computes it natively; :mod:`rtgs2.fusion.compiled`). bfloat16 only
             with ``compile_network`` (:func:`check_precision`); the eager and ONNX networks run as they are.
+        network_scale: the network reads each view at 1/s of its size (module doc); ``"auto"``:
+            :func:`auto_network_scale` of the view's size. An ONNX file reads its fixed size: 1.
     """
 
     def __init__(
@@ -98,8 +125,13 @@ class Segmenter:
         render_settings: RasterSettings = PER_FRAME,
         compile_network: bool = False,
         precision: Precision = "float32",
+        network_scale: NetworkScale = "auto",
     ):
         check_precision(precision, compile_network)
+        check_network_scale(network_scale)
+        if isinstance(model, OnnxFusion) and network_scale not in (1, "auto"):
+            raise UserError(f"an ONNX fusion network reads the size it was exported at: network_scale {network_scale} cannot apply")
+        self.network_scale = network_scale
         self.device = torch.device(device)
         self.frame = frame
         self.render_settings = render_settings
@@ -187,12 +219,13 @@ class Segmenter:
         onnx_threads: int | None = None,
         compile_network: bool = False,
         precision: Precision = "float32",
+        network_scale: NetworkScale = "auto",
     ) -> Segmenter:
         """A segmenter for a ``.ply`` (or a loaded scene) with the fusion model at ``weights``
         (default: the shipped one), run in torch or, given ``onnx``, from that ONNX file of it
         (``rtgs2 export onnx --coarse``, float or int8; exported from ``weights``, whose card still
         names the feature weights) by onnxruntime on ``onnx_threads`` threads (None: its default);
-        ``compile_network`` and ``precision`` as for the constructor.
+        ``compile_network``, ``precision`` and ``network_scale`` as for the constructor.
         Features come from the file's ``f_vi_*`` when present and of
         the right size, else are extracted with ``feature_weights`` (default: those named on the
         fusion model's card, else the shipped ones) and cached in ``feature_cache``
@@ -206,6 +239,7 @@ class Segmenter:
                 or the ONNX file was not exported from ``weights``.
         """
         check_precision(precision, compile_network and onnx is None)  # before the scene and its features
+        check_network_scale(network_scale)
         weights = fusion_weights_path(weights)
         if onnx is not None:
             model: VDVINet | OnnxFusion = OnnxFusion(onnx, threads=onnx_threads)
@@ -240,25 +274,41 @@ class Segmenter:
                         f"{Path(fw).name} (cached)"
                     )
                 scene = scene.with_features(scene_features(scene, ply, fw, feature_cache, frame))
-        return cls(model, scene, device, frame, render_settings, compile_network, precision)
+        return cls(model, scene, device, frame, render_settings, compile_network, precision, network_scale)
 
     @torch.no_grad()
+    def scale_for(self, height: int, width: int) -> int:
+        """The network scale s of a view of ``height`` x ``width`` pixels (``network_scale``)."""
+        if self.image_size is not None:  # an ONNX file: its own fixed size
+            return 1
+        return auto_network_scale(height, width) if self.network_scale == "auto" else self.network_scale
+
     def render(self, camera: Camera) -> RenderOutput:
         """The rasterization pass of the per-frame path: Î, depth, alpha at the camera's size and,
-        when the model reads it, Z at the model's resolution of Z (``feature_stride``)."""
-        return render(self.scene, camera, feature_stride=self.feature_stride, settings=self.render_settings)
+        when the model reads it, Z at the model's resolution of Z (``feature_stride``) times the
+        view's network scale."""
+        stride = self.feature_stride * self.scale_for(camera.height, camera.width)
+        return render(self.scene, camera, feature_stride=stride, settings=self.render_settings)
 
     @torch.no_grad()
     def logits(self, out: RenderOutput) -> Tensor:  # [K, H, W]
         """Class logits of one rendered view, at its image's size."""
         height, width = out.rgb.shape[:2]
         self._check_size(height, width)
-        return self.model(*self._network_inputs(out))[0, :, :height, :width]
+        scale = self.scale_for(height, width)
+        if scale == 1:
+            return self.model(*self._network_inputs(out))[0, :, :height, :width]
+        coarse, _, _ = self.model.coarse_logits(*self._network_inputs(out))
+        return upsample_logits(coarse, height, width, 4 * scale)[0]
 
     def _network_inputs(self, out: RenderOutput) -> tuple[Tensor, Tensor | None]:
-        """Î [1, 3, H, W] and Z [1, D, h, w] (None when the model reads no Z) of a rendered view, on
-        the network's device: views of the render's [H, W, C] tensors (channels last) on the CPU."""
+        """Î [1, 3, H / s, W / s] (the mean of each s x s block, s: :meth:`scale_for`) and Z
+        [1, D, h, w] (None when the model reads no Z) of a rendered view, on the network's device:
+        views of the render's [H, W, C] tensors (channels last) on the CPU."""
         image = out.rgb.permute(2, 0, 1)[None].to(self.device)
+        scale = self.scale_for(*out.rgb.shape[:2])
+        if scale > 1:  # (ceil_mode: a partial block at the border is the mean of its pixels)
+            image = F.avg_pool2d(image, scale, ceil_mode=True)
         feats = out.features.permute(2, 0, 1)[None].to(self.device) if self.needs_features else None
         return image, feats
 
@@ -273,7 +323,7 @@ class Segmenter:
         coarse, _, _ = self._coarse_logits(*self._network_inputs(out))
         # upsampling, arg-max and the chosen class's softmax in one pass: the [K, H, W] logits
         # of forward() would only be reduced
-        labels, confidence = coarse_to_labels(coarse[0], height, width)
+        labels, confidence = coarse_to_labels(coarse[0], height, width, scale=4 * self.scale_for(height, width))
         t2 = time.perf_counter()
         alpha = out.alpha.cpu()
         labels = torch.where(alpha >= MIN_ALPHA, labels, torch.full_like(labels, UNLABELLED))

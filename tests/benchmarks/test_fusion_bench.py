@@ -54,3 +54,7 @@ def test_scene_case_takes_another_fit_of_the_room(synthrooms_mini, tmp_path):
     assert _case(spec | {"scene": name})["scene"] == name  # --scene: that test room
     with pytest.raises(ValueError, match="no finished test scene train_000"):
         _case(spec | {"scene": "train_000"})
+    halved = _case(spec | {"network_scale": "2"})  # the network reads the view at half its size
+    assert halved["network_scale"] == 2 and halved["total_ms"] > 0 and _case(spec)["network_scale"] == 1
+    with pytest.raises(ValueError, match="int8 rows read views whole"):
+        _case(spec | {"network_scale": "2", "mode": "int8"})

@@ -6,20 +6,22 @@ import torch
 from rtgs2.fusion.labels import coarse_to_labels, coarse_to_labels_reference
 
 
-@pytest.mark.parametrize("height,width", [(48, 64), (37, 45), (1, 3)])
-def test_labels_and_confidence_match_the_upsampled_logits(height: int, width: int) -> None:
+@pytest.mark.parametrize("height,width,scale", [(48, 64, 4), (37, 45, 4), (1, 3, 4), (96, 128, 8), (75, 90, 12)])
+def test_labels_and_confidence_match_the_upsampled_logits(height: int, width: int, scale: int) -> None:
+    """Scale 4: the network read the view; 8, 12: it read the view at 1/2, 1/3 of its size."""
     torch.manual_seed(0)
-    hc, wc = -(-height // 32) * 8, -(-width // 32) * 8  # the network's grid: the padded image / 4
+    s = scale // 4
+    hc, wc = -(-height // (32 * s)) * 8, -(-width // (32 * s)) * 8  # the network's grid: its padded image / 4
     coarse = (torch.randn(1, 17, hc, wc) * 3).contiguous(memory_format=torch.channels_last)[0]
-    labels, confidence = coarse_to_labels(coarse, height, width)
-    want_labels, want_confidence = coarse_to_labels_reference(coarse, height, width)
+    labels, confidence = coarse_to_labels(coarse, height, width, scale=scale)
+    want_labels, want_confidence = coarse_to_labels_reference(coarse, height, width, scale)
     assert labels.shape == (height, width) and labels.dtype == torch.uint8
-    logits = torch.nn.functional.interpolate(coarse[None], scale_factor=4, mode="bilinear")[0, :, :height, :width]
+    logits = torch.nn.functional.interpolate(coarse[None], scale_factor=scale, mode="bilinear")[0, :, :height, :width]
     top2 = logits.topk(2, dim=0).values
     clear = (top2[0] - top2[1]) > 1e-4  # where float rounding cannot swap the first two
     assert bool((labels == want_labels)[clear].all()) and float(clear.float().mean()) > 0.95
     assert torch.allclose(confidence, want_confidence, rtol=1e-5, atol=1e-6)
-    only, none = coarse_to_labels(coarse, height, width, with_confidence=False)
+    only, none = coarse_to_labels(coarse, height, width, with_confidence=False, scale=scale)
     assert none is None and torch.equal(only, labels)
 
 
@@ -34,3 +36,7 @@ def test_ties_take_the_first_class_and_sizes_are_checked() -> None:
         coarse_to_labels(torch.zeros(257, 2, 2), 8, 8)
     with pytest.raises(ValueError, match="larger than x4"):
         coarse_to_labels(torch.zeros(3, 2, 2), 9, 8)
+    with pytest.raises(ValueError, match="larger than x8"):
+        coarse_to_labels(torch.zeros(3, 2, 2), 17, 8, scale=8)
+    with pytest.raises(ValueError, match="positive integer"):
+        coarse_to_labels(torch.zeros(3, 2, 2), 8, 8, scale=0)

@@ -204,3 +204,40 @@ def test_bfloat16_is_for_the_compiled_network_and_says_so(small_donut, fusion_fi
     assert bf16.network == "torch compiled bfloat16" and b.confidence.dtype == torch.float32
     assert float((a.labels == b.labels).float().mean()) > 0.95
     assert 0 < float((a.confidence - b.confidence).abs().max()) < 0.1  # bfloat16 ran, and stayed close
+
+
+def test_auto_network_scale_keeps_the_network_view_at_least_the_training_view():
+    from rtgs2.pipeline.segmenter import TRAINING_VIEW, auto_network_scale
+
+    assert TRAINING_VIEW == (240, 320)
+    assert [auto_network_scale(h, w) for h, w in [(240, 320), (120, 160), (479, 640), (480, 640), (720, 1280), (968, 1296)]] == [1, 1, 1, 2, 3, 4]
+
+
+def test_a_large_view_is_read_at_a_fraction_of_its_size_and_labelled_at_its_own(small_donut, fusion_file, monkeypatch):
+    """network_scale 2: the network reads Î averaged over 2 x 2 pixels and Z rendered at twice its
+    stride; the labels come at the view's size from the logits upsampled x8 (those of logits())."""
+    from rtgs2.render import PER_FRAME, render
+
+    scene = small_donut.with_features(torch.nn.functional.normalize(torch.randn(small_donut.num_gaussians, 32), dim=1))
+    cam = donut_camera(128, 96)
+    seg = Segmenter.from_files(scene, fusion_file("both"), network_scale=2)
+    seen = []
+    real = seg._coarse_logits
+    monkeypatch.setattr(seg, "_coarse_logits", lambda image, feats: seen.append((image, feats)) or real(image, feats))
+    view = seg.segment(cam)
+    image, feats = seen[0]
+    assert view.labels.shape == (96, 128) and image.shape == (1, 3, 48, 64) and feats.shape == (1, 32, 12, 16)
+    out = render(scene, cam, feature_stride=8, settings=PER_FRAME)
+    assert torch.allclose(image[0], torch.nn.functional.avg_pool2d(out.rgb.permute(2, 0, 1), 2), atol=1e-6)
+    assert torch.allclose(feats[0], out.features.permute(2, 0, 1), atol=1e-5)
+    logits = seg.logits(seg.render(cam))
+    assert logits.shape == (len(CLASSES), 96, 128)
+    top2 = logits.topk(2, dim=0).values
+    clear = (view.alpha >= MIN_ALPHA) & ((top2[0] - top2[1]) > 1e-4)
+    assert bool(clear.any()) and bool((view.labels[clear] == logits.argmax(0)[clear].to(torch.uint8)).all())
+    auto = Segmenter.from_files(scene, fusion_file("both"))  # "auto": 1 below 640x480, 2 at it
+    assert auto.scale_for(96, 128) == 1 and auto.scale_for(480, 640) == 2
+    assert Segmenter.from_files(scene, fusion_file("both"), network_scale=1).scale_for(480, 640) == 1
+    for bad in (0, 1.5, "half", True):
+        with pytest.raises(UserError, match="network_scale must be"):
+            Segmenter.from_files(scene, fusion_file("both"), network_scale=bad)
