@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Union
 
 from rtgs2.utils.errors import check
 
@@ -39,10 +39,16 @@ class EvalConfig:
     precision: Literal["auto", "float32", "bfloat16"] = "float32"
     """The compiled network's arithmetic (with --compile-network): float32, bfloat16 (weights frozen in the graph;
     labels differ slightly from float32's) or auto (bfloat16 on a CPU with AMX)."""
+    network_scale: Union[Literal["auto"], int] = "auto"
+    """The network reads each view at 1/s of its size, as rtgs2 segment does: auto (views of 640x480 and more at
+    about 320x240, the models' training views) or an integer (1 = whole; an ONNX row reads its file's size)."""
 
     def __post_init__(self) -> None:
         check(self, isinstance(self.fps_frames, int) and self.fps_frames >= 1, "fps_frames", "a positive integer")
         for name in ("finetune_steps", "fps_warmup", "figure_views", "seed", "num_threads"):
             v = getattr(self, name)
             check(self, isinstance(v, int) and v >= 0, name, "a non-negative integer")
+        scale = self.network_scale
+        check(self, scale == "auto" or (isinstance(scale, int) and not isinstance(scale, bool) and scale >= 1), "network_scale",
+              "'auto' or a positive integer")  # fmt: skip
         check(self, self.compile_network or self.precision != "bfloat16", "precision", "float32 or auto without compile_network (bfloat16 runs compiled)")

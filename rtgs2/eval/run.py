@@ -86,6 +86,7 @@ class Tally:
     compared: int = 0  # ... of those compared
     fps: FrameRate | None = None
     network: str = ""  # what ran the network (Segmenter.network), known after the frames
+    network_scale: int = 1  # the network read the views at 1/s of their size (Segmenter.scale_for)
 
 
 @dataclass
@@ -252,6 +253,7 @@ def score_scene(
             seg = Segmenter.from_files(
                 ply, model.weights, feature_weights=feature_weights, onnx=model.onnx, onnx_threads=config.num_threads or None,
                 compile_network=compiled, precision=config.precision if compiled else "float32",
+                network_scale=config.network_scale if model.onnx is None else 1,
             )  # fmt: skip
             k = model.num_classes
             tally = Tally(model.weights)
@@ -284,6 +286,7 @@ def score_scene(
             tally.agree, tally.compared = view_agreement(cams, depths, preds)
             tally.fps = measure_fps(seg, cams, frames=config.fps_frames, warmup=config.fps_warmup)
             tally.network = seg.network
+            tally.network_scale = seg.scale_for(cams[0].height, cams[0].width)
             scores.tallies[model.name] = tally
             if r == 0:
                 first = seg
@@ -350,6 +353,7 @@ def summarize(
             "weights": str(model.weights) if model.name != FINETUNED else None,
             "onnx": str(model.onnx) if model.onnx is not None else None,
             "network": tallies[0].network if tallies else None,
+            "network_scale": tallies[0].network_scale if tallies else None,  # (of the first scene's views)
             "inputs": model.config["inputs"], "size": model.config["size"],
             "ignored_classes": model.ignored, "absent_classes": model.absent,
             "per_class": {

@@ -82,6 +82,7 @@ def test_numbers_are_in_range_and_lpips_is_never_made_up(scored):
     for row in results["rows"].values():
         assert all(0 <= row[k] <= 1 for k in SCORES), row
         assert row["psnr"] > 10 and 0 < row["ssim"] <= 1 and row["fps"] > 0
+        assert row["network_scale"] == 1  # mini's views are below 640x480: read whole
     # the same Gaussians render the same image for both rows
     assert results["rows"]["full"]["psnr"] == results["rows"]["image only"]["psnr"]
     assert results["ground_truth_view_consistency"] > 0.9  # the ceiling (exact ray-cast labels and depth)
@@ -192,6 +193,13 @@ def test_finetune_steps_add_a_fine_tuned_row(synthrooms_mini, models, cache, tmp
     assert all(0 <= results["rows"]["fine-tuned"][k] <= 1 for k in SCORES)
     again = evaluate(synthrooms_mini, tmp_path / "out", [models["image"]], config=config, progress=False)
     assert again["rows"]["fine-tuned"]["miou"] == results["rows"]["fine-tuned"]["miou"]  # its own folder: reused
+
+
+def test_network_scale_must_be_auto_or_a_positive_integer():
+    assert EvalConfig(network_scale=2).network_scale == 2
+    for bad in (0, -1, "half", 1.5, True):
+        with pytest.raises(ValueError, match="network_scale"):
+            EvalConfig(network_scale=bad)
 
 
 def test_class_names_match_up_to_case_and_separators():
