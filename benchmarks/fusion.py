@@ -219,7 +219,7 @@ def _scene_case(spec: dict) -> dict:
         if spec.get("scene"):
             test = [v for v in test if v.name == spec["scene"]]
         if not test:
-            raise ValueError(f"{spec['data']}: no finished test scene {spec.get('scene') or ''}")
+            raise ValueError(f"{spec['data']}: no finished test scene" + (f" {spec['scene']}" if spec.get("scene") else ""))
         ply = ply_of(Path(spec["gaussians"])) if spec.get("gaussians") else test[0].gaussians
         if ply is None:
             raise ValueError(f"--gaussians {spec['gaussians']}: no .ply there")
@@ -242,9 +242,12 @@ def _scene_case(spec: dict) -> dict:
     scene = scene.to(device)
     f = spec["feature_stride"]
     given = spec.get("network_scale", "auto")
-    s = auto_network_scale(cams[0].height, cams[0].width) if given == "auto" else int(given)
-    if spec["mode"] == "int8" and s != 1:
-        raise ValueError("int8 rows read views whole (an ONNX file takes its exported size): --network-scale 1")
+    if spec["mode"] == "int8":  # an ONNX file takes its exported size: the view's (as Segmenter's "auto")
+        if given not in ("auto", "1", 1):
+            raise ValueError("int8 rows read views whole (an ONNX file takes its exported size): --network-scale 1")
+        s = 1
+    else:
+        s = auto_network_scale(cams[0].height, cams[0].width) if given == "auto" else int(given)
     net = build_fusion("small", "both", num_classes=len(CLASS_NAMES), feature_dim=feats.shape[1], feature_stride=f)
     autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if spec["mode"] == "bf16" else contextlib.nullcontext()
     settings = replace(PER_FRAME, frame_kernel=spec["blend"] == "frame")
@@ -371,6 +374,10 @@ def main(cfg: Config) -> None:
 
     if cfg.gaussians is not None and (cfg.data is None or not cfg.gaussians.exists()):
         sys.exit(f"benchmarks/fusion.py: --gaussians {cfg.gaussians} " + ("needs --data (the room it is a fit of)" if cfg.data is None else "not found"))
+    if cfg.network_scale != "auto" and not (cfg.network_scale.isdigit() and int(cfg.network_scale) >= 1):
+        sys.exit(f"benchmarks/fusion.py: --network-scale must be auto or a positive integer, got {cfg.network_scale!r}")
+    if cfg.scene is not None and cfg.data is None:
+        sys.exit(f"benchmarks/fusion.py: --scene {cfg.scene} needs --data (the data set it is a test scene of)")
     load_before = _load()
     common = {"frames": cfg.frames, "warmup": cfg.warmup, "threads": cfg.threads, "device": cfg.device,
               "feature_stride": cfg.feature_stride}  # fmt: skip

@@ -143,4 +143,3 @@ class DropFeatures:
         if sample.features is None or rng.random() >= self.p:
             return sample
         return replace(sample, features=torch.zeros_like(sample.features))
-

@@ -41,7 +41,8 @@ class EvalConfig:
     labels differ slightly from float32's) or auto (bfloat16 on a CPU with AMX)."""
     network_scale: Union[Literal["auto"], int] = "auto"
     """The network reads each view at 1/s of its size, as rtgs2 segment does: auto (views of 640x480 and more at
-    about 320x240, the models' training views) or an integer (1 = whole; an ONNX row reads its file's size)."""
+    about 320x240, the models' training views) or an integer (1 = whole; an ONNX row reads its file's size, the
+    fine-tuned row the views whole, as it was fine-tuned)."""
 
     def __post_init__(self) -> None:
         check(self, isinstance(self.fps_frames, int) and self.fps_frames >= 1, "fps_frames", "a positive integer")

@@ -66,18 +66,22 @@ def reproduce(preset: str = "v3", out: str | Path | None = None, *, num_threads:
     if not isinstance(build_jobs, int) or build_jobs < 1:
         raise ConfigError(None, "build_jobs", f"must be a positive count, got {build_jobs}")
     p = PRESETS[preset]
+    if p.base is not None and p.base not in PRESETS:
+        raise UserError(f"reproduce preset {preset!r} continues {p.base!r}, which is not a preset")
     _step_configs(p, num_threads)  # every step's config is checked before the first step runs
     out = Path(out) if out is not None else default_out(preset)
+    if p.base is not None and base_out(out, p).resolve() == out.resolve():
+        raise UserError(f"--out {out} is where preset {preset!r} keeps the chain it continues ({p.base!r}); give another --out")
     check_output_folder(out, MARKER, "an rtgs2 reproduce output", "; give another --out")
     out.mkdir(parents=True, exist_ok=True)
     with OutputLock(out, f"rtgs2 reproduce --preset {preset} --out {out}"):
         state = _read_state(out, preset)
         names = step_names(p)
-        _forget_changed_steps(state, p, names)
+        _forget_changed_steps(state, p, names, out)
         for k, name in enumerate(names, 1):
             if name in state["done"]:
                 continue
-            left = sum(_minutes(p, n) for n in names if n not in state["done"])
+            left = sum(_minutes(p, n, out) for n in names if n not in state["done"])
             print(f"reproduce {preset}: step {k}/{len(names)} {name} (about {_hours(left)} left in all)", flush=True)
             t0 = time.perf_counter()
             _run_step(name, p, out, num_threads, build_jobs)
@@ -88,11 +92,14 @@ def reproduce(preset: str = "v3", out: str | Path | None = None, *, num_threads:
     return out / "results.md"
 
 
-def _minutes(p: ReproducePreset, name: str) -> float:
-    """Estimated minutes of step ``name`` on 2 cores (``base``: the whole chain it continues)."""
-    if name == "base":
-        return sum(PRESETS[p.base].minutes.values())
-    return p.minutes.get(name, 0)
+def _minutes(p: ReproducePreset, name: str, out: Path) -> float:
+    """Estimated minutes of step ``name`` on 2 cores (``base``: the steps of the chain it continues
+    not yet done there)."""
+    if name != "base":
+        return p.minutes.get(name, 0)
+    base, marker = PRESETS[p.base], base_out(out, p) / MARKER
+    done = json.loads(marker.read_text()).get("done", {}) if marker.is_file() else {}
+    return sum(_minutes(base, n, marker.parent) for n in step_names(base) if n not in done)
 
 
 def _read_state(out: Path, preset: str) -> dict:
@@ -114,16 +121,30 @@ def _preset_json(p: ReproducePreset) -> dict:
 def _step_identity(p: ReproducePreset, name: str) -> dict | None:
     """What step ``name`` of preset ``p`` depends on, as JSON reads it back (thread count left out;
     ``base``: the whole preset it continues, so a change there redoes this chain too)."""
-    if name == "base":
-        return {"base": p.base, "config": _preset_json(PRESETS[p.base])}
+    if name == "base":  # what each of its steps depends on (not its ETA minutes)
+        base = PRESETS[p.base]
+        return {"base": p.base, "steps": {n: _comparable(n, _step_identity(base, n)) for n in step_names(base)}}
     return _identity_in(_preset_json(p), name)
 
 
-def _forget_changed_steps(state: dict, p: ReproducePreset, names: list[str]) -> None:
+def _move_aside(out: Path, step: str) -> None:
+    """Rename a training step's folder to ``<step>.old-<n>`` before it is redone: its checkpoints
+    are of the old recipe (a training refuses them), and nothing of a finished run is deleted."""
+    folder = out / step
+    if step in ("features", *(f"fusion-{v}" for v in INPUT_VARIANTS)) and folder.is_dir():
+        n = 1
+        while (out / f"{step}.old-{n}").exists():
+            n += 1
+        folder.rename(out / f"{step}.old-{n}")
+        print(f"reproduce: the old {step} run is kept in {out / f'{step}.old-{n}'}", flush=True)
+
+
+def _forget_changed_steps(state: dict, p: ReproducePreset, names: list[str], out: Path) -> None:
     """Drop from ``state["done"]`` each step whose recorded config is not the preset's any more
     (the code changed it since) and the steps that read its output: every later step, except
-    that a fusion variant's output is read by the evaluation alone. Steps recorded before
-    per-step configs are compared with the preset the state was made for."""
+    that a fusion variant's output is read by the evaluation alone; a training step's old folder
+    is moved aside (:func:`_move_aside`). Steps recorded before per-step configs are compared
+    with the preset the state was made for."""
     recorded_preset = state.get("config", {})
     for k, name in enumerate(names):
         if name not in state["done"]:
@@ -136,6 +157,7 @@ def _forget_changed_steps(state: dict, p: ReproducePreset, names: list[str]) -> 
             print(f"reproduce: the preset's {name} config changed since it ran; redoing {', '.join(redo)}", flush=True)
             for n in redo:
                 del state["done"][n]
+                _move_aside(out, n)
     state["config"] = _preset_json(p)
 
 

@@ -253,7 +253,8 @@ def score_scene(
             seg = Segmenter.from_files(
                 ply, model.weights, feature_weights=feature_weights, onnx=model.onnx, onnx_threads=config.num_threads or None,
                 compile_network=compiled, precision=config.precision if compiled else "float32",
-                network_scale=config.network_scale if model.onnx is None else 1,
+                # an ONNX file reads its own size; the fine-tuned model learnt the views at their own size
+                network_scale=1 if model.onnx is not None or model.name == FINETUNED else config.network_scale,
             )  # fmt: skip
             k = model.num_classes
             tally = Tally(model.weights)

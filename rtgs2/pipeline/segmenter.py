@@ -58,15 +58,18 @@ NetworkScale = Union[int, Literal["auto"]]
 
 def auto_network_scale(height: int, width: int) -> int:
     """The scale s of ``network_scale="auto"`` for a view of ``height`` x ``width`` pixels: the
-    largest integer that keeps the network's view (1/s of it) at least :data:`TRAINING_VIEW` in
-    both axes; 1 for views of that size or smaller (640x480: 2, 1280x720: 3)."""
-    return max(1, min(height // TRAINING_VIEW[0], width // TRAINING_VIEW[1]))
+    largest power of two that keeps the network's view (1/s of it) at least :data:`TRAINING_VIEW`
+    in both axes; 1 for views of that size or smaller (640x480: 2, 1280x720: 2, 1296x968: 4).
+    Powers of two: Z at stride 4 s then divides the renderer's 16-pixel tiles, which its
+    per-frame kernel needs (stride 12 would fall back to the slower exact kernel)."""
+    fits = max(1, min(height // TRAINING_VIEW[0], width // TRAINING_VIEW[1]))
+    return 1 << (fits.bit_length() - 1)
 
 
 def check_network_scale(network_scale: object) -> None:
     """UserError naming the value unless it is "auto" or a positive integer."""
     if network_scale != "auto" and not (isinstance(network_scale, int) and not isinstance(network_scale, bool) and network_scale >= 1):
-        raise UserError(f"network_scale must be 'auto' or a positive integer, got {network_scale!r}")
+        raise UserError(f"network_scale (--network-scale) must be 'auto' or a positive integer, got {network_scale!r}")
 
 
 @dataclass
@@ -240,6 +243,8 @@ class Segmenter:
         """
         check_precision(precision, compile_network and onnx is None)  # before the scene and its features
         check_network_scale(network_scale)
+        if onnx is not None and network_scale not in (1, "auto"):
+            raise UserError(f"an ONNX fusion network reads the size it was exported at: network_scale {network_scale} cannot apply")
         weights = fusion_weights_path(weights)
         if onnx is not None:
             model: VDVINet | OnnxFusion = OnnxFusion(onnx, threads=onnx_threads)
@@ -276,13 +281,13 @@ class Segmenter:
                 scene = scene.with_features(scene_features(scene, ply, fw, feature_cache, frame))
         return cls(model, scene, device, frame, render_settings, compile_network, precision, network_scale)
 
-    @torch.no_grad()
     def scale_for(self, height: int, width: int) -> int:
         """The network scale s of a view of ``height`` x ``width`` pixels (``network_scale``)."""
         if self.image_size is not None:  # an ONNX file: its own fixed size
             return 1
         return auto_network_scale(height, width) if self.network_scale == "auto" else self.network_scale
 
+    @torch.no_grad()
     def render(self, camera: Camera) -> RenderOutput:
         """The rasterization pass of the per-frame path: Î, depth, alpha at the camera's size and,
         when the model reads it, Z at the model's resolution of Z (``feature_stride``) times the
@@ -292,7 +297,8 @@ class Segmenter:
 
     @torch.no_grad()
     def logits(self, out: RenderOutput) -> Tensor:  # [K, H, W]
-        """Class logits of one rendered view, at its image's size."""
+        """Class logits of one view rendered by :meth:`render` (Z at its stride for the view's
+        network scale), at its image's size."""
         height, width = out.rgb.shape[:2]
         self._check_size(height, width)
         scale = self.scale_for(height, width)

@@ -242,4 +242,3 @@ def identity_fields(config: dict, cls: type) -> dict:
     """``config`` (a ``cls`` as a dict) without the later options of ``cls`` at their defaults."""
     defaults = {f.name: f.default for f in fields(cls)}
     return {k: v for k, v in config.items() if not (k in LATER_OPTIONS[cls] and v == defaults.get(k))}
-

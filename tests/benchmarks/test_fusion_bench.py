@@ -58,3 +58,4 @@ def test_scene_case_takes_another_fit_of_the_room(synthrooms_mini, tmp_path):
     assert halved["network_scale"] == 2 and halved["total_ms"] > 0 and _case(spec)["network_scale"] == 1
     with pytest.raises(ValueError, match="int8 rows read views whole"):
         _case(spec | {"network_scale": "2", "mode": "int8"})
+    assert _case(spec | {"mode": "int8", "res": "640x480"})["network_scale"] == 1  # auto: an ONNX file reads the view whole

@@ -70,10 +70,11 @@ def test_sharded_build_gives_the_same_data_set(tmp_path):
     assert not list((tmp_path / "sharded").glob("mini.shard*of2"))  # shard roots removed (their logs stay)
 
 
-def test_a_step_whose_preset_config_changed_is_redone_with_the_steps_after_it(tmp_path, monkeypatch, capsys):
+def test_a_step_whose_preset_config_changed_is_redone_with_the_steps_that_read_it(tmp_path, monkeypatch, capsys):
     """A state written by older code (the preset's whole config, no per-step config) whose fusion
     recipe differs from today's: data and features stay done, the fusion trainings and the eval
-    run again; a second run then finds everything done."""
+    run again, each old training folder kept aside (its checkpoints are of the old recipe); a
+    second run then finds everything done."""
     from dataclasses import asdict, replace
 
     mini = rep.PRESETS["mini"]
@@ -82,6 +83,9 @@ def test_a_step_whose_preset_config_changed_is_redone_with_the_steps_after_it(tm
     out.mkdir()
     done = {name: {"seconds": 1.0} for name in rep.step_names()}
     (out / rep.MARKER).write_text(json.dumps({"preset": "mini", "config": old, "done": done}))
+    (out / "fusion-both").mkdir()
+    (out / "fusion-both" / "last.pt").write_text("old run")
+    (out / "features").mkdir()
     ran = []
 
     def run_step(name, p, out_dir, *args):
@@ -96,6 +100,8 @@ def test_a_step_whose_preset_config_changed_is_redone_with_the_steps_after_it(tm
     printed = capsys.readouterr().out
     assert "fusion-both config changed since it ran; redoing fusion-both, eval" in printed
     assert "fusion-image config changed since it ran; redoing fusion-image\n" in printed
+    assert (out / "fusion-both.old-1" / "last.pt").read_text() == "old run" and not (out / "fusion-both").exists()
+    assert (out / "features").is_dir()  # not redone: left where it is
     ran.clear()
     rep.reproduce("mini", out)
     assert ran == []
@@ -153,3 +159,22 @@ def test_options_added_after_a_chain_ran_do_not_redo_it_at_their_defaults(tmp_pa
     monkeypatch.setitem(rep.PRESETS, "mini", replace(mini, fusion=replace(mini.fusion, feature_dropout=0.3)))
     rep.reproduce("mini", out)
     assert ran == ["fusion-both", "eval"]
+
+
+def test_a_continued_chain_is_not_redone_for_its_bases_eta_and_refuses_its_bases_folder(tmp_path, monkeypatch):
+    """The base step's record is what each of the base's steps depends on: a new ETA estimate of
+    the base changes nothing; a changed base recipe redoes the base and this chain after it. An
+    --out that is the base's own folder is refused."""
+    from dataclasses import replace
+
+    mini = rep.PRESETS["mini"]
+    monkeypatch.setitem(rep.PRESETS, "mini-continued", replace(mini, base="mini"))
+    cont = rep.PRESETS["mini-continued"]
+    before = rep._step_identity(cont, "base")
+    monkeypatch.setitem(rep.PRESETS, "mini", replace(mini, minutes={**mini.minutes, "eval": 99}))
+    assert rep._step_identity(cont, "base") == before
+    monkeypatch.setitem(rep.PRESETS, "mini", replace(mini, fusion=replace(mini.fusion, lr=mini.fusion.lr / 2)))
+    assert rep._step_identity(cont, "base") != before
+    with pytest.raises(ValueError, match="keeps the chain it continues"):
+        rep.reproduce("mini-continued", tmp_path / "mini")
+
