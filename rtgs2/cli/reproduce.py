@@ -20,7 +20,8 @@ class Reproduce:
     (rooms that look like real ones; about 6 h on 2 CPU cores); v1: the first table, on v1 (about 14 h);
     mini: every step in minutes (numbers meaningless)."""
     out: Optional[Path] = None
-    """Output folder (default: $RTGS2_CACHE or ~/.cache/rtgs2, then reproduce/<preset>)."""
+    """Output folder (default: $RTGS2_CACHE or ~/.cache/rtgs2, then reproduce/<preset>). A preset that continues
+    another (v3: v2) keeps that chain beside it, in OUT/../<that preset>, and reuses it when finished there."""
     num_threads: int = 0
     """torch CPU threads of the trainings and the evaluation (0 = leave as is)."""
     build_jobs: int = 1
