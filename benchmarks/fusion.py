@@ -209,7 +209,7 @@ def _scene_case(spec: dict) -> dict:
     from rtgs2.fusion.compiled import CompiledCoarseLogits
     from rtgs2.fusion.labels import coarse_to_labels
     from rtgs2.fusion.vdvi import build_fusion, inference_model
-    from rtgs2.pipeline.segmenter import auto_network_scale
+    from rtgs2.pipeline.view_defaults import auto_network_scale
     from rtgs2.render import PER_FRAME, render
     from rtgs2.scene import read_ply
 

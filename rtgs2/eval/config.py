@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Union
 
+from rtgs2.pipeline.view_defaults import is_network_scale
 from rtgs2.utils.errors import check
 
 
@@ -49,7 +50,5 @@ class EvalConfig:
         for name in ("finetune_steps", "fps_warmup", "figure_views", "seed", "num_threads"):
             v = getattr(self, name)
             check(self, isinstance(v, int) and v >= 0, name, "a non-negative integer")
-        scale = self.network_scale
-        check(self, scale == "auto" or (isinstance(scale, int) and not isinstance(scale, bool) and scale >= 1), "network_scale",
-              "'auto' or a positive integer")  # fmt: skip
+        check(self, is_network_scale(self.network_scale), "network_scale", "'auto' or a positive integer")
         check(self, self.compile_network or self.precision != "bfloat16", "precision", "float32 or auto without compile_network (bfloat16 runs compiled)")

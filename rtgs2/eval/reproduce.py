@@ -118,6 +118,12 @@ def _preset_json(p: ReproducePreset) -> dict:
     return json.loads(json.dumps(asdict(p)))
 
 
+def _variant_dropout(variant: str, dropout: float) -> float:
+    """The Z dropout of fusion variant ``variant`` in a preset of ``dropout``: the full model's
+    alone (the image-only and Z-only models have no Z beside an image to drop)."""
+    return dropout if variant == "both" else 0.0
+
+
 def _step_identity(p: ReproducePreset, name: str) -> dict | None:
     """What step ``name`` of preset ``p`` depends on, as JSON reads it back (thread count left out;
     ``base``: the whole preset it continues, so a change there redoes this chain too)."""
@@ -183,8 +189,8 @@ def _identity_in(preset: dict, name: str) -> dict | None:
         return {**preset.get("features", {}), "num_threads": 0, **base}
     if name.startswith("fusion-"):
         fusion = dict(preset.get("fusion", {}))
-        if name != "fusion-both":  # Z dropout is the full model's alone (_step_configs)
-            fusion.pop("feature_dropout", None)
+        if "feature_dropout" in fusion:  # (a record from before the option has none)
+            fusion["feature_dropout"] = _variant_dropout(name.removeprefix("fusion-"), fusion["feature_dropout"])
         return {**fusion, "num_threads": 0, **base}
     return {k: preset.get(k) for k in ("finetune_steps", "fps_frames", "figure_views")}
 
@@ -199,8 +205,8 @@ def _step_configs(p: ReproducePreset, num_threads: int) -> dict:
     """The config of every training and evaluation step (built here, so a bad value is refused
     before hours of work)."""
     configs = {"features": replace(p.features, num_threads=num_threads)}
-    for v in INPUT_VARIANTS:  # (Z dropout beside the image is the full model's alone)
-        dropout = p.fusion.feature_dropout if v == "both" else 0.0
+    for v in INPUT_VARIANTS:
+        dropout = _variant_dropout(v, p.fusion.feature_dropout)
         configs[f"fusion-{v}"] = replace(p.fusion, inputs=v, num_threads=num_threads, feature_dropout=dropout)
     configs["eval"] = EvalConfig(
         finetune_steps=p.finetune_steps, fps_frames=p.fps_frames, figure_views=p.figure_views, lift=True,

@@ -12,12 +12,12 @@ The fusion network runs in torch, or from an ONNX file with onnxruntime on the C
 logits, ``rtgs2 export onnx --coarse [--int8]``); such a file takes one image size, fixed when
 exporting, and a camera of another size is refused.
 
-A view larger than the views the models were trained on (:data:`TRAINING_VIEW`, 320x240) is
-read by the network at 1/s of its size (``network_scale``; ``"auto"``: the largest s that keeps
-it at least that size, 2 at 640x480): Î averaged over s x s pixels, Z rendered at s times the
-network's stride of Z, the logits upsampled x4 s to the view. The network then costs what it
-costs at 320x240, Z's blend bookkeeping a quarter, and it sees objects at the scale it learnt
-them; ``network_scale=1`` reads every view at its own size (the path before it).
+A view at least twice the views the models were trained on (:data:`~rtgs2.pipeline.view_defaults.TRAINING_VIEW`, 320x240) is
+read by the network at 1/s of its size (``network_scale``; ``"auto"``: the largest power of two
+that keeps it at least that size, 2 at 640x480): Î averaged over s x s pixels, Z rendered at s
+times the network's stride of Z, the logits upsampled x4 s to the view. The network then costs
+what it costs at 320x240 and sees objects at the scale it learnt them;
+``network_scale=1`` reads every view at its own size (the path before it).
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from rtgs2.fusion.io import fusion_weights_path, load_fusion, read_fusion_card, 
 from rtgs2.fusion.labels import coarse_to_labels
 from rtgs2.fusion.onnx_runtime import OnnxFusion
 from rtgs2.fusion.vdvi import VDVINet, inference_model, upsample_logits
+from rtgs2.pipeline.view_defaults import auto_network_scale, is_network_scale
 from rtgs2.render import PER_FRAME, RasterSettings, RenderOutput, render
 from rtgs2.scene import Camera, GaussianScene, read_ply
 from rtgs2.utils.cache import cache_root
@@ -51,24 +52,12 @@ from rtgs2.utils.io import file_sha256, refuse_folder
 
 UNLABELLED = IGNORE_LABEL  # label of pixels no Gaussian covers enough
 MIN_ALPHA = 0.5  # pixels less covered than this get UNLABELLED
-TRAINING_VIEW = (240, 320)
-"""H, W (pixels) of the views the fusion models are trained on (SynthRooms' cameras)."""
 NetworkScale = Union[int, Literal["auto"]]
-
-
-def auto_network_scale(height: int, width: int) -> int:
-    """The scale s of ``network_scale="auto"`` for a view of ``height`` x ``width`` pixels: the
-    largest power of two that keeps the network's view (1/s of it) at least :data:`TRAINING_VIEW`
-    in both axes; 1 for views of that size or smaller (640x480: 2, 1280x720: 2, 1296x968: 4).
-    Powers of two: Z at stride 4 s then divides the renderer's 16-pixel tiles, which its
-    per-frame kernel needs (stride 12 would fall back to the slower exact kernel)."""
-    fits = max(1, min(height // TRAINING_VIEW[0], width // TRAINING_VIEW[1]))
-    return 1 << (fits.bit_length() - 1)
 
 
 def check_network_scale(network_scale: object) -> None:
     """UserError naming the value unless it is "auto" or a positive integer."""
-    if network_scale != "auto" and not (isinstance(network_scale, int) and not isinstance(network_scale, bool) and network_scale >= 1):
+    if not is_network_scale(network_scale):
         raise UserError(f"network_scale (--network-scale) must be 'auto' or a positive integer, got {network_scale!r}")
 
 

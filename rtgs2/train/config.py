@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Literal, Optional
 
 from rtgs2.fusion.loss_config import FusionLossConfig
@@ -229,6 +229,8 @@ v2 test_000's held-out views from the shipped v2 model (55.9 %), 300 steps: 78.5
 81.7 % at 3e-4, 85.0 % at 1e-3 (600 steps at 1e-3: 86.2 %; benchmarks/RESULTS.md 2026-12-05)."""
 
 
+# Config fields that do not change the trained weights (a resume may change them).
+RESUMABLE_CHANGES = ("checkpoint_every", "eval_every", "num_threads")
 # Options added after runs existed: at their defaults (the recipe before them) they stay out of a
 # run's identity (its checkpoints, reproduce's record of its steps), so such a run still resumes
 # and a finished chain is not trained again.
@@ -242,3 +244,9 @@ def identity_fields(config: dict, cls: type) -> dict:
     """``config`` (a ``cls`` as a dict) without the later options of ``cls`` at their defaults."""
     defaults = {f.name: f.default for f in fields(cls)}
     return {k: v for k, v in config.items() if not (k in LATER_OPTIONS[cls] and v == defaults.get(k))}
+
+
+def identity_config(cfg: FeatureTrainConfig | FusionTrainConfig) -> dict:
+    """The config fields that make a training's weights what they are (its checkpoint identity):
+    all but the resumable ones and the later options at their defaults."""
+    return identity_fields({k: v for k, v in asdict(cfg).items() if k not in RESUMABLE_CHANGES}, type(cfg))

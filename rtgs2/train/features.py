@@ -30,7 +30,7 @@ from rtgs2.features.inputs import GaussianArrays
 from rtgs2.features.io import card_path, load_feature_net, save_feature_net
 from rtgs2.features.ptv3 import VARIANTS
 from rtgs2.train.card import config_flags, launcher
-from rtgs2.train.config import FeatureTrainConfig, identity_fields, warmup_of
+from rtgs2.train.config import FeatureTrainConfig, identity_config, warmup_of
 from rtgs2.train.feature_pairs import PairScene, augmentation, draw_pairs, load_pair_scene, pair_samples, sample_scale
 from rtgs2.utils.checkpoint import CheckpointStore
 from rtgs2.utils.distributed import DistInfo, init_distributed, shutdown_distributed
@@ -45,15 +45,8 @@ from rtgs2.utils.seed import derive_seed
 
 MARKER = "train_features.json"  # marks a folder as a feature-training output
 COLUMNS = ("step", "loss", "accuracy", "context_loss", "lr", "seconds", "eval_loss", "eval_accuracy", "eval_context_loss")
-# Config fields that do not change the trained weights (a resume may change them).
-RESUMABLE_CHANGES = ("checkpoint_every", "eval_every", "num_threads")
 CONTEXT_HEAD_SEED = 7  # key of the context head's initialisation (derive_seed(cfg.seed, this))
 CONTEXT_STD_FLOOR = 1e-6  # a context column constant over the training scenes is not divided by ~0
-
-
-def identity_config(cfg: FeatureTrainConfig) -> dict:
-    """The config fields that make a run's weights what they are (its checkpoint identity)."""
-    return identity_fields({k: v for k, v in asdict(cfg).items() if k not in RESUMABLE_CHANGES}, FeatureTrainConfig)
 
 
 def training_scenes(data: Path, finished_only: bool = False) -> tuple[list[SceneViews], list[SceneViews]]:

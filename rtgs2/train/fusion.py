@@ -36,7 +36,7 @@ from rtgs2.fusion.io import load_backbone_weights, load_fusion, read_fusion_file
 from rtgs2.fusion.losses import FusionLoss
 from rtgs2.fusion.vdvi import FusionOutput, VDVINet, build_fusion
 from rtgs2.train.card import config_flags, launcher
-from rtgs2.train.config import FusionTrainConfig, identity_fields, warmup_of
+from rtgs2.train.config import FusionTrainConfig, identity_config, warmup_of
 from rtgs2.train.fusion_data import (
     FusionScene, augmentation, collate, draw_batch, load_fusion_scene, render_sample, training_batch, training_pool,
 )  # fmt: skip
@@ -53,8 +53,6 @@ from rtgs2.utils.seed import derive_seed
 
 MARKER = "train_fusion.json"  # marks a folder as a fusion-training (or fine-tuning) output
 COLUMNS = ("step", "loss", "ce", "ceco", "depth", "accuracy", "lr", "seconds", "val_miou", "val_macc", "val_oacc")
-# Config fields that do not change the trained weights (a resume may change them).
-RESUMABLE_CHANGES = ("checkpoint_every", "eval_every", "num_threads")
 LOSS_WINDOW = 10  # steps averaged for the train loss a card reports
 
 
@@ -287,7 +285,7 @@ def _train(run: FusionRun, out: Path, cfg: FusionTrainConfig, dist: DistInfo, pr
         "val_scenes": [v.name for v in run.val],
         "feature_weights": file_sha256(run.feature_weights) if run.feature_weights else None,
         "init_weights": file_sha256(run.init_weights) if run.init_weights else None,
-        "config": identity_fields({k: v for k, v in asdict(cfg).items() if k not in RESUMABLE_CHANGES}, FusionTrainConfig),
+        "config": identity_config(cfg),
     }
     last, best = out / "last.pt", out / "best.pt"
     hint = f"delete {out} (or choose another --out) to start afresh"

@@ -207,7 +207,7 @@ def test_bfloat16_is_for_the_compiled_network_and_says_so(small_donut, fusion_fi
 
 
 def test_auto_network_scale_keeps_the_network_view_at_least_the_training_view():
-    from rtgs2.pipeline.segmenter import TRAINING_VIEW, auto_network_scale
+    from rtgs2.pipeline.view_defaults import TRAINING_VIEW, auto_network_scale
 
     assert TRAINING_VIEW == (240, 320)
     assert [auto_network_scale(h, w) for h, w in [(240, 320), (120, 160), (479, 640), (480, 640), (720, 1280), (968, 1296)]] == [1, 1, 1, 2, 2, 4]
