@@ -19,7 +19,7 @@ End-to-end rows: the first finished test scene of a SynthRooms root (``--data``)
 procedural room of ``benchmarks/scenes.py``. Its per-Gaussian features are computed once,
 untimed (feature weights when there are any, else random unit vectors: the speed is the same).
 Each frame renders Î and Z with the numba backend at the next camera (cycling through them),
-runs fusion small/both and the argmax; medians per stage and of the total. Network ``eager`` is
+runs fusion ``--scene-size`` (small)/both and the argmax; medians per stage and of the total. Network ``eager`` is
 torch as Segmenter runs it, ``compile`` / ``compile-bf16`` compiled as ``Segmenter(compile_network=True,
 precision=...)`` runs it (float32 / bfloat16), ``bf16`` eager under bfloat16 autocast, ``int8`` the same random
 model exported with coarse logits and quantized as ``rtgs2 export onnx --coarse --int8`` does
@@ -96,6 +96,8 @@ class Config:
     """End-to-end image sizes, WIDTHxHEIGHT (the scene's cameras resized; SynthRooms v1 is 320x240)."""
     room_gaussians: int = 150_000
     """Gaussians of the procedural room (SynthRooms v1 scenes have at most 150,000)."""
+    scene_size: str = "small"
+    """End-to-end fusion network size (rtgs2.fusion.vdvi.VARIANTS): small (the shipped models') or fast."""
     feature_stride: int = 4
     """Resolution of Z the networks read, relative to the image's (VDVISize.feature_stride: 4, or 1 as before it)."""
     scene_modes: list[str] = field(default_factory=lambda: ["eager", "compile", "compile-bf16", "int8"])
@@ -248,7 +250,7 @@ def _scene_case(spec: dict) -> dict:
         s = 1
     else:
         s = auto_network_scale(cams[0].height, cams[0].width) if given == "auto" else int(given)
-    net = build_fusion("small", "both", num_classes=len(CLASS_NAMES), feature_dim=feats.shape[1], feature_stride=f)
+    net = build_fusion(spec.get("scene_size", "small"), "both", num_classes=len(CLASS_NAMES), feature_dim=feats.shape[1], feature_stride=f)
     autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if spec["mode"] == "bf16" else contextlib.nullcontext()
     settings = replace(PER_FRAME, frame_kernel=spec["blend"] == "frame")
     if spec["mode"] == "int8":
@@ -401,7 +403,7 @@ def main(cfg: Config) -> None:
         spec |= common
         r = _run(spec | {"data": str(cfg.data) if cfg.data else None, "feature_weights": str(weights) if weights else None,
                          "gaussians": str(cfg.gaussians) if cfg.gaussians else None, "scene": cfg.scene,
-                         "network_scale": cfg.network_scale})
+                         "network_scale": cfg.network_scale, "scene_size": cfg.scene_size})
         if "error" in r:
             scene_rows.append(("", "", res, mode, blend, "failed: " + r["error"], "", "", "", "", ""))
         else:
@@ -431,7 +433,7 @@ def main(cfg: Config) -> None:
     if scene_rows:
         text += (
             f"\nEnd to end on {where}: {'gsplat render on the GPU' if cfg.device.startswith('cuda') else 'numba render'} "
-            f"of Î and Z, fusion small/both as Segmenter runs it (random weights, BatchNorms folded; a view of 640x480 or more read at 1/s of its size (network_scale {cfg.network_scale}: Î the mean of s x s pixels, the logits upsampled x4 s); Z at 1/{cfg.feature_stride} of the network's image's "
+            f"of Î and Z, fusion {cfg.scene_size}/both as Segmenter runs it (random weights, BatchNorms folded; a view of 640x480 or more read at 1/s of its size (network_scale {cfg.network_scale}: Î the mean of s x s pixels, the logits upsampled x4 s); Z at 1/{cfg.feature_stride} of the network's image's "
             f"resolution, the mean of each 4 x 4 block; network compile / compile-bf16: torch.compile'd as Segmenter(compile_network=True, precision=float32 / bfloat16) runs it, compiled during the warm-up; int8: the same model quantized by onnxruntime, calibrated on {INT8_CALIBRATION_VIEWS} views of the scene), "
             "argmax (with the x4 upsampling of the logits: rtgs2.fusion.labels), the per-frame path's render settings (PER_FRAME; blend "
             "frame: the per-frame kernel, exact: the exact one, features averaged afterwards); "

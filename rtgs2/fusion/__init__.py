@@ -17,5 +17,6 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "load_backbone_weights": "rtgs2.fusion.io",
     "load_fusion": "rtgs2.fusion.io",
     "load_fusion_weights": "rtgs2.fusion.io",
+    "load_pruned_weights": "rtgs2.fusion.io",
     "save_fusion": "rtgs2.fusion.io",
 })

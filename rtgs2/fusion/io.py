@@ -10,11 +10,13 @@ atomically; read with ``weights_only=True`` (no code runs on load). Beside it, a
 
 ``load_backbone_weights`` maps a timm ``convnext_tiny`` state dict onto Enc_VD and a
 transformers SegFormer (mit-b0) state dict onto Enc_VI by parameter name; nothing is fetched.
+``load_pruned_weights`` starts a model with fewer blocks per stage from a saved larger one.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,6 +134,39 @@ def load_fusion_weights(model: VDVINet, path: str | Path) -> None:
     if diff:
         raise CheckpointMismatchError(f"{path} holds another fusion model: " + "; ".join(diff))
     _load_state(model, state, path)
+
+
+# a block of an encoder stage: timm resnet ``layerI.J``, timm convnext ``stages.I.blocks.J``, SegFormer ``block.I.J``
+_BLOCK = re.compile(r"^(vd\.layer\d+\.\d+|vd\.stages\.\d+\.blocks\.\d+|vi\.block\.\d+\.\d+)\.")
+# config fields a pruned model shares with the model it starts from (the size and depths may differ)
+PRUNE_SHARED = ("inputs", "num_classes", "feature_dim", "depth_head", "feature_stride", "vd_block")
+
+
+def load_pruned_weights(model: VDVINet, path: str | Path) -> list[str]:
+    """Start ``model`` from a saved model of the same widths and more blocks per stage (a
+    ``small`` model's weights in a ``fast`` one): every tensor of ``model`` is set from the file's
+    tensor of the same name, so each stage keeps the file's first blocks; the blocks the model
+    lacks are left out. Returns the left-out blocks' names (``vd.layer3.1``, ...).
+
+    Raises:
+        CheckpointMismatchError: the file differs in inputs, classes, feature width or stride,
+            Enc_VD blocks or depth head, lacks a tensor of ``model`` or holds one of another
+            shape, or holds tensors other than whole blocks that ``model`` lacks.
+    """
+    config, state = read_fusion_file(path)
+    mine = model.config
+    diff = [f"{k}: file has {config.get(k)!r}, this model {mine[k]!r}" for k in PRUNE_SHARED if config.get(k) != mine[k]]
+    if diff:
+        raise CheckpointMismatchError(f"{path} cannot start this {mine['size']} model: " + "; ".join(diff))
+    own = model.state_dict()
+    if not_blocks := sorted(k for k in state.keys() - own.keys() if not _BLOCK.match(k)):
+        raise CheckpointMismatchError(
+            f"{path} cannot start this {mine['size']} model: it holds {len(not_blocks)} tensors outside the encoders' "
+            f"blocks that the model lacks ({', '.join(not_blocks[:4])})"
+        )
+    dropped = sorted({_BLOCK.match(k).group(1) for k in state.keys() - own.keys()})
+    _load_state(model, {k: v for k, v in state.items() if k in own}, path)
+    return dropped
 
 
 def _load_state(model: VDVINet, state: Mapping[str, Tensor], path: str | Path) -> None:

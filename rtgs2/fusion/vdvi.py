@@ -938,7 +938,15 @@ SMALL = VDVISize(
 29 ms) on this project's 2-core CPU (eager, float32, 2 threads, idle machine; the budget is 40 ms). A second MiT block per stage cost ~10 ms more; the MiT
 stem's kernel (7 vs 5 or 4) made no measurable difference."""
 
-SIZES: dict[str, VDVISize] = {size.name: size for size in (PAPER, SMALL)}
+FAST = replace(SMALL, name="fast", vd_depths=(1, 1, 1, 1), vi_depths=(0, 1, 1, 1))
+"""The real-time size: :data:`SMALL` with one ResNet block per stage and no MiT block at
+stage 1 (its patch embedding and norm stay), so that ``fusion.io.load_pruned_weights`` starts it
+from a ``small`` model's weights. 0.76 of SMALL's multiply-adds (0.80 vs 1.06 G at 320x240; 3.7 vs
+4.4 M parameters) and 0.6-0.8 of its compiled call on this project's 2-core CPU (interleaved in one process, float32:
+15.9-21.2 ms against 23.0-31.5): the layers are latency-bound, so the blocks count more than
+their multiply-adds."""
+
+SIZES: dict[str, VDVISize] = {size.name: size for size in (PAPER, SMALL, FAST)}
 """Each variant's sizes by its name (the name ``VARIANTS`` and a saved model's config use)."""
 _SIZE_FIELDS = frozenset(f.name for f in fields(VDVISize)) - {"name"}
 
@@ -967,7 +975,12 @@ def vdvi_small(**kwargs: Any) -> VDVINet:
     return _create_vdvi(SMALL.name, **kwargs)
 
 
-VARIANTS: dict[str, Callable[..., VDVINet]] = {PAPER.name: vdvi_paper, SMALL.name: vdvi_small}
+def vdvi_fast(**kwargs: Any) -> VDVINet:
+    """The network of size :data:`FAST`; ``kwargs`` as for :func:`vdvi_paper`."""
+    return _create_vdvi(FAST.name, **kwargs)
+
+
+VARIANTS: dict[str, Callable[..., VDVINet]] = {PAPER.name: vdvi_paper, SMALL.name: vdvi_small, FAST.name: vdvi_fast}
 """The variant functions by size name: ``VARIANTS[name](num_classes=K, **kwargs)``."""
 
 

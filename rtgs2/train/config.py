@@ -123,8 +123,8 @@ class FeatureTrainConfig:
 class FusionTrainConfig:
     """Semantic training of the VDVI fusion network on rendered views (image Î + feature image Z)."""
 
-    size: Literal["small", "paper"] = "small"
-    """Network size (rtgs2.fusion.VARIANTS)."""
+    size: Literal["small", "paper", "fast"] = "small"
+    """Network size (rtgs2.fusion.VARIANTS); ``fast`` starts from ``small`` weights by ``--init-weights``."""
     vd_block: Optional[Literal["convnext", "resnet"]] = None
     """Enc_VD's blocks (default: the size's; small: resnet, paper: convnext)."""
     inputs: Literal["both", "image", "features"] = "both"
@@ -205,7 +205,7 @@ class FusionTrainConfig:
         if not 0 < self.zoom_min <= self.zoom_max:
             raise ConfigError(self, "zoom_min", f"must be positive and <= zoom_max, got {self.zoom_min}, {self.zoom_max}",
                               also=("zoom_max",))  # fmt: skip
-        check(self, self.size in ("small", "paper"), "size", "'small' or 'paper'")
+        check(self, self.size in ("small", "paper", "fast"), "size", "'small', 'paper' or 'fast'")
         check(self, self.inputs in ("both", "image", "features"), "inputs", "'both', 'image' or 'features'")
         check(self, self.vd_block in (None, "convnext", "resnet"), "vd_block", "'convnext' or 'resnet'")
         if self.feature_dropout > 0 and self.inputs != "both":

@@ -32,7 +32,7 @@ from rtgs2.data.segmentation import confusion_matrix, segmentation_metrics
 from rtgs2.features.cache import FeatureCache
 from rtgs2.features.io import SHIPPED as SHIPPED_FEATURES
 from rtgs2.features.io import resolve_feature_weights
-from rtgs2.fusion.io import load_backbone_weights, load_fusion, read_fusion_file, save_fusion
+from rtgs2.fusion.io import load_backbone_weights, load_fusion, load_pruned_weights, read_fusion_file, save_fusion
 from rtgs2.fusion.losses import FusionLoss
 from rtgs2.fusion.vdvi import FusionOutput, VDVINet, build_fusion
 from rtgs2.train.card import config_flags, launcher
@@ -163,7 +163,9 @@ def train_fusion(
 ) -> Path:
     """Train the fusion network on the training scenes of ``data``; returns ``out/best.pt``
     (``out/last.pt`` is beside it). ``init_weights``: a saved fusion model of ``cfg``'s size and
-    inputs to continue from (e.g. on a new data set) instead of a new one.
+    inputs to continue from (e.g. on a new data set) instead of a new one, or of a larger size
+    with the same widths, whose first blocks per stage start a ``cfg.size`` model (``small`` ->
+    ``fast``: ``rtgs2.fusion.io.load_pruned_weights``).
 
     Rerunning the same command resumes from the newest checkpoint in ``out/checkpoints``; a
     finished run returns at once. ``feature_weights`` (default: the shipped weights) give Z
@@ -202,6 +204,9 @@ def _check_init_weights(path: Path, cfg: FusionTrainConfig, class_names: list[st
     if not path.is_file():
         raise MissingFileError(f"init weights {path} not found")
     config, _ = read_fusion_file(path)
+    if config.get("size") != cfg.size and cfg.backbone_weights is None:  # a larger model's weights start a pruned one
+        load_pruned_weights(_new_model(cfg, class_names), path)  # raises naming what does not fit
+        return path
     diff = [f"{k}: file has {config.get(k)!r}, --{k} is {getattr(cfg, k)!r}" for k in ("size", "inputs") if config.get(k) != getattr(cfg, k)]
     if cfg.vd_block is not None and cfg.vd_block != config.get("vd_block"):
         diff.append(f"vd_block: file has {config.get('vd_block')!r}, --vd-block is {cfg.vd_block!r}")
@@ -247,19 +252,31 @@ def _devices(dist: DistInfo) -> tuple[torch.device, torch.device]:
 
 
 def _model(run: FusionRun, cfg: FusionTrainConfig, progress: bool) -> VDVINet:
-    """A new model (seeded), or the one saved at ``run.init_weights``."""
+    """A new model (seeded), the one saved at ``run.init_weights``, or, where that file is of a
+    larger size, a new model of ``cfg.size`` started from its weights (``load_pruned_weights``)."""
     if run.init_weights is not None:
-        return load_fusion(run.init_weights).train()  # loaded in eval mode
-    torch.manual_seed(cfg.seed)
-    size = {"vd_block": cfg.vd_block} if cfg.vd_block is not None else {}
-    model = build_fusion(
-        cfg.size, cfg.inputs, num_classes=len(run.class_names), depth_head=cfg.depth_head, class_names=run.class_names, **size
-    )
+        if read_fusion_file(run.init_weights)[0]["size"] == cfg.size:
+            return load_fusion(run.init_weights).train()  # loaded in eval mode
+        model = _new_model(cfg, run.class_names)
+        dropped = load_pruned_weights(model, run.init_weights)
+        if progress:
+            print(f"init weights {run.init_weights}: a {cfg.size} model from them, left out: {', '.join(dropped)}")
+        return model
+    model = _new_model(cfg, run.class_names)
     if cfg.backbone_weights:
         report = load_backbone_weights(model, cfg.backbone_weights)
         if progress:
             print(f"backbone weights {cfg.backbone_weights}: {report.summary()}")
     return model
+
+
+def _new_model(cfg: FusionTrainConfig, class_names: list[str]) -> VDVINet:
+    """A new model of ``cfg``'s size, inputs and Enc_VD blocks, initialised from ``cfg.seed``."""
+    torch.manual_seed(cfg.seed)
+    size = {"vd_block": cfg.vd_block} if cfg.vd_block is not None else {}
+    return build_fusion(
+        cfg.size, cfg.inputs, num_classes=len(class_names), depth_head=cfg.depth_head, class_names=class_names, **size
+    )
 
 
 def _optimizer(model: nn.Module, cfg: FusionTrainConfig) -> torch.optim.AdamW:

@@ -27,6 +27,10 @@ def test_scene_case_times_both_blend_kernels_with_their_stages():
     # renders without gradients keep the scene's prepared rows: no "prepare" per frame
     assert set(rows["exact"]["render_stages"]) == {"project", "sort", "gather", "bin", "blend"}
     assert set(rows["frame"]["render_stages"]) == {"project", "sort", "gather", "bin", "pack", "blend"}
+    fast = _case(base | {"blend": "frame", "scene_size": "fast"})  # --scene-size: the fast variant end to end
+    assert fast["total_ms"] >= fast["fusion_ms"] > 0
+    with pytest.raises(ValueError, match="unknown fusion size 'tiny'"):
+        _case(base | {"blend": "frame", "scene_size": "tiny"})
 
 
 def test_scene_case_runs_the_int8_network():

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from rtgs2.fusion.io import (
-    fusion_weights_path, load_backbone_weights, load_fusion, load_fusion_weights, read_fusion_card, save_fusion,
+    fusion_weights_path, load_backbone_weights, load_fusion, load_fusion_weights, load_pruned_weights, read_fusion_card,
+    save_fusion,
 )  # fmt: skip
 from rtgs2.fusion.vdvi import VDVINet, build_fusion, vdvi_paper
 from rtgs2.utils.errors import CheckpointError, CheckpointMismatchError, Rtgs2Error
@@ -61,6 +62,47 @@ def test_weights_that_do_not_fit_name_the_keys(tmp_path: Path) -> None:
     expected = r"missing 1 \(vd\.bn1\.bias\).*decode_head\.classifier\.weight \[9, 64\] vs \[4, 64\]"
     with pytest.raises(CheckpointMismatchError, match=expected):
         load_fusion(path)
+
+
+def test_a_small_model_starts_a_fast_one_with_its_first_blocks(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    small = build_fusion("small", "both", num_classes=K)
+    path = tmp_path / "small.pt"
+    save_fusion(small, path)
+    fast = build_fusion("fast", "both", num_classes=K)
+    dropped = load_pruned_weights(fast, path)
+    assert dropped == ["vd.layer3.1", "vd.layer3.2", "vi.block.0.0"]
+    kept = small.state_dict()
+    assert all(torch.equal(v, kept[k]) for k, v in fast.state_dict().items())
+    # the left-out blocks are residual: with them zeroed (each adds nothing), small == fast
+    with torch.no_grad():
+        for name in dropped:
+            block = small.get_submodule(name)
+            last = [block.bn2] if hasattr(block, "bn2") else [block.attention.output.dense, block.mlp.dense2]
+            for m in last:
+                m.weight.zero_()
+                m.bias.zero_()
+    image, features = torch.rand(1, 3, 32, 48), torch.randn(1, 32, 8, 12)
+    with torch.no_grad():
+        torch.testing.assert_close(fast.eval()(image, features), small.eval()(image, features))
+
+
+def test_pruned_loading_refuses_what_does_not_fit(tmp_path: Path) -> None:
+    path = tmp_path / "small.pt"
+    save_fusion(build_fusion("small", "image", num_classes=K), path)
+    with pytest.raises(CheckpointMismatchError, match="inputs: file has 'image', this model 'both'"):
+        load_pruned_weights(build_fusion("fast", "both", num_classes=K), path)
+    with pytest.raises(CheckpointMismatchError, match="num_classes: file has 4, this model 5"):
+        load_pruned_weights(build_fusion("fast", "image", num_classes=5), path)
+    save_fusion(build_fusion("small", "both", num_classes=K), path)  # widths differ: not a pruning
+    with pytest.raises(CheckpointMismatchError, match="another shape"):
+        load_pruned_weights(build_fusion("fast", "both", num_classes=K, vi_widths=(32, 64, 120, 256)), path)
+    save_fusion(build_fusion("fast", "both", num_classes=K), path)  # fewer blocks than the model
+    with pytest.raises(CheckpointMismatchError, match="missing .*vd.layer3.1"):
+        load_pruned_weights(build_fusion("small", "both", num_classes=K), path)
+    save_fusion(build_fusion("small", "both", num_classes=K, depth_head=True), path)
+    with pytest.raises(CheckpointMismatchError, match="depth_head: file has True, this model False"):
+        load_pruned_weights(build_fusion("fast", "both", num_classes=K), path)
 
 
 def test_unreadable_files_raise_clear_errors(tmp_path: Path) -> None:

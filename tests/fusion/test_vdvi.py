@@ -193,7 +193,7 @@ def test_a_bad_size_value_raises_naming_the_field(field: str, value: object) -> 
 
 
 def test_a_size_of_no_variant_is_refused() -> None:
-    with pytest.raises(ValueError, match="VDVISize.name must be one of paper, small; got 'tiny'"):
+    with pytest.raises(ValueError, match="VDVISize.name must be one of paper, small, fast; got 'tiny'"):
         VDVINet(dataclasses.replace(SMALL, name="tiny"), num_classes=K)
     with pytest.raises(TypeError):  # the name is the variant's, not an override
         vdvi_small(num_classes=K, name="paper")
