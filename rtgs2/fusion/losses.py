@@ -112,8 +112,28 @@ def depth_l1(prediction: Tensor, target: Tensor) -> Tensor:  # [B, 1, H, W], [B,
     return (prediction[:, 0][valid] - target[valid]).abs().mean()
 
 
+def distillation_kl(
+    student: Tensor,  # [B, K, H, W] logits
+    teacher: Tensor,  # [B, K, H, W] logits of the model taught from
+    labels: Tensor,  # [B, H, W] int64
+    temperature: float = 1.0,
+    ignore_index: int = 255,
+) -> Tensor:  # []
+    """Knowledge distillation (Hinton et al., 2015): T^2 KL(softmax(teacher / T) || softmax(student / T))
+    per pixel, the mean over the labelled pixels (padding carries no label, and no teacher). The T^2
+    keeps the gradient's scale independent of T. 0 (with a gradient) when no pixel is labelled."""
+    keep = labels != ignore_index
+    if not keep.any():
+        return student.sum() * 0.0
+    log_p = F.log_softmax(student / temperature, dim=1)
+    log_q = F.log_softmax(teacher.detach() / temperature, dim=1)
+    kl = (log_q.exp() * (log_q - log_p)).sum(1)  # [B, H, W]
+    return temperature**2 * kl[keep].mean()
+
+
 class FusionLoss(nn.Module):
-    """The training loss: cross-entropy + ceco_weight * CeCo + depth_weight * L1 depth.
+    """The training loss: cross-entropy + ceco_weight * CeCo + depth_weight * L1 depth
+    + distill_weight * the distillation KL to a teacher's logits.
 
     Args:
         config: weights and switches.
@@ -133,6 +153,7 @@ class FusionLoss(nn.Module):
         output: FusionOutput,  # of VDVINet.forward_with_embedding
         labels: Tensor,  # [B, H, W] uint8 or int64, ignore_index where unlabelled
         depth: Tensor | None = None,  # [B, H, W] metres; needed when depth_weight > 0
+        teacher: Tensor | None = None,  # [B, K, H, W] a teacher's logits; needed when distill_weight > 0
     ) -> dict[str, Tensor]:  # "total" and each active term, each []
         """The total loss and its terms (for logging)."""
         cfg = self.config
@@ -155,5 +176,11 @@ class FusionLoss(nn.Module):
                 raise ValueError(f"depth_weight > 0 needs a depth target [B, H, W] = {[B, H, W]}; got {got}")
             terms["depth"] = depth_l1(output.depth, depth)
             total = total + cfg.depth_weight * terms["depth"]
+        if cfg.distill_weight > 0:
+            if teacher is None or teacher.shape != output.logits.shape:
+                got = None if teacher is None else list(teacher.shape)
+                raise ValueError(f"distill_weight > 0 needs a teacher's logits [B, K, H, W] = {[B, K, H, W]}; got {got}")
+            terms["distill"] = distillation_kl(output.logits, teacher, labels, cfg.distill_temperature, cfg.ignore_index)
+            total = total + cfg.distill_weight * terms["distill"]
         terms["total"] = total
         return terms

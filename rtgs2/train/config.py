@@ -186,13 +186,20 @@ class FusionTrainConfig:
     """Training scenes whose held-out views (every 8th) form the validation set (0 = none)."""
     backbone_weights: Optional[str] = None
     """ImageNet encoder weights to start from (timm convnext_tiny and/or SegFormer mit-b0 state dict)."""
+    distill_weights: Optional[str] = None
+    """A trained fusion model (the same classes and Z) whose logits the network also learns, on
+    the same views (knowledge distillation): e.g. the small model teaching a fast one."""
+    distill_weight: float = 1.0
+    """Weight of the distillation term (with --distill-weights)."""
+    distill_temperature: float = 1.0
+    """Temperature of the distillation term's softmax."""
 
     def __post_init__(self) -> None:
         check_numbers(self)
         check_positive(self, "steps", "batch_size", "crop_height", "crop_width", "checkpoint_every")
         check_non_negative(self, "warmup_steps", "seed", "num_threads", "eval_every", "val_scenes", "weight_decay", "grad_clip",
-                           "ceco_weight", "depth_weight")  # fmt: skip
-        check_positive(self, "lr", "poly_power")
+                           "ceco_weight", "depth_weight", "distill_weight")  # fmt: skip
+        check_positive(self, "lr", "poly_power", "distill_temperature")
         for f in ("crop_height", "crop_width"):  # a Z-only network's logits come on its stride-4 grid
             if getattr(self, f) % 4:
                 raise ConfigError(self, f, f"must be a multiple of 4, got {getattr(self, f)}")
@@ -219,7 +226,9 @@ class FusionTrainConfig:
 
     def loss(self) -> FusionLossConfig:
         """The loss terms these fields ask for."""
-        return FusionLossConfig(self.label_smoothing, self.ceco_weight, depth_weight=self.depth_weight)
+        distill = self.distill_weight if self.distill_weights else 0.0
+        return FusionLossConfig(self.label_smoothing, self.ceco_weight, depth_weight=self.depth_weight,
+                                distill_weight=distill, distill_temperature=self.distill_temperature)  # fmt: skip
 
 
 FINETUNE = FusionTrainConfig(lr=1e-3, warmup_steps=10, checkpoint_every=50, eval_every=0)
@@ -236,7 +245,7 @@ RESUMABLE_CHANGES = ("checkpoint_every", "eval_every", "num_threads")
 # and a finished chain is not trained again.
 LATER_OPTIONS: dict[type, tuple[str, ...]] = {
     FeatureTrainConfig: ("negative_radius", "segment_weight", "segment_scale", "context_weight", "drop_max", "floaters"),
-    FusionTrainConfig: ("feature_dropout",),
+    FusionTrainConfig: ("feature_dropout", "distill_weights", "distill_weight", "distill_temperature"),
 }
 
 

@@ -2,7 +2,7 @@
 
 Each step draws ``batch_size`` training views (mixing scenes), renders Î and Z at their
 cameras, augments them and applies the fusion loss (cross-entropy with label smoothing, CeCo,
-optionally the depth head's L1) under AdamW with a linear warm-up and a poly decay. Every
+optionally the depth head's L1 and the KL to a teacher model's logits on the same views) under AdamW with a linear warm-up and a poly decay. Every
 ``eval_every`` steps the mIoU on the held-out views of the first ``val_scenes`` training scenes
 picks the ``best`` weights. One process, or several under ``torchrun`` (gloo on the CPU, nccl on
 CUDA): each rank takes its share of the step's views and DDP averages the gradients. Every
@@ -34,7 +34,7 @@ from rtgs2.features.io import SHIPPED as SHIPPED_FEATURES
 from rtgs2.features.io import resolve_feature_weights
 from rtgs2.fusion.io import load_backbone_weights, load_fusion, load_pruned_weights, read_fusion_file, save_fusion
 from rtgs2.fusion.losses import FusionLoss
-from rtgs2.fusion.vdvi import FusionOutput, VDVINet, build_fusion
+from rtgs2.fusion.vdvi import FusionOutput, VDVINet, build_fusion, inference_model
 from rtgs2.train.card import config_flags, launcher
 from rtgs2.train.config import FusionTrainConfig, identity_config, warmup_of
 from rtgs2.train.fusion_data import (
@@ -52,7 +52,7 @@ from rtgs2.utils.progress import ProgressReport
 from rtgs2.utils.seed import derive_seed
 
 MARKER = "train_fusion.json"  # marks a folder as a fusion-training (or fine-tuning) output
-COLUMNS = ("step", "loss", "ce", "ceco", "depth", "accuracy", "lr", "seconds", "val_miou", "val_macc", "val_oacc")
+COLUMNS = ("step", "loss", "ce", "ceco", "depth", "distill", "accuracy", "lr", "seconds", "val_miou", "val_macc", "val_oacc")
 LOSS_WINDOW = 10  # steps averaged for the train loss a card reports
 
 
@@ -185,6 +185,8 @@ def train_fusion(
     weights = None if cfg.inputs == "image" else resolve_feature_weights(feature_weights)
     train, names = training_scenes(data, finished_only)
     init = None if init_weights is None else _check_init_weights(Path(init_weights), cfg, names)
+    if cfg.distill_weights is not None:
+        _check_teacher(Path(cfg.distill_weights), cfg, names)
     if max_scenes:
         train = train[:max_scenes]
     flags = f" --feature-weights {weights}" if weights is not None and weights != SHIPPED_FEATURES else ""
@@ -204,6 +206,9 @@ def _check_init_weights(path: Path, cfg: FusionTrainConfig, class_names: list[st
     if not path.is_file():
         raise MissingFileError(f"init weights {path} not found")
     config, _ = read_fusion_file(path)
+    if config.get("class_names") not in (None, list(class_names)):
+        raise CheckpointMismatchError(f"init weights {path} are another model: classes: file has "
+                                      f"{config.get('class_names')}, the data {list(class_names)}")  # fmt: skip
     if config.get("size") != cfg.size and cfg.backbone_weights is None:  # a larger model's weights start a pruned one
         load_pruned_weights(_new_model(cfg, class_names), path)  # raises naming what does not fit
         return path
@@ -219,6 +224,29 @@ def _check_init_weights(path: Path, cfg: FusionTrainConfig, class_names: list[st
     if diff:
         raise CheckpointMismatchError(f"init weights {path} are another model: " + "; ".join(diff))
     return path
+
+
+def _check_teacher(path: Path, cfg: FusionTrainConfig, class_names: list[str]) -> None:
+    """Refuse, before any training, a distillation teacher that is missing or cannot read the
+    run's inputs or predict its classes."""
+    if not path.is_file():
+        raise MissingFileError(f"distillation weights {path} not found")
+    teacher, _ = read_fusion_file(path)
+    student = _new_model(cfg, class_names).config
+    diff = [f"{k}: file has {teacher.get(k)!r}, the trained model {student[k]!r}"
+            for k in ("num_classes", "feature_dim", "feature_stride") if teacher.get(k) != student[k]]  # fmt: skip
+    if teacher.get("class_names") not in (None, list(class_names)):
+        diff.append(f"classes: file has {teacher.get('class_names')}, the data {list(class_names)}")
+    if teacher.get("inputs") != "image" and cfg.inputs == "image":
+        diff.append(f"inputs: the teacher reads Z ({teacher.get('inputs')!r}), an image-only training renders none")
+    if diff:
+        raise CheckpointMismatchError(f"distillation weights {path} cannot teach this model: " + "; ".join(diff))
+
+
+def _teacher_logits(teacher: VDVINet, image: torch.Tensor, features: torch.Tensor | None) -> torch.Tensor:
+    """The teacher's logits [B, K, H, W] for the batch (no gradient), from the inputs it reads."""
+    with torch.no_grad():
+        return teacher(image if teacher.vd is not None else None, features if teacher.vi is not None else None)
 
 
 def run_training(run: FusionRun, out: str | Path, cfg: FusionTrainConfig, progress: bool = True) -> TrainedFusion:
@@ -304,6 +332,8 @@ def _train(run: FusionRun, out: Path, cfg: FusionTrainConfig, dist: DistInfo, pr
         "init_weights": file_sha256(run.init_weights) if run.init_weights else None,
         "config": identity_config(cfg),
     }
+    if cfg.distill_weights:  # the teacher's bytes, not only its path
+        identity["distill_weights"] = file_sha256(cfg.distill_weights)
     last, best = out / "last.pt", out / "best.pt"
     hint = f"delete {out} (or choose another --out) to start afresh"
     store = CheckpointStore(out / "checkpoints", identity, fresh_hint=hint)
@@ -325,6 +355,7 @@ def _train(run: FusionRun, out: Path, cfg: FusionTrainConfig, dist: DistInfo, pr
     val = [s for s in scenes if s.name in val_names and s.held_out_views]
     model = _model(run, cfg, progress).to(device)
     loss_fn = FusionLoss(cfg.loss(), model.num_classes, model.embedding_dim).to(device)
+    teacher = inference_model(load_fusion(cfg.distill_weights), device) if cfg.distill_weights else None
     optimizer = _optimizer(model, cfg)
     start, elapsed, best_miou, best_step = 0, 0.0, -1.0, 0
     if saved is not None:
@@ -363,7 +394,8 @@ def _train(run: FusionRun, out: Path, cfg: FusionTrainConfig, dist: DistInfo, pr
             for g in optimizer.param_groups:
                 g["lr"] = lr
             output = net(batch.image, batch.features)
-            terms = loss_fn(output, batch.labels, batch.depth)
+            target = _teacher_logits(teacher, batch.image, batch.features) if teacher is not None else None
+            terms = loss_fn(output, batch.labels, batch.depth, target)
             optimizer.zero_grad(set_to_none=True)
             terms["total"].backward()
             if cfg.grad_clip > 0:
@@ -372,7 +404,7 @@ def _train(run: FusionRun, out: Path, cfg: FusionTrainConfig, dist: DistInfo, pr
             loss = float(terms["total"].detach())
             if not math.isfinite(loss):
                 raise FloatingPointError(f"step {step}: the loss is not finite; the last checkpoint is intact")
-            row = {k: float(terms[k].detach()) for k in ("ce", "ceco", "depth") if k in terms}
+            row = {k: float(terms[k].detach()) for k in ("ce", "ceco", "depth", "distill") if k in terms}
             row.update(step=step, loss=loss, accuracy=_accuracy(output.logits, batch.labels), lr=lr)
             row["seconds"] = time.monotonic() - t0
             bar.update(step, loss=loss, acc=row["accuracy"])
@@ -391,7 +423,7 @@ def _train(run: FusionRun, out: Path, cfg: FusionTrainConfig, dist: DistInfo, pr
                          "best_miou": best_miou, "best_step": best_step}  # fmt: skip
                 store.save(step, state)
     if dist.is_main:
-        log.plot(out / "curves.png", [("loss", "ce", "ceco"), ("accuracy", "val_miou")], run.kind)
+        log.plot(out / "curves.png", [("loss", "ce", "ceco", "distill"), ("accuracy", "val_miou")], run.kind)
         seconds = float(log.rows()[-1]["seconds"])
         card.save(model, last, cfg.steps, seconds, metrics)
         if run.keep_best and not val:  # nothing to choose by: the best is the last

@@ -14,6 +14,7 @@ from rtgs2.fusion.losses import (
     ceco_loss,
     check_labels,
     class_centres,
+    distillation_kl,
     segmentation_ce,
     simplex_etf,
 )
@@ -146,6 +147,32 @@ def test_fusion_loss_combines_its_switched_terms() -> None:
     plain = FusionLoss(FusionLossConfig(label_smoothing=0.0, ceco_weight=0.0), 4, 6)(out, labels)
     assert set(plain) == {"ce", "total"}
     assert plain["total"].item() == pytest.approx(F.cross_entropy(out.logits, labels).item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("T", [1.0, 2.0])
+def test_distillation_is_the_kl_to_the_teacher_over_labelled_pixels(T: float) -> None:
+    student, _, labels = tiny_batch(seed=5)
+    teacher, _, _ = tiny_batch(seed=6)
+    keep = labels != IGNORE
+    per_pixel = F.kl_div(F.log_softmax(student / T, 1), F.log_softmax(teacher / T, 1), log_target=True, reduction="none").sum(1)
+    kd = distillation_kl(student, teacher, labels, T)
+    assert kd.item() == pytest.approx(T**2 * per_pixel[keep].mean().item(), rel=1e-9)
+    assert distillation_kl(teacher, teacher, labels, T).item() == pytest.approx(0.0, abs=1e-12)
+    changed = student.clone()
+    changed[~keep[:, None].expand_as(changed)] += 5.0  # unlabelled pixels do not count
+    assert distillation_kl(changed, teacher, labels, T).item() == pytest.approx(kd.item(), rel=1e-9)
+    student.requires_grad_(True)
+    distillation_kl(student, teacher.requires_grad_(True), labels, T).backward()
+    assert student.grad.abs().sum() > 0 and teacher.grad is None  # the teacher is a fixed target
+    out = output()
+    teach = torch.randn_like(out.logits)
+    labels8 = torch.randint(0, 4, (2, 8, 8), generator=torch.Generator().manual_seed(1))
+    terms = FusionLoss(FusionLossConfig(distill_weight=0.5, distill_temperature=T), 4, 6)(out, labels8, teacher=teach)
+    plain = FusionLoss(FusionLossConfig(), 4, 6)(out, labels8)
+    expected = plain["total"] + 0.5 * distillation_kl(out.logits, teach, labels8, T)
+    assert terms["total"].item() == pytest.approx(expected.item(), rel=1e-6)
+    with pytest.raises(ValueError, match="needs a teacher's logits"):
+        FusionLoss(FusionLossConfig(distill_weight=0.5), 4, 6)(out, labels8)
 
 
 def test_fusion_loss_rejects_inconsistent_inputs() -> None:

@@ -168,11 +168,17 @@ def test_training_can_continue_a_trained_model(overfit, synthrooms_mini, feature
         train_fusion(synthrooms_mini, tmp_path / "d", replace(cfg, depth_weight=0.1), init_weights=out / "last.pt")
     with pytest.raises(FileNotFoundError, match="init weights .* not found"):
         train_fusion(synthrooms_mini, tmp_path / "x", cfg, feature_weights=feature_weights, init_weights=tmp_path / "no.pt")
-    # a small model's weights start a fast one (its first blocks per stage); a fast one cannot start a small one
-    train_fusion(synthrooms_mini, tmp_path / "fast", replace(cfg, size="fast"), feature_weights=feature_weights,
+    # a small model's weights start a fast one (its first blocks per stage), taught by the small one's logits;
+    # a fast one cannot start a small one
+    taught = replace(cfg, size="fast", distill_weights=str(out / "last.pt"))
+    train_fusion(synthrooms_mini, tmp_path / "fast", taught, feature_weights=feature_weights,
                  max_scenes=1, init_weights=out / "last.pt", progress=False)  # fmt: skip
     fast = json.loads((tmp_path / "fast" / "last.json").read_text())
     assert fast["config"]["size"] == "fast" and "--size fast" in fast["reproduce"]
+    assert f"--distill-weights {out / 'last.pt'}" in fast["reproduce"]
+    assert all(float(r["distill"]) > 0 for r in _rows(tmp_path / "fast")[1:])  # the KL to the teacher, logged
+    with pytest.raises(CheckpointMismatchError, match="the teacher reads Z .* an image-only training renders none"):
+        train_fusion(synthrooms_mini, tmp_path / "t", replace(taught, size="small", inputs="image"))
     assert int(_rows(tmp_path / "fast")[0]["step"]) == 0  # the started model is validated first
     with pytest.raises(CheckpointMismatchError, match="missing .*vd.layer3.1"):
         train_fusion(synthrooms_mini, tmp_path / "s", cfg, init_weights=tmp_path / "fast" / "last.pt")
