@@ -40,6 +40,20 @@ def test_loads_and_predicts_synthrooms_classes():
     assert logits.shape == (1, len(CLASS_NAMES), 48, 64) and torch.isfinite(logits).all()
 
 
+def test_the_fast_model_is_the_shipped_one_pruned_and_taught():
+    """The optional fast model: its card names the shipped small model as the weights it started
+    from and was taught by, the same features, its test score; it loads as the fast size."""
+    fast = SHIPPED.with_name("vdvi_fast_both_synthrooms_v3.pt")
+    card = json.loads(fast.with_suffix(".json").read_text())
+    small = f"rtgs2/fusion/weights/{SHIPPED.name}"
+    assert card["init_weights"] == small and card["config"]["distill_weights"] == small
+    assert f"--init-weights {small}" in card["reproduce"] and f"--distill-weights {small}" in card["reproduce"]
+    assert card["feature_weights_sha256"] == json.loads(SHIPPED.with_suffix(".json").read_text())["feature_weights_sha256"]
+    assert 0 < card["metrics"]["test"]["miou"] <= 1 and "rtgs2 eval" in card["metrics"]["test"]["command"]
+    model = load_fusion(fast)
+    assert model.size.name == "fast" and list(model.class_names) == list(CLASS_NAMES)
+
+
 @pytest.fixture(scope="module")
 def v2_room(tmp_path_factory: pytest.TempPathFactory):
     """An unseen room of the v2 generator (the shipped model's kind), small and quick: surface
