@@ -87,22 +87,21 @@ def test_a_small_model_starts_a_fast_one_with_its_first_blocks(tmp_path: Path) -
         torch.testing.assert_close(fast.eval()(image, features), small.eval()(image, features))
 
 
-def test_pruned_loading_refuses_what_does_not_fit(tmp_path: Path) -> None:
-    path = tmp_path / "small.pt"
-    save_fusion(build_fusion("small", "image", num_classes=K), path)
-    with pytest.raises(CheckpointMismatchError, match="inputs: file has 'image', this model 'both'"):
-        load_pruned_weights(build_fusion("fast", "both", num_classes=K), path)
-    with pytest.raises(CheckpointMismatchError, match="num_classes: file has 4, this model 5"):
-        load_pruned_weights(build_fusion("fast", "image", num_classes=5), path)
-    save_fusion(build_fusion("small", "both", num_classes=K), path)  # widths differ: not a pruning
-    with pytest.raises(CheckpointMismatchError, match="another shape"):
-        load_pruned_weights(build_fusion("fast", "both", num_classes=K, vi_widths=(32, 64, 120, 256)), path)
-    save_fusion(build_fusion("fast", "both", num_classes=K), path)  # fewer blocks than the model
-    with pytest.raises(CheckpointMismatchError, match="missing .*vd.layer3.1"):
-        load_pruned_weights(build_fusion("small", "both", num_classes=K), path)
-    save_fusion(build_fusion("small", "both", num_classes=K, depth_head=True), path)
-    with pytest.raises(CheckpointMismatchError, match="depth_head: file has True, this model False"):
-        load_pruned_weights(build_fusion("fast", "both", num_classes=K), path)
+@pytest.mark.parametrize(
+    "saved, target, message",
+    [
+        (("small", "image", {}), ("fast", "both", {}), "inputs: file has 'image', this model 'both'"),
+        (("small", "image", {}), ("fast", "image", {"num_classes": 5}), "num_classes: file has 4, this model 5"),
+        (("small", "both", {}), ("fast", "both", {"vi_widths": (32, 64, 120, 256)}), "another shape"),  # not a pruning
+        (("fast", "both", {}), ("small", "both", {}), r"missing .*vd\.layer3\.1"),  # fewer blocks than the model
+        (("small", "both", {"depth_head": True}), ("fast", "both", {}), "depth_head: file has True, this model False"),
+    ],
+)
+def test_pruned_loading_refuses_what_does_not_fit(saved, target, message, tmp_path: Path) -> None:
+    path = tmp_path / "saved.pt"
+    save_fusion(build_fusion(saved[0], saved[1], **{"num_classes": K, **saved[2]}), path)
+    with pytest.raises(CheckpointMismatchError, match=message):
+        load_pruned_weights(build_fusion(target[0], target[1], **{"num_classes": K, **target[2]}), path)
 
 
 def test_unreadable_files_raise_clear_errors(tmp_path: Path) -> None:
