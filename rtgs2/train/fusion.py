@@ -206,17 +206,14 @@ def _check_init_weights(path: Path, cfg: FusionTrainConfig, class_names: list[st
     if not path.is_file():
         raise MissingFileError(f"init weights {path} not found")
     config, _ = read_fusion_file(path)
-    if config.get("class_names") not in (None, list(class_names)):
-        raise CheckpointMismatchError(f"init weights {path} are another model: classes: file has "
-                                      f"{config.get('class_names')}, the data {list(class_names)}")  # fmt: skip
-    if config.get("size") != cfg.size and cfg.backbone_weights is None:  # a larger model's weights start a pruned one
+    classes = config.get("num_classes") != len(class_names) or config.get("class_names") not in (None, list(class_names))
+    diff = [f"classes: file has {config.get('class_names') or config.get('num_classes')}, the data {list(class_names)}"] if classes else []
+    if config.get("size") != cfg.size and cfg.backbone_weights is None and not diff:  # a larger model's weights start a pruned one
         load_pruned_weights(_new_model(cfg, class_names), path)  # raises naming what does not fit
         return path
-    diff = [f"{k}: file has {config.get(k)!r}, --{k} is {getattr(cfg, k)!r}" for k in ("size", "inputs") if config.get(k) != getattr(cfg, k)]
+    diff += [f"{k}: file has {config.get(k)!r}, --{k} is {getattr(cfg, k)!r}" for k in ("size", "inputs") if config.get(k) != getattr(cfg, k)]
     if cfg.vd_block is not None and cfg.vd_block != config.get("vd_block"):
         diff.append(f"vd_block: file has {config.get('vd_block')!r}, --vd-block is {cfg.vd_block!r}")
-    if config.get("num_classes") != len(class_names) or config.get("class_names") not in (None, list(class_names)):
-        diff.append(f"classes: file has {config.get('class_names') or config.get('num_classes')}, the data {list(class_names)}")
     if cfg.depth_weight > 0 and not config.get("depth_head"):
         diff.append("depth head: the file has none, --depth-weight needs one")
     if cfg.backbone_weights is not None:
