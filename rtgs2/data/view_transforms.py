@@ -110,6 +110,29 @@ class PhotometricJitter:
 
 
 @dataclass(frozen=True)
+class HueRotation:
+    """Rotate every pixel's colour about the grey axis by one angle drawn in [-degrees, degrees]
+    (a hue shift that keeps each pixel's grey level); the result is clamped to [0, 1]. A network
+    trained from scratch on few rooms otherwise learns each class's paint rather than its shape."""
+
+    degrees: float = 30.0
+
+    def __call__(self, sample: ViewSample, rng: np.random.Generator) -> ViewSample:
+        angle = math.radians(float(rng.uniform(-self.degrees, self.degrees)))
+        rotation = hue_rotation_matrix(angle).to(device=sample.image.device, dtype=sample.image.dtype)
+        return replace(sample, image=(sample.image @ rotation.T).clamp(0.0, 1.0))
+
+
+def hue_rotation_matrix(angle: float) -> Tensor:
+    """[3, 3] rotation of RGB colours by ``angle`` radians about the grey axis (1, 1, 1) / sqrt(3)
+    (Rodrigues' formula): grey maps to itself, a colour's distance from grey is kept."""
+    k = torch.full((3,), 1.0 / math.sqrt(3.0), dtype=torch.float64)
+    cross = torch.tensor([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]], dtype=torch.float64)
+    eye = torch.eye(3, dtype=torch.float64)
+    return (math.cos(angle) * eye + math.sin(angle) * cross + (1 - math.cos(angle)) * torch.outer(k, k)).float()
+
+
+@dataclass(frozen=True)
 class Cutout:
     """Zero a random square of side ``fraction`` x the shorter image side in the image and the
     feature image (labels kept: the network must infer the hidden part from its context)."""

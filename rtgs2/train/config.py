@@ -169,6 +169,8 @@ class FusionTrainConfig:
     """Largest zoom factor applied to a view before cropping (0.75-1.5 with cutout 0.25 fitted
     image only far slower: 4 v2 rooms, 600 steps, 37.5 % held-out mIoU at lr 2e-3 against 55.9 %
     with 0.9-1.2 and no cutout at 3e-3; RESULTS.md 2026-12-05)."""
+    hue_rotation: float = 0.0
+    """Largest rotation of Î's hue about the grey axis, degrees (0 = off; at most 180)."""
     cutout: float = 0.0
     """Side of a square zeroed in Î and Z (labels kept), fraction of the crop's shorter side (0 = off)."""
     feature_dropout: float = 0.0
@@ -207,6 +209,7 @@ class FusionTrainConfig:
             if not 0 <= getattr(self, f) < 1:
                 raise ConfigError(self, f, f"must lie in [0, 1), got {getattr(self, f)}")
         _warn_long_warmup(self)
+        check(self, 0 <= self.hue_rotation <= 180, "hue_rotation", "in [0, 180] degrees")
         if not 0 <= self.flip <= 1:
             raise ConfigError(self, "flip", f"must lie in [0, 1], got {self.flip}")
         if not 0 < self.zoom_min <= self.zoom_max:
@@ -245,7 +248,7 @@ RESUMABLE_CHANGES = ("checkpoint_every", "eval_every", "num_threads")
 # and a finished chain is not trained again.
 LATER_OPTIONS: dict[type, tuple[str, ...]] = {
     FeatureTrainConfig: ("negative_radius", "segment_weight", "segment_scale", "context_weight", "drop_max", "floaters"),
-    FusionTrainConfig: ("feature_dropout", "distill_weights", "distill_weight", "distill_temperature"),
+    FusionTrainConfig: ("feature_dropout", "hue_rotation", "distill_weights", "distill_weight", "distill_temperature"),
 }
 
 

@@ -28,6 +28,7 @@ from rtgs2.data.view_transforms import (
     Cutout,
     DropFeatures,
     HorizontalFlip,
+    HueRotation,
     PhotometricJitter,
     RandomZoomCrop,
     ViewSample,
@@ -84,11 +85,13 @@ def render_sample(scene: FusionScene, view: int) -> ViewSample:
 
 
 def augmentation(cfg: FusionTrainConfig) -> Compose:
-    """The training augmentations the config asks for, in order: zoom + crop, flip, colour, cutout,
-    feature dropout."""
+    """The training augmentations the config asks for, in order: zoom + crop, flip, colour, hue,
+    cutout, feature dropout."""
     ts = [RandomZoomCrop(cfg.crop_height, cfg.crop_width, cfg.zoom_min, cfg.zoom_max), HorizontalFlip(cfg.flip)]
     if cfg.colour_jitter > 0:
         ts.append(PhotometricJitter(cfg.colour_jitter))
+    if cfg.hue_rotation > 0:
+        ts.append(HueRotation(cfg.hue_rotation))
     if cfg.cutout > 0:
         ts.append(Cutout(cfg.cutout))
     if cfg.feature_dropout > 0:  # last: a recipe without it draws the same numbers as before it
