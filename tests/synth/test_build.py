@@ -195,6 +195,6 @@ def test_a_fit_from_surface_discs_stays_flat_and_opaque(tmp_path):
         scene = read_ply(root / name / "point_cloud.ply")
         spread = (scene.log_scales.max(1).values - scene.log_scales.min(1).values).median()
         shapes[name] = (scene.num_gaussians, float(spread), float(scene.opacities.median()))
-    (n0, spread0, opacity0), (n1, spread1, opacity1) = shapes[names[0]], shapes[names[1]]
+    (_, spread0, opacity0), (n1, spread1, opacity1) = shapes[names[0]], shapes[names[1]]
     assert spread0 < 0.5 and opacity0 < 0.5, shapes
     assert spread1 > 2.0 and opacity1 > 0.8 and 2000 <= n1 <= 3000, shapes  # discs thinned to the cap
