@@ -23,7 +23,7 @@ from pathlib import Path
 
 from rtgs2.eval.config import EvalConfig
 from rtgs2.eval.reproduce_config import PRESETS, ReproducePreset
-from rtgs2.train.config import FeatureTrainConfig, FusionTrainConfig, identity_fields
+from rtgs2.train.config import FINETUNE, FeatureTrainConfig, FusionTrainConfig, identity_fields
 from rtgs2.utils.cache import cache_root
 from rtgs2.utils.errors import ConfigError, UserError
 from rtgs2.utils.io import atomic_write_text
@@ -134,10 +134,11 @@ def _step_identity(p: ReproducePreset, name: str) -> dict | None:
 
 
 def _move_aside(out: Path, step: str) -> None:
-    """Rename a training step's folder to ``<step>.old-<n>`` before it is redone: its checkpoints
-    are of the old recipe (a training refuses them), and nothing of a finished run is deleted."""
+    """Rename a training or evaluation step's folder to ``<step>.old-<n>`` before it is redone: its
+    checkpoints (the evaluation's: its fine-tuning runs) are of the old recipe (a training refuses
+    them), and nothing of a finished run is deleted."""
     folder = out / step
-    if step in ("features", *(f"fusion-{v}" for v in INPUT_VARIANTS)) and folder.is_dir():
+    if step in ("features", *(f"fusion-{v}" for v in INPUT_VARIANTS), "eval") and folder.is_dir():
         n = 1
         while (out / f"{step}.old-{n}").exists():
             n += 1
@@ -192,7 +193,8 @@ def _identity_in(preset: dict, name: str) -> dict | None:
         if "feature_dropout" in fusion:  # (a record from before the option has none)
             fusion["feature_dropout"] = _variant_dropout(name.removeprefix("fusion-"), fusion["feature_dropout"])
         return {**fusion, "num_threads": 0, **base}
-    return {k: preset.get(k) for k in ("finetune_steps", "fps_frames", "figure_views")}
+    # the fine-tuning recipe is the code's (FINETUNE), not the preset's: a new one redoes the table
+    return {**{k: preset.get(k) for k in ("finetune_steps", "fps_frames", "figure_views")}, "finetune_lr": FINETUNE.lr}
 
 
 def data_root(preset: ReproducePreset) -> Path:

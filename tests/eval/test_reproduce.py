@@ -178,3 +178,33 @@ def test_a_continued_chain_is_not_redone_for_its_bases_eta_and_refuses_its_bases
     with pytest.raises(ValueError, match="keeps the chain it continues"):
         rep.reproduce("mini-continued", tmp_path / "mini")
 
+
+
+def test_a_new_fine_tuning_recipe_redoes_the_table_and_keeps_the_old_one_aside(tmp_path, monkeypatch):
+    """The fine-tuned row follows the code's fine-tuning recipe (FINETUNE), which no preset holds:
+    a finished chain recorded with another one (or by code from before it was recorded) redoes the
+    evaluation alone, its old folder (fine-tuning checkpoints of the old recipe) kept aside."""
+    from dataclasses import replace
+
+    mini = rep.PRESETS["mini"]
+    out = tmp_path / "r"
+    out.mkdir()
+    done = {name: {"seconds": 1.0, "config": rep._step_identity(mini, name)} for name in rep.step_names()}
+    (out / rep.MARKER).write_text(json.dumps({"preset": "mini", "config": rep._preset_json(mini), "done": done}))
+    (out / "eval").mkdir()
+    (out / "eval" / "results.md").write_text("old table\n")
+    ran = []
+
+    def run_step(name, p, out_dir, *args):
+        ran.append(name)
+        (out_dir / "eval").mkdir(parents=True, exist_ok=True)
+        (out_dir / "eval" / "results.md").write_text("new table\n")
+
+    monkeypatch.setattr(rep, "_run_step", run_step)
+    rep.reproduce("mini", out)
+    assert ran == []  # recorded with today's recipe: done
+    monkeypatch.setattr(rep, "FINETUNE", replace(rep.FINETUNE, lr=rep.FINETUNE.lr / 5))
+    rep.reproduce("mini", out)
+    assert ran == ["eval"]
+    assert (out / "eval.old-1" / "results.md").read_text() == "old table\n"
+    assert (out / "results.md").read_text() == "new table\n"
