@@ -132,28 +132,18 @@ def test_options_added_after_a_chain_ran_do_not_redo_it_at_their_defaults(tmp_pa
     it) or from after it (the record has its default) is done: nothing runs. Z dropout at another
     value in the preset is a changed recipe of the full model: it and the table run again, the
     image-only and Z-only models (which drop nothing) stay."""
-    from dataclasses import asdict, replace
+    from dataclasses import replace
 
     from rtgs2.train.config import LATER_OPTIONS, FeatureTrainConfig, FusionTrainConfig
 
     mini = rep.PRESETS["mini"]
-    out = tmp_path / "r"
-    out.mkdir()
-    done = {name: {"seconds": 1.0, "config": rep._step_identity(mini, name)} for name in rep.step_names()}
-    for name in ("features", "fusion-both"):  # recorded before the later options existed
-        kind = FeatureTrainConfig if name == "features" else FusionTrainConfig
-        done[name]["config"] = {k: v for k, v in done[name]["config"].items() if k not in LATER_OPTIONS[kind]}
-    (out / rep.MARKER).write_text(json.dumps({"preset": "mini", "config": json.loads(json.dumps(asdict(mini))), "done": done}))
-    ran = []
 
-    def run_step(name, p, out_dir, *args):
-        ran.append(name)
-        (out_dir / "eval").mkdir(parents=True, exist_ok=True)
-        (out_dir / "eval" / "results.md").write_text("table\n")
+    def older(done: dict) -> None:
+        for name in ("features", "fusion-both"):  # recorded before the later options existed
+            kind = FeatureTrainConfig if name == "features" else FusionTrainConfig
+            done[name]["config"] = {k: v for k, v in done[name]["config"].items() if k not in LATER_OPTIONS[kind]}
 
-    monkeypatch.setattr(rep, "_run_step", run_step)
-    (out / "eval").mkdir()
-    (out / "eval" / "results.md").write_text("table\n")
+    out, ran = _finished_mini_chain(tmp_path, monkeypatch, older)
     rep.reproduce("mini", out)
     assert ran == []
     monkeypatch.setitem(rep.PRESETS, "mini", replace(mini, fusion=replace(mini.fusion, feature_dropout=0.3)))
@@ -186,10 +176,26 @@ def test_a_new_fine_tuning_recipe_redoes_the_table_and_keeps_the_old_one_aside(t
     evaluation alone, its old folder (fine-tuning checkpoints of the old recipe) kept aside."""
     from dataclasses import replace
 
+    out, ran = _finished_mini_chain(tmp_path, monkeypatch)
+    rep.reproduce("mini", out)
+    assert ran == []  # recorded with today's recipe: done
+    monkeypatch.setattr(rep, "FINETUNE", replace(rep.FINETUNE, lr=rep.FINETUNE.lr / 5))
+    rep.reproduce("mini", out)
+    assert ran == ["eval"]
+    assert (out / "eval.old-1" / "results.md").read_text() == "old table\n"
+    assert (out / "results.md").read_text() == "new table\n"
+
+
+def _finished_mini_chain(tmp_path, monkeypatch, edit_record=None):
+    """A finished ``mini`` chain in ``tmp_path / "r"``: each step recorded with today's identity
+    (then ``edit_record(done)``), eval/results.md "old table"; the steps monkeypatched to append
+    their name to the returned list, the eval writing "new table". Returns (out, ran)."""
     mini = rep.PRESETS["mini"]
     out = tmp_path / "r"
     out.mkdir()
     done = {name: {"seconds": 1.0, "config": rep._step_identity(mini, name)} for name in rep.step_names()}
+    if edit_record is not None:
+        edit_record(done)
     (out / rep.MARKER).write_text(json.dumps({"preset": "mini", "config": rep._preset_json(mini), "done": done}))
     (out / "eval").mkdir()
     (out / "eval" / "results.md").write_text("old table\n")
@@ -201,10 +207,4 @@ def test_a_new_fine_tuning_recipe_redoes_the_table_and_keeps_the_old_one_aside(t
         (out_dir / "eval" / "results.md").write_text("new table\n")
 
     monkeypatch.setattr(rep, "_run_step", run_step)
-    rep.reproduce("mini", out)
-    assert ran == []  # recorded with today's recipe: done
-    monkeypatch.setattr(rep, "FINETUNE", replace(rep.FINETUNE, lr=rep.FINETUNE.lr / 5))
-    rep.reproduce("mini", out)
-    assert ran == ["eval"]
-    assert (out / "eval.old-1" / "results.md").read_text() == "old table\n"
-    assert (out / "results.md").read_text() == "new table\n"
+    return out, ran
