@@ -236,8 +236,8 @@ class FusionTrainConfig:
 
 FINETUNE = FusionTrainConfig(lr=5e-3, warmup_steps=10, checkpoint_every=50, eval_every=0)
 """Fine-tuning a trained fusion model on one scene (``rtgs2 finetune``, the eval's fine-tuned row):
-a short warm-up, no validation pass, and a peak rate above the training's (3e-3): the 300 steps
-decay it to zero. Held-out mIoU after 300 steps from the shipped v3 model, by peak rate: v3
+a short warm-up, no validation pass, and a peak rate above the training's (3e-3): the short schedule
+decays it linearly to zero. Held-out mIoU after 300 steps from the shipped v3 model, by peak rate: v3
 test_001 82.4 % at 1e-3, 84.4 at 2e-3, 85.7 at 3e-3, 86.0 at 5e-3, 85.3 at 1e-2; test_006 81.7
 at 1e-3, 83.3 at 3e-3, 83.9 at 5e-3 (benchmarks/RESULTS.md 2026-12-06; on v2, 1e-4 and 3e-4 were
 far below 1e-3)."""
