@@ -23,7 +23,7 @@ from pathlib import Path
 
 from rtgs2.eval.config import EvalConfig
 from rtgs2.eval.reproduce_config import PRESETS, ReproducePreset
-from rtgs2.train.config import FINETUNE, FeatureTrainConfig, FusionTrainConfig, identity_fields
+from rtgs2.train.config import FINETUNE, FeatureTrainConfig, FusionTrainConfig, identity_config, identity_fields
 from rtgs2.utils.cache import cache_root
 from rtgs2.utils.errors import ConfigError, UserError
 from rtgs2.utils.io import atomic_write_text
@@ -194,7 +194,8 @@ def _identity_in(preset: dict, name: str) -> dict | None:
             fusion["feature_dropout"] = _variant_dropout(name.removeprefix("fusion-"), fusion["feature_dropout"])
         return {**fusion, "num_threads": 0, **base}
     # the fine-tuning recipe is the code's (FINETUNE), not the preset's: a new one redoes the table
-    return {**{k: preset.get(k) for k in ("finetune_steps", "fps_frames", "figure_views")}, "finetune_lr": FINETUNE.lr}
+    scoring = {k: preset.get(k) for k in ("finetune_steps", "fps_frames", "figure_views")}
+    return {**scoring, "finetune": identity_config(FINETUNE)}
 
 
 def data_root(preset: ReproducePreset) -> Path:
