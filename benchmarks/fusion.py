@@ -9,8 +9,9 @@ Model rows: ``build_fusion(size, inputs)`` with random weights (speed does not d
 17 classes (SynthRooms), batch 1, random float32 inputs in the renderer's channels-last layout, under ``torch.inference_mode()``;
 ``warmup`` calls, then the median of ``frames`` timed calls. Modes: ``eager``; ``compile``
 (``torch.compile``, default mode, CPU inductor; its first call, which compiles, is reported
-apart); ``compile-bf16`` (compiled with the weights frozen into the graph, under bfloat16
-autocast: ``CompiledCoarseLogits(precision="bfloat16")``); ``bf16`` (eager bfloat16 autocast);
+apart); ``compile-bf16`` (``torch.compile`` with the weights frozen into the graph, under bfloat16
+autocast: the graph ``CompiledCoarseLogits(precision="bfloat16")`` builds ahead of time for the
+end-to-end rows); ``bf16`` (eager bfloat16 autocast);
 ``onnxruntime`` (the same model exported as ``rtgs2 export onnx`` writes it: opset 18, dynamic batch, at the row's size; run by onnxruntime's
 CPU provider on ``threads`` intra-op threads; the export's seconds and its max |onnx - torch|
 are in the note). A speed-up that cannot run here is reported as unavailable, with the reason.
@@ -103,7 +104,7 @@ class Config:
     scene_modes: list[str] = field(default_factory=lambda: ["eager", "compile", "compile-bf16", "int8"])
     """End-to-end network modes: eager, compile (torch.compile, as Segmenter(compile_network=True); compiled in the
     warm-up frames), compile-bf16 (the same in bfloat16, as Segmenter's precision="bfloat16", the default of rtgs2
-    segment on a CPU with AMX), bf16 (eager autocast) and/or int8 (onnxruntime, the same model quantized)."""
+    segment and the demo on a CPU with AMX: its ahead-of-time package built or loaded in the warm-up), bf16 (eager autocast) and/or int8 (onnxruntime, the same model quantized)."""
     blends: list[str] = field(default_factory=lambda: ["frame", "exact"])
     """End-to-end numba blend kernels: frame (the per-frame kernel, the default path) and/or exact
     (the exact kernel, features averaged afterwards: the path before it)."""
@@ -151,7 +152,7 @@ def _model_case(spec: dict) -> dict:
     fn, autocast = net, contextlib.nullcontext()
     if spec["mode"] == "compile":
         fn = torch.compile(net)
-    elif spec["mode"] == "compile-bf16":  # as CompiledCoarseLogits(precision="bfloat16"): weights frozen in the graph
+    elif spec["mode"] == "compile-bf16":  # the frozen graph CompiledCoarseLogits(precision="bfloat16") packages ahead of time
         fn = torch.compile(net)
         autocast = contextlib.ExitStack()
         autocast.enter_context(torch._inductor.config.patch(freezing=True))
@@ -434,7 +435,7 @@ def main(cfg: Config) -> None:
         text += (
             f"\nEnd to end on {where}: {'gsplat render on the GPU' if cfg.device.startswith('cuda') else 'numba render'} "
             f"of Î and Z, fusion {cfg.scene_size}/both as Segmenter runs it (random weights, BatchNorms folded; a view of 640x480 or more read at 1/s of its size (network_scale {cfg.network_scale}: Î the mean of s x s pixels, the logits upsampled x4 s); Z at 1/{cfg.feature_stride} of the network's image's "
-            f"resolution, the mean of each 4 x 4 block; network compile / compile-bf16: torch.compile'd as Segmenter(compile_network=True, precision=float32 / bfloat16) runs it, compiled during the warm-up; int8: the same model quantized by onnxruntime, calibrated on {INT8_CALIBRATION_VIEWS} views of the scene), "
+            f"resolution, the mean of each 4 x 4 block; network compile / compile-bf16: as Segmenter(compile_network=True, precision=float32 / bfloat16) runs it (torch.compile'd / its frozen bfloat16 graph packaged ahead of time by AOTInductor), compiled or loaded during the warm-up; int8: the same model quantized by onnxruntime, calibrated on {INT8_CALIBRATION_VIEWS} views of the scene), "
             "argmax (with the x4 upsampling of the logits: rtgs2.fusion.labels), the per-frame path's render settings (PER_FRAME; blend "
             "frame: the per-frame kernel, exact: the exact one, features averaged afterwards); "
             f"{z}, computed once, untimed. Render stages: mean ms of the numba kernels over the same views, timed "

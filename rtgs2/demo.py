@@ -94,7 +94,7 @@ def run_demo(
     preset: str = DEMO_PRESET,
     seed: int = DEMO_DATA_SEED,
     compile_network: bool = True,
-    precision: str = "float32",
+    precision: str = "auto",
     **overrides,
 ) -> DemoResult:
     """Build (or reuse) the demo room, segment ``num_views`` of its views into ``out`` and score
@@ -134,7 +134,7 @@ def run_demo(
     compiling = ""
     if compile_network:
         bf16 = segmenter.network == "torch compiled bfloat16"  # before the first frame: what was asked for
-        compiling = " and the network (torch.compile: " + ("~40 s, every run)" if bf16 else "~1 min the first time)")
+        compiling = " and the network (" + ("bfloat16, ahead of time: ~50 s" if bf16 else "torch.compile: ~1 min") + " the first time)"
     with console.status(f"warm-up frame (compiles the numba kernels{compiling} on first use)"):
         segmenter.segment(views.cameras[picks[0]])
     k = label_map.num_classes

@@ -29,7 +29,7 @@ class Demo:
     compile_network: bool = True
     """Run the fusion network compiled by torch.compile (~30 % faster; ~1 min to compile on a fresh machine, seconds
     once cached; eager where compiling fails)."""
-    precision: Literal["auto", "float32", "bfloat16"] = "float32"
+    precision: Literal["auto", "float32", "bfloat16"] = "auto"
     """The compiled network's arithmetic (as rtgs2 segment's --precision): float32, bfloat16, or auto (bfloat16 on a
     CPU with AMX, else float32)."""
 

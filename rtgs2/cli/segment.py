@@ -44,11 +44,11 @@ class Segment:
     compile_network: bool = True
     """Run the fusion network compiled by torch.compile (~30 % faster on the CPU; its first frame compiles: ~1 min
     on a fresh machine, seconds once cached; eager where compiling fails). Not with --onnx."""
-    precision: Literal["auto", "float32", "bfloat16"] = "float32"
-    """The compiled network's arithmetic: float32, bfloat16 (weights frozen in the compiled graph: the network alone
-    0.5-0.65x float32's time on a CPU with AMX, labels agree on ~99.7 % of pixels; end to end the gain did not hold in
-    every measurement, and the graph compiles in every run, ~30-40 s), or auto: bfloat16 where the CPU has AMX, else
-    float32. The eager and ONNX networks run in their own precision."""
+    precision: Literal["auto", "float32", "bfloat16"] = "auto"
+    """The compiled network's arithmetic: float32, bfloat16 (weights frozen into code built ahead of time, kept in the
+    cache: ~50 s the first time per model and size, ~2 s to load later; the network 0.55-0.7x float32's time on a CPU
+    with AMX, labels agree on ~99.3-99.7 % of pixels), or auto: bfloat16 where the CPU has AMX, else float32. The eager
+    and ONNX networks run in their own precision."""
     network_scale: Union[Literal["auto"], int] = "auto"
     """The network reads each view at 1/s of its size (Î averaged over s x s pixels, Z rendered coarser, labels at
     the view's size): auto = the largest power of two keeping it at least 320x240, the models' training views (2 at

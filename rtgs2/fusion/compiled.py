@@ -7,16 +7,17 @@ the copies between channels-first and token layouts) into C++/OpenMP loops. On t
 640x480 (benchmarks/RESULTS.md 2026-12-05). The first call per image size compiles: ~50 s on a
 fresh machine, ~6 s once inductor's on-disk cache holds the kernels.
 
-``precision="bfloat16"`` runs the compiled call under bfloat16 autocast with the weights frozen
-into the graph (inductor's ``freezing``: converted to bfloat16 and laid out for oneDNN once, not
-per call; without it bfloat16 is slower than float32). On a CPU with AMX the convolutions and
-matmuls then run on those units: at 320x240 1.5-2x faster than the float32 compiled call
-(benchmarks/RESULTS.md 2026-12-05), the labels of the shipped model agreeing on
-~99.7 % of the pixels (mIoU on the v2 test rooms 56.56 against 56.57). ``"auto"`` picks it where the
-CPU computes bfloat16 natively (:func:`native_bfloat16`); elsewhere bfloat16 is emulated and
-slower. Freezing applies only to calls without gradients (``torch.no_grad`` or
-``torch.inference_mode``, as ``Segmenter`` calls it), and the frozen graph is not kept in
-inductor's on-disk cache: every process compiles it again (~30-40 s on 2 cores).
+``precision="bfloat16"`` runs the network under bfloat16 autocast with its weights frozen into
+the compiled code (converted to bfloat16 and laid out for oneDNN once, not per call; without
+freezing bfloat16 is slower than float32). On a CPU with AMX the convolutions and matmuls then run
+on those units: 0.55-0.7x the float32 compiled call at 320x240 (end to end on the demo room 29-31
+against 24-25 FPS; benchmarks/RESULTS.md 2026-12-06), the shipped model's mIoU on the v3 test rooms
+the same (52.1), its labels agreeing with float32's on ~99.3-99.7 % of the pixels. ``"auto"`` picks it where the CPU computes bfloat16 natively
+(:func:`native_bfloat16`); elsewhere bfloat16 is emulated and slower. The frozen graph is built
+ahead of time by AOTInductor (``torch.export`` + ``aoti_compile_and_package``: inductor's own
+on-disk cache cannot keep a graph whose constants are oneDNN tensors) into one package per model,
+input size, thread count and CPU (:func:`package_key`), kept under ``<cache>/compiled``: the first
+run of a size builds it (~50 s on 2 cores), later runs load it (~2 s).
 
 Compiling needs a C++ compiler and Python's headers; where it fails (or anything in the
 compiled call raises), the call warns once, runs eagerly (in float32) from then on and says why
@@ -26,14 +27,20 @@ call's own, raised unchanged, and leaves the compiled call in place.
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
+import json
+import os
+import platform
 import warnings
+from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from rtgs2.fusion.vdvi import VDVINet
+from rtgs2.utils.cache import cache_root
 from rtgs2.utils.errors import UserError
 
 Precision = Literal["auto", "float32", "bfloat16"]
@@ -63,31 +70,87 @@ def resolve_precision(precision: str, device: torch.device | str = "cpu") -> str
     return precision
 
 
+PACKAGE_FORMAT = "rtgs2-coarse-logits-aoti-1"  # in every package key: bump when the packaged call changes
+CoarseCall = Callable[..., Tensor]  # the network's present inputs -> coarse logits [B, K, h, w] float32
+
+
+def package_key(model: VDVINet, inputs: tuple[Tensor, ...], precision: str) -> str:
+    """SHA-256 naming the ahead-of-time package of ``model``'s coarse call on ``inputs`` (shapes
+    and dtypes): the weights and config, torch's version, the CPU (its vector ISA and whether it
+    has AMX: the frozen weights are laid out for it) and the thread count (compiled into the
+    kernels' OpenMP loops)."""
+    h = hashlib.sha256()
+    head = {
+        "format": PACKAGE_FORMAT, "precision": precision, "torch": torch.__version__, "machine": platform.machine(),
+        "cpu": torch.backends.cpu.get_cpu_capability(), "amx": native_bfloat16("cpu"), "threads": torch.get_num_threads(),
+        "config": model.config, "inputs": [(list(x.shape), str(x.dtype)) for x in inputs],
+    }  # fmt: skip
+    h.update(json.dumps(head, sort_keys=True, default=str).encode())
+    for name, t in model.state_dict().items():
+        h.update(name.encode())
+        h.update(t.detach().cpu().float().numpy().tobytes())  # (C order, whatever the strides)
+    return h.hexdigest()
+
+
+class _Bfloat16Coarse(nn.Module):
+    """``coarse_logits`` under bfloat16 autocast, float32 out, taking only the inputs the model
+    reads (what ``torch.export`` traces: no None arguments)."""
+
+    def __init__(self, model: VDVINet, has_image: bool, has_features: bool):
+        super().__init__()
+        self.model, self.has_image, self.has_features = model, has_image, has_features
+
+    def forward(self, *inputs: Tensor) -> Tensor:
+        it = iter(inputs)
+        image = next(it) if self.has_image else None
+        features = next(it) if self.has_features else None
+        with torch.autocast(inputs[0].device.type, dtype=torch.bfloat16):
+            logits, _, _ = self.model.coarse_logits(image, features)
+        return logits.float()
+
+
+def aot_bfloat16_call(model: VDVINet, inputs: tuple[Tensor, ...], has_image: bool, folder: Path) -> CoarseCall:
+    """The frozen bfloat16 coarse call of ``model`` for inputs shaped as ``inputs`` (contiguous), from
+    its package in ``folder`` (:func:`package_key`), built there first when absent (atomically:
+    a package is whole or not there)."""
+    import torch._inductor  # noqa: PLC0415 (heavy; only where a package is built or loaded)
+
+    path = folder / f"{package_key(model, inputs, 'bfloat16')}.pt2"
+    if not path.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}.pt2")  # AOTInductor wants the .pt2 suffix
+        try:
+            with torch.no_grad():
+                wrapped = _Bfloat16Coarse(model, has_image, len(inputs) > int(has_image)).eval()
+                program = torch.export.export(wrapped, inputs)
+                torch._inductor.aoti_compile_and_package(program, package_path=str(tmp), inductor_configs={"freezing": True})
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return torch._inductor.aoti_load_package(str(path))
+
+
 class CompiledCoarseLogits:
     """``model.coarse_logits`` compiled (module doc): called as it is; float32 logits, the same as
     eager to ~1e-5 in float32, to ~0.1 (logit units) in bfloat16.
 
     Args:
         model: an inference-ready fusion network (``inference_model``: eval mode, BatchNorms folded).
-            With bfloat16 its weights are frozen into the compiled graph: change them and build a new call.
+            With bfloat16 its weights are frozen into the compiled code: change them and build a new call.
         precision: ``"float32"``, ``"bfloat16"`` or ``"auto"`` (:func:`resolve_precision`).
+        package_folder: where bfloat16's ahead-of-time packages are kept (default ``<cache>/compiled``).
     """
 
-    def __init__(self, model: VDVINet, precision: Precision = "float32"):
+    def __init__(self, model: VDVINet, precision: Precision = "float32", package_folder: Path | None = None):
         self.model = model
         device = next(model.parameters()).device
         self.precision = resolve_precision(precision, device)
         """``"float32"`` or ``"bfloat16"``: what the compiled call computes in."""
-        self._device_type = device.type
-        # bfloat16: inductor's freezing is patched in around each call (torch.compile's
-        # options={"freezing": True} comes too late to apply: measured no faster than float32)
-        self._bf16 = self.precision == "bfloat16"
-        if self._bf16:
-            import torch._inductor.config as inductor_config  # not imported by torch itself until a compile
-
-            self._inductor_config = inductor_config
+        self.package_folder = package_folder or cache_root() / "compiled"
+        # bfloat16: one ahead-of-time call per input size (module doc); float32: torch.compile,
         # dynamic=False: one graph per image size, specialised (the per-frame path keeps one size)
-        self._compiled = torch.compile(model.coarse_logits, dynamic=False)
+        self._bf16_calls: dict[tuple, tuple[CoarseCall, int, int]] = {}
+        self._compiled = None if self.precision == "bfloat16" else torch.compile(model.coarse_logits, dynamic=False)
         self.fallback: str | None = None
         """Why the eager call is used (the compile's or the compiled call's error), or None."""
 
@@ -96,16 +159,25 @@ class CompiledCoarseLogits:
         (``VDVINet.coarse_logits``)."""
         if self.fallback is None:
             try:
-                with contextlib.ExitStack() as stack:
-                    if self._bf16:  # the config patch is undone on the way out, whatever happens
-                        stack.enter_context(self._inductor_config.patch(freezing=True))
-                        stack.enter_context(torch.autocast(self._device_type, dtype=torch.bfloat16))
+                if self._compiled is not None:
                     logits, h, w = self._compiled(image, features)
-                return logits.float(), h, w
+                    return logits.float(), h, w
+                return self._bfloat16(image, features)
             except Exception as e:  # noqa: BLE001 (inductor raises many types; see below)
                 reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
                 out = self.model.coarse_logits(image, features)  # an error of the inputs raises here, as eager would
                 self.fallback = reason
-                warnings.warn(f"torch.compile of the fusion network failed ({reason}); it runs eagerly")
+                warnings.warn(f"compiling the fusion network failed ({reason}); it runs eagerly")
                 return out
         return self.model.coarse_logits(image, features)
+
+    def _bfloat16(self, image: Tensor | None, features: Tensor | None) -> tuple[Tensor, int, int]:
+        inputs = tuple(x.contiguous() for x in (image, features) if x is not None)
+        shapes = (image is not None, *(tuple(x.shape) for x in inputs))
+        if shapes not in self._bf16_calls:
+            with torch.no_grad():  # the eager call checks the inputs (its error raised as is) and gives H, W
+                _, h, w = self.model.coarse_logits(image, features)
+            call = aot_bfloat16_call(self.model, inputs, image is not None, self.package_folder)
+            self._bf16_calls[shapes] = (call, h, w)
+        call, h, w = self._bf16_calls[shapes]
+        return call(*inputs), h, w

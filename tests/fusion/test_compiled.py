@@ -1,4 +1,5 @@
-"""The compiled per-frame call of the fusion network: the eager outputs, and eager where compiling fails."""
+"""The compiled per-frame call of the fusion network: the eager outputs, bfloat16's ahead-of-time package
+kept and reused, and eager where compiling fails."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import warnings
 
 import pytest
 import torch
+import torch._inductor  # (monkeypatched below: imported by torch only when something compiles)
 
 from rtgs2.fusion import compiled as compiled_module
-from rtgs2.fusion.compiled import CompiledCoarseLogits, native_bfloat16, resolve_precision
+from rtgs2.fusion.compiled import CompiledCoarseLogits, native_bfloat16, package_key, resolve_precision
 from rtgs2.fusion.vdvi import build_fusion, inference_model
 from rtgs2.utils.errors import UserError
 
@@ -65,10 +67,12 @@ def test_an_error_of_the_inputs_is_the_models_own_and_keeps_the_compiled_call(mo
     assert call.fallback is None
 
 
-def test_the_bfloat16_call_gives_float32_logits_close_to_the_eager_ones() -> None:
+def test_the_bfloat16_call_gives_float32_logits_close_to_the_eager_ones_and_its_package_is_reused(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     model, (image, features) = _model(), _inputs()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    call = CompiledCoarseLogits(model, precision="bfloat16")
+    call = CompiledCoarseLogits(model, precision="bfloat16", package_folder=tmp_path)
     with torch.inference_mode():
         expected, h, w = model.coarse_logits(image, features)
         got, gh, gw = call(image, features)
@@ -82,7 +86,50 @@ def test_the_bfloat16_call_gives_float32_logits_close_to_the_eager_ones() -> Non
     assert agree > 0.9, agree
     for k, v in model.state_dict().items():  # freezing does not touch the caller's model
         assert v.dtype == before[k].dtype and torch.equal(v, before[k]), k
-    assert not torch._inductor.config.freezing  # patched for the call only, not left on for other compiles
+    assert not torch._inductor.config.freezing  # set for the package's build only, not left on for other compiles
+    assert [p.name for p in tmp_path.iterdir()] == [f"{package_key(model, (image, features), 'bfloat16')}.pt2"]
+
+    # a second call (a later run) loads the package: nothing is built, the same logits come out
+    def no_build(*_a, **_k):
+        raise AssertionError("the package was built again")
+
+    monkeypatch.setattr(torch._inductor, "aoti_compile_and_package", no_build)
+    again = CompiledCoarseLogits(model, precision="bfloat16", package_folder=tmp_path)
+    with torch.inference_mode():
+        assert torch.equal(again(image, features)[0], got)
+    assert again.fallback is None, again.fallback
+
+
+def test_a_package_is_named_by_the_weights_the_input_size_and_the_thread_count() -> None:
+    model, inputs = _model(), _inputs()
+    key = package_key(model, inputs, "bfloat16")
+    assert package_key(model, inputs, "bfloat16") == key  # stable
+    assert package_key(model, _inputs(64, 96), "bfloat16") != key
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads + 1)
+        assert package_key(model, inputs, "bfloat16") != key
+    finally:
+        torch.set_num_threads(threads)
+    with torch.no_grad():
+        next(model.parameters())[0].add_(1e-3)
+    assert package_key(model, inputs, "bfloat16") != key
+
+
+def test_a_failed_package_build_leaves_no_file_and_runs_eagerly(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(program, package_path, **_k):
+        with open(package_path, "wb") as f:  # a half-written package, then the failure
+            f.write(b"half")
+        raise RuntimeError("C++ compile error")
+
+    monkeypatch.setattr(torch._inductor, "aoti_compile_and_package", broken)
+    model, (image, features) = _model(), _inputs()
+    call = CompiledCoarseLogits(model, precision="bfloat16", package_folder=tmp_path)
+    with torch.inference_mode(), pytest.warns(UserWarning, match="C.. compile error"):
+        got, _, _ = call(image, features)
+    assert call.fallback == "C++ compile error" and not list(tmp_path.iterdir())
+    with torch.inference_mode():
+        assert torch.equal(got, model.coarse_logits(image, features)[0])
 
 
 def test_auto_precision_is_bfloat16_only_where_the_cpu_computes_it(monkeypatch: pytest.MonkeyPatch) -> None:
