@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from rtgs2.features import extract
-from rtgs2.features.inputs import SceneFrame
+from rtgs2.features.inputs import INPUTS_VERSION, SceneFrame
 from rtgs2.features.io import load_feature_net
 from rtgs2.features.ptv3 import GaussianFeatureNet
 from rtgs2.scene.gaussians import GaussianScene
@@ -20,8 +20,8 @@ from rtgs2.utils.io import atomic_open, file_sha256
 
 class FeatureCache:
     """Per-Gaussian features of scenes, computed once by the network at ``weights`` and kept in
-    ``folder`` as ``<scene>.npz`` (``fingerprint``: SHA-256 of the ``.ply`` and of the weights;
-    ``features`` [N, D] float32)."""
+    ``folder`` as ``<scene>.npz`` (``fingerprint``: SHA-256 of the ``.ply`` and of the weights, and
+    the inputs' rules, ``INPUTS_VERSION``; ``features`` [N, D] float32)."""
 
     def __init__(self, folder: Path, weights: Path):
         self.folder, self.weights = Path(folder), Path(weights)
@@ -31,10 +31,10 @@ class FeatureCache:
         self, name: str, ply: Path, scene: GaussianScene, frame: SceneFrame | None = None
     ) -> Tensor:  # [N, D] float32, CPU
         """The features of ``scene`` (read from ``ply``) in ``frame`` (default: the automatic
-        choice): the cached ones when their fingerprint matches the current ``ply`` and weights,
-        else extracted and cached. The fingerprint does not cover the frame: callers passing one
-        put it in ``name``."""
-        fingerprint = file_sha256(ply, self.weights)
+        choice): the cached ones when their fingerprint matches the current ``ply``, weights and
+        inputs' rules, else extracted and cached. The fingerprint does not cover the frame:
+        callers passing one put it in ``name``."""
+        fingerprint = f"{file_sha256(ply, self.weights)} inputs v{INPUTS_VERSION}"
         path = self.folder / f"{name}.npz"
         if path.is_file():
             with np.load(path) as z:

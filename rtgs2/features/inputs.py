@@ -21,6 +21,10 @@ from rtgs2.utils.errors import ConfigError, UserError
 
 # Inputs are standardised with fixed constants (not per-scene statistics, which would make a
 # Gaussian's input depend on the rest of the scene): typical ranges of fitted indoor scenes.
+INPUTS_VERSION = 1
+"""The rules turning a scene into the network's inputs (centring, units, standardisation: this
+module): cached features record it (``FeatureCache``); bump it when a rule changes, so that
+features computed under the old rules are computed again, not reused."""
 ROOM_SCALE_M = 4.0  # metres: centred coordinates are divided by this
 LOG_SCALE_MEAN = -4.5  # log-metres: ~1 cm, a typical fitted Gaussian
 LOG_SCALE_STD = 1.5

@@ -1,9 +1,10 @@
-"""The on-disk feature cache: extracted once, read back, rebuilt when the weights or the scene change."""
+"""The on-disk feature cache: extracted once, read back, rebuilt when the weights, the scene or the inputs' rules change."""
 
 from __future__ import annotations
 
 import torch
 
+import rtgs2.features.cache as cache_module
 import rtgs2.features.extract as extract
 from rtgs2.features.cache import FeatureCache
 from rtgs2.features.io import save_feature_net
@@ -33,3 +34,8 @@ def test_feature_cache_is_reused_and_rebuilt_when_the_weights_change(donut_path,
     write_ply(scene.subset(torch.arange(scene.num_gaussians - 1)), ply)  # the scene changed too
     changed = FeatureCache(tmp_path / "cache", nets[1]).features("s", ply, read_ply(ply))
     assert len(calls) == 3 and changed.shape[0] == scene.num_gaussians - 1
+    monkeypatch.setattr(cache_module, "INPUTS_VERSION", cache_module.INPUTS_VERSION + 1)  # a centring rule changed
+    FeatureCache(tmp_path / "cache", nets[1]).features("s", ply, read_ply(ply))
+    assert len(calls) == 4  # the features of the old rules are not reused
+    FeatureCache(tmp_path / "cache", nets[1]).features("s", ply, read_ply(ply))
+    assert len(calls) == 4
