@@ -112,21 +112,26 @@ class _Bfloat16Coarse(nn.Module):
 def aot_bfloat16_call(model: VDVINet, inputs: tuple[Tensor, ...], has_image: bool, folder: Path) -> CoarseCall:
     """The frozen bfloat16 coarse call of ``model`` for inputs shaped as ``inputs`` (contiguous), from
     its package in ``folder`` (:func:`package_key`), built there first when absent (atomically:
-    a package is whole or not there)."""
+    a package is whole or not there). A package that no longer loads (damaged on disk, or made by
+    a torch that wrote the same key differently) is built again in its place."""
     import torch._inductor  # noqa: PLC0415 (heavy; only where a package is built or loaded)
 
     path = folder / f"{package_key(model, inputs, 'bfloat16')}.pt2"
-    if not path.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}.pt2")  # AOTInductor wants the .pt2 suffix
+    if path.is_file():
         try:
-            with torch.no_grad():
-                wrapped = _Bfloat16Coarse(model, has_image, len(inputs) > int(has_image)).eval()
-                program = torch.export.export(wrapped, inputs)
-                torch._inductor.aoti_compile_and_package(program, package_path=str(tmp), inductor_configs={"freezing": True})
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+            return torch._inductor.aoti_load_package(str(path))
+        except Exception:  # noqa: BLE001 (any failure to load: build it again below)
+            path.unlink(missing_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}.pt2")  # AOTInductor wants the .pt2 suffix
+    try:
+        with torch.no_grad():
+            wrapped = _Bfloat16Coarse(model, has_image, len(inputs) > int(has_image)).eval()
+            program = torch.export.export(wrapped, inputs)
+            torch._inductor.aoti_compile_and_package(program, package_path=str(tmp), inductor_configs={"freezing": True})
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return torch._inductor.aoti_load_package(str(path))
 
 

@@ -99,6 +99,23 @@ def test_the_bfloat16_call_gives_float32_logits_close_to_the_eager_ones_and_its_
         assert torch.equal(again(image, features)[0], got)
     assert again.fallback is None, again.fallback
 
+    # a package damaged on disk is built again in its place (here "built" = the good bytes written back)
+    (package,) = tmp_path.iterdir()
+    good = package.read_bytes()
+    package.write_bytes(good[: len(good) // 2])
+    built = []
+
+    def rebuild(program, package_path, **_k):
+        built.append(package_path)
+        with open(package_path, "wb") as f:
+            f.write(good)
+
+    monkeypatch.setattr(torch._inductor, "aoti_compile_and_package", rebuild)
+    repaired = CompiledCoarseLogits(model, precision="bfloat16", package_folder=tmp_path)
+    with torch.inference_mode():
+        assert torch.equal(repaired(image, features)[0], got)
+    assert repaired.fallback is None and len(built) == 1 and package.read_bytes() == good
+
 
 def test_a_package_is_named_by_the_weights_the_input_size_and_the_thread_count() -> None:
     model, inputs = _model(), _inputs()
