@@ -31,7 +31,7 @@ class Demo:
     once cached; eager where compiling fails)."""
     precision: Literal["auto", "float32", "bfloat16"] = "auto"
     """The compiled network's arithmetic (as rtgs2 segment's --precision): float32, bfloat16, or auto (bfloat16 on a
-    CPU with AMX, else float32)."""
+    CPU with AMX or AVX512-BF16, else float32)."""
 
     def main(self) -> None:
         from rtgs2.demo import run_demo

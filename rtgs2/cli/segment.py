@@ -47,8 +47,8 @@ class Segment:
     precision: Literal["auto", "float32", "bfloat16"] = "auto"
     """The compiled network's arithmetic: float32, bfloat16 (weights frozen into code built ahead of time, kept in the
     cache: ~50 s the first time per model and size, ~2 s to load later; the network 0.55-0.7x float32's time on a CPU
-    with AMX, labels agree on ~99.3-99.7 % of pixels), or auto: bfloat16 where the CPU has AMX, else float32. The eager
-    and ONNX networks run in their own precision."""
+    with AMX or AVX512-BF16, labels agree on ~99.3-99.7 % of pixels), or auto: bfloat16 where the CPU has either, else
+    float32. The eager and ONNX networks run in their own precision."""
     network_scale: Union[Literal["auto"], int] = "auto"
     """The network reads each view at 1/s of its size (Î averaged over s x s pixels, Z rendered coarser, labels at
     the view's size): auto = the largest power of two keeping it at least 320x240, the models' training views (2 at

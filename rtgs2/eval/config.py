@@ -39,7 +39,7 @@ class EvalConfig:
     """Run the torch rows' network compiled by torch.compile, as rtgs2 segment does (labels, and the FPS column)."""
     precision: Literal["auto", "float32", "bfloat16"] = "float32"
     """The compiled network's arithmetic (with --compile-network): float32, bfloat16 (weights frozen in the graph;
-    labels differ slightly from float32's) or auto (bfloat16 on a CPU with AMX)."""
+    labels differ slightly from float32's) or auto (bfloat16 on a CPU with AMX or AVX512-BF16)."""
     network_scale: Union[Literal["auto"], int] = "auto"
     """The network reads each view at 1/s of its size, as rtgs2 segment does: auto (views of 640x480 and more at
     about 320x240, the models' training views) or an integer (1 = whole; an ONNX row reads its file's size, the

@@ -9,8 +9,8 @@ fresh machine, ~6 s once inductor's on-disk cache holds the kernels.
 
 ``precision="bfloat16"`` runs the network under bfloat16 autocast with its weights frozen into
 the compiled code (converted to bfloat16 and laid out for oneDNN once, not per call; without
-freezing bfloat16 is slower than float32). On a CPU with AMX the convolutions and matmuls then run
-on those units: 0.55-0.7x the float32 compiled call at 320x240 (end to end on the demo room 29-31
+freezing bfloat16 is slower than float32). On a CPU with AMX or AVX512-BF16 the convolutions and
+matmuls then run on those units (here an AMD EPYC's AVX512-BF16): 0.55-0.7x the float32 compiled call at 320x240 (end to end on the demo room 29-31
 against 24-25 FPS; benchmarks/RESULTS.md 2026-12-06), the shipped model's mIoU on the v3 test rooms
 the same (52.1), its labels agreeing with float32's on ~99.3-99.7 % of the pixels. ``"auto"`` picks it where the CPU computes bfloat16 natively
 (:func:`native_bfloat16`); elsewhere bfloat16 is emulated and slower. The frozen graph is built
@@ -48,16 +48,23 @@ PRECISIONS: tuple[str, ...] = ("auto", "float32", "bfloat16")
 
 
 def native_bfloat16(device: torch.device | str = "cpu") -> bool:
-    """Whether ``device`` computes bfloat16 natively: a CPU with AMX tiles (what oneDNN runs the
-    bfloat16 convolutions on; measured here, benchmarks/RESULTS.md), or a CUDA GPU that supports
-    it. CPUs with AVX512-BF16 but no AMX are left out: not measured."""
+    """Whether ``device`` computes bfloat16 natively: a CPU with AMX tiles or with AVX512-BF16's
+    dot-product instructions (what oneDNN runs the bfloat16 convolutions and matmuls on; both
+    measured faster than float32 here: an Intel Emerald Rapids with AMX, an AMD EPYC with
+    AVX512-BF16 and no AMX; benchmarks/RESULTS.md), or a CUDA GPU that supports it. A CPU
+    without either (plain AVX-512 or AVX2) emulates bfloat16: not native."""
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     if device.type != "cpu":
         return False
-    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private; absent means "no"
-    return bool(probe()) if probe is not None else False
+    return _cpu_has("_is_amx_tile_supported") or _cpu_has("_is_avx512_bf16_supported")
+
+
+def _cpu_has(probe: str) -> bool:
+    """``torch.cpu.<probe>()``: private probes; an absent one (another torch) means "no"."""
+    fn = getattr(torch.cpu, probe, None)
+    return bool(fn()) if fn is not None else False
 
 
 def resolve_precision(precision: str, device: torch.device | str = "cpu") -> str:
@@ -76,13 +83,14 @@ CoarseCall = Callable[..., Tensor]  # the network's present inputs -> coarse log
 
 def package_key(model: VDVINet, inputs: tuple[Tensor, ...], precision: str) -> str:
     """SHA-256 naming the ahead-of-time package of ``model``'s coarse call on ``inputs`` (shapes
-    and dtypes): the weights and config, torch's version, the CPU (its vector ISA and whether it
-    has AMX: the frozen weights are laid out for it) and the thread count (compiled into the
+    and dtypes): the weights and config, torch's version, the CPU (its vector ISA and its bfloat16
+    units, AMX and AVX512-BF16: the frozen weights are laid out for them) and the thread count (compiled into the
     kernels' OpenMP loops)."""
     h = hashlib.sha256()
     head = {
         "format": PACKAGE_FORMAT, "precision": precision, "torch": torch.__version__, "machine": platform.machine(),
-        "cpu": torch.backends.cpu.get_cpu_capability(), "amx": native_bfloat16("cpu"), "threads": torch.get_num_threads(),
+        "cpu": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads(),
+        "amx": _cpu_has("_is_amx_tile_supported"), "avx512_bf16": _cpu_has("_is_avx512_bf16_supported"),
         "config": model.config, "inputs": [(list(x.shape), str(x.dtype)) for x in inputs],
     }  # fmt: skip
     h.update(json.dumps(head, sort_keys=True, default=str).encode())

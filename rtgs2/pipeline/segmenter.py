@@ -102,7 +102,7 @@ class Segmenter:
             first frame of each image size compiles; eager where compiling fails).
         precision: the compiled network's arithmetic: ``"float32"``, ``"bfloat16"`` (frozen
             weights, bfloat16 autocast, built ahead of time and kept in the cache: the network
-            0.55-0.7x float32's time on a CPU with AMX) or ``"auto"`` (bfloat16 where the device
+            0.55-0.7x float32's time on a CPU with AMX or AVX512-BF16) or ``"auto"`` (bfloat16 where the device
             computes it natively; :mod:`rtgs2.fusion.compiled`). bfloat16 only with
             ``compile_network`` (:func:`check_precision`); the eager and ONNX networks run as they are.
         network_scale: the network reads each view at 1/s of its size (module doc); ``"auto"``:

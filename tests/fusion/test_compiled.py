@@ -150,11 +150,18 @@ def test_a_failed_package_build_leaves_no_file_and_runs_eagerly(tmp_path, monkey
 
 
 def test_auto_precision_is_bfloat16_only_where_the_cpu_computes_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    for amx, expected in ((False, "float32"), (True, "bfloat16")):
+    for amx, avx512_bf16, expected in ((False, False, "float32"), (True, False, "bfloat16"), (False, True, "bfloat16")):
         monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda v=amx: v, raising=False)
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda v=avx512_bf16: v, raising=False)
         assert native_bfloat16("cpu") == (expected == "bfloat16")
         assert resolve_precision("auto", "cpu") == expected
-    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")  # a torch without the probe: no
+    model, inputs = _model(), _inputs()  # a package laid out for one kind of bfloat16 unit is not another's
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    on_amx = package_key(model, inputs, "bfloat16")
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert package_key(model, inputs, "bfloat16") != on_amx
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")  # a torch without the probes: no
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")
     assert resolve_precision("auto") == "float32"
     assert resolve_precision("bfloat16") == "bfloat16" and resolve_precision("float32") == "float32"
     with pytest.raises(UserError, match="unknown network precision 'half'"):
