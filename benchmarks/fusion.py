@@ -100,7 +100,7 @@ class Config:
     scene_size: str = "small"
     """End-to-end fusion network size (rtgs2.fusion.vdvi.VARIANTS): small (the shipped models') or fast."""
     feature_stride: int = 4
-    """Resolution of Z the networks read, relative to the image's (VDVISize.feature_stride: 4, or 1 as before it)."""
+    """Resolution of Z the networks read, relative to the image's (VDVISize.feature_stride: 4 or 8, or 1 as before it)."""
     scene_modes: list[str] = field(default_factory=lambda: ["eager", "compile", "compile-bf16", "int8"])
     """End-to-end network modes: eager, compile (torch.compile, as Segmenter(compile_network=True); compiled in the
     warm-up frames), compile-bf16 (the same in bfloat16, as Segmenter's precision="bfloat16", the default of rtgs2

@@ -11,7 +11,7 @@ The file:
 
 - inputs ``image`` [batch, 3, H, W] float32, RGB in [0, 1] (absent when the model reads only Z)
   and ``features`` [batch, D, ceil(H / f), ceil(W / f)] float32, the splatted feature image Z at
-  the model's resolution of Z (f = its ``feature_stride``: 4, or 1 for models trained before it;
+  the model's resolution of Z (f = its ``feature_stride``: 4 or 8, or 1 for models trained before it;
   absent when it reads only the image); output ``logits`` [batch, K, H, W] float32, labels =
   arg-max over axis 1.
 - or, exported with ``coarse=True`` (``rtgs2 export onnx --coarse``), output ``coarse_logits``

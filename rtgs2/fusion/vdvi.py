@@ -48,7 +48,8 @@ STEM_STRIDE = 4
 STAGE_MULTIPLE = 8
 NUM_STAGES = 4  # of both encoders; psi fuses stages 2-4
 VD_BLOCKS = ("convnext", "resnet")  # Enc_VD's block types (VDVISize.vd_block)
-FEATURE_STRIDES = (1, 4)  # resolutions of Z the network reads, relative to the image's (VDVISize.feature_stride)
+FEATURE_STRIDES = (1, 4, 8)  # resolutions of Z the network reads, relative to the image's (VDVISize.feature_stride)
+SHARED_STEM_STRIDES = frozenset({4, 8})  # feature strides whose networks have the same parameters (Enc_VI's stem)
 # The statistics ImageNet-trained ConvNeXt weights expect; images enter the model in [0, 1].
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -479,7 +480,7 @@ class MixTransformerEncoder(nn.Module):
         drop_path_rate: stochastic depth of the last block, rising linearly from 0.
         input_stride: the input's resolution relative to the stride-4 grid's input: 1 (the stem
             patchifies it, stride 4, kernel ``patch_sizes[0]``) or 4 (it is on the stride-4 grid
-            already: a 3x3 conv of stride 1).
+            already: a 3x3 conv of stride 1; a coarser Z is brought to that grid first).
     """
 
     def __init__(
@@ -613,8 +614,11 @@ class VDVISize:
     feature_stride: int = 4
     """Resolution of the feature image Z the network reads, relative to the image's: 4 (Z at
     ceil(H / 4) x ceil(W / 4), as ``render(..., feature_stride=4)`` gives it; Enc_VI's stem is a
-    3x3 conv of stride 1) or 1 (Z at the image's size, patchified by a stride-4 stem of kernel
-    ``vi_patch_sizes[0]``, as MiT; the models trained before the option)."""
+    3x3 conv of stride 1), 8 (Z at ceil(H / 8) x ceil(W / 8), repeated x2 to the stride-4 grid
+    before the same stem: the same parameters as 4, so a model of either starts the other; the
+    render's Z bookkeeping is per block row, and 8 halves it) or 1 (Z at the image's size,
+    patchified by a stride-4 stem of kernel ``vi_patch_sizes[0]``, as MiT; the models trained
+    before the option)."""
 
     vd_block: str = "convnext"
     """Enc_VD's blocks: "convnext" (the paper's; timm ``convnext_*`` names, ImageNet weights load
@@ -735,7 +739,7 @@ class VDVINet(nn.Module):
                 size.vi_mlp_ratio,
                 size.vi_patch_sizes,
                 drop_path_rate,
-                size.feature_stride,
+                min(size.feature_stride, STEM_STRIDE),  # a coarser Z is repeated to the stride-4 grid (encode_vi)
             )
             if inputs in ("both", "features")
             else None
@@ -796,7 +800,13 @@ class VDVINet(nn.Module):
         ``vd``, psi fuses them into stages 2-4 and the next stage reads the fused map. Returns
         4 x [B, C_i, Hp/s_i, Wp/s_i]."""
         out = []
-        x = stem_input(features) if self.feature_stride == 1 else features.contiguous(memory_format=torch.channels_last)
+        f = self.feature_stride
+        if f == 1:
+            x = stem_input(features)
+        else:  # on the stride-4 grid (f = 4), or each value repeated onto it (f = 8: 2 x 2); a partial
+            # last block's repeat may reach one row past ceil(H / 4): the stem pads to 8 rows anyway
+            x = features if f == STEM_STRIDE else F.interpolate(features, scale_factor=f // STEM_STRIDE, mode="nearest")
+            x = x.contiguous(memory_format=torch.channels_last)
         for i in range(NUM_STAGES):
             tokens, h, w = self.vi.stage(i, x)
             if vd is not None and i > 0:
@@ -847,7 +857,8 @@ class VDVINet(nn.Module):
         needed = {"image": self.vd is not None, "features": self.vi is not None}
         given = {"image": image, "features": features}
         channels = {"image": 3, "features": self.feature_dim}
-        sizes = {"image": "H, W", "features": "H, W" if self.feature_stride == 1 else "H / 4, W / 4"}
+        f = self.feature_stride
+        sizes = {"image": "H, W", "features": "H, W" if f == 1 else f"H / {f}, W / {f}"}
         shape = None
         for name, x in given.items():
             if not needed[name]:

@@ -127,6 +127,10 @@ class FusionTrainConfig:
     """Network size (rtgs2.fusion.VARIANTS); ``fast`` starts from ``small`` weights by ``--init-weights``."""
     vd_block: Optional[Literal["convnext", "resnet"]] = None
     """Enc_VD's blocks (default: the size's; small: resnet, paper: convnext)."""
+    feature_stride: Optional[int] = None
+    """Resolution of Z the network reads, relative to the image's (VDVISize.feature_stride: 1, 4
+    or 8; default: the size's, 4; with --init-weights, the file's). 4 and 8 share their
+    parameters: a model of either starts the other."""
     inputs: Literal["both", "image", "features"] = "both"
     """What the network sees: both (the full model), image (Î only) or features (Z only)."""
     steps: int = 8000
@@ -218,6 +222,7 @@ class FusionTrainConfig:
         check(self, self.size in ("small", "paper", "fast"), "size", "'small', 'paper' or 'fast'")
         check(self, self.inputs in ("both", "image", "features"), "inputs", "'both', 'image' or 'features'")
         check(self, self.vd_block in (None, "convnext", "resnet"), "vd_block", "'convnext' or 'resnet'")
+        check(self, self.feature_stride in (None, 1, 4, 8), "feature_stride", "1, 4 or 8 (VDVISize's FEATURE_STRIDES)")
         if self.feature_dropout > 0 and self.inputs != "both":
             raise ConfigError(self, "feature_dropout", f"drops Z beside the image: only for inputs 'both', not {self.inputs!r}",
                               also=("inputs",))  # fmt: skip
@@ -250,7 +255,9 @@ RESUMABLE_CHANGES = ("checkpoint_every", "eval_every", "num_threads")
 # and a finished chain is not trained again.
 LATER_OPTIONS: dict[type, tuple[str, ...]] = {
     FeatureTrainConfig: ("negative_radius", "segment_weight", "segment_scale", "context_weight", "drop_max", "floaters"),
-    FusionTrainConfig: ("feature_dropout", "hue_rotation", "distill_weights", "distill_weight", "distill_temperature"),
+    FusionTrainConfig: (
+        "feature_dropout", "hue_rotation", "distill_weights", "distill_weight", "distill_temperature", "feature_stride",
+    ),  # fmt: skip
 }
 
 

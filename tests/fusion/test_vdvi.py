@@ -183,6 +183,7 @@ def test_variants_are_named_once() -> None:
         ("vi_mlp_ratio", 1.5),
         ("decoder_dropout", 1.0),
         ("feature_stride", 2),
+        ("feature_stride", 16),
         ("vd_block", "vit"),
         ("vd_depths", (1, 0, 3, 1)),  # a ResNet stage starts with its downsampling block
     ],
@@ -280,3 +281,34 @@ def test_inference_model_folds_batchnorms_to_the_same_logits() -> None:
     with torch.no_grad():
         expected = model(image, z)
         torch.testing.assert_close(fast(image, z), expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("inputs", ["both", "features"])
+def test_z_at_stride_8_is_z_at_stride_4_repeated(inputs: str) -> None:
+    """feature_stride=8: Z at ceil(H / 8) x ceil(W / 8), each value repeated 2 x 2 onto the stride-4
+    grid before the stem; the parameters are stride 4's, so a stride-4 model's weights give, on
+    a Z that is constant over 8 x 8 blocks, the stride-4 model's logits exactly."""
+    from rtgs2.fusion.vdvi import SHARED_STEM_STRIDES
+
+    assert SHARED_STEM_STRIDES == {4, 8}
+    torch.manual_seed(0)
+    quarter = build_fusion("small", inputs, num_classes=K).eval()
+    eighth = build_fusion("small", inputs, num_classes=K, feature_stride=8).eval()
+    eighth.load_state_dict(quarter.state_dict())  # strict: the same names and shapes
+    assert eighth.config["feature_stride"] == 8
+    image, _ = make_inputs(B=1, H=64, W=96)
+    image = image if inputs == "both" else None
+    z8 = torch.randn(1, quarter.feature_dim, 8, 12)
+    z4 = z8.repeat_interleave(2, -2).repeat_interleave(2, -1)
+    with torch.no_grad():
+        got, expected = eighth(image, z8), quarter(image, z4)
+    assert got.shape == expected.shape == (1, K, 64, 96)
+    assert torch.allclose(got, expected, atol=1e-5), float((got - expected).abs().max())
+    # odd sizes: Z rounded up at 1/8, the logits at the image's size (Z alone: 8 x Z's)
+    image, _ = make_inputs(B=1, H=33, W=45)
+    z8 = torch.randn(1, quarter.feature_dim, 5, 6)
+    with torch.no_grad():
+        assert eighth(image if inputs == "both" else None, z8).shape[-2:] == ((33, 45) if inputs == "both" else (40, 48))
+    if inputs == "both":
+        with pytest.raises(ValueError, match=r"features must be \[1, 32, 5, 6\]"):
+            eighth(torch.rand(1, 3, 33, 45), torch.randn(1, 32, 9, 12))  # Z at stride 4 where 8 is read

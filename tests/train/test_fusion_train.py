@@ -150,6 +150,7 @@ def test_finetune_on_an_unseen_scene_raises_its_held_out_miou(overfit, synthroom
 def test_training_can_continue_a_trained_model(overfit, synthrooms_mini, feature_weights, tmp_path):
     """--init-weights: the run starts from the saved model (its step-0 validation is that model's,
     far above a new one's) and names it on the card; another architecture is refused up front."""
+    from rtgs2.fusion.io import load_fusion
     from rtgs2.train.fusion import train_fusion
     from rtgs2.utils.errors import CheckpointMismatchError
 
@@ -182,6 +183,14 @@ def test_training_can_continue_a_trained_model(overfit, synthrooms_mini, feature
     assert int(_rows(tmp_path / "fast")[0]["step"]) == 0  # the started model is validated first
     with pytest.raises(CheckpointMismatchError, match="missing .*vd.layer3.1"):
         train_fusion(synthrooms_mini, tmp_path / "s", cfg, init_weights=tmp_path / "fast" / "last.pt")
+    # a model reading Z at stride 4 starts one reading it at stride 8 (the same parameters), not one at stride 1
+    train_fusion(synthrooms_mini, tmp_path / "z8", replace(cfg, feature_stride=8), feature_weights=feature_weights,
+                 max_scenes=1, init_weights=out / "last.pt", progress=False)  # fmt: skip
+    z8 = json.loads((tmp_path / "z8" / "last.json").read_text())
+    assert z8["config"]["feature_stride"] == 8 and "--feature-stride 8" in z8["reproduce"]
+    assert load_fusion(tmp_path / "z8" / "last.pt").feature_stride == 8
+    with pytest.raises(CheckpointMismatchError, match="feature_stride: file has 4, --feature-stride is 1"):
+        train_fusion(synthrooms_mini, tmp_path / "z1", replace(cfg, feature_stride=1), init_weights=out / "last.pt")
 
 
 RUN = """
