@@ -83,9 +83,9 @@ CoarseCall = Callable[..., Tensor]  # the network's present inputs -> coarse log
 
 def package_key(model: VDVINet, inputs: tuple[Tensor, ...], precision: str) -> str:
     """SHA-256 naming the ahead-of-time package of ``model``'s coarse call on ``inputs`` (shapes
-    and dtypes): the weights and config, torch's version, the CPU (its vector ISA and its bfloat16
-    units, AMX and AVX512-BF16: the frozen weights are laid out for them) and the thread count (compiled into the
-    kernels' OpenMP loops)."""
+    and dtypes): the weights and config, torch's version, the CPU (its vector ISA and its
+    bfloat16 units, AMX and AVX512-BF16: the frozen weights are laid out for them) and the
+    thread count (compiled into the kernels' OpenMP loops)."""
     h = hashlib.sha256()
     head = {
         "format": PACKAGE_FORMAT, "precision": precision, "torch": torch.__version__, "machine": platform.machine(),
