@@ -10,14 +10,15 @@ fresh machine, ~6 s once inductor's on-disk cache holds the kernels.
 ``precision="bfloat16"`` runs the network under bfloat16 autocast with its weights frozen into
 the compiled code (converted to bfloat16 and laid out for oneDNN once, not per call; without
 freezing bfloat16 is slower than float32). On a CPU with AMX or AVX512-BF16 the convolutions and
-matmuls then run on those units (here an AMD EPYC's AVX512-BF16): 0.55-0.7x the float32 compiled call at 320x240 (end to end on the demo room 29-31
-against 24-25 FPS; benchmarks/RESULTS.md 2026-12-06), the shipped model's mIoU on the v3 test rooms
-the same (52.1), its labels agreeing with float32's on ~99.3-99.7 % of the pixels. ``"auto"`` picks it where the CPU computes bfloat16 natively
-(:func:`native_bfloat16`); elsewhere bfloat16 is emulated and slower. The frozen graph is built
-ahead of time by AOTInductor (``torch.export`` + ``aoti_compile_and_package``: inductor's own
-on-disk cache cannot keep a graph whose constants are oneDNN tensors) into one package per model,
-input size, thread count and CPU (:func:`package_key`), kept under ``<cache>/compiled``: the first
-run of a size builds it (~50 s on 2 cores), later runs load it (~2 s).
+matmuls then run on those units (here an AMD EPYC's AVX512-BF16): 0.55-0.7x the float32 compiled
+call at 320x240 (end to end on the demo room 29-31 against 24-25 FPS; benchmarks/RESULTS.md
+2026-12-06), the shipped model's mIoU on the v3 test rooms the same (52.1), its labels agreeing
+with float32's on ~99.3-99.7 % of the pixels. ``"auto"`` picks it where the CPU computes bfloat16
+natively (:func:`native_bfloat16`); elsewhere bfloat16 is emulated and slower. The frozen graph
+is built ahead of time by AOTInductor (``torch.export`` + ``aoti_compile_and_package``: inductor's
+own on-disk cache cannot keep a graph whose constants are oneDNN tensors) into one package per
+model, input size, thread count and CPU (:func:`package_key`), kept under ``<cache>/compiled``:
+the first run of a size builds it (~50 s on 2 cores), later runs load it (~2 s).
 
 Compiling needs a C++ compiler and Python's headers; where it fails (or anything in the
 compiled call raises), the call warns once, runs eagerly (in float32) from then on and says why
@@ -136,7 +137,9 @@ def aot_bfloat16_call(model: VDVINet, inputs: tuple[Tensor, ...], has_image: boo
         with torch.no_grad():
             wrapped = _Bfloat16Coarse(model, has_image, len(inputs) > int(has_image)).eval()
             program = torch.export.export(wrapped, inputs)
-            torch._inductor.aoti_compile_and_package(program, package_path=str(tmp), inductor_configs={"freezing": True})
+            torch._inductor.aoti_compile_and_package(
+                program, package_path=str(tmp), inductor_configs={"freezing": True}
+            )
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
