@@ -131,3 +131,26 @@ def test_both_trainings_run_on_the_gpu(synthrooms_mini, tmp_path):
     # a rerun resumes from the finished run's checkpoint (on the GPU) and returns at once
     again = train_fusion(synthrooms_mini, tmp_path / "fusion", replace(fusion_cfg), feature_weights=feature_weights, progress=False, max_scenes=1)
     assert again == best
+
+
+def test_the_bfloat16_package_runs_on_the_gpu(tmp_path):
+    """Segmenter's bfloat16 call on a CUDA model: an ahead-of-time package for the GPU, logits
+    close to the float32 eager ones, and reloaded from its file by a second call."""
+    from rtgs2.fusion.compiled import CompiledCoarseLogits
+    from rtgs2.fusion.vdvi import build_fusion, inference_model
+
+    torch.manual_seed(0)
+    model = inference_model(build_fusion("small", "both", num_classes=5), CUDA)
+    g = torch.Generator().manual_seed(1)
+    image = torch.rand(1, 3, 240, 320, generator=g).to(CUDA)
+    features = torch.nn.functional.normalize(torch.randn(1, 32, 60, 80, generator=g), dim=1).to(CUDA)
+    call = CompiledCoarseLogits(model, precision="bfloat16", package_folder=tmp_path)
+    with torch.inference_mode():
+        expected, _, _ = model.coarse_logits(image, features)
+        got, _, _ = call(image, features)
+        again, _, _ = CompiledCoarseLogits(model, precision="bfloat16", package_folder=tmp_path)(image, features)
+    assert call.fallback is None, call.fallback
+    assert got.device.type == "cuda" and got.dtype == torch.float32 and len(list(tmp_path.glob("*.pt2"))) == 1
+    assert float((got - expected).abs().max()) < 0.05 * float(expected.abs().max())
+    assert (got.argmax(1) == expected.argmax(1)).float().mean() > 0.9
+    assert torch.equal(again, got)

@@ -85,14 +85,16 @@ CoarseCall = Callable[..., Tensor]  # the network's present inputs -> coarse log
 def package_key(model: VDVINet, inputs: tuple[Tensor, ...], precision: str) -> str:
     """SHA-256 naming the ahead-of-time package of ``model``'s coarse call on ``inputs`` (shapes
     and dtypes): the weights and config, torch's version, the CPU (its vector ISA and its
-    bfloat16 units, AMX and AVX512-BF16: the frozen weights are laid out for them) and the
-    thread count (compiled into the kernels' OpenMP loops)."""
+    bfloat16 units, AMX and AVX512-BF16: the frozen weights are laid out for them), the GPU for
+    a model on one, and the thread count (compiled into the kernels' OpenMP loops)."""
     h = hashlib.sha256()
+    device = inputs[0].device
+    gpu = (torch.cuda.get_device_name(device), torch.cuda.get_device_capability(device)) if device.type == "cuda" else None
     head = {
         "format": PACKAGE_FORMAT, "precision": precision, "torch": torch.__version__, "machine": platform.machine(),
         "cpu": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads(),
         "amx": _cpu_has("_is_amx_tile_supported"), "avx512_bf16": _cpu_has("_is_avx512_bf16_supported"),
-        "config": model.config, "inputs": [(list(x.shape), str(x.dtype)) for x in inputs],
+        "config": model.config, "inputs": [(list(x.shape), str(x.dtype)) for x in inputs], "gpu": gpu,
     }  # fmt: skip
     h.update(json.dumps(head, sort_keys=True, default=str).encode())
     for name, t in model.state_dict().items():
