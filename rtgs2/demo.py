@@ -134,7 +134,8 @@ def run_demo(
     compiling = ""
     if compile_network:
         bf16 = segmenter.network == "torch compiled bfloat16"  # before the first frame: what was asked for
-        compiling = " and the network (" + ("bfloat16, ahead of time: ~50 s" if bf16 else "torch.compile: ~1 min") + " the first time)"
+        how = "bfloat16, ahead of time: ~50 s" if bf16 else "torch.compile: ~1 min"
+        compiling = f" and the network ({how} the first time)"
     with console.status(f"warm-up frame (compiles the numba kernels{compiling} on first use)"):
         segmenter.segment(views.cameras[picks[0]])
     k = label_map.num_classes

@@ -17,7 +17,7 @@ with float32's on ~99.3-99.7 % of the pixels. ``"auto"`` picks it where the CPU 
 natively (:func:`native_bfloat16`); elsewhere bfloat16 is emulated and slower. The frozen graph
 is built ahead of time by AOTInductor (``torch.export`` + ``aoti_compile_and_package``: inductor's
 own on-disk cache cannot keep a graph whose constants are oneDNN tensors) into one package per
-model, input size, thread count and CPU (:func:`package_key`), kept under ``<cache>/compiled``:
+model, input size and layout, thread count and CPU (:func:`package_key`), kept under ``<cache>/compiled``:
 the first run of a size builds it (~50 s on 2 cores), later runs load it (~2 s).
 
 Compiling needs a C++ compiler and Python's headers; where it fails (or anything in the
@@ -78,23 +78,25 @@ def resolve_precision(precision: str, device: torch.device | str = "cpu") -> str
     return precision
 
 
-PACKAGE_FORMAT = "rtgs2-coarse-logits-aoti-1"  # in every package key: bump when the packaged call changes
+PACKAGE_FORMAT = "rtgs2-coarse-logits-aoti-2"  # in every package key: bump when the packaged call changes
 CoarseCall = Callable[..., Tensor]  # the network's present inputs -> coarse logits [B, K, h, w] float32
 
 
 def package_key(model: VDVINet, inputs: tuple[Tensor, ...], precision: str) -> str:
-    """SHA-256 naming the ahead-of-time package of ``model``'s coarse call on ``inputs`` (shapes
-    and dtypes): the weights and config, torch's version, the CPU (its vector ISA and its
-    bfloat16 units, AMX and AVX512-BF16: the frozen weights are laid out for them), the GPU for
-    a model on one, and the thread count (compiled into the kernels' OpenMP loops)."""
+    """SHA-256 naming the ahead-of-time package of ``model``'s coarse call on ``inputs`` (shapes,
+    strides and dtypes: the built code assumes the strides, and checks none): the weights and
+    config, torch's version, the CPU (its vector ISA and its bfloat16 units, AMX and AVX512-BF16:
+    the frozen weights are laid out for them), the GPU for a model on one, and the thread count
+    (compiled into the kernels' OpenMP loops)."""
     h = hashlib.sha256()
     device = inputs[0].device
-    gpu = (torch.cuda.get_device_name(device), torch.cuda.get_device_capability(device)) if device.type == "cuda" else None
+    on_gpu = device.type == "cuda"
+    gpu = (torch.cuda.get_device_name(device), torch.cuda.get_device_capability(device)) if on_gpu else None
     head = {
         "format": PACKAGE_FORMAT, "precision": precision, "torch": torch.__version__, "machine": platform.machine(),
         "cpu": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads(),
         "amx": _cpu_has("_is_amx_tile_supported"), "avx512_bf16": _cpu_has("_is_avx512_bf16_supported"),
-        "config": model.config, "inputs": [(list(x.shape), str(x.dtype)) for x in inputs], "gpu": gpu,
+        "config": model.config, "inputs": [(list(x.shape), list(x.stride()), str(x.dtype)) for x in inputs], "gpu": gpu,
     }  # fmt: skip
     h.update(json.dumps(head, sort_keys=True, default=str).encode())
     for name, t in model.state_dict().items():
@@ -121,10 +123,11 @@ class _Bfloat16Coarse(nn.Module):
 
 
 def aot_bfloat16_call(model: VDVINet, inputs: tuple[Tensor, ...], has_image: bool, folder: Path) -> CoarseCall:
-    """The frozen bfloat16 coarse call of ``model`` for inputs shaped as ``inputs`` (contiguous), from
-    its package in ``folder`` (:func:`package_key`), built there first when absent (atomically:
-    a package is whole or not there). A package that no longer loads (damaged on disk, or made by
-    a torch that wrote the same key differently) is built again in its place."""
+    """The frozen bfloat16 coarse call of ``model`` for inputs shaped and laid out as ``inputs``
+    (the per-frame path's channels-last views of the render, read in place), from its package in
+    ``folder`` (:func:`package_key`), built there first when absent (atomically: a package is
+    whole or not there). A package that no longer loads (damaged on disk, or made by a torch
+    that wrote the same key differently) is built again in its place."""
     import torch._inductor  # noqa: PLC0415 (heavy; only where a package is built or loaded)
 
     path = folder / f"{package_key(model, inputs, 'bfloat16')}.pt2"
@@ -165,7 +168,7 @@ class CompiledCoarseLogits:
         self.precision = resolve_precision(precision, device)
         """``"float32"`` or ``"bfloat16"``: what the compiled call computes in."""
         self.package_folder = package_folder or cache_root() / "compiled"
-        # bfloat16: one ahead-of-time call per input size (module doc); float32: torch.compile,
+        # bfloat16: one ahead-of-time call per input size and layout (module doc); float32: torch.compile,
         # dynamic=False: one graph per image size, specialised (the per-frame path keeps one size)
         self._bf16_calls: dict[tuple, tuple[CoarseCall, int, int]] = {}
         self._compiled = None if self.precision == "bfloat16" else torch.compile(model.coarse_logits, dynamic=False)
@@ -190,12 +193,13 @@ class CompiledCoarseLogits:
         return self.model.coarse_logits(image, features)
 
     def _bfloat16(self, image: Tensor | None, features: Tensor | None) -> tuple[Tensor, int, int]:
-        inputs = tuple(x.contiguous() for x in (image, features) if x is not None)
-        shapes = (image is not None, *(tuple(x.shape) for x in inputs))
-        if shapes not in self._bf16_calls:
+        inputs = tuple(x for x in (image, features) if x is not None)
+        # one call per shape and layout: the built code reads its inputs with the strides it was built for
+        layout = (image is not None, *((tuple(x.shape), x.stride()) for x in inputs))
+        if layout not in self._bf16_calls:
             with torch.no_grad():  # the eager call checks the inputs (its error raised as is) and gives H, W
                 _, h, w = self.model.coarse_logits(image, features)
             call = aot_bfloat16_call(self.model, inputs, image is not None, self.package_folder)
-            self._bf16_calls[shapes] = (call, h, w)
-        call, h, w = self._bf16_calls[shapes]
+            self._bf16_calls[layout] = (call, h, w)
+        call, h, w = self._bf16_calls[layout]
         return call(*inputs), h, w

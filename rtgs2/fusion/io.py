@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from rtgs2.fusion.vdvi import VARIANTS, VDVINet
+from rtgs2.fusion.vdvi import SHARED_STEM_STRIDES, VARIANTS, VDVINet
 from rtgs2.utils.errors import CheckpointError, CheckpointMismatchError, MissingFileError, Rtgs2Error
 from rtgs2.utils.io import atomic_open, refuse_folder
 
@@ -104,19 +104,30 @@ def read_fusion_file(path: str | Path) -> tuple[dict, dict[str, Tensor]]:
     return config, state
 
 
-def load_fusion(path: str | Path, *, expect: Mapping[str, Any] | None = None) -> VDVINet:
+def load_fusion(
+    path: str | Path, *, expect: Mapping[str, Any] | None = None, feature_stride: int | None = None
+) -> VDVINet:
     """The model saved at ``path``, on the CPU in eval mode (as ``load_feature_net``'s): code
     that trains it further calls ``.train()``.
 
     Args:
         expect: config values the caller needs, e.g. ``{"inputs": "both", "feature_dim": 32}``;
             a file that differs raises CheckpointMismatchError naming each field.
+        feature_stride: build it to read Z at this resolution instead of the file's (one whose
+            network has the same parameters: ``SHARED_STEM_STRIDES``); None: the file's.
     """
     config, state = read_fusion_file(path)
     if expect:
         diff = [f"{k}: file has {config.get(k)!r}, expected {v!r}" for k, v in expect.items() if config.get(k) != v]
         if diff:
             raise CheckpointMismatchError(f"{path} holds another fusion model: " + "; ".join(diff))
+    if feature_stride not in (None, config["feature_stride"]):
+        if not {feature_stride, config["feature_stride"]} <= SHARED_STEM_STRIDES:
+            raise CheckpointMismatchError(
+                f"{path} reads Z at stride {config['feature_stride']}: its weights cannot read it at {feature_stride} "
+                f"(only strides {' and '.join(map(str, sorted(SHARED_STEM_STRIDES)))} share their parameters)"
+            )
+        config["feature_stride"] = feature_stride
     # the variant's builder takes the rest of the config: inputs, classes, and any size fields
     # that differ from the variant's (a model built with overrides records them)
     model = VARIANTS[config["size"]](**{k: v for k, v in config.items() if k != "size"})

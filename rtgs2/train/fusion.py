@@ -19,7 +19,7 @@ import contextlib
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -32,14 +32,7 @@ from rtgs2.data.segmentation import confusion_matrix, segmentation_metrics
 from rtgs2.features.cache import FeatureCache
 from rtgs2.features.io import SHIPPED as SHIPPED_FEATURES
 from rtgs2.features.io import resolve_feature_weights
-from rtgs2.fusion.io import (
-    load_backbone_weights,
-    load_fusion,
-    load_fusion_weights,
-    load_pruned_weights,
-    read_fusion_file,
-    save_fusion,
-)
+from rtgs2.fusion.io import load_backbone_weights, load_fusion, load_pruned_weights, read_fusion_file, save_fusion
 from rtgs2.fusion.losses import FusionLoss
 from rtgs2.fusion.vdvi import SHARED_STEM_STRIDES, FusionOutput, VDVINet, build_fusion, inference_model
 from rtgs2.train.card import config_flags, launcher
@@ -221,9 +214,9 @@ def _check_init_weights(path: Path, cfg: FusionTrainConfig, class_names: list[st
     diff += [f"{k}: file has {config.get(k)!r}, --{k} is {getattr(cfg, k)!r}" for k in ("size", "inputs") if config.get(k) != getattr(cfg, k)]
     if cfg.vd_block is not None and cfg.vd_block != config.get("vd_block"):
         diff.append(f"vd_block: file has {config.get('vd_block')!r}, --vd-block is {cfg.vd_block!r}")
-    strides = {config.get("feature_stride", 1), cfg.feature_stride or config.get("feature_stride", 1)}
-    if len(strides) > 1 and not strides <= SHARED_STEM_STRIDES:
-        diff.append(f"feature_stride: file has {config.get('feature_stride', 1)}, --feature-stride is {cfg.feature_stride} "
+    stride = config["feature_stride"]
+    if cfg.feature_stride not in (None, stride) and not {stride, cfg.feature_stride} <= SHARED_STEM_STRIDES:
+        diff.append(f"feature_stride: file has {stride}, --feature-stride is {cfg.feature_stride} "
                     f"(only {' and '.join(map(str, sorted(SHARED_STEM_STRIDES)))} share their parameters)")  # fmt: skip
     if cfg.depth_weight > 0 and not config.get("depth_head"):
         diff.append("depth head: the file has none, --depth-weight needs one")
@@ -291,13 +284,8 @@ def _model(run: FusionRun, cfg: FusionTrainConfig, progress: bool) -> VDVINet:
     """A new model (seeded), the one saved at ``run.init_weights``, or, where that file is of a
     larger size, a new model of ``cfg.size`` started from its weights (``load_pruned_weights``)."""
     if run.init_weights is not None:
-        saved = read_fusion_file(run.init_weights)[0]
-        if saved["size"] == cfg.size and cfg.feature_stride in (None, saved.get("feature_stride", 1)):
-            return load_fusion(run.init_weights).train()  # loaded in eval mode
-        if saved["size"] == cfg.size:  # another resolution of Z, the same parameters (SHARED_STEM_STRIDES)
-            model = _new_model(replace(cfg, vd_block=saved.get("vd_block")), run.class_names, saved.get("depth_head", False))
-            load_fusion_weights(model, run.init_weights)
-            return model
+        if read_fusion_file(run.init_weights)[0]["size"] == cfg.size:  # (at --feature-stride, where given)
+            return load_fusion(run.init_weights, feature_stride=cfg.feature_stride).train()  # loaded in eval mode
         model = _new_model(cfg, run.class_names)
         dropped = load_pruned_weights(model, run.init_weights)
         if progress:
@@ -311,15 +299,14 @@ def _model(run: FusionRun, cfg: FusionTrainConfig, progress: bool) -> VDVINet:
     return model
 
 
-def _new_model(cfg: FusionTrainConfig, class_names: list[str], depth_head: bool = False) -> VDVINet:
+def _new_model(cfg: FusionTrainConfig, class_names: list[str]) -> VDVINet:
     """A new model of ``cfg``'s size, inputs, Enc_VD blocks and resolution of Z, initialised from
-    ``cfg.seed`` (with a depth head where ``cfg`` needs one or ``depth_head``)."""
+    ``cfg.seed``."""
     torch.manual_seed(cfg.seed)
     size = {k: getattr(cfg, k) for k in ("vd_block", "feature_stride") if getattr(cfg, k) is not None}
     return build_fusion(
-        cfg.size, cfg.inputs, num_classes=len(class_names), depth_head=cfg.depth_head or depth_head,
-        class_names=class_names, **size,
-    )  # fmt: skip
+        cfg.size, cfg.inputs, num_classes=len(class_names), depth_head=cfg.depth_head, class_names=class_names, **size
+    )
 
 
 def _optimizer(model: nn.Module, cfg: FusionTrainConfig) -> torch.optim.AdamW:

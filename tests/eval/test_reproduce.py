@@ -169,7 +169,6 @@ def test_a_continued_chain_is_not_redone_for_its_bases_eta_and_refuses_its_bases
         rep.reproduce("mini-continued", tmp_path / "mini")
 
 
-
 def test_a_new_fine_tuning_recipe_redoes_the_table_and_keeps_the_old_one_aside(tmp_path, monkeypatch):
     """The fine-tuned row follows the code's fine-tuning recipe (FINETUNE), which no preset holds:
     a finished chain recorded with another one (or by code from before it was recorded) redoes the

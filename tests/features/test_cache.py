@@ -1,4 +1,5 @@
-"""The on-disk feature cache: extracted once, read back, rebuilt when the weights, the scene or the inputs' rules change."""
+"""The on-disk feature cache: extracted once, read back, rebuilt when the weights, the scene or the
+inputs' rules change."""
 
 from __future__ import annotations
 

@@ -117,11 +117,15 @@ def test_the_bfloat16_call_gives_float32_logits_close_to_the_eager_ones_and_its_
     assert repaired.fallback is None and len(built) == 1 and package.read_bytes() == good
 
 
-def test_a_package_is_named_by_the_weights_the_input_size_and_the_thread_count() -> None:
+def test_a_package_is_named_by_the_weights_the_input_size_and_layout_and_the_thread_count() -> None:
     model, inputs = _model(), _inputs()
     key = package_key(model, inputs, "bfloat16")
     assert package_key(model, inputs, "bfloat16") == key  # stable
     assert package_key(model, _inputs(64, 96), "bfloat16") != key
+    # the renderer's channels-last views: the same values, other strides (the built code assumes them)
+    views = tuple(x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2) for x in inputs)
+    assert all(torch.equal(a, b) for a, b in zip(views, inputs))
+    assert package_key(model, views, "bfloat16") != key
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(threads + 1)

@@ -284,7 +284,7 @@ def test_inference_model_folds_batchnorms_to_the_same_logits() -> None:
 
 
 @pytest.mark.parametrize("inputs", ["both", "features"])
-def test_z_at_stride_8_is_z_at_stride_4_repeated(inputs: str) -> None:
+def test_z_at_stride_8_is_z_at_stride_4_repeated(inputs: str, tmp_path) -> None:
     """feature_stride=8: Z at ceil(H / 8) x ceil(W / 8), each value repeated 2 x 2 onto the stride-4
     grid before the stem; the parameters are stride 4's, so a stride-4 model's weights give, on
     a Z that is constant over 8 x 8 blocks, the stride-4 model's logits exactly."""
@@ -312,3 +312,14 @@ def test_z_at_stride_8_is_z_at_stride_4_repeated(inputs: str) -> None:
     if inputs == "both":
         with pytest.raises(ValueError, match=r"features must be \[1, 32, 5, 6\]"):
             eighth(torch.rand(1, 3, 33, 45), torch.randn(1, 32, 9, 12))  # Z at stride 4 where 8 is read
+    # a saved stride-4 model loads to read Z at stride 8 (its weights as they are), not at stride 1
+    from rtgs2.fusion.io import load_fusion, save_fusion
+    from rtgs2.utils.errors import CheckpointMismatchError
+
+    save_fusion(quarter, tmp_path / "quarter.pt")
+    loaded = load_fusion(tmp_path / "quarter.pt", feature_stride=8)
+    assert loaded.feature_stride == 8
+    assert all(torch.equal(v, quarter.state_dict()[k]) for k, v in loaded.state_dict().items())
+    assert load_fusion(tmp_path / "quarter.pt").feature_stride == 4
+    with pytest.raises(CheckpointMismatchError, match="reads Z at stride 4: its weights cannot read it at 1"):
+        load_fusion(tmp_path / "quarter.pt", feature_stride=1)
