@@ -303,11 +303,15 @@ def project_gaussians(
             params[i, P_EXT_DY] = b * col_half / a
             dx, dy, dz, _ = view_dir(means, i, cam_center)
             sh_basis(sh_degree, dx, dy, dz, Y)
-            for k in range(3):
-                col = 0.0
-                for j in range((sh_degree + 1) * (sh_degree + 1)):
-                    col += Y[j] * sh[i, j, k]
-                rgb[i, k] = max(col + COLOR_OFFSET, 0.0)
+            c0 = c1 = c2 = 0.0  # the three channels in one pass over the row: it is read in memory order
+            for j in range((sh_degree + 1) * (sh_degree + 1)):
+                y = Y[j]
+                c0 += y * sh[i, j, 0]
+                c1 += y * sh[i, j, 1]
+                c2 += y * sh[i, j, 2]
+            rgb[i, 0] = max(c0 + COLOR_OFFSET, 0.0)
+            rgb[i, 1] = max(c1 + COLOR_OFFSET, 0.0)
+            rgb[i, 2] = max(c2 + COLOR_OFFSET, 0.0)
 
 
 @njit(cache=True)
