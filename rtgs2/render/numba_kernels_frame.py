@@ -226,9 +226,9 @@ def any_live(buf):
 def add_block_row(buf, block_acc, brow, shift, feats):
     """Add one splat's features ``feats`` [D] to the blocks of block row ``brow`` with the weights
     summed in the column sums S_WCOL (each block: the sum of its 2^shift columns), and clear them.
-    Every block gets its add, a zero weight too: a branch on the weight (half the blocks a splat
-    row reaches get none) mispredicted often enough to cost 2 of the 14 ms of a 150k-Gaussian fit's
-    blend at 320x240, more than the adds it skipped."""
+    Every block gets its add, a zero weight too: a branch on the weight, which the data decide, was
+    mispredicted often enough to cost ~2 of the 14 ms of a 150k-Gaussian fit's blend at 320x240,
+    more than the adds it skipped."""
     stride = 1 << shift
     nb = TILE_SIZE >> shift
     for bj in range(nb):
@@ -236,7 +236,7 @@ def add_block_row(buf, block_acc, brow, shift, feats):
         for q in range(bj * stride, (bj + 1) * stride):
             w += buf[S_WCOL + q]
         add_scaled(block_acc[brow * nb + bj], w, feats)
-    for q in range(TILE_SIZE):  # one vector store, which the row loop's vector load of S_WCOL can forward
+    for q in range(TILE_SIZE):  # cleared in one loop after the sums (a vector store)
         buf[S_WCOL + q] = F32_ZERO
 
 
