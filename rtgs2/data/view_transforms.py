@@ -155,33 +155,6 @@ class Cutout:
 
 
 @dataclass(frozen=True)
-class FeatureShift:
-    """Move Z as a scene fitted by another pipeline moves it: where the view shows something, each
-    channel is scaled about its mean over the view by exp(N(0, strength)) and shifted by N(0,
-    strength) times its spread over the view (one draw per view and channel). The per-Gaussian
-    features of a scene unlike the training scenes come out shifted and squeezed per channel (the
-    photoreal dining room's: ~0.6 training standard deviations off, with ~0.6x the spread), and a
-    network that took Z's values as they are on SynthRooms reads them wrongly."""
-
-    strength: float = 0.5
-
-    def __call__(self, sample: ViewSample, rng: np.random.Generator) -> ViewSample:
-        z = sample.features
-        if z is None:
-            return sample
-        d = z.shape[-1]
-        scale = torch.from_numpy(np.exp(rng.normal(0.0, self.strength, d))).to(z)
-        shift = torch.from_numpy(rng.normal(0.0, self.strength, d)).to(z)
-        covered = z.abs().sum(dim=-1) > 0  # [H, W]: Z is exactly 0 where no splat reached
-        if int(covered.sum()) < 2:
-            return sample
-        seen = z[covered]  # [P, D]
-        mean, spread = seen.mean(dim=0), seen.std(dim=0)
-        moved = (z - mean) * scale + mean + shift * spread
-        return replace(sample, features=torch.where(covered[..., None], moved, z))
-
-
-@dataclass(frozen=True)
 class DropFeatures:
     """With probability ``p``, zero the whole feature image (modality dropout): a full model then
     also learns to segment from the image alone, so it leans less on a Z it has never seen the

@@ -180,9 +180,6 @@ class FusionTrainConfig:
     feature_dropout: float = 0.0
     """Probability that a view's whole Z is zeroed (modality dropout; full model only): the
     network also learns to segment from Î alone, for scenes whose Z differs from training's."""
-    feature_shift: float = 0.0
-    """Strength of a per-view random scale and shift of each Z channel about its mean over the view
-    (``view_transforms.FeatureShift``; 0 = off): for scenes whose Z sits off training's."""
     seed: int = 0
     """Seed of the weights' initialisation, the batches and the augmentations."""
     num_threads: int = 0
@@ -226,9 +223,6 @@ class FusionTrainConfig:
         check(self, self.inputs in ("both", "image", "features"), "inputs", "'both', 'image' or 'features'")
         check(self, self.vd_block in (None, "convnext", "resnet"), "vd_block", "'convnext' or 'resnet'")
         check(self, self.feature_stride in (None, 1, 4, 8), "feature_stride", "1, 4 or 8 (VDVISize's FEATURE_STRIDES)")
-        check(self, 0 <= self.feature_shift <= 2, "feature_shift", "in [0, 2]")
-        if self.feature_shift > 0 and self.inputs == "image":
-            raise ConfigError(self, "feature_shift", "moves Z: not for inputs 'image'", also=("inputs",))
         if self.feature_dropout > 0 and self.inputs != "both":
             raise ConfigError(self, "feature_dropout", f"drops Z beside the image: only for inputs 'both', not {self.inputs!r}",
                               also=("inputs",))  # fmt: skip
@@ -263,7 +257,6 @@ LATER_OPTIONS: dict[type, tuple[str, ...]] = {
     FeatureTrainConfig: ("negative_radius", "segment_weight", "segment_scale", "context_weight", "drop_max", "floaters"),
     FusionTrainConfig: (
         "feature_dropout", "hue_rotation", "distill_weights", "distill_weight", "distill_temperature", "feature_stride",
-        "feature_shift",
     ),  # fmt: skip
 }
 

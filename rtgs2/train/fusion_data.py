@@ -27,7 +27,6 @@ from rtgs2.data.transforms import Compose
 from rtgs2.data.view_transforms import (
     Cutout,
     DropFeatures,
-    FeatureShift,
     HorizontalFlip,
     HueRotation,
     PhotometricJitter,
@@ -87,7 +86,7 @@ def render_sample(scene: FusionScene, view: int) -> ViewSample:
 
 def augmentation(cfg: FusionTrainConfig) -> Compose:
     """The training augmentations the config asks for, in order: zoom + crop, flip, colour, hue,
-    cutout, feature shift, feature dropout (each one off draws no numbers)."""
+    cutout, feature dropout."""
     ts = [RandomZoomCrop(cfg.crop_height, cfg.crop_width, cfg.zoom_min, cfg.zoom_max), HorizontalFlip(cfg.flip)]
     if cfg.colour_jitter > 0:
         ts.append(PhotometricJitter(cfg.colour_jitter))
@@ -95,8 +94,6 @@ def augmentation(cfg: FusionTrainConfig) -> Compose:
         ts.append(HueRotation(cfg.hue_rotation))
     if cfg.cutout > 0:
         ts.append(Cutout(cfg.cutout))
-    if cfg.feature_shift > 0:
-        ts.append(FeatureShift(cfg.feature_shift))
     if cfg.feature_dropout > 0:  # last: a recipe without it draws the same numbers as before it
         ts.append(DropFeatures(cfg.feature_dropout))
     return Compose(ts)

@@ -1,15 +1,12 @@
 """Fusion training data: which views train and validate, rendered samples and the view
 augmentations."""
 
-from dataclasses import replace
-
 import numpy as np
 import torch
 
 from rtgs2.data.view_transforms import (
     Cutout,
     DropFeatures,
-    FeatureShift,
     HorizontalFlip,
     HueRotation,
     PhotometricJitter,
@@ -115,38 +112,6 @@ def test_feature_dropout_is_the_last_augmentation_and_only_for_the_full_model():
     ]  # off by default: the recipe of the shipped models draws the same numbers as before
     with pytest.raises(ValueError, match="hue_rotation"):
         FusionTrainConfig(hue_rotation=200.0)
-
-
-def test_feature_shift_moves_each_channel_about_its_mean_where_the_view_shows_something():
-    import pytest
-
-    from rtgs2.train.config import FusionTrainConfig
-    from rtgs2.train.fusion_data import augmentation
-
-    g = torch.Generator().manual_seed(0)
-    z = torch.randn(12, 16, 4, generator=g) * torch.tensor([1.0, 2.0, 0.5, 3.0]) + torch.tensor([0.3, -1.0, 2.0, 0.0])
-    z[:3] = 0.0  # rows no splat reached
-    s = replace(_sample(), features=z)
-    moved = FeatureShift(0.5)(s, np.random.default_rng(0))
-    assert (moved.features[:3] == 0).all() and moved.image is s.image and moved.labels is s.labels
-    rng = np.random.default_rng(0)  # the draws the transform made: a scale, then a shift per channel
-    scale, shift = np.exp(rng.normal(0.0, 0.5, 4)), rng.normal(0.0, 0.5, 4)
-    seen, got = z[3:].reshape(-1, 4), moved.features[3:].reshape(-1, 4)
-    # each channel is an affine map of itself: spread times the scale, mean moved by shift spreads
-    assert torch.allclose(got.std(0), seen.std(0) * torch.tensor(scale, dtype=torch.float32), rtol=1e-4)
-    want_mean = seen.mean(0) + torch.tensor(shift, dtype=torch.float32) * seen.std(0)
-    assert torch.allclose(got.mean(0), want_mean, atol=1e-4)
-    assert not torch.allclose(got, seen, atol=0.1)
-    assert FeatureShift(0.5)(ViewSample(s.image, None, s.labels, s.depth), rng).features is None
-    empty = replace(s, features=torch.zeros_like(z))
-    assert FeatureShift(0.5)(empty, rng) is empty
-    types = [type(t) for t in augmentation(FusionTrainConfig(feature_shift=0.5, feature_dropout=0.3)).transforms]
-    assert types[-2:] == [FeatureShift, DropFeatures]  # a dropped Z stays zero
-    assert FeatureShift not in [type(t) for t in augmentation(FusionTrainConfig()).transforms]  # off by default
-    with pytest.raises(ValueError, match="feature_shift"):
-        FusionTrainConfig(inputs="image", feature_shift=0.5)
-    with pytest.raises(ValueError, match="feature_shift"):
-        FusionTrainConfig(feature_shift=3.0)
 
 
 def test_views_split_into_training_and_held_out_and_test_scenes_stay_out(synthrooms_mini):
