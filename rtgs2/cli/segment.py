@@ -46,7 +46,7 @@ class Segment:
     on a fresh machine, seconds once cached; eager where compiling fails). Not with --onnx."""
     precision: Literal["auto", "float32", "bfloat16"] = "auto"
     """The compiled network's arithmetic: float32, bfloat16 (weights frozen into code built ahead of time, kept in the
-    cache: ~50 s the first time per model and size, ~2 s to load later; the network 0.55-0.7x float32's time on a CPU
+    cache: ~50 s the first time per model and size, ~1-2 s to load later; the network 0.55-0.7x float32's time on a CPU
     with AMX or AVX512-BF16, labels agree on ~99.3-99.7 % of pixels), or auto: bfloat16 where the CPU has either, else
     float32. The eager and ONNX networks run in their own precision."""
     network_scale: Union[Literal["auto"], int] = "auto"

@@ -18,7 +18,7 @@ natively (:func:`native_bfloat16`); elsewhere bfloat16 is emulated and slower. T
 is built ahead of time by AOTInductor (``torch.export`` + ``aoti_compile_and_package``: inductor's
 own on-disk cache cannot keep a graph whose constants are oneDNN tensors) into one package per
 model, input size and layout, thread count and CPU (:func:`package_key`), kept under ``<cache>/compiled``:
-the first run of a size builds it (~50 s on 2 cores), later runs load it (~2 s).
+the first run of a size builds it (~50 s on 2 cores), later runs load it (~1-2 s).
 
 Compiling needs a C++ compiler and Python's headers; where it fails (or anything in the
 compiled call raises), the call warns once, runs eagerly (in float32) from then on and says why

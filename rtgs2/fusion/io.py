@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from rtgs2.fusion.vdvi import SHARED_STEM_STRIDES, VARIANTS, VDVINet
+from rtgs2.fusion.vdvi import SHARED_STEM_STRIDES, VARIANTS, VDVINet, strides_share_parameters
 from rtgs2.utils.errors import CheckpointError, CheckpointMismatchError, MissingFileError, Rtgs2Error
 from rtgs2.utils.io import atomic_open, refuse_folder
 
@@ -121,8 +121,8 @@ def load_fusion(
         diff = [f"{k}: file has {config.get(k)!r}, expected {v!r}" for k, v in expect.items() if config.get(k) != v]
         if diff:
             raise CheckpointMismatchError(f"{path} holds another fusion model: " + "; ".join(diff))
-    if feature_stride not in (None, config["feature_stride"]):
-        if not {feature_stride, config["feature_stride"]} <= SHARED_STEM_STRIDES:
+    if feature_stride is not None:
+        if not strides_share_parameters(feature_stride, config["feature_stride"]):
             raise CheckpointMismatchError(
                 f"{path} reads Z at stride {config['feature_stride']}: its weights cannot read it at {feature_stride} "
                 f"(only strides {' and '.join(map(str, sorted(SHARED_STEM_STRIDES)))} share their parameters)"

@@ -55,6 +55,12 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+def strides_share_parameters(stride: int, other: int) -> bool:
+    """Whether networks reading Z at ``stride`` and at ``other`` have the same parameters, so that
+    one's weights load into the other (``SHARED_STEM_STRIDES``, or the same stride)."""
+    return stride == other or {stride, other} <= SHARED_STEM_STRIDES
+
+
 # ------------------------------------------------------------------------------------ blocks
 
 

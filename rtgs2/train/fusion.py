@@ -34,7 +34,14 @@ from rtgs2.features.io import SHIPPED as SHIPPED_FEATURES
 from rtgs2.features.io import resolve_feature_weights
 from rtgs2.fusion.io import load_backbone_weights, load_fusion, load_pruned_weights, read_fusion_file, save_fusion
 from rtgs2.fusion.losses import FusionLoss
-from rtgs2.fusion.vdvi import SHARED_STEM_STRIDES, FusionOutput, VDVINet, build_fusion, inference_model
+from rtgs2.fusion.vdvi import (
+    SHARED_STEM_STRIDES,
+    FusionOutput,
+    VDVINet,
+    build_fusion,
+    inference_model,
+    strides_share_parameters,
+)
 from rtgs2.train.card import config_flags, launcher
 from rtgs2.train.config import FusionTrainConfig, identity_config, warmup_of
 from rtgs2.train.fusion_data import (
@@ -215,7 +222,7 @@ def _check_init_weights(path: Path, cfg: FusionTrainConfig, class_names: list[st
     if cfg.vd_block is not None and cfg.vd_block != config.get("vd_block"):
         diff.append(f"vd_block: file has {config.get('vd_block')!r}, --vd-block is {cfg.vd_block!r}")
     stride = config["feature_stride"]
-    if cfg.feature_stride not in (None, stride) and not {stride, cfg.feature_stride} <= SHARED_STEM_STRIDES:
+    if cfg.feature_stride is not None and not strides_share_parameters(cfg.feature_stride, stride):
         diff.append(f"feature_stride: file has {stride}, --feature-stride is {cfg.feature_stride} "
                     f"(only {' and '.join(map(str, sorted(SHARED_STEM_STRIDES)))} share their parameters)")  # fmt: skip
     if cfg.depth_weight > 0 and not config.get("depth_head"):
