@@ -123,6 +123,8 @@ def run_demo(
             views.gaussians, weights, feature_weights=feature_weights, compile_network=compile_network,
             precision=precision,
         )
+    if segmenter.fallback:
+        console.print(f"fallback: {segmenter.fallback}")
     names = segmenter.label_names
     if len(names) != label_map.num_classes or (segmenter.class_names and names != label_map.names):
         raise Rtgs2Error(

@@ -49,6 +49,10 @@ class Segment:
     cache: ~50 s the first time per model and size, ~1-2 s to load later; the network 0.55-0.7x float32's time on a CPU
     with AMX or AVX512-BF16, labels agree on ~99.3-99.7 % of pixels), or auto: bfloat16 where the CPU has either, else
     float32. The eager and ONNX networks run in their own precision."""
+    image_fallback: bool = True
+    """Where the scene's features lie out of the distribution the model was trained on and its card names an
+    image-only fallback (the shipped model's does: on a path-traced photoreal room 31.9 % mIoU against the full model's
+    21.4), label with that (said when it happens); --no-image-fallback always runs --weights."""
     network_scale: Union[Literal["auto"], int] = "auto"
     """The network reads each view at 1/s of its size (Î averaged over s x s pixels, Z rendered coarser, labels at
     the view's size): auto = the largest power of two keeping it at least 320x240, the models' training views (2 at
@@ -63,9 +67,11 @@ class Segment:
             weights=self.weights, feature_weights=self.feature_weights,
             metres_per_unit=self.frame.metres_per_unit, up=self.frame.up, exact_render=self.exact_render, onnx=self.onnx,
             compile_network=self.compile_network and self.onnx is None, precision=self.precision,
-            network_scale=self.network_scale,
+            network_scale=self.network_scale, image_fallback=self.image_fallback,
         )  # fmt: skip
         print(f"frame: {res.frame.note}")
+        if res.fallback:
+            print(f"fallback: {res.fallback}")
         if res.orbit is not None:
             print(res.orbit.describe())
         print(f"{len(res.frames)} frames, {res.gif} and {res.summary}; {res.frame_rate.describe()}")

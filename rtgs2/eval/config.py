@@ -40,6 +40,10 @@ class EvalConfig:
     precision: Literal["auto", "float32", "bfloat16"] = "float32"
     """The compiled network's arithmetic (with --compile-network): float32, bfloat16 (weights frozen in the graph;
     labels differ slightly from float32's) or auto (bfloat16 on a CPU with AMX or AVX512-BF16)."""
+    image_fallback: bool = True
+    """Where a model's card names an image-only fallback and a scene's features are out of the distribution it was
+    trained on (rtgs2.fusion.shift), score the fallback in its row, as rtgs2 segment labels with it (the row's network
+    says so); --no-image-fallback scores the model asked for everywhere."""
     network_scale: Union[Literal["auto"], int] = "auto"
     """The network reads each view at 1/s of its size, as rtgs2 segment does: auto (views of 640x480 and more at
     about 320x240, the models' training views) or an integer (1 = whole; an ONNX row reads its file's size, the

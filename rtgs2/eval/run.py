@@ -45,7 +45,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +63,7 @@ from rtgs2.eval.metrics import (
 from rtgs2.eval.models import FINETUNED, Model, load_models
 from rtgs2.eval.scenes import open_eval_data, reconstruct, scene_gaussians, scene_room, select_scenes
 from rtgs2.eval.table import finite_or_none, write_results
+from rtgs2.fusion.shift import FeatureShift
 from rtgs2.pipeline.segmenter import MIN_ALPHA, FrameRate, Segmenter, measure_fps, model_feature_weights
 from rtgs2.scene import Camera
 from rtgs2.synth.room import Room
@@ -87,6 +88,7 @@ class Tally:
     fps: FrameRate | None = None
     network: str = ""  # what ran the network (Segmenter.network), known after the frames
     network_scale: int = 1  # the network read the views at 1/s of their size (Segmenter.scale_for)
+    feature_shift: FeatureShift | None = None  # the scene's features against the model's training ones (Segmenter)
 
 
 @dataclass
@@ -255,7 +257,10 @@ def score_scene(
                 compile_network=compiled, precision=config.precision if compiled else "float32",
                 # an ONNX file reads its own size; the fine-tuned model learnt the views at their own size
                 network_scale=1 if model.onnx is not None or model.name == FINETUNED else config.network_scale,
+                image_fallback=config.image_fallback,
             )  # fmt: skip
+            if seg.fallback and progress:
+                print(f"eval {views.name}, {model.name}: {seg.fallback}")
             k = model.num_classes
             tally = Tally(model.weights)
             depths, preds = [], []
@@ -286,7 +291,8 @@ def score_scene(
                 bar.advance()
             tally.agree, tally.compared = view_agreement(cams, depths, preds)
             tally.fps = measure_fps(seg, cams, frames=config.fps_frames, warmup=config.fps_warmup)
-            tally.network = seg.network
+            tally.network = seg.network + (", image-only fallback" if seg.fallback else "")
+            tally.feature_shift = seg.feature_shift
             tally.network_scale = seg.scale_for(cams[0].height, cams[0].width)
             scores.tallies[model.name] = tally
             if r == 0:
@@ -345,7 +351,8 @@ def summarize(
                 "miou": one["miou"], "macc": one["macc"], "oacc": one["oacc"],
                 "view_consistency": _fraction(t.agree, t.compared), "fps": t.fps.fps if t.fps else None,
                 "psnr": _mean(s.psnr), "ssim": _mean(s.ssim), "lpips": _mean(s.lpips) if lpips_note is None else None,
-                "weights": str(t.weights),
+                "weights": str(t.weights), "network": t.network,
+                "feature_shift": asdict(t.feature_shift) if t.feature_shift is not None else None,
             }  # fmt: skip
         out_rows[model.name] = {
             "miou": seg["miou"], "macc": seg["macc"], "oacc": seg["oacc"], **image,

@@ -161,7 +161,9 @@ def dataset_feeds(
     order = _interleave([len(idx) for _, idx in picked])
     for (scene, idx), ranks in zip(picked, order):
         # the ONNX file reads views of its exported size whole (an ONNX segmenter's scale is 1)
-        segmenter = Segmenter.from_files(scene.gaussians, weights, feature_weights=feature_weights, network_scale=1)
+        segmenter = Segmenter.from_files(
+            scene.gaussians, weights, feature_weights=feature_weights, network_scale=1, image_fallback=False
+        )  # calibrates the model exported, whatever the scene
         cameras = [scene.cameras[i].resized(width, height) for i in idx]
         rendered += zip(ranks, network_feeds(segmenter, cameras))
     feeds = [f for _, f in sorted(rendered, key=lambda r: r[0])]

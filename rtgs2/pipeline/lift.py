@@ -273,6 +273,8 @@ def lift_scene(
         num_views = LIFT_VIEWS if views is None else views
         coverage = coverage_cameras(segmenter.scene, num_views, width, height, orbit_frame(metres_per_unit, up))
         cams = coverage.cameras
+    if segmenter.fallback and progress:
+        print(f"lift: {segmenter.fallback}")
     lifted = lift_labels(segmenter, cams, progress=progress)
     names = segmenter.label_names
     labels = lifted.labels.numpy()

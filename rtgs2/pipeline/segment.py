@@ -50,6 +50,7 @@ class SegmentResult:
     class_pixels: dict[str, int]  # pixels per class name over all frames ("unlabelled" included)
     orbit: Orbit | None  # None with a cameras.json
     frame: SceneFrame  # the scene's units and up axis the features were computed in
+    fallback: str | None = None  # why and which image-only model labelled in place of the one asked for (Segmenter.fallback)
 
 
 def segment_scene(
@@ -70,6 +71,7 @@ def segment_scene(
     compile_network: bool = False,
     precision: str = "float32",
     network_scale: int | str = "auto",
+    image_fallback: bool = True,
 ) -> SegmentResult:
     """Segment views of the 3DGS ``scene`` (.ply) into the folder ``out`` (module doc).
 
@@ -92,6 +94,8 @@ def segment_scene(
         precision: the compiled network's arithmetic: float32, bfloat16 or auto (``Segmenter``).
         network_scale: the network reads each view at 1/s of its size, "auto" (2 at 640x480) or
             an integer, 1 = whole (``Segmenter``).
+        image_fallback: label with the model's image-only fallback where the scene's features are
+            out of its training distribution (``Segmenter.from_files``; the result's ``fallback`` says when).
 
     Raises:
         ValueError: both ``cameras`` and ``views``, bad sizes, a cameras.json that does not parse
@@ -115,7 +119,7 @@ def segment_scene(
     segmenter = Segmenter.from_files(
         scene, weights, feature_weights=feature_weights, device=device, metres_per_unit=metres_per_unit, up=up,
         render_settings=settings, onnx=onnx, compile_network=compile_network, precision=precision,
-        network_scale=network_scale,
+        network_scale=network_scale, image_fallback=image_fallback,
     )  # fmt: skip
     orbit_ = None
     if cams is None:
@@ -138,6 +142,8 @@ def segment_scene(
         "cameras": str(Path(cameras).resolve()) if cameras is not None else None,
         "orbit": {k: v for k, v in asdict(orbit_).items() if k != "cameras"} if orbit_ else None,
         "frame": asdict(segmenter.frame),
+        "feature_shift": asdict(segmenter.feature_shift) if segmenter.feature_shift is not None else None,
+        "fallback": segmenter.fallback,
         "class_names": names,
     }
     # Until this run finishes, the list holds the earlier run's frames and all of this run's, so
@@ -184,7 +190,7 @@ def segment_scene(
         network_scale=segmenter.scale_for(cams[0].height, cams[0].width),  # of the first view's size
     )
     atomic_write_text(out / MARKER, json.dumps(record, indent=1))
-    return SegmentResult(frames, gif, out / MARKER, rate, class_pixels, orbit_, segmenter.frame)
+    return SegmentResult(frames, gif, out / MARKER, rate, class_pixels, orbit_, segmenter.frame, segmenter.fallback)
 
 
 def _previous_frames(out: Path) -> list[str]:

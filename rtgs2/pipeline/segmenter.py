@@ -42,6 +42,7 @@ from rtgs2.fusion.compiled import CompiledCoarseLogits, Precision, resolve_preci
 from rtgs2.fusion.io import fusion_weights_path, load_fusion, read_fusion_card, read_fusion_file
 from rtgs2.fusion.labels import coarse_to_labels
 from rtgs2.fusion.onnx_runtime import OnnxFusion
+from rtgs2.fusion.shift import FeatureShift, FeatureStats, feature_shift
 from rtgs2.fusion.vdvi import VDVINet, inference_model, upsample_logits
 from rtgs2.pipeline.view_defaults import auto_network_scale, is_network_scale
 from rtgs2.render import PER_FRAME, RasterSettings, RenderOutput, render
@@ -158,6 +159,12 @@ class Segmenter:
             scene = scene.with_features(None)  # nothing to blend: the image-only path renders RGB alone
         self.scene = scene
         self.class_names: list[str] = list(model.config.get("class_names") or [])
+        self.feature_shift: FeatureShift | None = None
+        """How far the scene's features lie from the model's training features (set by :meth:`from_files`
+        when the model's card has them; None otherwise)."""
+        self.fallback: str | None = None
+        """Set by :meth:`from_files` when it gave the image-only fallback model in place of the one asked
+        for: why and which (printed for the user); None when the model asked for runs."""
 
     @property
     def num_classes(self) -> int:
@@ -213,6 +220,7 @@ class Segmenter:
         compile_network: bool = False,
         precision: Precision = "float32",
         network_scale: NetworkScale = "auto",
+        image_fallback: bool = True,
     ) -> Segmenter:
         """A segmenter for a ``.ply`` (or a loaded scene) with the fusion model at ``weights``
         (default: the shipped one), run in torch or, given ``onnx``, from that ONNX file of it
@@ -225,6 +233,12 @@ class Segmenter:
         (default ``<cache>/features``). They are extracted in the frame
         ``choose_frame(scene, metres_per_unit, up)`` (the file's units in metres, default chosen
         from its size; its up axis), kept as :attr:`frame`, whose ``note`` callers print.
+
+        When the model's card has its training features' statistics (``feature_stats``), the
+        scene's features are compared with them (:attr:`feature_shift`, :mod:`rtgs2.fusion.shift`);
+        if they are out of distribution and the card names an image-only model
+        (``image_fallback``, beside the card), that model labels the scene instead, with
+        ``image_fallback`` (the default), and :attr:`fallback` says so. Not for an ONNX file (a warning instead).
 
         Raises:
             FileNotFoundError: a weights file, the ONNX file or the scene is missing.
@@ -269,7 +283,10 @@ class Segmenter:
                         f"{Path(fw).name} (cached)"
                     )
                 scene = scene.with_features(scene_features(scene, ply, fw, feature_cache, frame))
-        return cls(model, scene, device, frame, render_settings, compile_network, precision, network_scale)
+        shift, fallback, note = _image_fallback(weights, model, scene, image_fallback and onnx is None)
+        segmenter = cls(fallback or model, scene, device, frame, render_settings, compile_network, precision, network_scale)
+        segmenter.feature_shift, segmenter.fallback = shift, note
+        return segmenter
 
     def scale_for(self, height: int, width: int) -> int:
         """The network scale s of a view of ``height`` x ``width`` pixels (``network_scale``)."""
@@ -400,6 +417,37 @@ def measure_fps(segmenter: Segmenter, cameras: Sequence[Camera], frames: int = 5
     for k in range(frames):
         timer.segment(segmenter, cameras[k % len(cameras)])
     return timer.rate(cameras[0])
+
+
+def _image_fallback(
+    weights: Path, model: VDVINet | OnnxFusion, scene: GaussianScene, allowed: bool
+) -> tuple[FeatureShift | None, VDVINet | None, str | None]:
+    """The scene's feature shift against the training features on the card of ``weights`` (None
+    without them), and, when it is out of distribution, the card names an image-only model and
+    ``allowed``, that model and the note saying why it runs (else None, None; a warning when the
+    shift is out of distribution and no fallback is taken)."""
+    card = read_fusion_card(weights)
+    if model.config["inputs"] == "image" or scene.features is None or not card.get("feature_stats"):
+        return None, None, None
+    card_file = weights.with_suffix(".json")
+    shift = feature_shift(scene.features, FeatureStats.from_json(card["feature_stats"], str(card_file)))
+    if not shift.out_of_distribution:
+        return shift, None, None
+    named = card.get("image_fallback")
+    if not (allowed and named):
+        warnings.warn(f"{shift.describe()}: the labels of fusion model {weights.name} may be poor here")
+        return shift, None, None
+    path = Path(named) if Path(named).is_absolute() else weights.parent / named
+    if not path.is_file():
+        raise MissingFileError(f"{card_file} names the image-only fallback {path}, which is missing")
+    fallback = load_fusion(path)
+    if fallback.config["inputs"] != "image" or fallback.config.get("class_names") != model.config.get("class_names"):
+        raise Rtgs2Error(
+            f"{card_file} names the fallback {path}, which is not an image-only model of the same classes "
+            f"(inputs {fallback.config['inputs']!r})"
+        )
+    note = f"{shift.describe()}: labelling with the image-only model {path.name} instead (--no-image-fallback keeps {weights.name})"
+    return shift, fallback, note
 
 
 def check_onnx_source(network: OnnxFusion, weights: Path) -> None:

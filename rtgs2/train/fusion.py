@@ -34,6 +34,7 @@ from rtgs2.features.io import SHIPPED as SHIPPED_FEATURES
 from rtgs2.features.io import resolve_feature_weights
 from rtgs2.fusion.io import load_backbone_weights, load_fusion, load_pruned_weights, read_fusion_file, save_fusion
 from rtgs2.fusion.losses import FusionLoss
+from rtgs2.fusion.shift import FeatureStats, feature_stats
 from rtgs2.fusion.vdvi import (
     SHARED_STEM_STRIDES,
     FusionOutput,
@@ -380,7 +381,9 @@ def _train(run: FusionRun, out: Path, cfg: FusionTrainConfig, dist: DistInfo, pr
     pool = training_pool(scenes)
     augment = augmentation(cfg)
     per_rank = cfg.batch_size // dist.world_size
-    card = _Carder(run, cfg, identity, log)
+    # what the model's Z looked like in training: Segmenter compares a scene's features with it
+    stats = feature_stats([s.gaussians.features.cpu() for s in scenes]) if cache is not None and dist.is_main else None
+    card = _Carder(run, cfg, identity, log, stats)
     fields = "loss {loss:.3f}  acc {acc:.3f}  val mIoU {val}"
     with ProgressReport(run.kind, cfg.steps, start=start, fields=fields, enabled=progress) as bar:
         bar.update(start, val="-")
@@ -455,8 +458,8 @@ def _val_columns(metrics: dict) -> dict:
 class _Carder:
     """Writes weights with their JSON card: what they were trained on, how, and how well."""
 
-    def __init__(self, run: FusionRun, cfg: FusionTrainConfig, identity: dict, log: MetricsLog):
-        self.run, self.cfg, self.identity, self.log = run, cfg, identity, log
+    def __init__(self, run: FusionRun, cfg: FusionTrainConfig, identity: dict, log: MetricsLog, stats: FeatureStats | None):
+        self.run, self.cfg, self.identity, self.log, self.stats = run, cfg, identity, log, stats
 
     def save(self, model: VDVINet, path: Path, step: int, seconds: float, metrics: dict | None) -> None:
         save_fusion(model, path)
@@ -475,6 +478,7 @@ class _Carder:
             "feature_weights": str(run.feature_weights) if run.feature_weights else None,
             "feature_weights_sha256": self.identity["feature_weights"],
             "init_weights": str(run.init_weights) if run.init_weights else None,
+            "feature_stats": self.stats.to_json() if self.stats is not None else None,
             "config": asdict(cfg),
             "steps": step,
             "wall_time_s": seconds,

@@ -274,6 +274,8 @@ def view(
     check_port_free(host, port)  # before the slow part: reading the scene, extracting features
     renderer, gaussians = build_renderer(scene, weights, feature_weights, metres_per_unit=metres_per_unit, up=up)
     print(f"rtgs2 view: frame: {renderer.frame.note}")
+    if renderer.segmenter is not None and renderer.segmenter.fallback:
+        print(f"rtgs2 view: fallback: {renderer.segmenter.fallback}")
     frame = orbit_frame(metres_per_unit, up)
     orbit = orbit_cameras(gaussians, 1, 640, 480, frame)
     initial = orbit.cameras[0]

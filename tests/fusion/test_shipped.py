@@ -74,6 +74,8 @@ def test_shipped_weights_segment_an_unseen_room_far_above_chance(v2_room):
     from rtgs2.pipeline.segmenter import Segmenter
 
     segmenter = Segmenter.from_files(v2_room.gaussians)
+    # a SynthRooms room is in the distribution the model was trained on (measured: 0.09 off, 0.99x the spread)
+    assert segmenter.fallback is None and segmenter.feature_shift.offset < 0.2
     right = total = 0
     for i in v2_room.indices("test"):
         labels = segmenter.segment(v2_room.cameras[i]).labels

@@ -66,6 +66,12 @@ def test_short_run_lowers_the_loss_and_writes_weights_with_cards(overfit):
     assert "rtgs2 train fusion --data" in card["reproduce"] and "--steps 150" in card["reproduce"]
     assert Path(card["data"]).is_absolute()  # a card read elsewhere still names its data
     assert card["machine"].startswith(platform.machine()) and "CPU cores" in card["machine"]  # where it trained
+    stats = card["feature_stats"]  # the training features a Segmenter compares a scene's with
+    assert stats["scenes"] == 1 and len(stats["mean"]) == len(stats["std"]) == 32
+    cached = np.load(out / "features" / "train_000.npz")["features"]
+    assert stats["gaussians"] == len(cached)
+    np.testing.assert_allclose(stats["mean"], cached.mean(0), atol=1e-5)
+    np.testing.assert_allclose(stats["std"], cached.std(0), rtol=1e-4)
     best_card = json.loads((out / "best.json").read_text())
     evals = {int(r["step"]): float(r["val_miou"]) for r in rows if r["val_miou"]}
     assert sorted(evals) == [75, 150] and best_card["steps"] == max(evals, key=evals.get)
