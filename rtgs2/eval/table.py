@@ -96,6 +96,15 @@ def markdown(results: dict) -> str:
         listed = [f"{name}: {', '.join(r[key])}" for name, r in rows.items() if r[key]]
         if listed:
             lines.append(f"- {what}: " + "; ".join(listed) + ".")
+    fallbacks = [
+        f"{name} on {', '.join(n for n, sc in r['scenes'].items() if 'image-only fallback' in (sc.get('network') or ''))}"
+        for name, r in rows.items() if any("image-only fallback" in (sc.get("network") or "") for sc in r["scenes"].values())
+    ]  # fmt: skip
+    if fallbacks:
+        lines.append(
+            "- Image-only fallback (the scene's features out of the model's training distribution; its card names "
+            f"the fallback; results.json: feature_shift per scene): {'; '.join(fallbacks)}."
+        )
     if results["finetune_steps"]:
         seen = "; scored on all views, its training views among them." if results["views"] == "all" else "."
         lines.append(

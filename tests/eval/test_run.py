@@ -275,3 +275,27 @@ def test_results_name_the_command_that_gives_them(scored):
     assert cli.parse(shlex.split(command)[1:]) == cli.parse(args)  # the recorded command parses back to the same run
     _, results = scored
     assert markdown({**results, "command": command, "commit": "abc"}).count(f"Made by `{command}`") == 1
+
+
+def test_a_scene_out_of_the_models_feature_distribution_is_scored_with_its_fallback(synthrooms_mini, models, cache, tmp_path):
+    """A card whose training features lie far from the scene's and that names the image-only model:
+    the full row is that model's labels, and results.md / results.json say where; without the
+    fallback the row is the model's own."""
+    from dataclasses import replace
+
+    from rtgs2.fusion.shift import FeatureStats
+
+    weights = tmp_path / "both.pt"
+    shutil.copy(models["both"], weights)
+    shutil.copy(models["image"], tmp_path / "image.pt")
+    far = FeatureStats(mean=(10.0,) * 32, std=(1.0,) * 32, scenes=1, gaussians=1)  # unit features lie ~10 std-devs off
+    weights.with_suffix(".json").write_text(json.dumps({"feature_stats": far.to_json(), "image_fallback": "image.pt"}))
+    both = evaluate(synthrooms_mini, tmp_path / "fb", [weights, models["image"]], config=BARE, progress=False)
+    full, image = both["rows"]["full"], both["rows"]["image only"]
+    assert full["miou"] == image["miou"] and full["scenes"]["test_000"]["network"].endswith("image-only fallback")
+    assert full["scenes"]["test_000"]["feature_shift"]["offset"] > 5
+    assert "Image-only fallback" in (tmp_path / "fb" / "results.md").read_text()
+    with pytest.warns(UserWarning, match="may be poor"):
+        own = evaluate(synthrooms_mini, tmp_path / "own", [weights], config=replace(BARE, image_fallback=False), progress=False)
+    assert own["rows"]["full"]["miou"] != image["miou"] and "fallback" not in own["rows"]["full"]["scenes"]["test_000"]["network"]
+    assert "Image-only fallback" not in (tmp_path / "own" / "results.md").read_text()
