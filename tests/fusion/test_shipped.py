@@ -54,6 +54,23 @@ def test_the_fast_model_is_the_shipped_one_pruned_and_taught():
     assert model.size.name == "fast" and list(model.class_names) == list(CLASS_NAMES)
 
 
+def test_the_card_carries_its_training_features_and_names_an_image_only_fallback():
+    """What the Segmenter needs to give way on scenes whose features are out of distribution:
+    the training features' statistics (one per feature channel, over the card's train scenes) and
+    an image-only model of the same classes beside it, with a card of its own."""
+    card = json.loads(SHIPPED.with_suffix(".json").read_text())
+    stats = card["feature_stats"]
+    assert len(stats["mean"]) == len(stats["std"]) == 32 and min(stats["std"]) > 0
+    assert stats["scenes"] == len(card["train_scenes"]) and stats["gaussians"] >= 1000 * stats["scenes"]
+    fallback = SHIPPED.with_name(card["image_fallback"])
+    model = load_fusion(fallback)
+    assert model.config["inputs"] == "image" and list(model.class_names) == list(CLASS_NAMES)
+    fallback_card = json.loads(fallback.with_suffix(".json").read_text())
+    assert "rtgs2.cli train fusion" in fallback_card["reproduce"] and "--inputs image" in fallback_card["reproduce"]
+    assert 0 < fallback_card["metrics"]["test"]["miou"] <= 1 and "rtgs2 eval" in fallback_card["metrics"]["test"]["command"]
+    assert not set(fallback_card["train_scenes"]) & {f"test_{i:03d}" for i in range(10)}
+
+
 @pytest.fixture(scope="module")
 def v2_room(tmp_path_factory: pytest.TempPathFactory):
     """An unseen room of the v2 generator (the shipped model's kind), small and quick: surface
