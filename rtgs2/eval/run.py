@@ -89,6 +89,7 @@ class Tally:
     network: str = ""  # what ran the network (Segmenter.network), known after the frames
     network_scale: int = 1  # the network read the views at 1/s of their size (Segmenter.scale_for)
     feature_shift: FeatureShift | None = None  # the scene's features against the model's training ones (Segmenter)
+    fallback: str | None = None  # why an image-only fallback labelled in place of the row's model (Segmenter.fallback)
 
 
 @dataclass
@@ -292,7 +293,7 @@ def score_scene(
             tally.agree, tally.compared = view_agreement(cams, depths, preds)
             tally.fps = measure_fps(seg, cams, frames=config.fps_frames, warmup=config.fps_warmup)
             tally.network = seg.network + (", image-only fallback" if seg.fallback else "")
-            tally.feature_shift = seg.feature_shift
+            tally.feature_shift, tally.fallback = seg.feature_shift, seg.fallback
             tally.network_scale = seg.scale_for(cams[0].height, cams[0].width)
             scores.tallies[model.name] = tally
             if r == 0:
@@ -352,7 +353,7 @@ def summarize(
                 "view_consistency": _fraction(t.agree, t.compared), "fps": t.fps.fps if t.fps else None,
                 "psnr": _mean(s.psnr), "ssim": _mean(s.ssim), "lpips": _mean(s.lpips) if lpips_note is None else None,
                 "weights": str(t.weights), "network": t.network,
-                "feature_shift": asdict(t.feature_shift) if t.feature_shift is not None else None,
+                "feature_shift": asdict(t.feature_shift) if t.feature_shift is not None else None, "fallback": t.fallback,
             }  # fmt: skip
         out_rows[model.name] = {
             "miou": seg["miou"], "macc": seg["macc"], "oacc": seg["oacc"], **image,

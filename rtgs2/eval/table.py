@@ -96,10 +96,8 @@ def markdown(results: dict) -> str:
         listed = [f"{name}: {', '.join(r[key])}" for name, r in rows.items() if r[key]]
         if listed:
             lines.append(f"- {what}: " + "; ".join(listed) + ".")
-    fallbacks = [
-        f"{name} on {', '.join(n for n, sc in r['scenes'].items() if 'image-only fallback' in (sc.get('network') or ''))}"
-        for name, r in rows.items() if any("image-only fallback" in (sc.get("network") or "") for sc in r["scenes"].values())
-    ]  # fmt: skip
+    fell_back = {name: [n for n, sc in r["scenes"].items() if sc.get("fallback")] for name, r in rows.items()}
+    fallbacks = [f"{name} on {', '.join(scenes)}" for name, scenes in fell_back.items() if scenes]
     if fallbacks:
         lines.append(
             "- Image-only fallback (the scene's features out of the model's training distribution; its card names "

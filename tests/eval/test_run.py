@@ -293,7 +293,7 @@ def test_a_scene_out_of_the_models_feature_distribution_is_scored_with_its_fallb
     both = evaluate(synthrooms_mini, tmp_path / "fb", [weights, models["image"]], config=BARE, progress=False)
     full, image = both["rows"]["full"], both["rows"]["image only"]
     assert full["miou"] == image["miou"] and full["scenes"]["test_000"]["network"].endswith("image-only fallback")
-    assert full["scenes"]["test_000"]["feature_shift"]["offset"] > 5
+    assert full["scenes"]["test_000"]["feature_shift"]["offset"] > 5 and "image-only model image.pt" in full["scenes"]["test_000"]["fallback"]
     assert "Image-only fallback" in (tmp_path / "fb" / "results.md").read_text()
     with pytest.warns(UserWarning, match="may be poor"):
         own = evaluate(synthrooms_mini, tmp_path / "own", [weights], config=replace(BARE, image_fallback=False), progress=False)
