@@ -42,13 +42,13 @@ from rtgs2.cli.lift import Lift
 from rtgs2.cli.recon import Recon
 from rtgs2.cli.reproduce import Reproduce
 from rtgs2.cli.segment import Segment
-from rtgs2.cli.synth import Synth, SynthReport
+from rtgs2.cli.synth import Synth, SynthJoin, SynthReport
 from rtgs2.cli.view import View
 from rtgs2.utils.cache import cache_root
 from rtgs2.utils.errors import ConfigError, Rtgs2Error, UserError
 
 COMMANDS: dict[str, type] = {
-    "demo": Demo, "data": Data, "synth": Synth, "synth-report": SynthReport, "recon": Recon, "train": Train,
+    "demo": Demo, "data": Data, "synth": Synth, "synth-join": SynthJoin, "synth-report": SynthReport, "recon": Recon, "train": Train,
     "features": Features, "finetune": Finetune, "segment": Segment, "lift": Lift, "eval": Eval,
     "reproduce": Reproduce, "view": View, "export": Export,
 }  # fmt: skip

@@ -1,4 +1,5 @@
-"""``rtgs2 synth`` (build a SynthRooms data set) and ``rtgs2 synth-report`` (describe one).
+"""``rtgs2 synth`` (build a SynthRooms data set), ``rtgs2 synth-join`` (join several into one) and
+``rtgs2 synth-report`` (describe one).
 
 ``Synth`` nests :class:`SynthConfig`, so each of its fields is a flag (``--num-scenes``,
 ``--width``, ``--layout.room-x`` ...). ``--preset`` chooses the defaults of those flags: the
@@ -58,6 +59,30 @@ class Synth:
         root = build_synthrooms(self.out, self.preset, shard=shard, **config)
         what = f"shard {shard[0]}/{shard[1]} of the " if shard else ""
         print(f"SynthRooms {what}data set ready: {root}")
+
+
+@dataclass
+class SynthJoin:
+    """Join finished SynthRooms data sets into one, of links: the first set's train and test scenes
+    under their names, the train scenes of each further set under a prefix (x_, y_, ...; their test
+    scenes are left out), one manifest recording the parts. E.g. v3 with two more seeds' rooms:
+    `rtgs2 synth --preset v3 --seed 1 --num-scenes 32 --test-fraction 0 --out S1` (likewise S2), then
+    `rtgs2 synth-join --out V3X96 ~/.cache/rtgs2/synthrooms/v3 S1 S2`."""
+
+    data: tyro.conf.Positional[list[Path]]
+    """The data set roots, the base first."""
+    out: Path
+    """The joined root: a new folder (or an earlier join of the same sets, redone)."""
+    prefixes: Optional[list[str]] = None
+    """Scene-name prefixes of the sets after the first, one each (default: x_ y_ z_ a_ ...)."""
+
+    def main(self) -> None:
+        from rtgs2.data.readers.synthrooms import scene_split
+        from rtgs2.synth.join import join_synthrooms
+
+        root = join_synthrooms(self.out, self.data, self.prefixes)
+        split = scene_split(root)
+        print(f"SynthRooms join ready: {root} ({len(split['train'])} train, {len(split['test'])} test scenes)")
 
 
 @dataclass
