@@ -5,7 +5,9 @@ fusion network in its three input variants (full, image only, Z only) on the sam
 evaluate them on the test scenes, with the full model also fine-tuned on each and its labels
 lifted onto the Gaussians (``rtgs2 eval --finetune-steps N --lift``). A preset that continues
 another (``ReproducePreset.base``: v3 continues v2) first runs that one's whole chain into
-``out/../<base>`` (step ``base``) and starts each training from its counterpart there.
+``out/../<base>`` (step ``base``) and starts each training from its counterpart there (or takes
+its features as they are and trains the fusion variants anew: v3x3). A preset with
+``extra_seeds`` trains on its data set joined with further builds' train rooms.
 Every step is the library call of its own command, writing into ``out/<step>`` (the data set
 into its usual cache folder), and each resumes where it stopped; ``out/reproduce.json`` records
 the finished steps, so a rerun skips them and says which step it is in and about how long is
@@ -68,6 +70,8 @@ def reproduce(preset: str = "v3", out: str | Path | None = None, *, num_threads:
     p = PRESETS[preset]
     if p.base is not None and p.base not in PRESETS:
         raise UserError(f"reproduce preset {preset!r} continues {p.base!r}, which is not a preset")
+    if p.features is None and p.base is None:
+        raise UserError(f"reproduce preset {preset!r} takes its features from a base chain but names none")
     _step_configs(p, num_threads)  # every step's config is checked before the first step runs
     out = Path(out) if out is not None else default_out(preset)
     if p.base is not None and base_out(out, p).resolve() == out.resolve():
@@ -171,6 +175,8 @@ def _forget_changed_steps(state: dict, p: ReproducePreset, names: list[str], out
 def _comparable(name: str, identity: dict | None) -> dict | None:
     """A step identity without the trainings' later options at their defaults (recorded states
     hold them or not, as the code of their day did)."""
+    if name == "features" and identity is not None and "features" in identity:
+        return identity  # the base's features, copied
     kind = FeatureTrainConfig if name == "features" else FusionTrainConfig if name.startswith("fusion-") else None
     return identity_fields(identity, kind) if kind is not None and identity is not None else identity
 
@@ -179,35 +185,56 @@ def _identity_in(preset: dict, name: str) -> dict | None:
     """What step ``name`` depends on in a preset held as JSON (``_preset_json``; None: no preset)."""
     if not preset:
         return None
-    if name == "data":
-        return {"data": preset.get("data")}
+    if name == "data":  # (further builds' keys only where there are some, as older states lack them)
+        extra = {k: preset[k] for k in ("extra_seeds", "extra_scenes")} if preset.get("extra_seeds") else {}
+        return {"data": preset.get("data"), **extra}
     if name == "base":  # (states with a base step always record their per-step configs)
         return {"base": preset.get("base")}
     # a continued chain's trainings also depend on what they start from (keys absent otherwise,
     # as in the states of presets that continue none)
     base = {"base": preset["base"]} if preset.get("base") is not None else {}
     if name == "features":
+        if "features" in preset and preset["features"] is None:
+            return {"features": "the base's", **base}
         return {**preset.get("features", {}), "num_threads": 0, **base}
     if name.startswith("fusion-"):
         fusion = dict(preset.get("fusion", {}))
         if "feature_dropout" in fusion:  # (a record from before the option has none)
             fusion["feature_dropout"] = _variant_dropout(name.removeprefix("fusion-"), fusion["feature_dropout"])
-        return {**fusion, "num_threads": 0, **base}
+        start = base if preset.get("fusion_from_base", True) else {}
+        return {**fusion, "num_threads": 0, **start}
     # the fine-tuning recipe is the code's (FINETUNE), not the preset's: a new one redoes the table
     scoring = {k: preset.get(k) for k in ("finetune_steps", "fps_frames", "figure_views")}
     return {**scoring, "finetune": identity_config(FINETUNE)}
 
 
 def data_root(preset: ReproducePreset) -> Path:
+    """The data set the trainings read: ``data``'s usual root, or with ``extra_seeds`` the join of
+    it and its further builds (``<cache>/synthrooms/<data>_seeds_0_1_2``)."""
     from rtgs2.synth.config import default_root
 
-    return default_root(preset.data)
+    if not preset.extra_seeds:
+        return default_root(preset.data)
+    return default_root(f"{preset.data}_seeds_" + "_".join(map(str, (_seed(preset.data), *preset.extra_seeds))))
+
+
+def extra_roots(preset: ReproducePreset) -> list[Path]:
+    """Where the further builds of ``preset.data`` go: ``<cache>/synthrooms/<data>_seed<S>``."""
+    from rtgs2.synth.config import default_root
+
+    return [default_root(f"{preset.data}_seed{s}") for s in preset.extra_seeds]
+
+
+def _seed(data: str) -> int:
+    from rtgs2.synth.config import preset_config
+
+    return preset_config(data).seed
 
 
 def _step_configs(p: ReproducePreset, num_threads: int) -> dict:
     """The config of every training and evaluation step (built here, so a bad value is refused
     before hours of work)."""
-    configs = {"features": replace(p.features, num_threads=num_threads)}
+    configs = {"features": replace(p.features, num_threads=num_threads) if p.features is not None else None}
     for v in INPUT_VARIANTS:
         dropout = _variant_dropout(v, p.fusion.feature_dropout)
         configs[f"fusion-{v}"] = replace(p.fusion, inputs=v, num_threads=num_threads, feature_dropout=dropout)
@@ -227,11 +254,26 @@ def _run_step(name: str, p: ReproducePreset, out: Path, num_threads: int, build_
         reproduce(p.base, base, num_threads=num_threads, build_jobs=build_jobs)
     elif name == "data":
         from rtgs2.synth.build import build_synthrooms
+        from rtgs2.synth.config import default_root
 
-        if build_jobs > 1:
-            _build_shards(data, p.data, build_jobs)
-        build_synthrooms(data, p.data)  # finishes (or checks) the whole set
+        builds = [(default_root(p.data), {})]
+        extra = {"num_scenes": p.extra_scenes, "test_fraction": 0.0}
+        builds += [(root, {"seed": s, **extra}) for root, s in zip(extra_roots(p), p.extra_seeds)]
+        for root, overrides in builds:
+            if build_jobs > 1:
+                _build_shards(root, p.data, build_jobs, overrides)
+            build_synthrooms(root, p.data, **overrides)  # finishes (or checks) the whole set
+        if p.extra_seeds:
+            from rtgs2.synth.join import join_synthrooms
+
+            join_synthrooms(data, [root for root, _ in builds])
     elif name == "features":
+        if cfg is None:  # the base's features as they are: a copy, so every later step reads out/features
+            (out / "features").mkdir(parents=True, exist_ok=True)
+            for f in ("weights.pt", "weights.json"):
+                if (base / "features" / f).is_file():
+                    shutil.copyfile(base / "features" / f, out / "features" / f)
+            return
         from rtgs2.train.features import train_features
 
         init = base / "features" / "weights.pt" if base is not None else None
@@ -240,7 +282,7 @@ def _run_step(name: str, p: ReproducePreset, out: Path, num_threads: int, build_
         from rtgs2.train.fusion import train_fusion
 
         feature_weights = None if cfg.inputs == "image" else features
-        init = base / name / "best.pt" if base is not None else None
+        init = base / name / "best.pt" if base is not None and p.fusion_from_base else None
         train_fusion(data, out / name, cfg, feature_weights=feature_weights, init_weights=init)
     elif name == "eval":
         from rtgs2.eval.run import evaluate
@@ -251,8 +293,9 @@ def _run_step(name: str, p: ReproducePreset, out: Path, num_threads: int, build_
         raise AssertionError(name)
 
 
-def _build_shards(data: Path, preset: str, jobs: int) -> None:
-    """Build ``preset`` as ``jobs`` shards in parallel processes (``rtgs2 synth --shard k/jobs``,
+def _build_shards(data: Path, preset: str, jobs: int, overrides: dict | None = None) -> None:
+    """Build ``preset`` (its fields ``overrides`` changed: seed, num_scenes ...) as ``jobs`` shards
+    in parallel processes (``rtgs2 synth --shard k/jobs``,
     each into a root of its own beside ``data``: a build locks its root), 2 numba threads each (a
     scene's fit uses 2 torch threads), then move the finished scenes into ``data``. A rerun
     resumes each shard. Raises when a shard fails, naming its log."""
@@ -269,6 +312,7 @@ def _build_shards(data: Path, preset: str, jobs: int) -> None:
         root.mkdir(parents=True, exist_ok=True)
         log = root.with_suffix(".log")
         args = [sys.executable, "-m", "rtgs2.cli", "synth", "--preset", preset, "--out", str(root), "--shard", f"{k}/{jobs}"]
+        args += [a for key, value in (overrides or {}).items() for a in (f"--{key.replace('_', '-')}", str(value))]
         with open(log, "a") as fh:
             procs.append((k, root, log, subprocess.Popen(args, stdout=fh, stderr=subprocess.STDOUT, env=env)))
     failed = [(k, log) for k, _, log, proc in procs if proc.wait() != 0]

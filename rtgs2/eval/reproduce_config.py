@@ -14,8 +14,9 @@ class ReproducePreset:
 
     data: str
     """SynthRooms preset of the data set (``rtgs2 synth --preset``)."""
-    features: FeatureTrainConfig
-    """Pre-training of the feature network."""
+    features: FeatureTrainConfig | None
+    """Pre-training of the feature network (None: the base chain's feature weights as they are;
+    needs ``base``)."""
     fusion: FusionTrainConfig
     """Training of each fusion variant (its ``inputs`` is set per variant)."""
     finetune_steps: int
@@ -30,7 +31,16 @@ class ReproducePreset:
     """A preset whose chain this one continues (None: every model starts new). Its whole chain
     runs first (``<out>/../<base>``, the step ``base``; a finished one is reused), then this
     preset's feature training starts from its feature weights and each fusion variant from its
-    model of the same inputs, on this preset's data."""
+    model of the same inputs (unless ``fusion_from_base`` is off), on this preset's data."""
+    fusion_from_base: bool = True
+    """With ``base``: each fusion variant starts from the base's model of the same inputs (off:
+    from scratch, on the base's features or this preset's)."""
+    extra_seeds: tuple[int, ...] = ()
+    """Seeds of further builds of ``data`` (``extra_scenes`` rooms each, one of them a test room
+    that is left out) whose train rooms join the data set's (``rtgs2 synth-join``: prefixes x_,
+    y_, ...): more training rooms, the same test rooms."""
+    extra_scenes: int = 32
+    """Rooms per further build (``rtgs2 synth --seed S --num-scenes N --test-fraction 0``)."""
 
 
 PRESETS: dict[str, ReproducePreset] = {
@@ -93,4 +103,20 @@ PRESETS["v3"] = ReproducePreset(
     fusion=FusionTrainConfig(steps=800, lr=1e-3, warmup_steps=40, checkpoint_every=100, eval_every=200),
     finetune_steps=600,
     minutes={"data": 90, "features": 15, "fusion-both": 15, "fusion-image": 8, "fusion-features": 15, "eval": 85},
+)
+
+# The shipped default model (vdvi_small_both_synthrooms_v3x3.pt): v3's chain, then each fusion
+# variant from scratch on 94 v3-style train rooms (v3's 32 and 31 each of two more builds, seeds
+# 1 and 2; `rtgs2 synth-join`) with v3's features, 4000 steps each at the default recipe: at
+# equal budget on 32 rooms image only trails far behind, on 94 it gains most (RESULTS.md
+# 2026-12-06). The same 8 v3 test rooms; fine-tuned row as v3's.
+PRESETS["v3x3"] = ReproducePreset(
+    data="v3",
+    extra_seeds=(1, 2),
+    base="v3",
+    features=None,
+    fusion=FusionTrainConfig(steps=4000, checkpoint_every=100, eval_every=500),
+    fusion_from_base=False,
+    finetune_steps=600,
+    minutes={"data": 70, "features": 0, "fusion-both": 55, "fusion-image": 25, "fusion-features": 55, "eval": 85},
 )

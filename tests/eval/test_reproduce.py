@@ -6,6 +6,7 @@ import json
 import pytest
 
 from rtgs2.eval import reproduce as rep
+from rtgs2.utils.errors import UserError
 
 
 @pytest.fixture
@@ -125,6 +126,39 @@ def test_a_continued_preset_runs_its_base_chain_first_and_starts_each_training_f
         card = json.loads((out / f"fusion-{variant}" / "best.json").read_text())
         assert card["init_weights"] == str(base / f"fusion-{variant}" / "best.pt")
     assert rep.step_names(rep.PRESETS["v3"])[0] == "base" and rep.PRESETS["v3"].base == "v2"
+
+
+def test_a_preset_on_more_rooms_takes_the_bases_features_and_trains_each_variant_anew(cache, monkeypatch):
+    """As v3x3 continues v3: the base chain first, then a further build of the data joined to it
+    (its train rooms prefixed x_, the base's test rooms kept), the base's feature weights as they
+    are, and each fusion variant from scratch on the join."""
+    from dataclasses import replace
+    from typing import get_args, get_type_hints
+
+    from rtgs2.cli.reproduce import Reproduce
+
+    assert set(get_args(get_type_hints(Reproduce)["preset"])) == set(rep.PRESETS)  # every preset a choice of the CLI
+    mini = rep.PRESETS["mini"]
+    more = replace(mini, base="mini", features=None, fusion_from_base=False, extra_seeds=(1,), extra_scenes=2)
+    monkeypatch.setitem(rep.PRESETS, "mini-more", more)
+    rep.reproduce("mini-more", num_threads=1)
+    out, base = cache / "reproduce" / "mini-more", cache / "reproduce" / "mini"
+    data = rep.data_root(more)
+    assert data.name == "mini_seeds_0_1" and rep.extra_roots(more) == [cache / "synthrooms" / "mini_seed1"]
+    manifest = json.loads((data / "synthrooms.json").read_text())
+    names = [s["name"] for s in manifest["scenes"] if s["split"] == "train"]
+    assert names == ["train_000", "train_001", "x_train_000"]
+    assert [s["name"] for s in manifest["scenes"] if s["split"] == "test"] == ["test_000"]
+    assert (out / "features" / "weights.pt").read_bytes() == (base / "features" / "weights.pt").read_bytes()
+    for variant in rep.INPUT_VARIANTS:
+        card = json.loads((out / f"fusion-{variant}" / "best.json").read_text())
+        assert card["init_weights"] is None and "x_train_000" in card["train_scenes"]
+    assert (out / "results.md").is_file()
+    with pytest.raises(UserError, match="names none"):
+        monkeypatch.setitem(rep.PRESETS, "no-base", replace(mini, features=None))
+        rep.reproduce("no-base")
+    v3x3 = rep.PRESETS["v3x3"]
+    assert v3x3.base == "v3" and v3x3.features is None and not v3x3.fusion_from_base and v3x3.extra_seeds == (1, 2)
 
 
 def test_options_added_after_a_chain_ran_do_not_redo_it_at_their_defaults(tmp_path, monkeypatch):
