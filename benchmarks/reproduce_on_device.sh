@@ -6,7 +6,8 @@
 #
 #   bash benchmarks/reproduce_on_device.sh [PRESET] [SHARDS]   # default: v3, nproc / 2 shards
 #
-# A preset that continues another (v3 continues v2) brings that chain's outputs too, in <dest>/<base>/.
+# A preset that continues another (v3 continues v2, v3x3 continues v3) brings the outputs of every chain it
+# continues too, each in <dest>/<that preset>/.
 #
 # The folder is $OUT/reproduce_<preset> when OUT is set (the device tool's folder), else
 # outputs/reproduce_<preset>. The cards say where each model was trained (`machine`).
@@ -24,7 +25,6 @@ test -x .venv/bin/python || python3 -m venv .venv
 date -u
 .venv/bin/rtgs2 reproduce --preset "$preset" --build-jobs "$shards"
 date -u
-base=$(.venv/bin/python -c "from rtgs2.eval.reproduce_config import PRESETS; print(PRESETS['$preset'].base or '')")
 copy_chain() {  # copy_chain PRESET DEST: the weights, cards, curves and table of one chain
   local src=${RTGS2_CACHE:-$HOME/.cache/rtgs2}/reproduce/$1 to=$2
   mkdir -p "$to"
@@ -39,6 +39,8 @@ copy_chain() {  # copy_chain PRESET DEST: the weights, cards, curves and table o
   cp "$src/eval"/*.md "$src/eval"/*.json "$to/eval/"
   cp -r "$src/eval/figures" "$to/eval/"
 }
+base_of() { .venv/bin/python -c "from rtgs2.eval.reproduce_config import PRESETS; print(PRESETS['$1'].base or '')"; }
 copy_chain "$preset" "$dest"
-if [ -n "$base" ]; then copy_chain "$base" "$dest/$base"; fi
+chain=$preset
+while chain=$(base_of "$chain") && [ -n "$chain" ]; do copy_chain "$chain" "$dest/$chain"; done  # v3x3: v3, then v2
 du -sh "$dest"
