@@ -4,7 +4,7 @@
 # then the weights with their cards, the training curves, the logs and the table copied into one
 # folder (checkpoints stay in the cache: a rerun resumes from them).
 #
-#   bash benchmarks/reproduce_on_device.sh [PRESET] [SHARDS]   # default: v3, nproc / 2 shards
+#   bash benchmarks/reproduce_on_device.sh [PRESET] [SHARDS]   # default: v3x3, nproc / 2 shards
 #
 # A preset that continues another (v3 continues v2, v3x3 continues v3) brings the outputs of every chain it
 # continues too, each in <dest>/<that preset>/.
@@ -13,7 +13,7 @@
 # outputs/reproduce_<preset>. The cards say where each model was trained (`machine`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-preset=${1:-v3}
+preset=${1:-v3x3}
 shards=${2:-$(( $(nproc) / 2 > 0 ? $(nproc) / 2 : 1 ))}
 dest=${OUT:-outputs}/reproduce_$preset
 mkdir -p "$dest"

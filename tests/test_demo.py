@@ -59,10 +59,17 @@ def test_demo_writes_gif_sheet_and_metrics(tmp_path, cache, random_weights, monk
 
 
 def test_demo_room_is_none_of_the_presets(tmp_path, cache, random_weights):
+    from rtgs2.demo_config import TRAINED_SEEDS
+    from rtgs2.eval.reproduce_config import PRESETS as CHAINS
+
+    assert {0, *CHAINS["v3x3"].extra_seeds} <= set(TRAINED_SEEDS)  # the seeds of the shipped model's rooms
     for preset in ("v1", "v2"):
-        assert scene_seeds(preset_config(preset, num_scenes=1, seed=DEMO_DATA_SEED))[0] not in scene_seeds(PRESETS[preset])
-    with pytest.raises(ValueError, match="seed must give a room outside SynthRooms mini"):
-        run_demo(tmp_path / "demo", random_weights, seed=0, **TINY)
+        room = scene_seeds(preset_config(preset, num_scenes=1, seed=DEMO_DATA_SEED))[0]
+        for seed in TRAINED_SEEDS:
+            assert room not in scene_seeds(preset_config(preset, seed=seed))
+    for seed in (0, 1):  # the presets' own rooms, and v3x3's x_train_000 (seed 1, the first room)
+        with pytest.raises(ValueError, match="seed must give a room outside SynthRooms mini"):
+            run_demo(tmp_path / "demo", random_weights, seed=seed, **TINY)
 
 
 def test_demo_without_weights_fails_at_once(tmp_path, cache, monkeypatch, capsys):

@@ -14,8 +14,8 @@ class Reproduce:
     and evaluate: the paper-style table (OUT/results.md). A rerun continues where it stopped; each step says how
     long is left."""
 
-    preset: Literal["v3x3", "v3", "v2", "v1", "mini"] = "v3"
-    """v3x3: v3's chain, then the three fusion variants anew on 94 v3-style train rooms (two more builds of v3,
+    preset: Literal["v3x3", "v3", "v2", "v1", "mini"] = "v3x3"
+    """v3x3 (the shipped default model): v3's chain, then the three fusion variants anew on 94 v3-style train rooms (two more builds of v3,
     seeds 1 and 2, joined to it) with v3's features (about 4 h after v3's);
     v3: v2's chain, then each model continued on SynthRooms v3 (v2's rooms,
     half of them fitted as users' captures are; about 4 h after v2's); v2: the chain on SynthRooms v2
@@ -23,7 +23,7 @@ class Reproduce:
     mini: every step in minutes (numbers meaningless)."""
     out: Optional[Path] = None
     """Output folder (default: $RTGS2_CACHE or ~/.cache/rtgs2, then reproduce/<preset>). A preset that continues
-    another (v3: v2) keeps that chain beside it, in OUT/../<that preset>, and reuses it when finished there."""
+    another (v3x3: v3, v3: v2) keeps that chain beside it, in OUT/../<that preset>, and reuses it when finished there."""
     num_threads: int = 0
     """torch CPU threads of the trainings and the evaluation (0 = leave as is)."""
     build_jobs: int = 1

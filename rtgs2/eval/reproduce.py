@@ -52,7 +52,7 @@ def default_out(preset: str) -> Path:
     return cache_root() / "reproduce" / preset
 
 
-def reproduce(preset: str = "v3", out: str | Path | None = None, *, num_threads: int = 0, build_jobs: int = 1) -> Path:
+def reproduce(preset: str = "v3x3", out: str | Path | None = None, *, num_threads: int = 0, build_jobs: int = 1) -> Path:
     """Run (or continue) every step of ``preset`` (module doc); returns ``out/results.md``.
     ``build_jobs`` > 1 builds the data set as that many shards at once (processes of 2 threads
     each: a machine of many cores builds it in a fraction of the time, byte for byte the same).

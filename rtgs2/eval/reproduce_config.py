@@ -107,9 +107,9 @@ PRESETS["v3"] = ReproducePreset(
 
 # The shipped default model (vdvi_small_both_synthrooms_v3x3.pt): v3's chain, then each fusion
 # variant from scratch on 94 v3-style train rooms (v3's 32 and 31 each of two more builds, seeds
-# 1 and 2; `rtgs2 synth-join`) with v3's features, 4000 steps each at the default recipe: at
-# equal budget on 32 rooms image only trails far behind, on 94 it gains most (RESULTS.md
-# 2026-12-06). The same 8 v3 test rooms; fine-tuned row as v3's.
+# 1 and 2; `rtgs2 synth-join`) with v3's features, 4000 steps each at the default recipe. On
+# the 8 v3 test rooms: full 54.3, image only 48.1, Z only 54.5 (v3's 800 steps on 32 rooms:
+# 52.1 / 41.3 / 49.3); RESULTS.md 2026-12-06. Fine-tuned row as v3's.
 PRESETS["v3x3"] = ReproducePreset(
     data="v3",
     extra_seeds=(1, 2),

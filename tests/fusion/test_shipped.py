@@ -3,6 +3,7 @@ feature weights (the card's hash names one of the shipped files), and its card s
 made and how well it scores."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -40,13 +41,15 @@ def test_loads_and_predicts_synthrooms_classes():
     assert logits.shape == (1, len(CLASS_NAMES), 48, 64) and torch.isfinite(logits).all()
 
 
-def test_the_fast_model_is_the_shipped_one_pruned_and_taught():
-    """The optional fast model: its card names the shipped small model as the weights it started
-    from and was taught by, the same features, its test score; it loads as the fast size."""
+def test_the_fast_model_is_a_shipped_small_one_pruned_and_taught():
+    """The optional fast model: its card names a shipped small model (the v3 one, shipped for it)
+    as the weights it started from and was taught by, the same features as the default, its test
+    score; it loads as the fast size."""
     fast = SHIPPED.with_name("vdvi_fast_both_synthrooms_v3.pt")
     card = json.loads(fast.with_suffix(".json").read_text())
-    small = f"rtgs2/fusion/weights/{SHIPPED.name}"
-    assert card["init_weights"] == small and card["config"]["distill_weights"] == small
+    small = card["init_weights"]
+    assert small.startswith("rtgs2/fusion/weights/") and SHIPPED.with_name(Path(small).name).is_file()
+    assert card["config"]["distill_weights"] == small
     assert f"--init-weights {small}" in card["reproduce"] and f"--distill-weights {small}" in card["reproduce"]
     assert card["feature_weights_sha256"] == json.loads(SHIPPED.with_suffix(".json").read_text())["feature_weights_sha256"]
     assert 0 < card["metrics"]["test"]["miou"] <= 1 and "rtgs2 eval" in card["metrics"]["test"]["command"]
@@ -91,7 +94,7 @@ def test_shipped_weights_segment_an_unseen_room_far_above_chance(v2_room):
     from rtgs2.pipeline.segmenter import Segmenter
 
     segmenter = Segmenter.from_files(v2_room.gaussians)
-    # a SynthRooms room is in the distribution the model was trained on (measured: 0.09 off, 0.99x the spread)
+    # a SynthRooms room is in the distribution the model was trained on (measured: 0.10 off, 0.99x the spread)
     assert segmenter.fallback is None and segmenter.feature_shift.offset < 0.2
     right = total = 0
     for i in v2_room.indices("test"):
@@ -99,6 +102,7 @@ def test_shipped_weights_segment_an_unseen_room_far_above_chance(v2_room):
         truth = v2_room.labels[i]
         right += int((labels == truth).sum())
         total += truth.numel()
-    # measured 2026-12-05: 52.2 % of pixels (surface Gaussians at 160x120, unlike the fitted
-    # 320x240 rooms it was trained on); the v1 model there: 20.1 %
+    # measured: the v3x3 model 85.0 % of pixels, the v3 model 79.8 % (2026-12-06); the v2 model
+    # 52.2 %, the v1 model 20.1 % (2026-12-05): surface Gaussians at 160x120, unlike the fitted
+    # 320x240 rooms they were trained on
     assert right / total > 0.35
