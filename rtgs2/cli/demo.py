@@ -22,9 +22,10 @@ class Demo:
     feature_weights: Optional[Path] = None
     """Feature-network weights (default: those on the fusion model's card, else the shipped ones)."""
     num_views: int = DEMO_VIEWS
-    """Views segmented, evenly spaced along the room's 100-view loop."""
+    """Views segmented, evenly spaced along the room's 64-view loop."""
     seed: int = DEMO_DATA_SEED
-    """Data set seed of the room (the SynthRooms presets are seed 0: any other gives rooms they do not hold)."""
+    """Data set seed of the room (the shipped models were trained on rooms of seeds 0-2, which are refused: any other
+    gives a room none of them has seen)."""
 
     compile_network: bool = True
     """Run the fusion network compiled by torch.compile (~30 % faster; ~1 min to compile on a fresh machine, seconds
