@@ -42,10 +42,10 @@ def test_loads_and_predicts_synthrooms_classes():
 
 
 def test_the_fast_model_is_a_shipped_small_one_pruned_and_taught():
-    """The optional fast model: its card names a shipped small model (the v3 one, shipped for it)
+    """The optional fast model: its card names a shipped small model (the default)
     as the weights it started from and was taught by, the same features as the default, its test
     score; it loads as the fast size."""
-    fast = SHIPPED.with_name("vdvi_fast_both_synthrooms_v3.pt")
+    fast = SHIPPED.with_name("vdvi_fast_both_synthrooms_v3x3.pt")
     card = json.loads(fast.with_suffix(".json").read_text())
     small = card["init_weights"]
     assert small.startswith("rtgs2/fusion/weights/") and SHIPPED.with_name(Path(small).name).is_file()
