@@ -58,8 +58,8 @@ def join_synthrooms(out: str | Path, parts: Sequence[str | Path], prefixes: Sequ
         raise UserError(f"--out {out} is one of the data sets to join; give a new folder")
     manifests = [read_manifest(p) for p in parts]
     base_labels = (parts[0] / LABEL_MAP).read_bytes()
-    for part in parts:
-        unfinished = [s["name"] for s in read_manifest(part)["scenes"] if not (part / s["name"] / DONE).is_file()]
+    for part, m in zip(parts, manifests):
+        unfinished = [s["name"] for s in m["scenes"] if not (part / s["name"] / DONE).is_file()]
         if unfinished:
             raise UserError(
                 f"{part}: {len(unfinished)} scenes are not finished ({', '.join(unfinished[:3])} ...); "

@@ -154,8 +154,8 @@ def test_a_preset_on_more_rooms_takes_the_bases_features_and_trains_each_variant
         card = json.loads((out / f"fusion-{variant}" / "best.json").read_text())
         assert card["init_weights"] is None and "x_train_000" in card["train_scenes"]
     assert (out / "results.md").is_file()
+    monkeypatch.setitem(rep.PRESETS, "no-base", replace(mini, features=None))
     with pytest.raises(UserError, match="names none"):
-        monkeypatch.setitem(rep.PRESETS, "no-base", replace(mini, features=None))
         rep.reproduce("no-base")
     v3x3 = rep.PRESETS["v3x3"]
     assert v3x3.base == "v3" and v3x3.features is None and not v3x3.fusion_from_base and v3x3.extra_seeds == (1, 2)
