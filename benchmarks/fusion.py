@@ -99,6 +99,8 @@ class Config:
     """Gaussians of the procedural room (SynthRooms v1 scenes have at most 150,000)."""
     scene_size: str = "small"
     """End-to-end fusion network size (rtgs2.fusion.vdvi.VARIANTS): small (the shipped models') or fast."""
+    fusion: str = "mid"
+    """How the full model (inputs both, and end to end) joins Î and Z: mid (psi) or late (two heads; the default model's)."""
     feature_stride: int = 4
     """Resolution of Z the networks read, relative to the image's (VDVISize.feature_stride: 4 or 8, or 1 as before it)."""
     scene_modes: list[str] = field(default_factory=lambda: ["eager", "compile", "compile-bf16", "int8"])
@@ -140,7 +142,8 @@ def _model_case(spec: dict) -> dict:
     w, h = _wh(spec["res"])
     device = spec["device"]
     f = spec["feature_stride"]
-    net = build_fusion(spec["size"], spec["inputs"], num_classes=len(CLASS_NAMES), feature_stride=f)
+    fusion = spec["fusion"] if spec["inputs"] == "both" else "mid"
+    net = build_fusion(spec["size"], spec["inputs"], num_classes=len(CLASS_NAMES), feature_stride=f, fusion=fusion)
     # as Segmenter runs it (a ResNet Enc_VD's BatchNorms folded); the ONNX export saves and re-reads
     # the weights, so it gets the model as trained
     net = net.eval().to(device) if spec["mode"] == "onnxruntime" else inference_model(net, device)
@@ -251,7 +254,8 @@ def _scene_case(spec: dict) -> dict:
         s = 1
     else:
         s = auto_network_scale(cams[0].height, cams[0].width) if given == "auto" else int(given)
-    net = build_fusion(spec.get("scene_size", "small"), "both", num_classes=len(CLASS_NAMES), feature_dim=feats.shape[1], feature_stride=f)
+    net = build_fusion(spec.get("scene_size", "small"), "both", num_classes=len(CLASS_NAMES), feature_dim=feats.shape[1],
+                       feature_stride=f, fusion=spec["fusion"])  # fmt: skip
     autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if spec["mode"] == "bf16" else contextlib.nullcontext()
     settings = replace(PER_FRAME, frame_kernel=spec["blend"] == "frame")
     if spec["mode"] == "int8":
@@ -383,7 +387,7 @@ def main(cfg: Config) -> None:
         sys.exit(f"benchmarks/fusion.py: --scene {cfg.scene} needs --data (the data set it is a test scene of)")
     load_before = _load()
     common = {"frames": cfg.frames, "warmup": cfg.warmup, "threads": cfg.threads, "device": cfg.device,
-              "feature_stride": cfg.feature_stride}  # fmt: skip
+              "feature_stride": cfg.feature_stride, "fusion": cfg.fusion}  # fmt: skip
     model_rows = []
     for size, inputs, res, mode in itertools.product(cfg.sizes, cfg.inputs, cfg.resolutions, cfg.modes):
         r = _run({"kind": "model", "size": size, "inputs": inputs, "res": res, "mode": mode} | common)
@@ -425,7 +429,7 @@ def main(cfg: Config) -> None:
         f"## fusion: model, speed-ups, end to end — {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC\n\n"
         f"`benchmarks/fusion.py`, {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
         f"{torch.__version__}, {cfg.threads} torch threads (onnxruntime's too, and numba's end to end); network on {_device_name(cfg.device)}; median ms per frame of {cfg.frames} "
-        f"frames after {cfg.warmup} warm-ups, batch 1, random fusion weights, {len(CLASS_NAMES)} classes, each row in a "
+        f"frames after {cfg.warmup} warm-ups, batch 1, random fusion weights, {len(CLASS_NAMES)} classes, inputs both: {cfg.fusion} fusion, each row in a "
         f"fresh process; load average before: {load_before}, after: {_load()}.\n\n"
         "| size | inputs | resolution | mode | params M | ms / frame | FPS | compile s | note |\n"
         "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | --- |\n"
@@ -434,7 +438,7 @@ def main(cfg: Config) -> None:
     if scene_rows:
         text += (
             f"\nEnd to end on {where}: {'gsplat render on the GPU' if cfg.device.startswith('cuda') else 'numba render'} "
-            f"of Î and Z, fusion {cfg.scene_size}/both as Segmenter runs it (random weights, BatchNorms folded; a view of 640x480 or more read at 1/s of its size (network_scale {cfg.network_scale}: Î the mean of s x s pixels, the logits upsampled x4 s); Z at 1/{cfg.feature_stride} of the network's image's "
+            f"of Î and Z, fusion {cfg.scene_size}/both ({cfg.fusion} fusion) as Segmenter runs it (random weights, BatchNorms folded; a view of 640x480 or more read at 1/s of its size (network_scale {cfg.network_scale}: Î the mean of s x s pixels, the logits upsampled x4 s); Z at 1/{cfg.feature_stride} of the network's image's "
             f"resolution, the mean of each 4 x 4 block; network compile / compile-bf16: as Segmenter(compile_network=True, precision=float32 / bfloat16) runs it (torch.compile'd / its frozen bfloat16 graph packaged ahead of time by AOTInductor), compiled or loaded during the warm-up; int8: the same model quantized by onnxruntime, calibrated on {INT8_CALIBRATION_VIEWS} views of the scene), "
             "argmax (with the x4 upsampling of the logits: rtgs2.fusion.labels), the per-frame path's render settings (PER_FRAME; blend "
             "frame: the per-frame kernel, exact: the exact one, features averaged afterwards); "

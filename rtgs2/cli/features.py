@@ -10,7 +10,7 @@ from typing import Annotated, ClassVar, Optional
 import tyro
 
 from rtgs2.cli.common import FrameArg, FrameOptions, subcommands
-from rtgs2.cli.fusion import TrainFusion
+from rtgs2.cli.fusion import TrainFusion, TrainJoin
 from rtgs2.train.config import FeatureTrainConfig  # a plain dataclass: no torch
 
 
@@ -63,13 +63,13 @@ class TrainFeatures:
         print(f"feature weights: {weights}")
 
 
-TRAIN_COMMANDS: dict[str, type] = {"features": TrainFeatures, "fusion": TrainFusion}
+TRAIN_COMMANDS: dict[str, type] = {"features": TrainFeatures, "fusion": TrainFusion, "join": TrainJoin}
 TrainCommand = subcommands(TRAIN_COMMANDS)
 
 
 @dataclass
 class Train:
-    """Train a network: `features` (contrastive pre-training) or `fusion` (semantic, on rendered views)."""
+    """Train a network: `features` (contrastive pre-training) or `fusion` (semantic, on rendered views); `join` an image-only and a Z-only fusion model into a late-fusion one."""
 
     command: tyro.conf.OmitSubcommandPrefixes[TrainCommand]  # type: ignore[valid-type]
     """The network to train."""

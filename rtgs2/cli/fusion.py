@@ -44,6 +44,26 @@ class TrainFusion:
 
 
 @dataclass
+class TrainJoin:
+    """Join an image-only and a Z-only fusion model into one late-fusion model (``--fusion late``):
+    Enc_VD and its head from the first, Enc_VI and its head from the second; what a late-fusion
+    training of the same recipe learns, without training (each head learns on its own there)."""
+
+    image: Path
+    """Image-only fusion weights (rtgs2 train fusion --inputs image)."""
+    features: Path
+    """Z-only fusion weights (rtgs2 train fusion --inputs features), of the same classes and Z."""
+    out: Path
+    """The joined weights file (.pt; its card beside it); refused when it exists."""
+
+    def main(self) -> None:
+        from rtgs2.fusion.late import join_late_files
+
+        out = join_late_files(self.image, self.features, self.out)
+        print(f"late-fusion weights: {out} (card: {out.with_suffix('.json')})")
+
+
+@dataclass
 class Finetune:
     """Fine-tune saved fusion weights on one scene's training views (its labels); its held-out
     views are scored before and after (on the card). A rerun of the same command resumes."""

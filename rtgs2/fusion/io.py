@@ -31,7 +31,7 @@ from rtgs2.utils.io import atomic_open, refuse_folder
 
 FORMAT = "rtgs2-fusion-1"
 # config fields that decide the parameters' names and shapes (class names do not)
-ARCHITECTURE = ("size", "inputs", "num_classes", "feature_dim", "depth_head")
+ARCHITECTURE = ("size", "inputs", "fusion", "num_classes", "feature_dim", "depth_head")
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 SHIPPED = WEIGHTS_DIR / "vdvi_small_both_synthrooms_v3x3.pt"  # the default model of segment, eval and the demo
 
@@ -101,6 +101,7 @@ def read_fusion_file(path: str | Path) -> tuple[dict, dict[str, Tensor]]:
     # before VDVISize.vd_block have a ConvNeXt Enc_VD
     config.setdefault("feature_stride", 1)
     config.setdefault("vd_block", "convnext")
+    config.setdefault("fusion", "mid")  # and those from before late fusion are psi's
     return config, state
 
 
@@ -150,7 +151,7 @@ def load_fusion_weights(model: VDVINet, path: str | Path) -> None:
 # a block of an encoder stage: timm resnet ``layerI.J``, timm convnext ``stages.I.blocks.J``, SegFormer ``block.I.J``
 _BLOCK = re.compile(r"^(vd\.layer\d+\.\d+|vd\.stages\.\d+\.blocks\.\d+|vi\.block\.\d+\.\d+)\.")
 # config fields a pruned model shares with the model it starts from (the size and depths may differ)
-PRUNE_SHARED = ("inputs", "num_classes", "feature_dim", "depth_head", "feature_stride", "vd_block")
+PRUNE_SHARED = ("inputs", "fusion", "num_classes", "feature_dim", "depth_head", "feature_stride", "vd_block")
 
 
 def load_pruned_weights(model: VDVINet, path: str | Path) -> list[str]:

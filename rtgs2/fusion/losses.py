@@ -155,7 +155,11 @@ class FusionLoss(nn.Module):
         depth: Tensor | None = None,  # [B, H, W] metres; needed when depth_weight > 0
         teacher: Tensor | None = None,  # [B, K, H, W] a teacher's logits; needed when distill_weight > 0
     ) -> dict[str, Tensor]:  # "total" and each active term, each []
-        """The total loss and its terms (for logging)."""
+        """The total loss and its terms (for logging). A late-fusion output's loss is the sum of
+        its heads' (``output.branches``: each head learns as its single-input model would)."""
+        if output.branches:
+            parts = [self(branch, labels, depth, teacher) for branch in output.branches]
+            return {k: sum(p[k] for p in parts) for k in parts[0]}
         cfg = self.config
         B, K, H, W = output.logits.shape
         if K != self.num_classes:

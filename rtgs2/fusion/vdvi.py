@@ -9,6 +9,14 @@ CMA); the fused map is what the next MiT stage reads, so Enc_VI sees the image t
 An all-MLP decoder (SegFormer's head) turns the four Enc_VI stages into logits at the input
 resolution.
 
+``fusion="late"`` joins the two inputs after their decoders instead: Enc_VD with a head of its
+own (``image_head``, the image-only model's decoder) and Enc_VI without psi (the Z-only model's),
+their class log-probabilities averaged (a product of the two experts). Each head is trained with
+its own loss (``FusionOutput.branches``), so the two branches learn what the single-input models
+learn; on rooms no model saw this beat psi's fusion at the same budget (v3 test rooms 60.5 % mIoU
+against 54.3, SynthRooms v3x3, 4000 steps: benchmarks/RESULTS.md 2026-12-06), where psi's
+image-dependent Enc_VI fits the training rooms' looks.
+
 Parameters are named as timm's ``convnext_tiny`` or ``resnet`` (under ``vd.``) and as transformers'
 ``SegformerModel`` encoder (``encoder.`` there, ``vi.`` here), so ImageNet weights a user
 already has load by name (``rtgs2.fusion.io.load_backbone_weights``).
@@ -41,6 +49,8 @@ from rtgs2.utils.layers import DropPath, Mlp, inference_copy
 
 Inputs = Literal["both", "image", "features"]
 INPUTS: tuple[str, ...] = get_args(Inputs)
+Fusion = Literal["mid", "late"]
+FUSIONS: tuple[str, ...] = get_args(Fusion)
 
 # Both encoders' stems have stride 4 (inputs are zero-padded to a multiple of it) and three
 # stride-2 stages follow (the stride-4 maps are zero-padded to a multiple of 8).
@@ -681,6 +691,7 @@ class FusionOutput(NamedTuple):
     logits: Tensor  # [B, K, H, W]
     embedding: Tensor  # [B, E, ceil(H / 4), ceil(W / 4)] (for CeCo)
     depth: Tensor | None  # [B, 1, H, W] when built with depth_head
+    branches: tuple[FusionOutput, ...] = ()  # late fusion: the image head's and the Z head's outputs, each trained
 
 
 class VDVINet(nn.Module):
@@ -691,6 +702,8 @@ class VDVINet(nn.Module):
             functions build it).
         inputs: ``"both"`` (the full model), ``"image"`` (Enc_VD only) or ``"features"``
             (Enc_VI only, no image fusion).
+        fusion: how ``inputs="both"`` joins them: ``"mid"`` (psi at stages 2-4, the paper's) or
+            ``"late"`` (two heads, their log-probabilities averaged; module doc).
         num_classes: K.
         feature_dim: D, channels of the feature image Z.
         depth_head: also predict depth (1 channel) from the decoder's embedding.
@@ -703,6 +716,7 @@ class VDVINet(nn.Module):
         size: VDVISize,
         *,
         inputs: Inputs = "both",
+        fusion: Fusion = "mid",
         num_classes: int,
         feature_dim: int = 32,
         depth_head: bool = False,
@@ -714,6 +728,12 @@ class VDVINet(nn.Module):
             raise ValueError(f"VDVISize.name must be one of {', '.join(SIZES)}; got {size.name!r}")
         if inputs not in INPUTS:
             raise ValueError(f"inputs must be one of {', '.join(INPUTS)}; got {inputs!r}")
+        if fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}; got {fusion!r}")
+        if fusion == "late" and inputs != "both":
+            raise ValueError(f"fusion='late' joins the image's and Z's heads: only for inputs='both', not {inputs!r}")
+        if fusion == "late" and depth_head:
+            raise ValueError("fusion='late' has no depth head (each of its two heads would need one)")
         if num_classes < 1:
             raise ValueError(f"num_classes must be >= 1, got {num_classes}")
         if feature_dim < 1:
@@ -722,6 +742,7 @@ class VDVINet(nn.Module):
             raise ValueError(f"{len(class_names)} class names for num_classes={num_classes}")
         self.size = size
         self.inputs = inputs
+        self.fusion = fusion
         self.num_classes = num_classes
         self.feature_dim = feature_dim
         self.class_names = list(class_names) if class_names is not None else None
@@ -756,11 +777,17 @@ class VDVINet(nn.Module):
                 FusionModule(size.vi_widths[i], size.vd_widths[i], size.fusion_key_dim, size.vi_sr_ratios[i])
                 for i in range(1, NUM_STAGES)
             )
-            if inputs == "both"
+            if inputs == "both" and fusion == "mid"
             else None
         )
         decoded = size.vd_widths if inputs == "image" else size.vi_widths
         self.decode_head = AllMLPDecoder(decoded, size.decoder_dim, num_classes, size.decoder_dropout, depth_head)
+        # named as its own: an image-only model's decode_head is this head (``late_fusion_from``)
+        self.image_head = (
+            AllMLPDecoder(size.vd_widths, size.decoder_dim, num_classes, size.decoder_dropout, False)
+            if fusion == "late"
+            else None
+        )
         self.apply(_init_weights)
         if isinstance(self.vd, ResNetEncoder):
             self.vd.reset_parameters()
@@ -781,6 +808,7 @@ class VDVINet(nn.Module):
             "feature_stride": self.size.feature_stride,
             "vd_block": self.size.vd_block,
             "inputs": self.inputs,
+            "fusion": self.fusion,
             "num_classes": self.num_classes,
             "feature_dim": self.feature_dim,
             "depth_head": self.decode_head.depth_head is not None,
@@ -829,11 +857,36 @@ class VDVINet(nn.Module):
             features: [B, D, ceil(H / f), ceil(W / f)] float, f = :attr:`feature_stride`
                 (ignored by ``inputs="image"``).
         """
+        if self.fusion == "late":  # the experts' product at stride 4, upsampled as the per-frame path does it
+            B, H, W = self._check_inputs(image, features)
+            coarse, branches = [], []
+            for head, stages in self._late_stages(image, features):
+                embedding = head.embed(stages)
+                coarse.append(head(embedding)[0])
+                branches.append(self._branch_output(coarse[-1], embedding, None, H, W))
+            logits = upsample_logits(_product_of_experts(coarse), H, W)
+            return FusionOutput(logits, branches[1].embedding, None, tuple(branches))
         logits, embedding, depth, H, W = self._decode(image, features)
+        return self._branch_output(logits, embedding, depth, H, W)
+
+    @staticmethod
+    def _branch_output(logits: Tensor, embedding: Tensor, depth: Tensor | None, H: int, W: int) -> FusionOutput:
         logits = upsample_logits(logits, H, W)
         if depth is not None:
             depth = upsample_logits(depth, H, W)
         return FusionOutput(logits, embedding[..., : -(-H // 4), : -(-W // 4)], depth)
+
+    def _late_stages(self, image: Tensor, features: Tensor) -> list[tuple[AllMLPDecoder, list[Tensor]]]:
+        """Late fusion's two branches: (head, the encoder stages it reads), image first."""
+        return [(self.image_head, self.encode_vd(image)), (self.decode_head, self.encode_vi(features, None))]
+
+    def parameter_groups(self) -> list[list[nn.Parameter]]:
+        """Parameters whose gradients are clipped together: late fusion's two branches apart (each
+        then learns as its single-input model does), else all of them."""
+        if self.fusion != "late":
+            return [list(self.parameters())]
+        image = [*self.vd.parameters(), *self.image_head.parameters()]
+        return [image, [*self.vi.parameters(), *self.decode_head.parameters()]]
 
     def coarse_logits(self, image: Tensor | None, features: Tensor | None = None) -> tuple[Tensor, int, int]:
         """The logits before their final upsampling, [B, K, Hp / 4, Wp / 4] (Hp, Wp: the input padded
@@ -847,6 +900,9 @@ class VDVINet(nn.Module):
         B, H, W = self._check_inputs(image, features)
         if self.vd is None and self.feature_stride > 1:  # Z alone: the logits at Z's resolution times f
             H, W = H * self.feature_stride, W * self.feature_stride
+        if self.fusion == "late":  # no embedding or depth of its own: forward_with_embedding's branches have them
+            coarse = [head(head.embed(stages))[0] for head, stages in self._late_stages(image, features)]
+            return _product_of_experts(coarse), None, None, H, W
         vd = self.encode_vd(image) if self.vd is not None else None
         stages = self.encode_vi(features, vd) if self.vi is not None else vd
         embedding = self.decode_head.embed(stages)
@@ -888,6 +944,12 @@ class VDVINet(nn.Module):
             else:
                 shape = (x.shape[0], *x.shape[2:])
         return shape
+
+
+def _product_of_experts(logits: Sequence[Tensor]) -> Tensor:  # n x [B, K, h, w] -> [B, K, h, w]
+    """Late fusion's logits: the mean of the heads' class log-probabilities (a normalised
+    geometric mean of their probabilities once softmaxed)."""
+    return sum(x.float().log_softmax(1) for x in logits) / len(logits)
 
 
 def upsample_logits(coarse: Tensor, height: int, width: int, scale: int = 4) -> Tensor:

@@ -92,8 +92,9 @@ def finetune_views(
     # the network comes from the file; a depth head it lacks cannot be trained
     depth_weight = cfg.depth_weight if config["depth_head"] else 0.0
     cfg = replace(
-        cfg, steps=steps, warmup_steps=warmup, size=config["size"], inputs=config["inputs"], depth_weight=depth_weight
-    )
+        cfg, steps=steps, warmup_steps=warmup, size=config["size"], inputs=config["inputs"],
+        fusion=config.get("fusion", "mid"), depth_weight=depth_weight,
+    )  # fmt: skip
     run = FusionRun(
         kind="finetune", data=data, train=[scene], val=[scene], class_names=list(class_names),
         feature_weights=feature_weights, init_weights=Path(weights), eval_at_start=True, keep_best=False,

@@ -106,6 +106,14 @@ class _WithEmbedding(nn.Module):
         return self.model.forward_with_embedding(image, features)
 
 
+def clip_gradients(model: VDVINet, max_norm: float) -> None:
+    """Clip the gradient norm to ``max_norm`` (0: not at all) over each of the model's parameter
+    groups: a late-fusion model's two branches apart, so that each learns as its single-input
+    model would (``VDVINet.parameter_groups``)."""
+    for group in model.parameter_groups() if max_norm > 0 else ():
+        nn.utils.clip_grad_norm_(group, max_norm)
+
+
 def lr_at(cfg: FusionTrainConfig, step: int) -> float:
     """Learning rate of 1-based ``step``: linear warm-up to ``cfg.lr``, then the poly decay
     lr * (1 - t) ** power, t the fraction of post-warm-up steps already taken (the last step
@@ -220,6 +228,8 @@ def _check_init_weights(path: Path, cfg: FusionTrainConfig, class_names: list[st
         load_pruned_weights(_new_model(cfg, class_names), path)  # raises naming what does not fit
         return path
     diff += [f"{k}: file has {config.get(k)!r}, --{k} is {getattr(cfg, k)!r}" for k in ("size", "inputs") if config.get(k) != getattr(cfg, k)]
+    if config.get("fusion", "mid") != cfg.fusion:  # files from before late fusion are mid
+        diff.append(f"fusion: file has {config.get('fusion', 'mid')!r}, --fusion is {cfg.fusion!r}")
     if cfg.vd_block is not None and cfg.vd_block != config.get("vd_block"):
         diff.append(f"vd_block: file has {config.get('vd_block')!r}, --vd-block is {cfg.vd_block!r}")
     stride = config["feature_stride"]
@@ -313,8 +323,9 @@ def _new_model(cfg: FusionTrainConfig, class_names: list[str]) -> VDVINet:
     torch.manual_seed(cfg.seed)
     size = {k: getattr(cfg, k) for k in ("vd_block", "feature_stride") if getattr(cfg, k) is not None}
     return build_fusion(
-        cfg.size, cfg.inputs, num_classes=len(class_names), depth_head=cfg.depth_head, class_names=class_names, **size
-    )
+        cfg.size, cfg.inputs, num_classes=len(class_names), fusion=cfg.fusion, depth_head=cfg.depth_head,
+        class_names=class_names, **size,
+    )  # fmt: skip
 
 
 def _optimizer(model: nn.Module, cfg: FusionTrainConfig) -> torch.optim.AdamW:
@@ -410,8 +421,7 @@ def _train(run: FusionRun, out: Path, cfg: FusionTrainConfig, dist: DistInfo, pr
             terms = loss_fn(output, batch.labels, batch.depth, target)
             optimizer.zero_grad(set_to_none=True)
             terms["total"].backward()
-            if cfg.grad_clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            clip_gradients(model, cfg.grad_clip)
             optimizer.step()
             loss = float(terms["total"].detach())
             if not math.isfinite(loss):
@@ -471,7 +481,7 @@ class _Carder:
         before = [r for r in self.log.rows() if int(r["step"]) == 0 and r["val_miou"]]
         losses = [float(r["loss"]) for r in rows[-LOSS_WINDOW:]]
         return {
-            "model": f"rtgs2.fusion.vdvi {cfg.size}, inputs={cfg.inputs}",
+            "model": f"rtgs2.fusion.vdvi {cfg.size}, inputs={cfg.inputs}" + (", late fusion" if cfg.fusion == "late" else ""),
             "data": str(Path(run.data).resolve()),
             "train_scenes": self.identity["train_scenes"],
             "val": {"scenes": self.identity["val_scenes"], "views": "held out (index % 8 == 0)"},

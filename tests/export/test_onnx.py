@@ -190,3 +190,16 @@ def test_a_users_onnx_file_is_not_overwritten(tmp_path, capsys):
     line = one_line_error(["export", "onnx", "--weights", str(tmp_path / "w.pt"), "--out", str(mine)], capsys)
     assert line == f"rtgs2 export onnx: {mine} exists and is not an rtgs2 export: choose a new file (it is left as it is)"
     assert mine.read_bytes() == b"someone else's model"
+
+
+def test_a_late_fusion_model_exports_with_its_two_heads(tmp_path):
+    torch.manual_seed(5)
+    model = build_fusion("small", "both", fusion="late", num_classes=len(CLASSES), class_names=CLASSES).eval()
+    save_fusion(model, tmp_path / "late.pt")
+    report = export_fusion_onnx(tmp_path / "late.pt", tmp_path / "late.onnx", height=H, width=W, dynamic=False, threads=1)
+    assert report.config["fusion"] == "late" and report.max_abs_diff < ATOL
+    x = _inputs(model, 1, seed=7)
+    with torch.inference_mode():
+        expected = model(x["image"], x["features"]).numpy()
+    got = run_onnx(tmp_path / "late.onnx", x["image"].numpy(), x["features"].numpy())
+    np.testing.assert_allclose(got, expected, rtol=0, atol=ATOL)

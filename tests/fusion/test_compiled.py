@@ -15,9 +15,9 @@ from rtgs2.fusion.vdvi import build_fusion, inference_model
 from rtgs2.utils.errors import UserError
 
 
-def _model() -> torch.nn.Module:
+def _model(fusion: str = "mid") -> torch.nn.Module:
     torch.manual_seed(0)
-    return inference_model(build_fusion("small", "both", num_classes=5, feature_dim=8).eval())
+    return inference_model(build_fusion("small", "both", fusion=fusion, num_classes=5, feature_dim=8).eval())
 
 
 def _inputs(height: int = 48, width: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
@@ -27,8 +27,9 @@ def _inputs(height: int = 48, width: int = 64) -> tuple[torch.Tensor, torch.Tens
     return image, features
 
 
-def test_the_compiled_call_gives_the_eager_logits() -> None:
-    model, (image, features) = _model(), _inputs()
+@pytest.mark.parametrize("fusion", ["mid", "late"])
+def test_the_compiled_call_gives_the_eager_logits(fusion: str) -> None:
+    model, (image, features) = _model(fusion), _inputs()
     call = CompiledCoarseLogits(model)
     with torch.inference_mode():
         expected, h, w = model.coarse_logits(image, features)

@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 
 from rtgs2.fusion.vdvi import (
+    FUSIONS,
     INPUTS,
     SIZES,
     SMALL,
@@ -43,16 +44,60 @@ def test_variant_shapes_and_gradients(size: str, inputs: str) -> None:
     size = (29, 45) if inputs != "features" else (32, 48)  # Z alone: 4 x Z's size (8 x 12)
     assert out.logits.shape == (2, K, *size)
     assert out.embedding.shape == (2, model.embedding_dim, 8, 12)  # ceil(29 / 4), ceil(45 / 4)
-    assert out.depth.shape == (2, 1, *size)
-    for t in out:
+    assert out.depth.shape == (2, 1, *size) and out.branches == ()
+    tensors = (out.logits, out.embedding, out.depth)
+    for t in tensors:
         assert torch.isfinite(t).all()
     g = torch.Generator().manual_seed(1)
-    loss = sum((t * torch.randn(t.shape, generator=g)).sum() for t in out)
+    loss = sum((t * torch.randn(t.shape, generator=g)).sum() for t in tensors)
     loss.backward()
     no_grad = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
     assert not no_grad, f"parameters without a finite gradient: {no_grad[:5]}"
     zero = [n for n, p in model.named_parameters() if p.grad.abs().max() == 0]
     assert not zero, f"parameters with an all-zero gradient: {zero[:5]}"
+
+
+@pytest.mark.parametrize("size", sorted(VARIANTS))
+def test_late_fusion_averages_its_two_heads_log_probabilities_and_trains_both(size: str) -> None:
+    torch.manual_seed(0)
+    model = build_fusion(size, "both", fusion="late", num_classes=K).train()
+    assert model.fuse is None and model.image_head is not None and model.config["fusion"] == "late"
+    image, features = make_inputs()
+    out = model.forward_with_embedding(image, features)
+    assert out.logits.shape == (2, K, 29, 45) and out.depth is None and len(out.branches) == 2
+    image_branch, z_branch = out.branches
+    for branch in out.branches:
+        assert branch.logits.shape == (2, K, 29, 45) and branch.embedding.shape == (2, model.embedding_dim, 8, 12)
+    # the mean of the heads' log-probabilities (taken at stride 4, then upsampled): the same arg-max almost everywhere
+    expected = (image_branch.logits.log_softmax(1) + z_branch.logits.log_softmax(1)) / 2
+    assert (out.logits.argmax(1) == expected.argmax(1)).float().mean() > 0.95
+    # the image head reads the image alone, the Z head Z alone: nothing of one input reaches the other head
+    with torch.no_grad():
+        other = model.eval().forward_with_embedding(image, features.flip(-1))
+        again = model.forward_with_embedding(image, features)
+    torch.testing.assert_close(other.branches[0].logits, again.branches[0].logits)
+    assert not torch.allclose(other.branches[1].logits, again.branches[1].logits)
+    model.train()
+    g = torch.Generator().manual_seed(1)
+    loss = sum((b.logits * torch.randn(b.logits.shape, generator=g)).sum() + b.embedding.sum() for b in out.branches)
+    loss.backward()
+    no_grad = [n for n, p in model.named_parameters() if p.grad is None or p.grad.abs().max() == 0]
+    assert not no_grad, f"parameters without a gradient: {no_grad[:5]}"
+    groups = model.parameter_groups()  # each branch's parameters, clipped apart, cover the model once
+    assert len(groups) == 2 and sum(len(g) for g in groups) == len(list(model.parameters()))
+    assert {id(p) for g in groups for p in g} == {id(p) for p in model.parameters()}
+
+
+def test_late_fusion_is_only_for_both_inputs_and_has_no_depth_head() -> None:
+    assert FUSIONS == ("mid", "late")
+    for inputs in ("image", "features"):
+        with pytest.raises(ValueError, match=f"fusion='late' joins the image's and Z's heads: only for inputs='both', not '{inputs}'"):
+            build_fusion("small", inputs, fusion="late", num_classes=K)
+    with pytest.raises(ValueError, match="fusion='late' has no depth head"):
+        build_fusion("small", "both", fusion="late", num_classes=K, depth_head=True)
+    with pytest.raises(ValueError, match="fusion must be one of mid, late; got 'early'"):
+        build_fusion("small", "both", fusion="early", num_classes=K)
+    assert len(build_fusion("small", "both", num_classes=K).parameter_groups()) == 1  # mid: clipped as one
 
 
 def test_inputs_switch_builds_only_the_needed_encoders() -> None:

@@ -199,6 +199,28 @@ def test_training_can_continue_a_trained_model(overfit, synthrooms_mini, feature
         train_fusion(synthrooms_mini, tmp_path / "z1", replace(cfg, feature_stride=1), init_weights=out / "last.pt")
 
 
+def test_a_late_fusion_run_trains_both_heads_and_its_weights_continue_only_late_runs(synthrooms_mini, feature_weights, tmp_path):
+    from rtgs2.fusion.io import load_fusion
+    from rtgs2.fusion.vdvi import build_fusion
+    from rtgs2.train.fusion import train_fusion
+    from rtgs2.utils.errors import CheckpointMismatchError
+
+    cfg = replace(OVERFIT, fusion="late", steps=4, eval_every=4, checkpoint_every=4)
+    train_fusion(synthrooms_mini, tmp_path / "late", cfg, feature_weights=feature_weights, max_scenes=1, progress=False)
+    card = json.loads((tmp_path / "late" / "last.json").read_text())
+    assert card["model"] == "rtgs2.fusion.vdvi small, inputs=both, late fusion" and "--fusion late" in card["reproduce"]
+    model = load_fusion(tmp_path / "late" / "last.pt")
+    assert model.fusion == "late" and card["metrics"]["val"]["miou"] > 0
+    torch.manual_seed(cfg.seed)  # both heads moved away from their seeded initialisation
+    start = build_fusion("small", "both", fusion="late", num_classes=model.num_classes).state_dict()
+    for head in ("image_head.classifier.weight", "decode_head.classifier.weight"):
+        assert not torch.equal(model.state_dict()[head], start[head]), head
+    rows = _rows(tmp_path / "late")
+    assert all(float(r["ce"]) > 0 for r in rows)  # the sum of the two heads' cross-entropies
+    with pytest.raises(CheckpointMismatchError, match="fusion: file has 'late', --fusion is 'mid'"):
+        train_fusion(synthrooms_mini, tmp_path / "mid", replace(cfg, fusion="mid"), init_weights=tmp_path / "late" / "last.pt")
+
+
 RUN = """
 import sys, torch
 torch.set_num_threads(1)
