@@ -99,8 +99,8 @@ class Config:
     """Gaussians of the procedural room (SynthRooms v1 scenes have at most 150,000)."""
     scene_size: str = "small"
     """End-to-end fusion network size (rtgs2.fusion.vdvi.VARIANTS): small (the shipped models') or fast."""
-    fusion: str = "mid"
-    """How the full model (inputs both, and end to end) joins Î and Z: mid (psi) or late (two heads; the default model's)."""
+    fusion: str = "late"
+    """How the full model (inputs both, and end to end) joins Î and Z: late (two heads; the default model's) or mid (psi)."""
     feature_stride: int = 4
     """Resolution of Z the networks read, relative to the image's (VDVISize.feature_stride: 4 or 8, or 1 as before it)."""
     scene_modes: list[str] = field(default_factory=lambda: ["eager", "compile", "compile-bf16", "int8"])
@@ -142,7 +142,7 @@ def _model_case(spec: dict) -> dict:
     w, h = _wh(spec["res"])
     device = spec["device"]
     f = spec["feature_stride"]
-    fusion = spec["fusion"] if spec["inputs"] == "both" else "mid"
+    fusion = spec.get("fusion", "mid") if spec["inputs"] == "both" else "mid"
     net = build_fusion(spec["size"], spec["inputs"], num_classes=len(CLASS_NAMES), feature_stride=f, fusion=fusion)
     # as Segmenter runs it (a ResNet Enc_VD's BatchNorms folded); the ONNX export saves and re-reads
     # the weights, so it gets the model as trained
@@ -255,7 +255,7 @@ def _scene_case(spec: dict) -> dict:
     else:
         s = auto_network_scale(cams[0].height, cams[0].width) if given == "auto" else int(given)
     net = build_fusion(spec.get("scene_size", "small"), "both", num_classes=len(CLASS_NAMES), feature_dim=feats.shape[1],
-                       feature_stride=f, fusion=spec["fusion"])  # fmt: skip
+                       feature_stride=f, fusion=spec.get("fusion", "mid"))  # fmt: skip
     autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if spec["mode"] == "bf16" else contextlib.nullcontext()
     settings = replace(PER_FRAME, frame_kernel=spec["blend"] == "frame")
     if spec["mode"] == "int8":

@@ -16,7 +16,7 @@ class Reproduce:
 
     preset: Literal["v3x3", "v3", "v2", "v1", "mini"] = "v3x3"
     """v3x3 (the shipped default model): v3's chain, then the three fusion variants anew on 94 v3-style train rooms (two more builds of v3,
-    seeds 1 and 2, joined to it) with v3's features (about 4 h after v3's);
+    seeds 1 and 2, joined to it) with v3's features, the image-only and Z-only ones joined as the late-fusion full model (about 5 h after v3's);
     v3: v2's chain, then each model continued on SynthRooms v3 (v2's rooms,
     half of them fitted as users' captures are; about 4 h after v2's); v2: the chain on SynthRooms v2
     (rooms that look like real ones; about 6 h on 2 CPU cores); v1: the first table, on v1 (about 14 h);

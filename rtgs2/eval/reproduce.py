@@ -7,7 +7,9 @@ lifted onto the Gaussians (``rtgs2 eval --finetune-steps N --lift``). A preset t
 another (``ReproducePreset.base``: v3 continues v2) first runs that one's whole chain into
 ``out/../<base>`` (step ``base``) and starts each training from its counterpart there (or takes
 its features as they are and trains the fusion variants anew: v3x3). A preset with
-``extra_seeds`` trains on its data set joined with further builds' train rooms.
+``extra_seeds`` trains on its data set joined with further builds' train rooms; one with
+``late_fusion`` joins the image-only and Z-only models as the late-fusion full row (step
+``fusion-late``, ``rtgs2 train join``), the mid-fusion model scored beside it.
 Every step is the library call of its own command, writing into ``out/<step>`` (the data set
 into its usual cache folder), and each resumes where it stopped; ``out/reproduce.json`` records
 the finished steps, so a rerun skips them and says which step it is in and about how long is
@@ -35,10 +37,14 @@ MARKER = "reproduce.json"
 INPUT_VARIANTS = ("both", "image", "features")  # the fusion models' inputs: the rows full, image only, Z only
 
 
+LATE = "fusion-late"  # the image-only and Z-only models joined (ReproducePreset.late_fusion)
+
+
 def step_names(preset: ReproducePreset | None = None) -> list[str]:
     """The steps of ``preset`` in order (None: of a preset that continues no other)."""
     base = ["base"] if preset is not None and preset.base is not None else []
-    return [*base, "data", "features", *(f"fusion-{v}" for v in INPUT_VARIANTS), "eval"]
+    late = [LATE] if preset is not None and preset.late_fusion else []
+    return [*base, "data", "features", *(f"fusion-{v}" for v in INPUT_VARIANTS), *late, "eval"]
 
 
 def base_out(out: Path, preset: ReproducePreset) -> Path:
@@ -142,7 +148,7 @@ def _move_aside(out: Path, step: str) -> None:
     checkpoints (the evaluation's: its fine-tuning runs) are of the old recipe (a training refuses
     them), and nothing of a finished run is deleted."""
     folder = out / step
-    if step in ("features", *(f"fusion-{v}" for v in INPUT_VARIANTS), "eval") and folder.is_dir():
+    if step in ("features", *(f"fusion-{v}" for v in INPUT_VARIANTS), LATE, "eval") and folder.is_dir():
         n = 1
         while (out / f"{step}.old-{n}").exists():
             n += 1
@@ -153,7 +159,7 @@ def _move_aside(out: Path, step: str) -> None:
 def _forget_changed_steps(state: dict, p: ReproducePreset, names: list[str], out: Path) -> None:
     """Drop from ``state["done"]`` each step whose recorded config is not the preset's any more
     (the code changed it since) and the steps that read its output: every later step, except
-    that a fusion variant's output is read by the evaluation alone; a training step's old folder
+    that a fusion variant's output is read by the evaluation (and the late join) alone; a training step's old folder
     is moved aside (:func:`_move_aside`). Steps recorded before per-step configs are compared
     with the preset the state was made for."""
     recorded_preset = state.get("config", {})
@@ -163,7 +169,7 @@ def _forget_changed_steps(state: dict, p: ReproducePreset, names: list[str], out
         done = state["done"][name]
         recorded = done["config"] if isinstance(done, dict) and "config" in done else _identity_in(recorded_preset, name)
         if _comparable(name, recorded) != _comparable(name, _step_identity(p, name)):
-            readers = ["eval"] if name.startswith("fusion-") else names[k + 1 :]
+            readers = [n for n in (LATE, "eval") if n in names[k + 1 :]] if name.startswith("fusion-") else names[k + 1 :]
             redo = [n for n in (name, *readers) if n in state["done"]]
             print(f"reproduce: the preset's {name} config changed since it ran; redoing {', '.join(redo)}", flush=True)
             for n in redo:
@@ -190,6 +196,8 @@ def _identity_in(preset: dict, name: str) -> dict | None:
         return {"data": preset.get("data"), **extra}
     if name == "base":  # (states with a base step always record their per-step configs)
         return {"base": preset.get("base")}
+    if name == LATE:  # a join: what it reads is the image-only and Z-only steps'
+        return {"late_fusion": True}
     # a continued chain's trainings also depend on what they start from (keys absent otherwise,
     # as in the states of presets that continue none)
     base = {"base": preset["base"]} if preset.get("base") is not None else {}
@@ -205,7 +213,8 @@ def _identity_in(preset: dict, name: str) -> dict | None:
         return {**fusion, "num_threads": 0, **start}
     # the fine-tuning recipe is the code's (FINETUNE), not the preset's: a new one redoes the table
     scoring = {k: preset.get(k) for k in ("finetune_steps", "fps_frames", "figure_views")}
-    return {**scoring, "finetune": identity_config(FINETUNE)}
+    late = {"late_fusion": True} if preset.get("late_fusion") else {}  # (older states have no key)
+    return {**scoring, **late, "finetune": identity_config(FINETUNE)}
 
 
 def data_root(preset: ReproducePreset) -> Path:
@@ -278,6 +287,14 @@ def _run_step(name: str, p: ReproducePreset, out: Path, num_threads: int, build_
 
         init = base / "features" / "weights.pt" if base is not None else None
         train_features(data, out / "features", cfg, init_weights=init)
+    elif name == LATE:
+        from rtgs2.fusion.late import join_late_files
+
+        joined = out / LATE / "best.pt"
+        for f in (joined, joined.with_suffix(".json")):  # a join killed before the step was recorded
+            f.unlink(missing_ok=True)
+        joined.parent.mkdir(parents=True, exist_ok=True)
+        join_late_files(out / "fusion-image" / "best.pt", out / "fusion-features" / "best.pt", joined)
     elif name.startswith("fusion-"):
         from rtgs2.train.fusion import train_fusion
 
@@ -288,7 +305,10 @@ def _run_step(name: str, p: ReproducePreset, out: Path, num_threads: int, build_
         from rtgs2.eval.run import evaluate
 
         weights = [out / f"fusion-{v}" / "best.pt" for v in INPUT_VARIANTS]
-        evaluate(data, out / "eval", weights, feature_weights=features, config=cfg)
+        names = ()
+        if p.late_fusion:  # the joined model is the full row, psi's beside it
+            weights, names = [out / LATE / "best.pt", *weights[1:], weights[0]], ["full", "image only", "Z only", "full, mid fusion"]
+        evaluate(data, out / "eval", weights, names=names, feature_weights=features, config=cfg)
     else:
         raise AssertionError(name)
 

@@ -41,6 +41,10 @@ class ReproducePreset:
     y_, ...): more training rooms, the same test rooms."""
     extra_scenes: int = 32
     """Rooms per further build (``rtgs2 synth --seed S --num-scenes N --test-fraction 0``)."""
+    late_fusion: bool = False
+    """Also join the image-only and Z-only models into a late-fusion full model (step
+    ``fusion-late``, ``rtgs2 train join``: what a late-fusion training of the same recipe learns),
+    scored as the full row, the mid-fusion model beside it as "full, mid fusion"."""
 
 
 PRESETS: dict[str, ReproducePreset] = {
@@ -105,11 +109,12 @@ PRESETS["v3"] = ReproducePreset(
     minutes={"data": 90, "features": 15, "fusion-both": 15, "fusion-image": 8, "fusion-features": 15, "eval": 85},
 )
 
-# The shipped default model (vdvi_small_both_synthrooms_v3x3.pt): v3's chain, then each fusion
+# The shipped default model (vdvi_small_late_synthrooms_v3x3.pt): v3's chain, then each fusion
 # variant from scratch on 94 v3-style train rooms (v3's 32 and 31 each of two more builds, seeds
-# 1 and 2; `rtgs2 synth-join`) with v3's features, 4000 steps each at the default recipe. On
-# the 8 v3 test rooms: full 54.3, image only 48.1, Z only 54.5 (v3's 800 steps on 32 rooms:
-# 52.1 / 41.3 / 49.3); RESULTS.md 2026-12-06. Fine-tuned row as v3's.
+# 1 and 2; `rtgs2 synth-join`) with v3's features, 4000 steps each at the default recipe, and the
+# image-only and Z-only models joined as the late-fusion full model. On the 8 v3 test rooms: full
+# (late) 60.5, image only 48.1, Z only 54.5, full with psi's mid fusion 54.3 (v3's 800 steps on
+# 32 rooms: 52.1 / 41.3 / 49.3); RESULTS.md 2026-12-06. Fine-tuned row as v3's.
 PRESETS["v3x3"] = ReproducePreset(
     data="v3",
     extra_seeds=(1, 2),
@@ -118,5 +123,6 @@ PRESETS["v3x3"] = ReproducePreset(
     fusion=FusionTrainConfig(steps=4000, checkpoint_every=100, eval_every=500),
     fusion_from_base=False,
     finetune_steps=600,
-    minutes={"data": 70, "features": 0, "fusion-both": 55, "fusion-image": 25, "fusion-features": 55, "eval": 85},
+    late_fusion=True,
+    minutes={"data": 70, "features": 0, "fusion-both": 55, "fusion-image": 25, "fusion-features": 55, "fusion-late": 0, "eval": 100},
 )

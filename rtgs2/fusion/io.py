@@ -33,7 +33,7 @@ FORMAT = "rtgs2-fusion-1"
 # config fields that decide the parameters' names and shapes (class names do not)
 ARCHITECTURE = ("size", "inputs", "fusion", "num_classes", "feature_dim", "depth_head")
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-SHIPPED = WEIGHTS_DIR / "vdvi_small_both_synthrooms_v3x3.pt"  # the default model of segment, eval and the demo
+SHIPPED = WEIGHTS_DIR / "vdvi_small_late_synthrooms_v3x3.pt"  # the default model of segment, eval and the demo
 
 
 def fusion_weights_path(weights: str | Path | None) -> Path:

@@ -10,8 +10,9 @@ Measured with the shipped v3 features (RESULTS.md 2026-12-06, ``benchmarks/featu
 every SynthRooms room, train or test, fitted as the build fits them or by ``rtgs2 recon`` for
 3000 steps, lies within offset 0.17 and spread 0.95-1.01; the path-traced dining room fitted
 by ``rtgs2 recon`` (``../shared/assets``) at 0.60 / 0.57, the donut at 0.36 / 0.81. There
-the v3 full model scored 21.4 % mIoU (the v3x3 one 15.4) and an image-only model 33.1 (the shipped fallback): a model whose Z is out of
-distribution is better replaced by one that reads the image alone (:mod:`rtgs2.pipeline.segmenter`).
+the v3 full model scored 21.4 % mIoU (the v3x3 mid-fusion one 15.4, the late-fusion one 32.9)
+and an image-only model 33.1 (the shipped fallback): a model whose Z is out of distribution is
+better replaced by one that reads the image alone (:mod:`rtgs2.pipeline.segmenter`).
 The limits below sit well outside the SynthRooms range.
 """
 

@@ -689,7 +689,7 @@ class FusionOutput(NamedTuple):
     """What ``VDVINet.forward_with_embedding`` returns."""
 
     logits: Tensor  # [B, K, H, W]
-    embedding: Tensor  # [B, E, ceil(H / 4), ceil(W / 4)] (for CeCo)
+    embedding: Tensor  # [B, E, ceil(H / 4), ceil(W / 4)] (for CeCo; late fusion: the Z head's)
     depth: Tensor | None  # [B, 1, H, W] when built with depth_head
     branches: tuple[FusionOutput, ...] = ()  # late fusion: the image head's and the Z head's outputs, each trained
 
@@ -782,7 +782,7 @@ class VDVINet(nn.Module):
         )
         decoded = size.vd_widths if inputs == "image" else size.vi_widths
         self.decode_head = AllMLPDecoder(decoded, size.decoder_dim, num_classes, size.decoder_dropout, depth_head)
-        # named as its own: an image-only model's decode_head is this head (``late_fusion_from``)
+        # late fusion's image head: an image-only model's decode_head (``rtgs2.fusion.late.join_late``)
         self.image_head = (
             AllMLPDecoder(size.vd_widths, size.decoder_dim, num_classes, size.decoder_dropout, False)
             if fusion == "late"

@@ -131,7 +131,8 @@ def test_a_continued_preset_runs_its_base_chain_first_and_starts_each_training_f
 def test_a_preset_on_more_rooms_takes_the_bases_features_and_trains_each_variant_anew(cache, monkeypatch):
     """As v3x3 continues v3: the base chain first, then a further build of the data joined to it
     (its train rooms prefixed x_, the base's test rooms kept), the base's feature weights as they
-    are, and each fusion variant from scratch on the join."""
+    are, each fusion variant from scratch on the join, and the image-only and Z-only models joined
+    as the late-fusion full row (psi's model beside it)."""
     from dataclasses import replace
     from typing import get_args, get_type_hints
 
@@ -139,7 +140,7 @@ def test_a_preset_on_more_rooms_takes_the_bases_features_and_trains_each_variant
 
     assert set(get_args(get_type_hints(Reproduce)["preset"])) == set(rep.PRESETS)  # every preset a choice of the CLI
     mini = rep.PRESETS["mini"]
-    more = replace(mini, base="mini", features=None, fusion_from_base=False, extra_seeds=(1,), extra_scenes=2)
+    more = replace(mini, base="mini", features=None, fusion_from_base=False, extra_seeds=(1,), extra_scenes=2, late_fusion=True)
     monkeypatch.setitem(rep.PRESETS, "mini-more", more)
     rep.reproduce("mini-more", num_threads=1)
     out, base = cache / "reproduce" / "mini-more", cache / "reproduce" / "mini"
@@ -153,12 +154,31 @@ def test_a_preset_on_more_rooms_takes_the_bases_features_and_trains_each_variant
     for variant in rep.INPUT_VARIANTS:
         card = json.loads((out / f"fusion-{variant}" / "best.json").read_text())
         assert card["init_weights"] is None and "x_train_000" in card["train_scenes"]
-    assert (out / "results.md").is_file()
+    assert (out / "results.md").is_file() and rep.step_names(more)[-2:] == [rep.LATE, "eval"]
+    joined = json.loads((out / rep.LATE / "best.json").read_text())
+    assert joined["joined"]["image"]["weights"] == str(out / "fusion-image" / "best.pt")
+    results = json.loads((out / "eval" / "results.json").read_text())
+    assert set(results["rows"]) == {"full", "image only", "Z only", "full, mid fusion", "fine-tuned"}
+    assert results["rows"]["full"]["weights"] == str(out / rep.LATE / "best.pt")
+    # a changed recipe redoes the variants, the join (which reads two of them) and the table
+    ran = []
+
+    def run_step(name, p, out_dir, *args):
+        ran.append(name)
+        (out_dir / "eval").mkdir(exist_ok=True)
+        (out_dir / "eval" / "results.md").write_text("new table\n")
+
+    monkeypatch.setattr(rep, "_run_step", run_step)
+    monkeypatch.setitem(rep.PRESETS, "mini-more", replace(more, fusion=replace(more.fusion, hue_rotation=30.0)))
+    assert rep._step_identity(rep.PRESETS["mini-more"], rep.LATE) == {"late_fusion": True}
+    rep.reproduce("mini-more", num_threads=1)
+    assert ran == ["fusion-both", "fusion-image", "fusion-features", rep.LATE, "eval"]
     monkeypatch.setitem(rep.PRESETS, "no-base", replace(mini, features=None))
     with pytest.raises(UserError, match="names none"):
         rep.reproduce("no-base")
     v3x3 = rep.PRESETS["v3x3"]
     assert v3x3.base == "v3" and v3x3.features is None and not v3x3.fusion_from_base and v3x3.extra_seeds == (1, 2)
+    assert v3x3.late_fusion and rep.LATE in rep.step_names(v3x3)
 
 
 def test_options_added_after_a_chain_ran_do_not_redo_it_at_their_defaults(tmp_path, monkeypatch):
