@@ -35,8 +35,6 @@ from rtgs2.utils.lock import OutputLock, check_output_folder
 
 MARKER = "reproduce.json"
 INPUT_VARIANTS = ("both", "image", "features")  # the fusion models' inputs: the rows full, image only, Z only
-
-
 LATE = "fusion-late"  # the image-only and Z-only models joined (ReproducePreset.late_fusion)
 
 

@@ -93,7 +93,7 @@ def finetune_views(
     depth_weight = cfg.depth_weight if config["depth_head"] else 0.0
     cfg = replace(
         cfg, steps=steps, warmup_steps=warmup, size=config["size"], inputs=config["inputs"],
-        fusion=config.get("fusion", "mid"), depth_weight=depth_weight,
+        fusion=config["fusion"], depth_weight=depth_weight,
     )  # fmt: skip
     run = FusionRun(
         kind="finetune", data=data, train=[scene], val=[scene], class_names=list(class_names),

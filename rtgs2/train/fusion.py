@@ -228,8 +228,8 @@ def _check_init_weights(path: Path, cfg: FusionTrainConfig, class_names: list[st
         load_pruned_weights(_new_model(cfg, class_names), path)  # raises naming what does not fit
         return path
     diff += [f"{k}: file has {config.get(k)!r}, --{k} is {getattr(cfg, k)!r}" for k in ("size", "inputs") if config.get(k) != getattr(cfg, k)]
-    if config.get("fusion", "mid") != cfg.fusion:  # files from before late fusion are mid
-        diff.append(f"fusion: file has {config.get('fusion', 'mid')!r}, --fusion is {cfg.fusion!r}")
+    if config["fusion"] != cfg.fusion:
+        diff.append(f"fusion: file has {config['fusion']!r}, --fusion is {cfg.fusion!r}")
     if cfg.vd_block is not None and cfg.vd_block != config.get("vd_block"):
         diff.append(f"vd_block: file has {config.get('vd_block')!r}, --vd-block is {cfg.vd_block!r}")
     stride = config["feature_stride"]
