@@ -134,7 +134,7 @@ def test_train_join_writes_the_weights_and_a_card_of_both_sources(tmp_path: Path
     (tmp_path / "z.json").write_text(json.dumps({"data": "rooms", "train_scenes": ["a", "b"], "feature_weights": "f.pt",
                                                  "feature_weights_sha256": "ab" * 32, "feature_stats": stats}))  # fmt: skip
     (tmp_path / "image.json").write_text(json.dumps({"data": "rooms", "train_scenes": ["a"]}))
-    out = tmp_path / "late.pt"
+    out = tmp_path / "new" / "late.pt"  # its folder made
     cli.entrypoint(["train", "join", "--image", str(tmp_path / "image.pt"), "--features", str(tmp_path / "z.pt"), "--out", str(out)])
     assert f"late-fusion weights: {out}" in capsys.readouterr().out
     card = json.loads(out.with_suffix(".json").read_text())
