@@ -14,8 +14,6 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-import torch
-
 from rtgs2.fusion.io import load_fusion, read_fusion_card, save_fusion
 from rtgs2.fusion.vdvi import SIZES, VDVINet, VDVISize
 from rtgs2.utils.errors import CheckpointMismatchError, UserError
@@ -96,7 +94,6 @@ def join_late_files(image: str | Path, features: str | Path, out: str | Path) ->
     if cards["image"].get("train_scenes") != z.get("train_scenes"):
         card["note"] = "the image and Z branches were trained on different scenes (each source's card lists them)"
     out.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():
-        save_fusion(model, out)
+    save_fusion(model, out)
     atomic_write_text(out.with_suffix(".json"), json.dumps(card, indent=1) + "\n")
     return out

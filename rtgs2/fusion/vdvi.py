@@ -859,13 +859,10 @@ class VDVINet(nn.Module):
         """
         if self.fusion == "late":  # the experts' product at stride 4, upsampled as the per-frame path does it
             B, H, W = self._check_inputs(image, features)
-            coarse, branches = [], []
-            for head, stages in self._late_stages(image, features):
-                embedding = head.embed(stages)
-                coarse.append(head(embedding)[0])
-                branches.append(self._branch_output(coarse[-1], embedding, None, H, W))
-            logits = upsample_logits(_product_of_experts(coarse), H, W)
-            return FusionOutput(logits, branches[1].embedding, None, tuple(branches))
+            heads = self._late_heads(image, features)
+            branches = tuple(self._branch_output(coarse, embedding, None, H, W) for coarse, embedding in heads)
+            logits = upsample_logits(_product_of_experts([coarse for coarse, _ in heads]), H, W)
+            return FusionOutput(logits, branches[1].embedding, None, branches)
         logits, embedding, depth, H, W = self._decode(image, features)
         return self._branch_output(logits, embedding, depth, H, W)
 
@@ -876,9 +873,13 @@ class VDVINet(nn.Module):
             depth = upsample_logits(depth, H, W)
         return FusionOutput(logits, embedding[..., : -(-H // 4), : -(-W // 4)], depth)
 
-    def _late_stages(self, image: Tensor, features: Tensor) -> list[tuple[AllMLPDecoder, list[Tensor]]]:
-        """Late fusion's two branches: (head, the encoder stages it reads), image first."""
-        return [(self.image_head, self.encode_vd(image)), (self.decode_head, self.encode_vi(features, None))]
+    def _late_heads(self, image: Tensor, features: Tensor) -> list[tuple[Tensor, Tensor]]:
+        """Late fusion's two heads, image first: each one's coarse logits [B, K, Hp/4, Wp/4] and embedding."""
+        out = []
+        for head, stages in ((self.image_head, self.encode_vd(image)), (self.decode_head, self.encode_vi(features, None))):
+            embedding = head.embed(stages)
+            out.append((head(embedding)[0], embedding))
+        return out
 
     def parameter_groups(self) -> list[list[nn.Parameter]]:
         """Parameters whose gradients are clipped together: late fusion's two branches apart (each
@@ -901,8 +902,7 @@ class VDVINet(nn.Module):
         if self.vd is None and self.feature_stride > 1:  # Z alone: the logits at Z's resolution times f
             H, W = H * self.feature_stride, W * self.feature_stride
         if self.fusion == "late":  # no embedding or depth of its own: forward_with_embedding's branches have them
-            coarse = [head(head.embed(stages))[0] for head, stages in self._late_stages(image, features)]
-            return _product_of_experts(coarse), None, None, H, W
+            return _product_of_experts([coarse for coarse, _ in self._late_heads(image, features)]), None, None, H, W
         vd = self.encode_vd(image) if self.vd is not None else None
         stages = self.encode_vi(features, vd) if self.vi is not None else vd
         embedding = self.decode_head.embed(stages)
