@@ -179,10 +179,6 @@ class FusionTrainConfig:
     with 0.9-1.2 and no cutout at 3e-3; RESULTS.md 2026-12-05)."""
     hue_rotation: float = 0.0
     """Largest rotation of Î's hue about the grey axis, degrees (0 = off; at most 180)."""
-    mix_style: float = 0.0
-    """Probability, per step and stage, that Enc_VD's first two stages mix each view's feature
-    statistics (per-channel mean and std) with another view's of the batch (MixStyle,
-    rtgs2.train.mix_style; 0 = off). Training only: the network is unchanged."""
     cutout: float = 0.0
     """Side of a square zeroed in Î and Z (labels kept), fraction of the crop's shorter side (0 = off)."""
     feature_dropout: float = 0.0
@@ -222,10 +218,6 @@ class FusionTrainConfig:
                 raise ConfigError(self, f, f"must lie in [0, 1), got {getattr(self, f)}")
         _warn_long_warmup(self)
         check(self, 0 <= self.hue_rotation <= 180, "hue_rotation", "in [0, 180] degrees")
-        check(self, 0 <= self.mix_style <= 1, "mix_style", "in [0, 1]")
-        if self.mix_style > 0 and self.inputs == "features":
-            raise ConfigError(self, "mix_style", "mixes the image encoder's statistics: not for inputs 'features'",
-                              also=("inputs",))  # fmt: skip
         if not 0 <= self.flip <= 1:
             raise ConfigError(self, "flip", f"must lie in [0, 1], got {self.flip}")
         if not 0 < self.zoom_min <= self.zoom_max:
@@ -276,7 +268,7 @@ LATER_OPTIONS: dict[type, tuple[str, ...]] = {
     FeatureTrainConfig: ("negative_radius", "segment_weight", "segment_scale", "context_weight", "drop_max", "floaters"),
     FusionTrainConfig: (
         "feature_dropout", "hue_rotation", "distill_weights", "distill_weight", "distill_temperature", "feature_stride",
-        "fusion", "mix_style",
+        "fusion",
     ),  # fmt: skip
 }
 

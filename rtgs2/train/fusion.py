@@ -48,7 +48,6 @@ from rtgs2.train.config import FusionTrainConfig, identity_config, warmup_of
 from rtgs2.train.fusion_data import (
     FusionScene, augmentation, collate, draw_batch, load_fusion_scene, render_sample, training_batch, training_pool,
 )  # fmt: skip
-from rtgs2.train.mix_style import attach_mix_style
 from rtgs2.utils.checkpoint import CheckpointStore
 from rtgs2.utils.distributed import DistInfo, init_distributed, shutdown_distributed
 from rtgs2.utils.errors import CheckpointMismatchError, ConfigError, MissingFileError, UserError
@@ -385,8 +384,6 @@ def _train(run: FusionRun, out: Path, cfg: FusionTrainConfig, dist: DistInfo, pr
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         elapsed, best_miou, best_step = float(state["seconds"]), float(state["best_miou"]), int(state["best_step"])
-    if cfg.mix_style > 0:
-        attach_mix_style(model.vd, cfg.mix_style)
     wrapped = _WithEmbedding(model)
     net = nn.parallel.DistributedDataParallel(wrapped) if dist.distributed else wrapped
     log = MetricsLog(out / "metrics.csv", COLUMNS)
