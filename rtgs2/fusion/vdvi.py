@@ -1023,7 +1023,8 @@ stage 1 (its patch embedding and norm stay), so that ``fusion.io.load_pruned_wei
 from a ``small`` model's weights. 0.76 of SMALL's multiply-adds (0.80 vs 1.06 G at 320x240; 3.7 vs
 4.4 M parameters) and 0.6-0.8 of its compiled call on this project's 2-core CPU (interleaved in one process, float32:
 15.9-21.2 ms against 23.0-31.5): the layers are latency-bound, so the blocks count more than
-their multiply-adds."""
+their multiply-adds. With late fusion (two decoder heads) 0.75x SMALL's compiled float32 call
+(16.9-17.5 against 22.3-23.2 ms; benchmarks/RESULTS.md 2026-12-06)."""
 
 SIZES: dict[str, VDVISize] = {size.name: size for size in (PAPER, SMALL, FAST)}
 """Each variant's sizes by its name (the name ``VARIANTS`` and a saved model's config use)."""

@@ -56,20 +56,21 @@ def test_loads_and_predicts_synthrooms_classes():
     assert logits.shape == (1, len(CLASS_NAMES), 48, 64) and torch.isfinite(logits).all()
 
 
-def test_the_fast_model_is_a_shipped_small_one_pruned_and_taught():
-    """The optional fast model: its card names a shipped small model (the mid-fusion v3x3 one)
-    as the weights it started from and was taught by, the same features as the default, its test
-    score; it loads as the fast size."""
-    fast = SHIPPED.with_name("vdvi_fast_both_synthrooms_v3x3.pt")
+def test_the_fast_model_is_the_default_pruned_and_taught():
+    """The optional fast model: its card names the default (the small late-fusion model) as the
+    weights it started from and was taught by, the same features and image-only fallback, its
+    test score; it loads as the fast size with late fusion, as the default is."""
+    fast = SHIPPED.with_name("vdvi_fast_late_synthrooms_v3x3.pt")
     card = json.loads(fast.with_suffix(".json").read_text())
+    default = json.loads(SHIPPED.with_suffix(".json").read_text())
     small = card["init_weights"]
-    assert small.startswith("rtgs2/fusion/weights/") and SHIPPED.with_name(Path(small).name).is_file()
-    assert card["config"]["distill_weights"] == small
+    assert small == f"rtgs2/fusion/weights/{SHIPPED.name}" and card["config"]["distill_weights"] == small
     assert f"--init-weights {small}" in card["reproduce"] and f"--distill-weights {small}" in card["reproduce"]
-    assert card["feature_weights_sha256"] == json.loads(SHIPPED.with_suffix(".json").read_text())["feature_weights_sha256"]
+    assert card["feature_weights_sha256"] == default["feature_weights_sha256"]
+    assert card["image_fallback"] == default["image_fallback"]
     assert 0 < card["metrics"]["test"]["miou"] <= 1 and "rtgs2 eval" in card["metrics"]["test"]["command"]
     model = load_fusion(fast)
-    assert model.size.name == "fast" and list(model.class_names) == list(CLASS_NAMES)
+    assert model.size.name == "fast" and model.fusion == "late" and list(model.class_names) == list(CLASS_NAMES)
 
 
 def test_the_card_carries_its_training_features_and_names_an_image_only_fallback():
