@@ -73,6 +73,16 @@ def test_the_fast_model_is_the_default_pruned_and_taught():
     assert model.size.name == "fast" and model.fusion == "late" and list(model.class_names) == list(CLASS_NAMES)
 
 
+@pytest.mark.parametrize("card_path", sorted(SHIPPED.parent.glob("*.json")), ids=lambda p: p.stem)
+def test_every_shipped_card_records_a_recipe_this_code_accepts(card_path):
+    """A card's config is a ``FusionTrainConfig`` of today's code (no option it lacks, none out
+    of range): the recipe a user reruns from the card is one the trainer takes."""
+    from rtgs2.train.config import FusionTrainConfig
+
+    config = json.loads(card_path.read_text())["config"]
+    assert FusionTrainConfig(**config).steps == json.loads(card_path.read_text())["steps"]
+
+
 def test_the_card_carries_its_training_features_and_names_an_image_only_fallback():
     """What the Segmenter needs to give way on scenes whose features are out of distribution:
     the training features' statistics (one per feature channel, over the card's train scenes) and
