@@ -142,7 +142,7 @@ def _model_case(spec: dict) -> dict:
     w, h = _wh(spec["res"])
     device = spec["device"]
     f = spec["feature_stride"]
-    fusion = spec.get("fusion", "mid") if spec["inputs"] == "both" else "mid"
+    fusion = spec.get("fusion", Config.fusion) if spec["inputs"] == "both" else "mid"
     net = build_fusion(spec["size"], spec["inputs"], num_classes=len(CLASS_NAMES), feature_stride=f, fusion=fusion)
     # as Segmenter runs it (a ResNet Enc_VD's BatchNorms folded); the ONNX export saves and re-reads
     # the weights, so it gets the model as trained
@@ -255,7 +255,7 @@ def _scene_case(spec: dict) -> dict:
     else:
         s = auto_network_scale(cams[0].height, cams[0].width) if given == "auto" else int(given)
     net = build_fusion(spec.get("scene_size", "small"), "both", num_classes=len(CLASS_NAMES), feature_dim=feats.shape[1],
-                       feature_stride=f, fusion=spec.get("fusion", "mid"))  # fmt: skip
+                       feature_stride=f, fusion=spec.get("fusion", Config.fusion))  # fmt: skip
     autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16) if spec["mode"] == "bf16" else contextlib.nullcontext()
     settings = replace(PER_FRAME, frame_kernel=spec["blend"] == "frame")
     if spec["mode"] == "int8":

@@ -291,7 +291,6 @@ def _run_step(name: str, p: ReproducePreset, out: Path, num_threads: int, build_
         joined = out / LATE / "best.pt"
         for f in (joined, joined.with_suffix(".json")):  # a join killed before the step was recorded
             f.unlink(missing_ok=True)
-        joined.parent.mkdir(parents=True, exist_ok=True)
         join_late_files(out / "fusion-image" / "best.pt", out / "fusion-features" / "best.pt", joined)
     elif name.startswith("fusion-"):
         from rtgs2.train.fusion import train_fusion

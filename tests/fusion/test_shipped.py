@@ -79,8 +79,8 @@ def test_every_shipped_card_records_a_recipe_this_code_accepts(card_path):
     of range): the recipe a user reruns from the card is one the trainer takes."""
     from rtgs2.train.config import FusionTrainConfig
 
-    config = json.loads(card_path.read_text())["config"]
-    assert FusionTrainConfig(**config).steps == json.loads(card_path.read_text())["steps"]
+    card = json.loads(card_path.read_text())
+    assert FusionTrainConfig(**card["config"]).steps == card["steps"]
 
 
 def test_the_card_carries_its_training_features_and_names_an_image_only_fallback():
