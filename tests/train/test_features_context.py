@@ -155,6 +155,7 @@ def _ddp_worker(rank: int, init: str, out: str) -> None:
     if rank == 0:
         params = [*net.module.named_parameters(), *(("head." + n, p) for n, p in head.named_parameters())]
         torch.save({n: p.grad for n, p in params}, out)
+    dist.barrier()  # no rank tears the group down while another still writes (gloo aborted there now and then)
     dist.destroy_process_group()
 
 

@@ -39,6 +39,7 @@ def _worker(rank: int, init: str, out: str) -> None:
     loss.backward()
     if rank == 0:
         torch.save({n: p.grad for n, p in net.module.named_parameters()}, out)
+    dist.barrier()  # no rank tears the group down while another still writes (gloo aborted there now and then)
     dist.destroy_process_group()
 
 

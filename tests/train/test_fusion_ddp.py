@@ -42,6 +42,7 @@ def _worker(rank: int, init: str, out: str) -> None:
     _loss(model)(net(image, features), labels)["total"].backward()
     if rank == 0:
         torch.save({n: p.grad for n, p in model.named_parameters()}, out)
+    dist.barrier()  # no rank tears the group down while another still writes (gloo aborted there now and then)
     dist.destroy_process_group()
 
 
